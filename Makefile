@@ -1,0 +1,31 @@
+# Two entry points (see README): `make demo` and `make test`. Each creates .venv if missing.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first and pinned: otherwise pip resolves a multi-GB CUDA build (STACK.md)
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	$(BIN)/reelgate generate "a red ball bouncing on a wooden floor" -o out/demo.mp4 --json
+	$(BIN)/reelgate verify out/demo.mp4
+	$(BIN)/reelgate health
+	$(BIN)/reelgate serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -rs

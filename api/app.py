@@ -1,0 +1,76 @@
+"""The FastAPI application. Built by create_app(); the composition root hands it its components."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.routes import generations, system
+from gate.components import Components, get_components
+from gate.db import DatabaseUnavailable
+from gate.queue import BrokerUnavailable, enqueue, make_celery
+from gate.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _error(code: int, message: str) -> JSONResponse:
+    return JSONResponse(status_code=code, content={"detail": message})
+
+
+def create_app(
+    settings: Settings | None = None,
+    components: Components | None = None,
+    dispatch: Callable[[str], None] | None = None,
+) -> FastAPI:
+    c = components or get_components(settings)
+    app = FastAPI(
+        title="reelgate", version="0.1.0",
+        description="Trust-and-safety and provenance gate for generative video.",
+    )
+    app.state.components = c
+    if dispatch is None:
+        celery_app = make_celery(c.settings)
+
+        def dispatch(job_id: str) -> None:
+            enqueue(celery_app, job_id)
+
+    app.state.dispatch = dispatch
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):  # refuse oversized uploads before reading them
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return _error(status.HTTP_400_BAD_REQUEST, "invalid Content-Length")
+            if int(length) > c.settings.max_upload_bytes:
+                return _error(status.HTTP_413_CONTENT_TOO_LARGE,
+                              f"request body over the {c.settings.max_upload_bytes // 2**20} MiB limit")
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+            msg = e.get("msg", "invalid").removeprefix("Value error, ")
+            parts.append(f"{where}: {msg}" if where else msg)
+        return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _db_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.error("database unavailable: %s", exc)
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable; nothing was stored, retry later")
+
+    @app.exception_handler(BrokerUnavailable)
+    async def _queue_down(_: Request, exc: BrokerUnavailable) -> JSONResponse:
+        log.error("broker unavailable: %s", exc)
+        return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "job queue unavailable; nothing was stored, retry later")
+
+    app.include_router(system.router)
+    app.include_router(generations.router)
+    return app

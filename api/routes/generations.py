@@ -1,0 +1,100 @@
+"""Generation jobs: create, read (object-level authorization), download, take down."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import FileResponse
+from sqlmodel import Session, col, select
+
+from api.auth import components, current_user, require_roles
+from api.schemas import GenerationCreated, GenerationOut, StageDecision, TakedownIn
+from gate import jobs
+from gate.components import Components
+from gate.models import Job, User
+from gate.requests import GenerationRequest
+
+router = APIRouter(prefix="/v1/generations", tags=["generations"])
+
+
+def _visible(job: Job | None, user: User) -> Job:
+    # Someone else's job is indistinguishable from a missing one: ids are not to be probed.
+    if job is None or (user.role != "operator" and job.user != user.name):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such generation")
+    return job
+
+
+def _out(request: Request, job: Job) -> GenerationOut:
+    url = None
+    if job.video_key and job.status in ("published", "review"):
+        url = str(request.url_for("download_video", job_id=job.id))
+    return GenerationOut(
+        id=job.id, status=job.status, user=job.user, request=job.request, reasons=job.reasons,
+        stages=[StageDecision.model_validate(d) for d in job.decisions], video_url=url,
+        created_at=job.created_at, updated_at=job.updated_at,
+    )
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=GenerationCreated)
+def create_generation(
+    body: GenerationRequest,
+    request: Request,
+    user: User = Depends(require_roles("creator", "operator")),
+    c: Components = Depends(components),
+) -> GenerationCreated:
+    try:
+        job = jobs.create_job(c, user.name, body)
+    except jobs.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except jobs.JobError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    try:
+        request.app.state.dispatch(job.id)
+    except Exception:
+        jobs.delete_unqueued(c, job.id)  # no half-written job: it was never queued
+        raise
+    return GenerationCreated(id=job.id, status=job.status,
+                             url=str(request.url_for("get_generation", job_id=job.id)))
+
+
+@router.get("", response_model=list[GenerationOut])
+def list_generations(
+    request: Request, limit: int = 50, user: User = Depends(current_user),
+    c: Components = Depends(components),
+) -> list[GenerationOut]:
+    limit = max(1, min(limit, 200))
+    with Session(c.engine) as s:
+        q = select(Job).order_by(col(Job.created_at).desc()).limit(limit)
+        if user.role != "operator":
+            q = q.where(Job.user == user.name)
+        return [_out(request, j) for j in s.exec(q).all()]
+
+
+@router.get("/{job_id}", response_model=GenerationOut)
+def get_generation(
+    job_id: str, request: Request, user: User = Depends(current_user), c: Components = Depends(components)
+) -> GenerationOut:
+    return _out(request, _visible(jobs.get_job(c, job_id), user))
+
+
+@router.get("/{job_id}/video", response_class=FileResponse)
+def download_video(
+    job_id: str, user: User = Depends(current_user), c: Components = Depends(components)
+) -> FileResponse:
+    job = jobs.get_job(c, job_id)
+    if job is None or job.status != "published":
+        job = _visible(job, user)  # drafts held for review: only the creator and operators
+    if not job.video_key or job.status not in ("published", "review") or not c.storage.exists(job.video_key):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this generation has no video to download")
+    return FileResponse(c.storage.path(job.video_key), media_type="video/mp4", filename=f"{job.id}.mp4")
+
+
+@router.post("/{job_id}/takedown", response_model=GenerationOut)
+def takedown(
+    job_id: str, body: TakedownIn, request: Request, user: User = Depends(require_roles("operator")),
+    c: Components = Depends(components),
+) -> GenerationOut:
+    try:
+        job = jobs.take_down(c, job_id, user.name, body.reason)
+    except jobs.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return _out(request, job)

@@ -1,0 +1,52 @@
+"""Health (every stage, its model, whether it runs on real weights) and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+
+from api.auth import components, require_roles
+from api.schemas import Health
+from gate import audit
+from gate.components import Components
+from gate.jobs import build_pipeline
+from gate.models import User
+
+router = APIRouter(tags=["system"])
+
+
+def health_report(c: Components) -> dict[str, Any]:
+    try:
+        with c.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        db = "ok"
+    except Exception as exc:
+        db = f"unavailable: {type(exc).__name__}"
+    stages = build_pipeline(c).health()
+    required_missing = [s["name"] for st in stages for s in st["signals"]
+                        if s.get("required") and not s.get("available")]
+    status = "ok" if db == "ok" and not required_missing else "degraded"
+    queue = "embedded (SQLite)" if c.settings.embedded_queue else "broker"
+    return {"status": status, "database": db, "queue": queue, "stages": stages,
+            "required_signals_unavailable": required_missing}
+
+
+@router.get("/health", response_model=Health)
+def health(c: Components = Depends(components)) -> dict[str, Any]:
+    return health_report(c)
+
+
+@router.get("/v1/audit")
+def audit_log(
+    limit: int = 100, subject: str | None = None, _: User = Depends(require_roles("operator")),
+    c: Components = Depends(components),
+) -> list[dict[str, Any]]:
+    rows = audit.recent(c.engine, max(1, min(limit, 1000)), subject)
+    return [r.model_dump() for r in rows]
+
+
+@router.get("/v1/audit/verify")
+def audit_verify(_: User = Depends(require_roles("operator")), c: Components = Depends(components)) -> dict:
+    return audit.verify_chain(c.engine).as_dict()

@@ -1,0 +1,251 @@
+"""Labelled prompt data for the prompt gate, read from ../shared/data/prompts (see its README).
+
+Every source maps to per-category labels: 1 (positive), 0 (negative) or absent (unknown: the row does
+not train or score that category). Rows are deduplicated by normalised-for-comparison text and split by
+that key, so the same prompt never lands on both sides. Weak labels (keyword buckets, coarse sources)
+carry a lower sample weight. `group` names a contrast or benign suite for the false-positive tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+# Categories with a learned head; public_figure and character come from name matching.
+LEARNED = (
+    "sexual", "sexual/minors", "hate", "hate/threatening", "harassment", "self-harm", "violence",
+    "violence/graphic", "deception", "illegal",
+)
+
+
+@dataclass
+class Row:
+    text: str
+    source: str
+    labels: dict[str, int]
+    weight: float = 1.0
+    group: str = ""  # contrast / benign suite name for FPR tables
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _neg(except_: tuple[str, ...] = ()) -> dict[str, int]:
+    return {c: 0 for c in LEARNED if c not in except_}
+
+
+def _pos(pos: tuple[str, ...], unknown: tuple[str, ...] = ()) -> dict[str, int]:
+    labels = _neg(except_=unknown)
+    for c in pos:
+        labels[c] = 1
+    return labels
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        return list(csv.DictReader(f))
+
+
+def _nibbler(root: Path) -> Iterator[Row]:
+    harm_map = {"image_failure_sexual": "sexual", "image_failure_violent": "violence",
+                "image_failure_hate": "hate"}
+    for f in sorted((root / "adversarial_nibbler").glob("*.json")):
+        d = json.loads(f.read_text(encoding="utf-8"))
+        for key, prompt in d["prompt"].items():
+            votes = [json.loads(v) if isinstance(v, str) else v for v in d["validation"].get(key, [])]
+            if not votes or not isinstance(prompt, str):
+                continue
+            unsafe = [v for v in votes if "text_unsafe" in (v.get("text_safety_validation") or [])]
+            if len(unsafe) <= 1:
+                # Judged safe as text by at least 4 of 5 people (the image may have been unsafe).
+                yield Row(prompt, "nibbler", _neg(), group="nibbler_text_safe")
+            elif len(unsafe) >= 3:
+                counts: dict[str, int] = {}
+                for v in unsafe:
+                    for t in v.get("image_failure_type") or []:
+                        if t in harm_map:
+                            counts[harm_map[t]] = counts.get(harm_map[t], 0) + 1
+                cats = tuple(c for c, n in counts.items() if n >= 2)
+                if cats:
+                    yield Row(prompt, "nibbler", _pos(cats, unknown=("harassment", "violence/graphic",
+                                                                     "sexual/minors")))
+
+
+def _hatecheck(root: Path) -> Iterator[Row]:
+    for r in _csv(root / "hatecheck" / "test_suite_cases.csv"):
+        fn, text = r["functionality"], r["test_case"].strip()
+        if r["label_gold"] == "hateful":
+            pos: tuple[str, ...] = ("hate", "harassment")
+            if fn.startswith("threat_"):
+                pos += ("hate/threatening", "violence")
+            yield Row(text, "hatecheck", _pos(pos, unknown=("violence",) if not fn.startswith("threat_")
+                                                  else ()), group="")
+        else:
+            # Abuse of an individual or object is not hate but may be harassment; profanity likewise.
+            unknown = ("harassment",) if fn in ("target_indiv_nh", "target_obj_nh", "profanity_nh") else ()
+            yield Row(text, "hatecheck", _neg(except_=unknown), group="hatecheck_non_hateful",
+                      extra={"functionality": fn})
+
+
+def _davidson(root: Path, rng: random.Random) -> Iterator[Row]:
+    rows = _csv(root / "davidson_hate_offensive" / "labeled_data.csv")
+    offensive = [r for r in rows if r["class"] == "1"]
+    rng.shuffle(offensive)
+    for r in rows:
+        text = re.sub(r"(RT )?@\w+:?|https?://\S+|&amp;|&#\d+;", " ", r["tweet"]).strip()
+        if r["class"] == "0":
+            # Annotators' majority said hate; weak (tweets, context-free, known label noise).
+            yield Row(text, "davidson", _pos(("hate", "harassment"), unknown=("hate/threatening", "violence")),
+                      weight=0.5)
+        elif r["class"] == "2":
+            yield Row(text, "davidson", _neg(), group="davidson_neither")
+    for r in offensive[:3000]:
+        text = re.sub(r"(RT )?@\w+:?|https?://\S+|&amp;|&#\d+;", " ", r["tweet"]).strip()
+        # Offensive but not hate: profanity is not hate; whether it is harassment is unknown.
+        yield Row(text, "davidson", _neg(except_=("harassment", "sexual", "violence")), group="davidson_offensive")
+
+
+def _i2p(root: Path) -> Iterator[Row]:
+    cat_map = {"sexual": "sexual", "shocking": "violence/graphic", "harassment": "harassment",
+               "self-harm": "self-harm", "violence": "violence", "illegal activity": "illegal", "hate": "hate"}
+    for r in _csv(root / "i2p" / "unsafe-prompts4703.csv"):
+        try:
+            inappropriate = float(r["inappropriate_percentage"])
+            nudity = float(r["nudity_percentage"])
+        except ValueError:
+            continue
+        cats = {cat_map[c.strip()] for c in r["categories"].split(",") if c.strip() in cat_map}
+        if "sexual" in cats and nudity < 50:
+            cats.discard("sexual")
+        if inappropriate < 50 or not cats:
+            continue
+        # Keyword buckets confirmed by generated-image judgements: weak positives, nothing known negative.
+        labels = {c: 1 for c in cats}
+        yield Row(r["prompt"], "i2p", labels, weight=0.5)
+
+
+def _ring_a_bell(root: Path) -> Iterator[Row]:
+    d = root / "ring_a_bell"
+    for r in _csv(d / "Nudity_prompt.csv"):
+        parts = [r.get(k, "").strip() for k in ("nudity", "people", "clothes", "location")]
+        yield Row(" ".join(p for p in parts if p and p != "None"), "ring_a_bell", _pos(("sexual",),
+                                                                                       unknown=("sexual/minors",)))
+    for r in _csv(d / "NoNudity_prompt.csv"):
+        yield Row(r["prompt"], "ring_a_bell", _neg(), group="ring_a_bell_no_nudity")
+    for r in _csv(d / "Violence_30.csv"):
+        yield Row(r["prompt"], "ring_a_bell", _pos(("violence", "violence/graphic")))
+        yield Row(r["prompt1"], "ring_a_bell", _neg(), group="ring_a_bell_nonviolent_pair")
+    for r in _csv(d / "Violence_eta_5.5_K_38.csv"):
+        yield Row(r["prompt"], "ring_a_bell_adv", {"violence": 1}, weight=0.5)
+
+
+def _six_cd(root: Path) -> Iterator[Row]:
+    d = root / "six_cd"
+    for r in _csv(d / "benign.csv"):
+        yield Row(r["prompt"], "six_cd", _neg(), group="six_cd_benign")
+    dual = d / "Dual-Version"
+    for r in _csv(dual / "Nudity" / "malicious.csv"):
+        yield Row(r["prompt"], "six_cd", _pos(("sexual",), unknown=("sexual/minors", "harassment")))
+    for kind in ("Nudity", "Harm", "Celebrity", "Character"):
+        for r in _csv(dual / kind / "clean.csv"):
+            yield Row(r["prompt"], "six_cd", _neg(), group=f"six_cd_clean_{kind.lower()}")
+    for r in _csv(dual / "Harm" / "malicious.csv"):
+        # "Harm" mixes violence, self-harm and disturbing imagery; the clean half is the contrast.
+        yield Row(r["prompt"], "six_cd_harm", {}, group="six_cd_harm_malicious")
+
+
+def _harmbench(root: Path) -> Iterator[Row]:
+    cat_map = {"illegal": ("illegal",), "cybercrime_intrusion": ("illegal",), "chemical_biological": ("illegal",),
+               "misinformation_disinformation": ("deception",), "harassment_bullying": ("harassment",)}
+    for r in _csv(root / "harmbench" / "harmbench_behaviors_text_all.csv"):
+        cats = cat_map.get(r["SemanticCategory"])
+        if cats:
+            yield Row(r["Behavior"], "harmbench", _pos(cats, unknown=("violence", "hate", "illegal",
+                                                                    "harassment", "deception")))
+    deception = re.compile(r"fake news|misinformation|disinformation|false information|hoax|propaganda|"
+                           r"conspiracy|fake (?:video|review|account|identit)|deepfake", re.I)
+    for r in _csv(root / "advbench" / "advbench_behaviors.csv"):
+        # AdvBench has no categories: a keyword split, weak.
+        cat = "deception" if deception.search(r["Behavior"]) else "illegal"
+        yield Row(r["Behavior"], "advbench", {cat: 1}, weight=0.5)
+
+
+def _sst(root: Path) -> Iterator[Row]:
+    area_map = {
+        "Suicide, Self-Harm, and Eating Disorders": ("self-harm",),
+        "Physical harm and Violence": ("violence",),
+        "Illegal and Highly Regulated items": ("illegal",),
+        "Scams and fraud": ("illegal",),
+        "Child safety": ("sexual/minors", "sexual"),
+    }
+    for r in _csv(root / "simplesafetytests" / "simplesafetytests_test_cases.csv"):
+        cats = area_map.get(r["harm_area"], ())
+        if cats:
+            yield Row(r["prompts_final"], "sst", {c: 1 for c in cats})
+
+
+def _benign(root: Path, rng: random.Random, coco_n: int = 4000) -> Iterator[Row]:
+    d = root / "benign"
+    with (d / "partiprompts" / "PartiPrompts.tsv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f, delimiter="\t"):
+            yield Row(r["Prompt"], "parti", _neg(), group="benign_parti")
+    for name in ("all_category.txt", "all_dimension.txt", "vbench2_VBench2_full_text.txt",
+                 "augmented_gpt_enhanced_all_category_longer.txt"):
+        lines = [ln.strip() for ln in (d / "vbench" / name).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if name.startswith("augmented"):
+            rng.shuffle(lines)
+            lines = lines[:400]
+        for ln in lines:
+            yield Row(ln, "vbench", _neg(), group="benign_vbench")
+    coco = _csv(d / "coco30k" / "coco_30k.csv")
+    rng.shuffle(coco)
+    for r in coco[:coco_n]:
+        yield Row(r["prompt"], "coco", _neg(), group="benign_coco")
+
+
+def _authored(path: Path | None = None) -> Iterator[Row]:
+    """Our own benign contrast prompts (safety/data/contrast_benign.txt): alarming words, harmless intent."""
+    text = (path.read_text(encoding="utf-8") if path else
+            resources.files("safety").joinpath("data/contrast_benign.txt").read_text(encoding="utf-8"))
+    for ln in text.splitlines():
+        if ln.strip() and not ln.startswith("#"):
+            yield Row(ln.strip(), "authored", _neg(), group="authored_hard_negatives")
+
+
+def key(text: str) -> str:
+    """Comparison key: case, spacing and punctuation do not make a new prompt."""
+    return re.sub(r"[\W_]+", " ", text.lower()).strip()
+
+
+def load_rows(data_dir: Path, seed: int = 0) -> list[Row]:
+    root = data_dir / "prompts" if (data_dir / "prompts").is_dir() else data_dir
+    rng = random.Random(seed)
+    gens = [_nibbler(root), _hatecheck(root), _davidson(root, rng), _i2p(root), _ring_a_bell(root),
+            _six_cd(root), _harmbench(root), _sst(root), _benign(root, rng), _authored()]
+    merged: dict[str, Row] = {}
+    for gen in gens:
+        for row in gen:
+            k = key(row.text)
+            if not k:
+                continue
+            if k not in merged:
+                merged[k] = row
+                continue
+            # The same prompt from two sources: a known positive wins over a negative, and a
+            # strong label over a weak one; contrast groups stay with the first source.
+            old = merged[k]
+            for c, v in row.labels.items():
+                if c not in old.labels or (v == 1 and old.labels[c] == 0 and row.weight >= old.weight):
+                    old.labels[c] = v
+    return list(merged.values())
+
+
+def split_of(text: str, test_fraction: float = 0.25) -> str:
+    """Deterministic split by text key (hash), so re-runs and other evals agree with training."""
+    h = int(hashlib.sha1(key(text).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if h < test_fraction else "train"

@@ -1,0 +1,205 @@
+"""Train the artifact-based AI-video detector reproducibly: `python -m evals.train_detector [--data DIR]`.
+
+Training material (labels by what the footage *is*):
+  real (0)  videos_real/*  (camera footage and a 1910s film)
+            c2pa/video/video1_no_manifest.mp4: handheld phone footage of a river (the SDK's signing target);
+            its signed copies video1_signed.mp4 / legacy_signed.mp4 are the same footage and are NOT added
+            twice; c_unsigned.mov is a synthetic colour gradient, not footage: excluded.
+  AI (1)    ai_generated_video/<generator>/*  (AnimateDiff, ModelScope/Zeroscope, Open-Sora 1.0/1.1)
+Excluded on purpose: characters/big_buck_bunny (computer-rendered animation: neither camera footage nor
+the output of a generative model; either label would teach the wrong thing; the eval reports its score as
+an out-of-scope probe), camera pans over still photos (not video), still images.
+
+Each clip yields several 1 s windows (8 frames at 8 fps), in two variants: as decoded, and passed through
+a dithered 32-colour GIF export first (both classes), so GIF dithering and colour count carry no label.
+Sample weights give every clip the same total weight and both classes the same total weight.
+Features are cached under ~/.cache/reelgate/detector keyed by file hash and feature-code hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from evals import default_data_dir
+from safety.detector import decode, features
+from safety.detector.decode import load_clip
+from safety.detector.features import FEATURE_NAMES, SPATIAL_FEATURES, clip_features
+from safety.detector.model import DEFAULT_MODEL, MODEL_VERSION, file_sha256, fit_model
+
+REAL_EXTRA = ["c2pa/video/video1_no_manifest.mp4"]
+GENERATORS = ["animatediff", "dvgd", "open_sora_1.0", "open_sora_1.1"]
+VARIANTS: dict[str, int | None] = {"plain": None, "gif32": 32}  # name -> gif_dither_colours
+MAX_WINDOWS_PER_CLIP = 12
+MAX_SECONDS = 10.0
+
+
+@dataclass
+class ClipEntry:
+    path: Path
+    label: int  # 1 = AI-generated
+    source: str  # "real" or the generator name
+    sha256: str = ""
+
+
+@dataclass
+class Dataset:
+    clips: list[ClipEntry]
+    # per clip, per variant: list of (start frame, features)
+    windows: dict[str, dict[str, list[tuple[int, dict[str, float]]]]] = field(default_factory=dict)
+    source_indices: dict[str, list[int]] = field(default_factory=dict)
+
+    def matrix(self, clip_ids: list[str], variants: list[str], names: list[str] = FEATURE_NAMES):
+        """X, y, groups, weights over the given clips (weights: each clip 1, classes balanced)."""
+        by_id = {c.path.name: c for c in self.clips}
+        rows, y, groups, w = [], [], [], []
+        for cid in clip_ids:
+            wins = [f for v in variants for _, f in self.windows[cid][v]]
+            for f in wins:
+                rows.append([f[n] for n in names])
+                y.append(by_id[cid].label)
+                groups.append(cid)
+                w.append(1.0 / len(wins))
+        X = np.array(rows, dtype=np.float64)
+        X[~np.isfinite(X)] = np.nan
+        y_arr, w_arr = np.array(y), np.array(w)
+        for label in (0, 1):
+            m = y_arr == label
+            if m.any():
+                w_arr[m] *= len(w_arr) / (2.0 * w_arr[m].sum())
+        return X, y_arr, np.array(groups), w_arr
+
+
+def list_clips(data_dir: Path) -> list[ClipEntry]:
+    clips = [ClipEntry(p, 0, "real") for p in sorted((data_dir / "videos_real").iterdir()) if p.is_file()]
+    clips += [ClipEntry(data_dir / rel, 0, "real") for rel in REAL_EXTRA if (data_dir / rel).is_file()]
+    for gen in GENERATORS:
+        gdir = data_dir / "ai_generated_video" / gen
+        if gdir.is_dir():
+            clips += [ClipEntry(p, 1, gen) for p in sorted(gdir.iterdir()) if p.is_file()]
+    for c in clips:
+        c.sha256 = file_sha256(c.path)
+    return clips
+
+
+def feature_code_hash() -> str:
+    h = hashlib.sha256()
+    for mod in (decode, features):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    d = base / "reelgate" / "detector" / feature_code_hash()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _subsample(wins: list, k: int) -> list:
+    if len(wins) <= k:
+        return wins
+    idx = np.linspace(0, len(wins) - 1, k).round().astype(int)
+    return [wins[i] for i in idx]
+
+
+def clip_windows(path: Path, sha: str, variant: str) -> tuple[list[tuple[int, dict[str, float]]], list[int]]:
+    cache = _cache_dir() / f"{sha[:24]}_{variant}.json"
+    if cache.is_file():
+        data = json.loads(cache.read_text())
+        return [(s, f) for s, f in data["windows"]], data["source_indices"]
+    clip = load_clip(path, max_seconds=MAX_SECONDS, gif_dither_colours=VARIANTS[variant])
+    wins = clip_features(clip)
+    cache.write_text(json.dumps({"windows": wins, "source_indices": clip.source_indices}))
+    return wins, clip.source_indices
+
+
+def build_dataset(data_dir: Path, verbose: bool = False) -> Dataset:
+    ds = Dataset(list_clips(data_dir))
+    if not any(c.label == 0 for c in ds.clips) or not any(c.label == 1 for c in ds.clips):
+        raise SystemExit(f"no training data under {data_dir} (need videos_real/ and ai_generated_video/)")
+    for c in ds.clips:
+        cid = c.path.name
+        ds.windows[cid] = {}
+        for v in VARIANTS:
+            wins, src = clip_windows(c.path, c.sha256, v)
+            ds.windows[cid][v] = _subsample(wins, MAX_WINDOWS_PER_CLIP)
+            if v == "plain":
+                ds.source_indices[cid] = src
+        if verbose:
+            print(f"  {c.source:14s} {cid:34s} windows={len(ds.windows[cid]['plain'])}")
+    return ds
+
+
+def train(ds: Dataset, clip_ids: list[str] | None = None) -> dict:
+    """A model bundle trained on `clip_ids` (default: all), both variants."""
+    ids = clip_ids if clip_ids is not None else [c.path.name for c in ds.clips]
+    X, y, g, w = ds.matrix(ids, list(VARIANTS))
+    video = fit_model(X, y, g, w)
+    spatial_idx = [FEATURE_NAMES.index(n) for n in SPATIAL_FEATURES]
+    image = fit_model(X[:, spatial_idx], y, g, w)
+    import sklearn
+
+    return {
+        "version": MODEL_VERSION,
+        "feature_names": FEATURE_NAMES,
+        "spatial_feature_names": SPATIAL_FEATURES,
+        "video_model": video,
+        "image_model": image,
+        "sklearn_version": sklearn.__version__,
+    }
+
+
+def main() -> None:
+    import joblib
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=default_data_dir())
+    ap.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    print(f"extracting features from {args.data} (cache: {_cache_dir()})")
+    ds = build_dataset(args.data, verbose=True)
+    bundle = train(ds)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(bundle, args.out, compress=3)
+    _, y, _, _ = ds.matrix([c.path.name for c in ds.clips], list(VARIANTS))
+    meta = {
+        "version": MODEL_VERSION,
+        "sha256": file_sha256(args.out),
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": "python -m evals.train_detector",
+        "sklearn_version": bundle["sklearn_version"],
+        "feature_code_hash": feature_code_hash(),
+        "feature_names": FEATURE_NAMES,
+        "preprocessing": {
+            "frame_size": decode.FRAME_SIZE,
+            "fps": decode.TARGET_FPS,
+            "palette_colours": decode.PALETTE_COLOURS,
+            "blur_sigma": decode.BLUR_SIGMA,
+            "window": features.WINDOW,
+            "stride": features.STRIDE,
+            "train_variants": {k: v for k, v in VARIANTS.items()},
+            "max_windows_per_clip": MAX_WINDOWS_PER_CLIP,
+        },
+        "training_windows": {"real": int((y == 0).sum()), "ai": int((y == 1).sum())},
+        "training_clips": [
+            {"path": str(c.path.relative_to(args.data)), "label": c.label, "source": c.source, "sha256": c.sha256}
+            for c in ds.clips
+        ],
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    size = args.out.stat().st_size
+    print(f"wrote {args.out} ({size} bytes) and {args.out.with_suffix('.json').name}")
+    print(f"clips: {sum(c.label == 0 for c in ds.clips)} real, {sum(c.label == 1 for c in ds.clips)} AI")
+
+
+if __name__ == "__main__":
+    main()

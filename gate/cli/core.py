@@ -1,0 +1,204 @@
+"""Core commands: serve, worker, generate, users, audit, health, eval."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from gate.cli.base import cli, emit, fail, json_option, settings
+
+
+def _components():
+    from gate.components import get_components
+    from gate.db import DatabaseUnavailable
+
+    try:
+        return get_components(settings())
+    except DatabaseUnavailable as exc:
+        fail(str(exc))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="job workers to start (0: none)")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API, the web pages and (by default) a job worker."""
+    import uvicorn
+
+    from api.app import create_app
+
+    c = _components()
+    procs = [subprocess.Popen([sys.executable, "-m", "gate.cli", "worker"]) for _ in range(max(0, workers))]
+    try:
+        click.echo(f"reelgate: data in {c.settings.resolved_data_dir}; queue "
+                   f"{'embedded' if c.settings.embedded_queue else c.settings.broker_url}", err=True)
+        uvicorn.run(create_app(components=c), host=host, port=port, log_level="info")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+
+@cli.command()
+@click.option("--concurrency", default=1, show_default=True, type=int)
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int, loglevel: str) -> None:
+    """Run a job worker (Celery) on the configured queue."""
+    from gate.queue import run_worker
+
+    _components()  # migrate before taking jobs
+    run_worker(settings(), concurrency=concurrency, loglevel=loglevel)
+
+
+def _progress_printer(as_json: bool):
+    bar = {"obj": None}
+
+    def stage(name: str, decision) -> None:
+        if decision is None:
+            click.echo(f"  {name} ...", err=True)
+        else:
+            why = f" ({decision.reasons[0]})" if decision.reasons and decision.decision != "pass" else ""
+            click.echo(f"  {name}: {decision.decision} in {decision.seconds:.2f} s{why}", err=True)
+
+    def frames(done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if bar["obj"] is None:
+            bar["obj"] = tqdm(total=total, desc="  encoding", unit="frame", file=sys.stderr, leave=False)
+        bar["obj"].update(done - bar["obj"].n)
+        if done >= total:
+            bar["obj"].close()
+            bar["obj"] = None
+
+    return stage, frames
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option("--style", default=None)
+@click.option("--seconds", default=5.0, show_default=True, type=float)
+@click.option("--resolution", default="480p", show_default=True, type=click.Choice(["480p", "720p", "1080p"]))
+@click.option("--fps", default=24, show_default=True, type=click.Choice(["24", "30"]))
+@click.option("--seed", default=None, type=int)
+@click.option("--cameo", "cameos", multiple=True, help="cameo handle (repeatable)")
+@click.option("--remix", default=None, help="a video id, or a clip file to remix")
+@click.option("--user", default="cli", show_default=True, help="who asks (for consent checks)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@json_option
+def generate(prompt, style, seconds, resolution, fps, seed, cameos, remix, user, output, as_json) -> None:
+    """Generate a clip through the whole gate, inline, and write the MP4 if it is published."""
+    from gate import jobs
+    from gate.requests import GenerationRequest
+    from gate.uploads import UploadError, check_video
+
+    c = _components()
+    remix_id = remix if remix and len(remix) == 16 and not Path(remix).exists() else None
+    try:
+        req = GenerationRequest(prompt=prompt, style=style, seconds=seconds, resolution=resolution,
+                                fps=int(fps), seed=seed, cameos=list(cameos), remix=remix_id)
+    except ValidationError as exc:
+        fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
+    job_id = jobs.new_job_id()
+    try:
+        if remix and remix_id is None:
+            src = Path(remix)
+            check_video(src, c.settings.max_upload_bytes)
+            key = c.storage.put_file(f"uploads/{job_id}-source{src.suffix.lower() or '.mp4'}", src)
+            job = jobs.create_job(c, user, req, job_id=job_id, extra={"remix_key": key})
+        else:
+            job = jobs.create_job(c, user, req, job_id=job_id)
+    except (jobs.JobError, UploadError) as exc:
+        fail(str(exc))
+    stage_cb, frame_cb = _progress_printer(as_json)
+    click.echo(f"reelgate: job {job.id}", err=True)
+    status = jobs.run_job(c, job.id, progress=stage_cb, frame_progress=frame_cb)
+    final = jobs.get_job(c, job.id)
+    out = {"status": status, "video_id": job.id, "reasons": final.reasons, "stages": final.decisions,
+           "output": None}
+    if status == "published" and final.video_key:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(c.storage.path(final.video_key), output)
+        out["output"] = str(output)
+    human = f"{status}: {output if out['output'] else 'no file written'}"
+    if final.reasons:
+        human += "\n" + "\n".join(f"  - {r}" for r in final.reasons)
+    emit(out, as_json, human=human)
+
+
+@cli.group()
+def users() -> None:
+    """Accounts and API keys."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["creator", "operator", "rights_holder", "journalist"]))
+@json_option
+def users_create(name: str, role: str, as_json: bool) -> None:
+    """Create a user and print its API key (shown once)."""
+    from gate.users import UserError, create_user
+
+    c = _components()
+    try:
+        user, key = create_user(c.engine, name, role)
+    except UserError as exc:
+        fail(str(exc))
+    emit({"name": user.name, "role": user.role, "api_key": key}, as_json, human=key)
+
+
+@cli.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@json_option
+def audit_verify(as_json: bool) -> None:
+    """Check every entry's hash and link; exit 1 if the chain is broken."""
+    from gate.audit import verify_chain
+
+    report = verify_chain(_components().engine)
+    human = (f"audit chain intact: {report.entries} entries" if report.ok
+             else f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
+    emit(report.as_dict(), as_json, human=human)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@json_option
+def health(as_json: bool) -> None:
+    """Every stage, its model, whether it runs on real weights."""
+    from api.routes.system import health_report
+
+    report = health_report(_components())
+    lines = [f"status: {report['status']} (database {report['database']}, queue {report['queue']})"]
+    for st in report["stages"]:
+        for s in st["signals"]:
+            state = "ok" if s.get("available") else f"NOT RUNNING: {s.get('why')}"
+            req = "required" if s.get("required") else "optional"
+            lines.append(f"  {st['stage']:<10} {s['name']:<24} {req:<8} {s.get('model', '')}: {state}")
+    emit(report, as_json, human="\n".join(lines))
+
+
+@cli.command("eval")
+@click.argument("name")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None)
+@json_option
+def eval_cmd(name: str, data: Path | None, as_json: bool) -> None:
+    """Run an evaluation and print its table."""
+    from evals import EVALS, default_data_dir
+
+    if name not in EVALS:
+        fail(f"unknown evaluation {name!r}; known: {', '.join(sorted(EVALS))}")
+    module = importlib.import_module(EVALS[name])
+    table = module.run(data or default_data_dir())
+    emit({"eval": name, "table": table}, as_json, human=table)

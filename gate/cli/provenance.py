@@ -1,0 +1,133 @@
+"""`reelgate certs`, `reelgate c2pa` and `reelgate watermark` commands (thin wrappers over provenance/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gate.cli.base import cli, emit, fail, json_option, settings
+
+_existing = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@cli.group("certs")
+def certs_group() -> None:
+    """C2PA signing certificates."""
+
+
+@certs_group.command("init-dev")
+@click.option("--dir", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where to keep the development CA and signer (default: DATA_DIR/keys)")
+@json_option
+def certs_init_dev(keys_dir: Path | None, as_json: bool) -> None:
+    """Create (or reuse) a local development CA and an ES256 C2PA signer."""
+    from provenance.certs import DEV_CA_CERT, DEV_SIGNER_CERT, DEV_SIGNER_KEY, ensure_dev_signer
+    from provenance.errors import ProvenanceError
+
+    keys_dir = keys_dir or settings().keys_dir
+    try:
+        material = ensure_dev_signer(keys_dir)
+    except (ProvenanceError, OSError) as exc:
+        fail(str(exc))
+    out = {
+        "keys_dir": str(keys_dir),
+        "cert_chain": str(keys_dir / DEV_SIGNER_CERT),
+        "private_key": str(keys_dir / DEV_SIGNER_KEY),
+        "ca": str(keys_dir / DEV_CA_CERT),
+        **material.summary(),
+    }
+    emit(out, as_json, f"development signer ready in {keys_dir} ({out['subject']}, until {out['not_after']})")
+
+
+@cli.group("c2pa")
+def c2pa_group() -> None:
+    """C2PA Content Credentials."""
+
+
+@c2pa_group.command("read")
+@click.argument("file", type=_existing)
+@click.option("--trust", "trust", type=_existing, multiple=True,
+              help="PEM trust anchors (C2PA trust list, your CA); default: configured anchors + dev CA")
+@json_option
+def c2pa_read(file: Path, trust: tuple[Path, ...], as_json: bool) -> None:
+    """Validate FILE's C2PA manifest: state, failure codes, signer, actions, ingredient chain."""
+    from provenance.c2pa_read import read_credentials
+    from provenance.certs import DEV_CA_CERT
+    from provenance.errors import ProvenanceError
+
+    anchors = b""
+    paths = list(trust)
+    if not paths:
+        s = settings()
+        if s.c2pa_trust_anchors:
+            paths.append(s.c2pa_trust_anchors)
+        dev_ca = s.resolved_data_dir / "keys" / DEV_CA_CERT
+        if dev_ca.exists():
+            paths.append(dev_ca)
+    try:
+        for p in paths:
+            anchors += Path(p).read_bytes() + b"\n"
+        out = read_credentials(file, anchors or None)
+    except (ProvenanceError, OSError) as exc:
+        fail(str(exc))
+    human = f"{file.name}: {out['state']}"
+    if out["failures"]:
+        human += f" ({', '.join(out['failures'])})"
+    if out.get("error"):
+        human += f" error: {out['error']}"
+    if out["claim_generator"]:
+        human += f"\n  generator: {out['claim_generator']}"
+    for a in out["actions"]:
+        human += f"\n  action: {a['action']} {a.get('digitalSourceType') or ''}".rstrip()
+    for c in out["chain"][1:]:
+        human += f"\n  parent: {c['manifest_label']} ({c.get('title')})"
+    emit(out, as_json, human)
+
+
+@cli.group("watermark")
+def watermark_group() -> None:
+    """Invisible video + audio watermark."""
+
+
+@watermark_group.command("embed")
+@click.argument("src", type=_existing)
+@click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--payload", required=True, help="64-bit payload as 16 hex digits")
+@click.option("--crf", default=18, show_default=True, type=click.IntRange(0, 51))
+@json_option
+def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool) -> None:
+    """Mark SRC's video and audio with PAYLOAD and write DST (H.264 + AAC MP4)."""
+    from provenance.watermark import embed_clip
+
+    from provenance.errors import ProvenanceError
+
+    try:
+        raw = bytes.fromhex(payload)
+    except ValueError:
+        fail(f"payload must be hex, got {payload!r}")
+    try:
+        out = embed_clip(src, dst, raw, crf=crf)
+    except (ProvenanceError, OSError) as exc:
+        fail(str(exc))
+    emit(out, as_json, f"marked {dst} with {raw.hex()} (PSNR {out.get('psnr_db')} dB)")
+
+
+@watermark_group.command("detect")
+@click.argument("file", type=_existing)
+@json_option
+def watermark_detect(file: Path, as_json: bool) -> None:
+    """Look for our watermark in FILE (video and audio) and report payload, confidence and p-value."""
+    from provenance.watermark import detect_clip
+
+    from provenance.errors import ProvenanceError
+
+    try:
+        out = detect_clip(file)
+    except (ProvenanceError, OSError) as exc:
+        fail(str(exc))
+    if out["found"]:
+        human = f"found payload {out['payload']} (confidence {out['confidence']:.4f}, p={out['p_value']:.2e})"
+    else:
+        human = f"no watermark found (p={out['p_value']:.2e})"
+    emit(out, as_json, human)

@@ -1,0 +1,170 @@
+"""The composition root: builds every domain object once per process from the settings.
+
+Model loading can fail (missing weights, a broken install). Such failures are kept as the reason the
+signal is unavailable, so /health and the decisions can say so, and the gate fails closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from gate.db import make_engine, migrate
+from gate.policy import Policy
+from gate.settings import Settings
+from gate.storage import LocalStorage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """Load once, on first use; remember the failure instead of raising it at every call."""
+
+    def __init__(self, name: str, factory: Callable[[], T]) -> None:
+        self.name = name
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._value: T | None = None
+        self._error = ""
+
+    def get(self) -> tuple[T | None, str]:
+        with self._lock:
+            if not self._loaded:
+                try:
+                    self._value = self._factory()
+                except Exception as exc:  # reported, never swallowed: see health and decisions
+                    log.exception("loading %s failed", self.name)
+                    self._error = f"{self.name} failed to load: {type(exc).__name__}: {exc}"
+                self._loaded = True
+            return self._value, self._error
+
+    def reset(self) -> None:
+        with self._lock:
+            self._loaded, self._value, self._error = False, None, ""
+
+
+class Components:
+    def __init__(self, settings: Settings, run_migrations: bool = True) -> None:
+        self.settings = settings
+        self.engine: Engine = make_engine(settings.db_url)
+        if run_migrations:
+            migrate(self.engine)
+        self.storage = LocalStorage(settings.media_root)
+        self.workdir = settings.resolved_data_dir / "work"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+        self.prompt_classifier: Lazy[Any] = Lazy("prompt classifier", self._load_prompt_classifier)
+        self.frame_gate: Lazy[Any] = Lazy("frame gate", self._load_frame_gate)
+        self.face_backend: Lazy[Any] = Lazy("face backend", self._load_face_backend)
+        self.face_index: Lazy[Any] = Lazy("face index", self._load_face_index)
+        self.copyright_index: Lazy[Any] = Lazy("copyright index", self._load_copyright_index)
+        self.detector: Lazy[Any] = Lazy("AI-video detector", self._load_detector)
+        self.signer: Lazy[Any] = Lazy("C2PA signer", self._load_signer)
+
+    @property
+    def policy(self) -> Policy:
+        # Read on every use so an operator's change applies to the next job without a restart.
+        path = self.settings.policy_file or self.settings.resolved_data_dir / "policy.json"
+        return Policy.load(path)
+
+    @property
+    def policy_path(self) -> Path:
+        return self.settings.policy_file or self.settings.resolved_data_dir / "policy.json"
+
+    # --- loaders (domain packages take plain arguments; this is the only place that wires them) ---
+    def _load_prompt_classifier(self) -> Any:
+        from safety.prompt_classifier import PromptClassifier
+
+        return PromptClassifier.load()
+
+    def _load_frame_gate(self) -> Any:
+        from safety.frames import FrameGate
+
+        return FrameGate(clip_weights=self.settings.clip_weights, clip_model=self.settings.clip_model)
+
+    def _load_face_backend(self) -> Any:
+        from consent.faces import get_face_backend
+
+        return get_face_backend(self.settings.insightface_dir)
+
+    def _load_face_index(self) -> Any:
+        from sqlmodel import Session
+
+        from consent import registry
+        from consent.index import FaceIndex
+
+        backend, why = self.face_backend.get()
+        if backend is None:
+            raise RuntimeError(why)
+        index = FaceIndex(dim=backend.dim) if hasattr(backend, "dim") else FaceIndex(dim=128)
+        with Session(self.engine) as s:
+            index.rebuild(registry.all_embeddings(s, backend=backend.name))
+        return index
+
+    def _load_copyright_index(self) -> Any:
+        from sqlmodel import Session
+
+        from safety.copyright.index import CopyrightIndex
+
+        index = CopyrightIndex(clip_weights=self.settings.clip_weights)
+        with Session(self.engine) as s:
+            index.rebuild(s, lambda key: self.storage.path(key))
+        return index
+
+    def _load_detector(self) -> Any:
+        from safety.detector.model import AIVideoDetector
+
+        return AIVideoDetector.load()
+
+    def _load_signer(self) -> Any:
+        from provenance.certs import ensure_dev_signer, load_signer
+
+        s = self.settings
+        if s.c2pa_cert_chain and s.c2pa_private_key:
+            return load_signer(s.c2pa_cert_chain, s.c2pa_private_key)
+        return ensure_dev_signer(s.keys_dir)
+
+    @cached_property
+    def trust_anchors_pem(self) -> bytes | None:
+        """Operator's anchors file plus, for the embedded default, our own development CA."""
+        parts: list[bytes] = []
+        if self.settings.c2pa_trust_anchors and self.settings.c2pa_trust_anchors.exists():
+            parts.append(self.settings.c2pa_trust_anchors.read_bytes())
+        signer, _ = self.signer.get()
+        if signer is not None and getattr(signer, "ca_pem", None):
+            parts.append(signer.ca_pem)
+        return b"\n".join(parts) if parts else None
+
+    def generator(self) -> Any:
+        from generator import get_backend
+
+        return get_backend(self.settings.generator_backend)
+
+
+_lock = threading.Lock()
+_instance: Components | None = None
+
+
+def get_components(settings: Settings | None = None) -> Components:
+    """One Components per process (the only process-wide state, as DESIGN.md allows)."""
+    global _instance
+    with _lock:
+        if _instance is None or (settings is not None and _instance.settings is not settings):
+            from gate.settings import load_settings
+
+            _instance = Components(settings or load_settings())
+        return _instance
+
+
+def reset_components() -> None:
+    global _instance
+    with _lock:
+        _instance = None

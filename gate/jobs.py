@@ -1,0 +1,239 @@
+"""Generation jobs: create (validated, stored, queued), run (idempotent, leased), read, take down."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from gate import audit
+from gate.components import Components
+from gate.decision import Decision
+from gate.models import TERMINAL_STATES, Job, utcnow
+from gate.pipeline import JobContext, Pipeline, PipelineResult
+from gate.requests import GenerationRequest
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3  # a job that keeps killing its worker is failed, never passed
+STALE_QUEUED = timedelta(minutes=10)
+
+
+class JobError(ValueError):
+    """A request the caller can fix (4xx)."""
+
+
+class NotFound(JobError):
+    pass
+
+
+Progress = Callable[[str, Decision | None], None]
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(8)  # 64 bits: the watermark payload and the video id
+
+
+def create_job(
+    c: Components, user: str, req: GenerationRequest, job_id: str | None = None, extra: dict[str, Any] | None = None
+) -> Job:
+    """`extra` carries gate-internal fields (e.g. the media key of an uploaded remix source)."""
+    try:
+        req.check_limits(c.settings.max_seconds, c.settings.max_prompt_chars)
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
+    if req.remix is not None:
+        resolve_remix_source(c, user, req.remix)  # fail now, not in the worker
+    job = Job(id=job_id or new_job_id(), user=user, status="queued", request=req.model_dump() | (extra or {}))
+    with Session(c.engine, expire_on_commit=False) as s:
+        s.add(job)
+        s.commit()
+    audit.append(c.engine, user, "job.created", job.id, {"request": job.request})
+    return job
+
+
+def resolve_remix_source(c: Components, user: str, video_id: str) -> str:
+    """A published clip anyone may remix; a draft only its owner. Returns the media key."""
+    with Session(c.engine) as s:
+        src = s.get(Job, video_id)
+    if src is None or src.video_key is None or not c.storage.exists(src.video_key):
+        raise NotFound(f"no clip {video_id} to remix")
+    if src.status != "published" and src.user != user:
+        raise NotFound(f"no clip {video_id} to remix")
+    return src.video_key
+
+
+def get_job(c: Components, job_id: str) -> Job | None:
+    with Session(c.engine, expire_on_commit=False) as s:
+        return s.get(Job, job_id)
+
+
+def _lease(c: Components) -> timedelta:
+    return timedelta(seconds=c.settings.job_lease_seconds)  # renewed every lease/4 while running
+
+
+def _claim(c: Components, job_id: str) -> Job | None:
+    """Atomically take the job: queued, or running with an expired lease (its worker died)."""
+    now = utcnow()
+    with Session(c.engine, expire_on_commit=False) as s:
+        res = s.exec(
+            update(Job)
+            .where(col(Job.id) == job_id)
+            .where(or_(col(Job.status) == "queued",
+                       (col(Job.status) == "running") & (col(Job.lease_until) < now)))
+            .values(status="running", lease_until=now + _lease(c), attempts=Job.attempts + 1, updated_at=now)
+        )
+        s.commit()
+        if res.rowcount != 1:
+            return None
+        return s.get(Job, job_id)
+
+
+def _heartbeat(c: Components, job_id: str, stop: threading.Event) -> None:
+    while not stop.wait(_lease(c).total_seconds() / 4):
+        try:
+            with Session(c.engine) as s:
+                s.exec(update(Job).where(col(Job.id) == job_id).where(col(Job.status) == "running")
+                       .values(lease_until=utcnow() + _lease(c)))
+                s.commit()
+        except Exception:
+            log.exception("lease renewal failed for %s", job_id)
+
+
+def build_pipeline(c: Components, progress: Progress | None = None) -> Pipeline:
+    from gate.stages import build_stages
+
+    def on_decision(ctx: JobContext, d: Decision) -> None:
+        audit.append(c.engine, "gate", "stage.decision", ctx.job_id, d.as_dict())
+        with Session(c.engine) as s:  # live progress for GET /v1/generations/{id}
+            job = s.get(Job, ctx.job_id)
+            if job is not None:
+                job.decisions = [*job.decisions[:-1], d.as_dict()]
+                s.add(job)
+                s.commit()
+        if progress:
+            progress(d.stage, d)
+
+    def on_start(ctx: JobContext, name: str) -> None:
+        with Session(c.engine) as s:
+            job = s.get(Job, ctx.job_id)
+            if job is not None:
+                job.error = None
+                job.decisions = [*job.decisions, {"name": name, "decision": "running"}]
+                s.add(job)
+                s.commit()
+        if progress:
+            progress(name, None)
+
+    return Pipeline(build_stages(c), c.policy, c.settings.stage_timeout_seconds, on_decision, on_start)
+
+
+def run_job(
+    c: Components,
+    job_id: str,
+    progress: Progress | None = None,
+    frame_progress: Callable[[int, int], None] | None = None,
+) -> str:
+    """Run one job to a terminal state. Safe to call any number of times for the same id."""
+    with Session(c.engine) as s:
+        existing = s.get(Job, job_id)
+    if existing is None:
+        log.warning("job %s does not exist; dropping the message", job_id)
+        return "missing"
+    if existing.status in TERMINAL_STATES:
+        return existing.status
+    job = _claim(c, job_id)
+    if job is None:
+        return "busy"  # another worker holds a live lease
+    if job.attempts > MAX_ATTEMPTS:
+        _finish(c, job_id, "failed", [], [f"gave up after {MAX_ATTEMPTS} attempts (worker lost each time)"])
+        return "failed"
+
+    workdir = c.workdir / job_id
+    shutil.rmtree(workdir, ignore_errors=True)  # a re-run starts clean
+    workdir.mkdir(parents=True)
+    ctx = JobContext(job_id=job_id, user=job.user, request=job.request, workdir=workdir)
+    if frame_progress is not None:
+        ctx.facts["progress"] = frame_progress
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(c, job_id, stop), daemon=True).start()
+    try:
+        with Session(c.engine) as s:  # the running view starts empty for this attempt
+            s.exec(update(Job).where(col(Job.id) == job_id).values(decisions=[]))
+            s.commit()
+        if job.request.get("remix"):
+            key = resolve_remix_source(c, job.user, job.request["remix"])
+            ctx.files["remix_source"] = c.storage.path(key)
+        elif job.request.get("remix_key"):
+            ctx.files["remix_source"] = c.storage.path(job.request["remix_key"])
+        result = build_pipeline(c, progress).run(ctx)
+    except Exception as exc:  # outside any stage (e.g. the remix source vanished): fail closed
+        log.exception("job %s failed", job_id)
+        result = PipelineResult("blocked", [Decision("gate", "block", [f"job failed closed: {exc}"])])
+    finally:
+        stop.set()
+    _finish(c, job_id, result.status, [d.as_dict() for d in result.decisions], result.reasons)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result.status
+
+
+def _finish(
+    c: Components, job_id: str, status: str, decisions: list[dict[str, Any]], reasons: list[str]
+) -> None:
+    with Session(c.engine) as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            return
+        # The publish stage may have already made it public in its own locked transaction.
+        job.status = status
+        job.decisions = decisions
+        job.reasons = reasons
+        job.lease_until = None
+        job.updated_at = utcnow()
+        s.add(job)
+        s.commit()
+    audit.append(c.engine, "gate", "job.finished", job_id, {"status": status, "reasons": reasons})
+
+
+def stale_jobs(c: Components) -> list[str]:
+    now = utcnow()
+    with Session(c.engine) as s:
+        rows = s.exec(
+            select(Job.id).where(or_(
+                (col(Job.status) == "running") & (col(Job.lease_until) < now),
+                (col(Job.status) == "queued") & (col(Job.updated_at) < now - STALE_QUEUED),
+            )).limit(500)
+        ).all()
+    return list(rows)
+
+
+def take_down(c: Components, job_id: str, actor: str, reason: str) -> Job:
+    with Session(c.engine, expire_on_commit=False) as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        if job.video_key:
+            c.storage.delete(job.video_key)
+        job.status = "taken_down"
+        job.reasons = [*job.reasons, f"taken down by {actor}: {reason}"]
+        job.updated_at = utcnow()
+        s.add(job)
+        s.commit()
+    audit.append(c.engine, actor, "job.taken_down", job_id, {"reason": reason})
+    return job
+
+
+def delete_unqueued(c: Components, job_id: str) -> None:
+    """Undo create_job when the queue refused the job, so no job exists that nobody will run."""
+    with Session(c.engine) as s:
+        job = s.get(Job, job_id)
+        if job is not None and job.status == "queued":
+            s.delete(job)
+            s.commit()
+    audit.append(c.engine, "gate", "job.not_queued", job_id, {"reason": "queue unavailable"})

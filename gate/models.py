@@ -1,0 +1,62 @@
+"""The gate's own tables: users (API keys), generation jobs, the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+ROLES = ("creator", "operator", "rights_holder", "journalist")
+JOB_STATES = ("queued", "running", "published", "blocked", "review", "failed", "taken_down")
+TERMINAL_STATES = frozenset({"published", "blocked", "review", "failed", "taken_down"})
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    role: str = Field(max_length=32)
+    key_prefix: str = Field(index=True, max_length=16)  # shown in listings, never the key itself
+    key_hash: str = Field(unique=True, max_length=64)  # sha256 of the 256-bit random key
+    created_at: datetime = Field(default_factory=utcnow)
+    disabled: bool = False
+
+
+class Job(SQLModel, table=True):
+    """A generation request. Its id is also the video id (64 bits: the watermark payload)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_lease", "status", "lease_until"),)
+    id: str = Field(primary_key=True, max_length=16)
+    user: str = Field(index=True, max_length=64)
+    status: str = Field(default="queued", max_length=16)
+    request: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    decisions: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    video_key: str | None = Field(default=None, max_length=256)  # media key of the published/draft clip
+    attempts: int = 0
+    lease_until: datetime | None = None  # a running job whose lease expired is re-queued
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only, hash-chained: hash = sha256(seq|ts|actor|event|subject|payload|prev_hash)."""
+
+    __tablename__ = "audit_log"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ts: str = Field(max_length=40)
+    actor: str = Field(max_length=64)
+    event: str = Field(index=True, max_length=64)
+    subject: str = Field(default="", index=True, max_length=64)
+    payload: str  # canonical JSON
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64, unique=True)

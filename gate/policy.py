@@ -1,0 +1,98 @@
+"""Operator policy: per-category thresholds, required signals, what a failing stage does.
+
+Loaded from JSON (REELGATE_POLICY_FILE, or data_dir/policy.json); the built-in default applies otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Verdict = Literal["pass", "review", "block"]
+
+PROMPT_CATEGORIES = (
+    "sexual", "sexual/minors", "hate", "hate/threatening", "harassment", "self-harm", "violence",
+    "violence/graphic", "public_figure", "character", "deception", "illegal",
+)
+
+
+class Threshold(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    review: float = Field(0.5, ge=0.0, le=1.0)
+    block: float = Field(0.85, ge=0.0, le=1.0)
+
+    def verdict(self, score: float) -> Verdict:
+        if score >= self.block:
+            return "block"
+        if score >= self.review:
+            return "review"
+        return "pass"
+
+
+def _prompt_defaults() -> dict[str, Threshold]:
+    t = {c: Threshold() for c in PROMPT_CATEGORIES}
+    # Zero tolerance where the harm is gravest: lower bars, review early.
+    t["sexual/minors"] = Threshold(review=0.15, block=0.4)
+    t["hate/threatening"] = Threshold(review=0.35, block=0.7)
+    t["violence/graphic"] = Threshold(review=0.5, block=0.8)
+    return t
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    prompt: dict[str, Threshold] = Field(default_factory=_prompt_defaults)
+    frames: dict[str, Threshold] = Field(
+        default_factory=lambda: {
+            "nudity": Threshold(review=0.45, block=0.75),
+            "minor_sexual": Threshold(review=0.2, block=0.4),
+            "violence": Threshold(review=0.5, block=0.8),
+        }
+    )
+    likeness_action: Verdict = "block"  # a registered face the requester may not use
+    copyright_action_default: Verdict = "block"
+    # Signals that must run. A required signal that cannot run blocks; an optional one is recorded
+    # as "not run: why". Default: every signal whose weights ship with the install.
+    required_signals: list[str] = Field(
+        default_factory=lambda: [
+            "prompt.classifier",
+            "frames.nudenet",
+            "likeness.faces",
+            "provenance.watermark",
+            "provenance.c2pa",
+        ]
+    )
+    on_stage_error: Literal["review", "block"] = "block"  # a stage that raises or times out; never pass
+    stage_timeout_seconds: dict[str, float] = Field(default_factory=dict)
+    visible_watermark: bool = False
+
+    def prompt_verdict(self, categories: dict[str, float]) -> tuple[Verdict, list[str]]:
+        """The strictest per-category verdict and the categories that reached review or block."""
+        order = {"pass": 0, "review": 1, "block": 2}
+        worst: Verdict = "pass"
+        flagged: list[str] = []
+        for name, score in categories.items():
+            v = self.prompt.get(name, Threshold()).verdict(score)
+            if v != "pass":
+                flagged.append(name)
+            if order[v] > order[worst]:
+                worst = v
+        return worst, flagged
+
+    def is_required(self, signal: str) -> bool:
+        return signal in self.required_signals
+
+    @classmethod
+    def load(cls, path: Path | None) -> Policy:
+        if path is None or not path.exists():
+            return cls()
+        return cls.model_validate(json.loads(path.read_text()))
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)

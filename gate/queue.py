@@ -1,0 +1,102 @@
+"""The job queue: Celery tasks. Embedded default: a broker-less transport in a SQLite file (kombu's
+SQLAlchemy transport), so queued jobs survive a restart with no server. Scale-out: REELGATE_BROKER_URL
+(redis://, amqp://) and the same tasks on any number of stateless workers.
+
+Delivery is at-least-once (acks late, re-queued if the worker dies); jobs are idempotent (gate.jobs),
+and a lease sweep re-queues any job whose worker vanished (kombu's SQL transport cannot redeliver
+a message that a killed worker had taken).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+from gate.settings import Settings
+
+log = logging.getLogger(__name__)
+RUN_JOB = "reelgate.run_job"
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("reelgate", broker=settings.queue_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,  # ack after the job ran: a killed worker's job is delivered again
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_track_started=False,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=5,
+        broker_transport_options={"visibility_timeout": 3600, "max_retries": 2, "polling_interval": 0.5},
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+
+    @app.task(name=RUN_JOB, bind=True, acks_late=True, max_retries=None)
+    def run_job_task(self, job_id: str) -> str:  # noqa: ARG001 - Celery passes the task as self
+        from gate.components import get_components
+        from gate.jobs import run_job
+
+        return run_job(get_components(settings), job_id)
+
+    return app
+
+
+def enqueue(app: Celery, job_id: str) -> None:
+    try:
+        app.send_task(RUN_JOB, args=[job_id], retry=True,
+                      retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5})
+    except Exception as exc:  # kombu raises OperationalError and friends; callers answer 503
+        raise BrokerUnavailable(f"job queue unavailable: {exc}") from exc
+
+
+def start_sweeper(app: Celery, settings: Settings, every: float = 15.0) -> threading.Event:
+    """In each worker: periodically re-queue jobs whose lease expired or that never got a message."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        from gate.components import get_components
+        from gate.jobs import stale_jobs
+
+        while not stop.wait(every):
+            try:
+                for job_id in stale_jobs(get_components(settings)):
+                    log.warning("re-queueing stale job %s", job_id)
+                    enqueue(app, job_id)
+            except Exception:
+                log.exception("sweep failed; will try again")
+
+    threading.Thread(target=loop, name="reelgate-sweeper", daemon=True).start()
+    return stop
+
+
+def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO") -> None:
+    app = make_celery(settings)
+    stop = threading.Event()
+
+    @worker_ready.connect
+    def _ready(**_: object) -> None:
+        nonlocal stop
+        from gate.components import get_components
+        from gate.jobs import stale_jobs
+
+        for job_id in stale_jobs(get_components(settings)):
+            enqueue(app, job_id)
+        stop = start_sweeper(app, settings, every=settings.sweep_seconds)
+
+    @worker_shutdown.connect
+    def _shutdown(**_: object) -> None:
+        stop.set()
+
+    pool = "solo" if concurrency == 1 else "prefork"
+    app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
+                     "--without-gossip", "--without-mingle", "--without-heartbeat"])

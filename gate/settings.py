@@ -1,0 +1,72 @@
+"""Settings from REELGATE_* environment variables; one data directory holds everything by default."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELGATE_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "reelgate-data")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    broker_url: str | None = None  # default: broker-less queue in a SQLite file in data_dir
+    media_dir: Path | None = None  # default: data_dir/media (shared storage in scale-out)
+    policy_file: Path | None = None  # default: data_dir/policy.json if present, else built-in policy
+
+    generator_backend: str = "procedural"
+    stage_timeout_seconds: float = 300.0
+    job_lease_seconds: float = 60.0  # a running job whose worker stops renewing this is re-queued
+    sweep_seconds: float = 15.0  # how often each worker looks for such jobs
+    max_prompt_chars: int = 4000
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_seconds: float = 20.0
+
+    # provenance: operator-supplied signer; without it a development CA is created in data_dir/keys
+    c2pa_cert_chain: Path | None = None
+    c2pa_private_key: Path | None = None
+    c2pa_trust_anchors: Path | None = None
+    software_agent: str = "reelgate"
+
+    # weights an operator supplies (optional signals until configured)
+    clip_weights: Path | None = None
+    clip_model: str = "ViT-B-32"
+    insightface_dir: Path | None = None
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'reelgate.db'}"
+
+    @property
+    def queue_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.resolved_data_dir / 'queue.db'}"
+
+    @property
+    def embedded_queue(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def media_root(self) -> Path:
+        path = (self.media_dir or self.resolved_data_dir / "media").expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def keys_dir(self) -> Path:
+        path = self.resolved_data_dir / "keys"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def load_settings() -> Settings:
+    return Settings()

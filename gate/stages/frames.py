@@ -1,0 +1,63 @@
+"""Frame gate: check what was actually made (sampled frames, and the words spoken in it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gate.components import Components
+from gate.decision import Decision, Signal, worst
+from gate.pipeline import JobContext
+
+
+def _signal_from_report(name: str, info: dict[str, Any]) -> Signal:
+    return Signal(name, info.get("model", ""), bool(info.get("ran", info.get("available", False))),
+                  bool(info.get("real_weights", False)), info.get("why", ""))
+
+
+class FrameStage:
+    name = "frames"
+
+    def __init__(self, c: Components) -> None:
+        self.c = c
+
+    def signals(self) -> list[Signal]:
+        gate, why = self.c.frame_gate.get()
+        if gate is None:
+            return [Signal("frames.nudenet", "nudenet", False, False, why),
+                    Signal("frames.clip", "open_clip", False, False, why)]
+        return [_signal_from_report(n, i) for n, i in gate.signals().items()]
+
+    def run(self, ctx: JobContext) -> Decision:
+        gate, _ = self.c.frame_gate.get()
+        policy = self.c.policy
+        report = gate.assess(ctx.files["draft"])
+        verdict = "pass"
+        reasons: list[str] = []
+        for category, score in report.scores.items():
+            th = policy.frames.get(category)
+            if th is None:
+                continue
+            v = th.verdict(score)
+            if v != "pass":
+                reasons.append(f"{category} score {score:.2f} in the generated frames")
+            verdict = worst(verdict, v)
+        reasons.extend(getattr(report, "explanations", []))
+        not_run = {n: i.get("why", "") for n, i in report.signals.items() if not i.get("ran", False)}
+        models = {n: i.get("model", "") for n, i in report.signals.items()}
+
+        # Spoken words are content too: the dialogue goes through the prompt gate.
+        speech = " ".join(ctx.facts.get("clip_metadata", {}).get("speech_text", []) or [])
+        scores = {k: round(float(v), 4) for k, v in report.scores.items()}
+        if speech.strip():
+            clf, why = self.c.prompt_classifier.get()
+            if clf is None:
+                verdict = worst(verdict, "block")
+                reasons.append(f"spoken dialogue could not be checked: {why}")
+            else:
+                res = clf.classify(speech)
+                v, flagged = policy.prompt_verdict(res.categories)
+                verdict = worst(verdict, v)
+                reasons.extend(f"spoken dialogue: {cat} p={res.categories[cat]:.2f}" for cat in flagged)
+                scores.update({f"speech:{k}": round(v, 4) for k, v in res.categories.items()})
+        return Decision(stage=self.name, decision=verdict, reasons=reasons, scores=scores, models=models,
+                        not_run=not_run, evidence=list(report.evidence)[:20])

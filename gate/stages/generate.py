@@ -1,0 +1,50 @@
+"""The generation core runs behind the first two checks; its output is a draft nobody sees yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gate.components import Components
+from gate.decision import Decision, Signal
+from gate.pipeline import JobContext
+
+
+class GenerateStage:
+    name = "generate"
+
+    def __init__(self, c: Components) -> None:
+        self.c = c
+
+    def signals(self) -> list[Signal]:
+        backend = self.c.generator()
+        ok, why = backend.available()
+        return [Signal(f"generator.{backend.name}", f"{backend.name} {backend.version}", ok, ok, why)]
+
+    def run(self, ctx: JobContext) -> Decision:
+        from generator import CameoRef, GenerationSpec
+        from generator.encode import write_mp4
+
+        r = ctx.request
+        cameos = tuple(
+            CameoRef(handle=g["handle"], face_image=self.c.storage.path(g["reference_image"]))
+            for g in ctx.facts.get("cameos", [])
+        )
+        source = ctx.files.get("remix_source")
+        spec = GenerationSpec(
+            prompt=r["prompt"], style=r.get("style"), seconds=float(r.get("seconds", 5)),
+            resolution=r.get("resolution", "480p"), fps=int(r.get("fps", 24)),
+            seed=int(r["seed"]) if r.get("seed") is not None else int(ctx.job_id[:8], 16) % (2**31),
+            cameos=cameos, source_clip=Path(source) if source else None,
+        )
+        backend = self.c.generator()
+        clip = backend.generate(spec)
+        draft = ctx.workdir / "draft.mp4"
+        progress = ctx.facts.get("progress")
+        write_mp4(clip, draft, progress=progress)
+        ctx.files["draft"] = draft
+        ctx.facts["clip_metadata"] = clip.metadata
+        return Decision(
+            stage=self.name, decision="pass",
+            reasons=[f"{clip.n_frames} frames at {clip.fps} fps, {clip.width}x{clip.height}"],
+            models={"generator": f"{backend.name} {backend.version}"},
+        )

@@ -1,0 +1,61 @@
+"""Likeness gate: every face in the clip is searched among enrolled and protected faces."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from gate.components import Components
+from gate.decision import Decision, Signal
+from gate.pipeline import JobContext
+
+
+class LikenessStage:
+    name = "likeness"
+
+    def __init__(self, c: Components) -> None:
+        self.c = c
+
+    def signals(self) -> list[Signal]:
+        backend, why = self.c.face_backend.get()
+        if backend is None:
+            return [Signal("likeness.faces", "faces", False, False, why)]
+        ok, why = backend.available()
+        sigs = [Signal("likeness.faces", f"{backend.name} {backend.version}", ok, ok, why)]
+        index, why = self.c.face_index.get()
+        if index is None:
+            sigs.append(Signal("likeness.index", "faiss", False, False, why))
+        return sigs
+
+    def run(self, ctx: JobContext) -> Decision:
+        from safety.frames import sample_frames
+
+        from consent import registry
+
+        backend, _ = self.c.face_backend.get()
+        index, _ = self.c.face_index.get()
+        frames = sample_frames(ctx.files["draft"], every_seconds=0.5, max_frames=48)
+        faces_seen = 0
+        hits_by_cameo: dict[int, object] = {}
+        evidence = []
+        with Session(self.c.engine) as s:
+            for fr in frames:
+                faces = backend.analyze(fr.image)
+                faces_seen += len(faces)
+                for hit in registry.match_faces(index, faces, s, ctx.user):
+                    prev = hits_by_cameo.get(hit.cameo_id)
+                    if prev is None or hit.distance < prev.distance:
+                        hits_by_cameo[hit.cameo_id] = hit
+                        evidence.append({"frame": fr.index, "time": fr.time, "handle": hit.handle,
+                                         "distance": round(float(hit.distance), 4), "allowed": hit.allowed})
+        refused = [h for h in hits_by_cameo.values() if not h.allowed]
+        ctx.facts["appearances"] = [h.cameo_id for h in hits_by_cameo.values() if h.allowed]
+        scores = {f"@{h.handle}": round(float(h.distance), 4) for h in hits_by_cameo.values()}
+        scores["faces_seen"] = float(faces_seen)
+        if refused:
+            action = self.c.policy.likeness_action
+            return Decision(stage=self.name, decision=action, scores=scores, evidence=evidence,
+                            models={"likeness.faces": f"{backend.name} {backend.version}"},
+                            reasons=[f"contains the likeness of @{h.handle}: {h.why}" for h in refused])
+        reasons = [f"{faces_seen} face(s) in {len(frames)} sampled frames; none registered without consent"]
+        return Decision(stage=self.name, decision="pass", scores=scores, evidence=evidence, reasons=reasons,
+                        models={"likeness.faces": f"{backend.name} {backend.version}"})

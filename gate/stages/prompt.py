@@ -1,0 +1,64 @@
+"""Prompt gate: refuse what must never be made before any compute is spent on it."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from gate.components import Components
+from gate.decision import Decision, Signal, worst
+from gate.pipeline import JobContext
+
+
+def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Names (with aliases) of registered works whose owner did not allow them, and each one's policy."""
+    from safety.copyright.registry import list_all_works
+
+    names: dict[str, list[str]] = {}
+    policies: dict[str, str] = {}
+    with Session(c.engine) as s:
+        for w in list_all_works(s):
+            if w.policy != "allow":
+                names[w.name] = list(w.aliases or [])
+                policies[w.name] = w.policy
+    return names, policies
+
+
+class PromptStage:
+    name = "prompt"
+
+    def __init__(self, c: Components) -> None:
+        self.c = c
+
+    def signals(self) -> list[Signal]:
+        clf, why = self.c.prompt_classifier.get()
+        if clf is None:
+            return [Signal("prompt.classifier", "MiniLM + heads", False, False, why)]
+        ok, why = clf.available()
+        return [Signal("prompt.classifier", clf.model, ok, ok, why)]
+
+    def run(self, ctx: JobContext) -> Decision:
+        clf, _ = self.c.prompt_classifier.get()
+        policy = self.c.policy
+        text = ctx.request["prompt"]
+        if ctx.request.get("style"):
+            text = f"{text}\nstyle: {ctx.request['style']}"
+        characters, work_policies = registered_characters(self.c)
+        res = clf.classify(text, characters=characters)
+        verdict, flagged = policy.prompt_verdict(res.categories)
+        reasons = [f"{cat} p={res.categories[cat]:.2f}" for cat in flagged]
+        # A registered character follows its owner's policy (review or block), not a global threshold.
+        for hit in res.names:
+            if hit.get("kind") == "character" and hit.get("canonical") in work_policies:
+                p = work_policies[hit["canonical"]]
+                verdict = worst(verdict, "block" if p == "block" else "review")
+                reasons.append(f"registered character {hit['canonical']!r} named ({p} by its owner)")
+        if res.notes and verdict != "pass":
+            reasons.append("after normalisation: " + "; ".join(res.notes))
+        ctx.facts["mentions"] = list(res.mentions)
+        ctx.facts["prompt_normalized"] = res.normalized
+        return Decision(
+            stage=self.name, decision=verdict, reasons=reasons,
+            scores={k: round(v, 4) for k, v in res.categories.items()},
+            models={"prompt.classifier": res.model},
+            evidence=[{"normalized": res.normalized, "notes": res.notes, "names": res.names}],
+        )

@@ -1,0 +1,57 @@
+"""Publish: consent is checked again, in the same transaction that makes the clip public, so a
+revocation that lands while the job ran still wins (the cameo rows are locked; see consent revoke)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from gate.components import Components
+from gate.decision import Decision, Signal
+from gate.models import Job, utcnow
+from gate.pipeline import JobContext
+
+
+class PublishStage:
+    name = "publish"
+
+    def __init__(self, c: Components) -> None:
+        self.c = c
+
+    def signals(self) -> list[Signal]:
+        return []
+
+    def run(self, ctx: JobContext) -> Decision:
+        from consent import registry
+        from consent.models import Cameo
+
+        held = "review" in ctx.facts.get("verdicts", [])
+        key = f"{'drafts' if held else 'videos'}/{ctx.job_id}.mp4"
+        cameo_ids = sorted({g["cameo_id"] for g in ctx.facts.get("cameos", [])}
+                           | set(ctx.facts.get("appearances", [])))
+        with Session(self.c.engine) as s:
+            # Take the write lock first (SQLite) and the job row (PostgreSQL), then lock the cameos.
+            s.exec(update(Job).where(col(Job.id) == ctx.job_id).values(updated_at=utcnow()))
+            cameos = s.exec(select(Cameo).where(col(Cameo.id).in_(cameo_ids)).with_for_update()).all()
+            refused = []
+            for cameo in cameos:
+                ok, why = registry.can_use(s, cameo.handle, ctx.user)
+                if not ok:
+                    refused.append(f"cameo @{cameo.handle}: {why} (re-checked at publish)")
+            if refused:
+                s.rollback()
+                return Decision(stage=self.name, decision="block", reasons=refused)
+            self.c.storage.put_file(key, ctx.files["signed"])
+            for cameo in cameos:
+                registry.record_appearance(s, cameo.id, ctx.job_id, "draft" if held else "published")
+            job = s.get(Job, ctx.job_id)
+            if job is not None:
+                job.video_key = key
+                if not held:
+                    job.status = "published"
+                s.add(job)
+            s.commit()
+        ctx.facts["video_key"] = key
+        if held:
+            return Decision(stage=self.name, decision="review", reasons=["held for review as a draft"])
+        return Decision(stage=self.name, decision="pass", reasons=["published"])

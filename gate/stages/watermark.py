@@ -1,0 +1,41 @@
+"""Invisible watermark in picture and sound: the video id, recoverable after the metadata is stripped."""
+
+from __future__ import annotations
+
+from gate.components import Components
+from gate.decision import Decision, Signal
+from gate.pipeline import JobContext
+
+
+class WatermarkStage:
+    name = "watermark"
+
+    def __init__(self, c: Components) -> None:
+        self.c = c
+
+    def signals(self) -> list[Signal]:
+        try:
+            from provenance import watermark
+        except Exception as exc:
+            return [Signal("provenance.watermark", "reelgate-wm", False, False, repr(exc))]
+        ok, why = watermark.available()
+        return [Signal("provenance.watermark", watermark.WATERMARK_VERSION, ok, ok, why)]
+
+    def run(self, ctx: JobContext) -> Decision:
+        from provenance import watermark
+
+        src = ctx.files["draft"]
+        if self.c.policy.visible_watermark:
+            from provenance.visible_watermark import add_visible_mark
+
+            visible = ctx.workdir / "visible.mp4"
+            add_visible_mark(src, visible, text=self.c.settings.software_agent)
+            src = visible
+        marked = ctx.workdir / "marked.mp4"
+        report = watermark.embed_clip(src, marked, bytes.fromhex(ctx.job_id))
+        ctx.files["marked"] = marked
+        ctx.facts["watermark"] = {"name": watermark.WATERMARK_VERSION, "payload": ctx.job_id}
+        scores = {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
+        return Decision(stage=self.name, decision="pass", scores=scores,
+                        models={"provenance.watermark": watermark.WATERMARK_VERSION},
+                        reasons=[f"payload {ctx.job_id} embedded in video and audio"])

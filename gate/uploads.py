@@ -1,0 +1,79 @@
+"""Uploads are checked at the boundary, before any domain code sees them: size, type, decodability,
+pixel and duration limits (a truncated MP4, a 2 GB upload or a PNG bomb gets a clear error)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+from PIL import Image
+
+MAX_PIXELS = 40_000_000  # per image or frame: ~ 8K x 5K
+MAX_VIDEO_SECONDS = 120.0
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+class UploadError(ValueError):
+    pass
+
+
+def _check_size(path: Path, max_bytes: int) -> int:
+    if not path.is_file():
+        raise UploadError(f"{path.name}: no such file")
+    size = path.stat().st_size
+    if size == 0:
+        raise UploadError(f"{path.name}: the file is empty")
+    if size > max_bytes:
+        raise UploadError(f"{path.name}: {size / 2**20:.0f} MiB is over the {max_bytes / 2**20:.0f} MiB limit")
+    return size
+
+
+def check_image(path: Path, max_bytes: int) -> tuple[int, int]:
+    _check_size(path, max_bytes)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size  # read from the header: a bomb is refused before it is decompressed
+            if w * h > MAX_PIXELS:
+                raise UploadError(f"{path.name}: {w}x{h} pixels is over the {MAX_PIXELS:,} pixel limit")
+            im.verify()
+    except UploadError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise UploadError(f"{path.name}: not a readable image ({exc})") from exc
+    return w, h
+
+
+def check_video(path: Path, max_bytes: int) -> dict[str, float]:
+    """Open the container, check stream limits and decode the first and last frames."""
+    _check_size(path, max_bytes)
+    try:
+        with av.open(str(path)) as container:
+            streams = container.streams.video
+            if not streams:
+                raise UploadError(f"{path.name}: no video stream")
+            v = streams[0]
+            w, h = v.codec_context.width, v.codec_context.height
+            if w * h > MAX_PIXELS:
+                raise UploadError(f"{path.name}: {w}x{h} frames are over the pixel limit")
+            duration = float(container.duration / av.time_base) if container.duration else 0.0
+            if duration > MAX_VIDEO_SECONDS:
+                raise UploadError(f"{path.name}: {duration:.0f} s is longer than {MAX_VIDEO_SECONDS:.0f} s")
+            n = 0
+            for _frame in container.decode(video=0):
+                n += 1
+            if n == 0:
+                raise UploadError(f"{path.name}: no decodable video frames (truncated?)")
+    except UploadError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise UploadError(f"{path.name}: not a readable video ({exc})") from exc
+    return {"width": w, "height": h, "seconds": duration, "frames": n}
+
+
+def check_media(path: Path, max_bytes: int) -> str:
+    """'image' or 'video' after the checks above."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        check_image(path, max_bytes)
+        return "image"
+    check_video(path, max_bytes)
+    return "video"

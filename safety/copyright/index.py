@@ -1,0 +1,206 @@
+"""The copyright similarity index: every available signal's index over the registered references,
+rebuilt from the database, updated on register, with a checkpoint of what it covers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from safety.copyright.errors import CopyrightError
+from safety.copyright.fusion import MATCH_SCORE, Match, WorkEvidence
+from safety.copyright.images import read_image_file, validate_array
+from safety.copyright.models import Work, WorkReference
+from safety.copyright.signals import ClipSignal, KeypointSignal, PdqSignal, Signal, SignalIndex
+from safety.copyright.video import sample_frames
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts"}
+
+
+@dataclass
+class IndexCheckpoint:
+    """What the index covers; compare with the database to know whether it is stale."""
+
+    works: int = 0
+    references: int = 0
+    max_reference_id: int = 0
+    built_at: str = ""
+    per_signal: dict[str, int] = field(default_factory=dict)
+    skipped: dict[int, str] = field(default_factory=dict)  # reference id -> why it is not indexed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _WorkInfo:
+    name: str
+    owner: str
+    policy: str
+
+
+class CopyrightIndex:
+    def __init__(
+        self,
+        clip_weights: Path | None = None,
+        clip_model: str = "ViT-B-32",
+        signals: Iterable[Signal] | None = None,
+    ) -> None:
+        self.signals: list[Signal] = (
+            list(signals)
+            if signals is not None
+            else [PdqSignal(), KeypointSignal(), ClipSignal(clip_weights, clip_model)]
+        )
+        self._lock = threading.RLock()
+        self._reset()
+
+    # -- building -------------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self._status = {s.name: s.status() for s in self.signals}
+        self._active = [s for s in self.signals if self._status[s.name]["ran"]]
+        self._indexes: dict[str, SignalIndex] = {s.name: s.new_index() for s in self._active}
+        self._works: dict[int, _WorkInfo] = {}
+        self._ref_work: dict[int, int] = {}
+        self.checkpoint = IndexCheckpoint(built_at=datetime.now(UTC).isoformat())
+
+    def signals_status(self) -> dict[str, dict[str, Any]]:
+        return {name: dict(st) for name, st in self._status.items()}
+
+    def rebuild(self, session: Session, load_image: Callable[[str], np.ndarray]) -> IndexCheckpoint:
+        """Index every reference in the database from scratch. `load_image(media_key) -> RGB array`."""
+        with self._lock:
+            self._reset()
+            works = {w.id: w for w in session.exec(select(Work))}
+            refs = list(session.exec(select(WorkReference).order_by(WorkReference.id)))
+            for w in works.values():
+                self._works[w.id] = _WorkInfo(w.name, w.owner, w.policy)
+            for ref in refs:
+                if ref.work_id in works:
+                    self._add_reference(ref, load_image)
+            self.checkpoint.works = len(self._works)
+            self.checkpoint.built_at = datetime.now(UTC).isoformat()
+            return self.checkpoint
+
+    def add_work(
+        self, work: Work, refs: list[WorkReference], load_image: Callable[[str], np.ndarray]
+    ) -> None:
+        """Index a just-registered work (call after register_work commits)."""
+        with self._lock:
+            self._works[work.id] = _WorkInfo(work.name, work.owner, work.policy)
+            for ref in refs:
+                self._add_reference(ref, load_image)
+            self.checkpoint.works = len(self._works)
+
+    def remove_work(self, work_id: int) -> None:
+        """Stop matching a deleted work at once (its vectors stay until the next rebuild)."""
+        with self._lock:
+            self._works.pop(work_id, None)
+            self.checkpoint.works = len(self._works)
+
+    def update_work(self, work: Work) -> None:
+        with self._lock:
+            if work.id in self._works:
+                self._works[work.id] = _WorkInfo(work.name, work.owner, work.policy)
+
+    def _add_reference(self, ref: WorkReference, load_image: Callable[[str], np.ndarray]) -> None:
+        try:
+            img = validate_array(load_image(ref.media), f"reference {ref.id}")
+        except (CopyrightError, OSError) as exc:
+            self.checkpoint.skipped[ref.id] = str(exc)[:200]
+            return
+        self._ref_work[ref.id] = ref.work_id
+        for sig in self._active:
+            self._indexes[sig.name].add(ref.id, sig.describe_reference(img))
+            self.checkpoint.per_signal[sig.name] = len(self._indexes[sig.name])
+        self.checkpoint.references += 1
+        self.checkpoint.max_reference_id = max(self.checkpoint.max_reference_id, ref.id)
+
+    def is_stale(self, session: Session) -> bool:
+        """True when the database holds references this index has not seen (another worker registered)."""
+        n, mx = session.exec(select(func.count(WorkReference.id), func.max(WorkReference.id))).one()
+        covered = self.checkpoint.references + len(self.checkpoint.skipped)
+        return int(n or 0) != covered or int(mx or 0) > max(
+            self.checkpoint.max_reference_id, max(self.checkpoint.skipped, default=0)
+        )
+
+    # -- querying -------------------------------------------------------------------------------
+    def _collect(
+        self, img: np.ndarray, frame: int | None, t: float | None, evidence: dict[int, WorkEvidence]
+    ) -> None:
+        img = validate_array(img, "frame" if frame is not None else "image")
+        for sig in self._active:
+            desc = sig.describe_query(img)
+            for hit in self._indexes[sig.name].search(desc):
+                wid = self._ref_work.get(hit.reference_id)
+                if wid is None or wid not in self._works:
+                    continue
+                evidence.setdefault(wid, WorkEvidence()).offer(
+                    sig.name, hit.score, hit.reference_id, frame, t, hit.evidence
+                )
+
+    def _matches(self, evidence: dict[int, WorkEvidence], min_score: float) -> list[Match]:
+        off = {n: {"ran": False, "why": st["why"]} for n, st in self._status.items() if not st["ran"]}
+        out = []
+        for wid, ev in evidence.items():
+            score = ev.fused()
+            if score < min_score:
+                continue
+            info = self._works[wid]
+            lead = ev.lead()
+            out.append(
+                Match(
+                    work_id=wid,
+                    work=info.name,
+                    score=score,
+                    signals={**ev.best, **off},
+                    frame=lead["frame"],
+                    reference_id=lead["reference_id"],
+                    owner=info.owner,
+                    policy=info.policy,
+                    time=lead["time"],
+                )
+            )
+        return sorted(out, key=lambda m: -m.score)
+
+    def check_image(self, img: np.ndarray, min_score: float = MATCH_SCORE) -> list[Match]:
+        with self._lock:
+            evidence: dict[int, WorkEvidence] = {}
+            self._collect(img, None, None, evidence)
+            return self._matches(evidence, min_score)
+
+    def check_frames(
+        self, frames: Iterable[tuple[int, float | None, np.ndarray]], min_score: float = MATCH_SCORE
+    ) -> list[Match]:
+        with self._lock:
+            evidence: dict[int, WorkEvidence] = {}
+            for i, t, frame in frames:
+                self._collect(frame, i, t, evidence)
+            return self._matches(evidence, min_score)
+
+    def check_video(
+        self, path: Path, sample_every: float = 0.5, min_score: float = MATCH_SCORE
+    ) -> list[Match]:
+        return self.check_frames(sample_frames(Path(path), sample_every), min_score)
+
+    def check_path(
+        self, path: Path, sample_every: float = 0.5, min_score: float = MATCH_SCORE
+    ) -> list[Match]:
+        """An image or a video file (by suffix; GIFs are treated as video)."""
+        path = Path(path)
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return self.check_video(path, sample_every, min_score)
+        return self.check_image(read_image_file(path), min_score)
+
+    def timed_check_image(self, img: np.ndarray) -> tuple[list[Match], float]:
+        t0 = time.perf_counter()
+        m = self.check_image(img)
+        return m, time.perf_counter() - t0

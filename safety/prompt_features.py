@@ -1,0 +1,45 @@
+"""Features for the prompt heads: MiniLM sentence embedding + hashed word/char n-gram TF-IDF.
+
+The embedding carries meaning; the n-grams carry the exact words that separate intent from topic
+("kill a Python process" vs "kill a person") and survive garbled adversarial prompts. Hashing keeps the
+model file free of a vocabulary: only the IDF weights and the head coefficients are stored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize as l2_normalize
+
+WORD_FEATURES = 2**15
+CHAR_FEATURES = 2**15
+
+_word = HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=WORD_FEATURES, alternate_sign=False,
+                          norm=None, lowercase=True, token_pattern=r"(?u)\b\w+\b")
+_char = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), n_features=CHAR_FEATURES,
+                          alternate_sign=False, norm=None, lowercase=True)
+
+
+def counts(texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    return _word.transform(texts).tocsr(), _char.transform(texts).tocsr()
+
+
+def idf_from(counts_matrix: sp.csr_matrix) -> np.ndarray:
+    """Smoothed IDF as in scikit-learn's TfidfTransformer(smooth_idf=True)."""
+    n = counts_matrix.shape[0]
+    df = np.bincount(counts_matrix.indices, minlength=counts_matrix.shape[1])
+    return (np.log((1 + n) / (1 + df)) + 1.0).astype(np.float32)
+
+
+def _tfidf(c: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    c = c.astype(np.float32)
+    c.data = 1.0 + np.log(c.data)  # sublinear tf
+    return l2_normalize(c @ sp.diags(idf), copy=False)
+
+
+def features(emb: np.ndarray, texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray,
+             emb_scale: float) -> sp.csr_matrix:
+    w, c = counts(texts)
+    return sp.hstack([sp.csr_matrix(emb * emb_scale), _tfidf(w, idf_word), _tfidf(c, idf_char)],
+                     format="csr", dtype=np.float32)

@@ -1,0 +1,244 @@
+"""Undo the usual text obfuscations before any classifier or name matcher sees a prompt.
+
+Order matters: NFKC first (folds full-width, math-bold and circled letters), then invisible characters,
+then confusable homoglyphs (Cyrillic/Greek look-alikes, Unicode TR39 data from `confusable_homoglyphs`),
+then token-level tricks (leetspeak, s p a c e d letters, reeeepeated letters). The token-level decoders only
+accept a decoding that yields a known English word, so "mp4", "4k" or "1887" stay as they are.
+`notes` says what was changed so a decision can explain what it saw.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+
+class PromptError(ValueError):
+    """A prompt that cannot be classified: empty after normalisation, too long, not text."""
+
+
+@dataclass
+class Normalized:
+    text: str
+    notes: list[str] = field(default_factory=list)
+
+
+# Words the BERT vocabulary lacks but obfuscators target; only used to accept a decoding.
+_EXTRA_WORDS = (
+    "boobs", "nsfw", "hentai", "loli", "lolicon", "shota", "nigger", "nigga", "faggot", "slut", "vagina",
+    "behead", "beheading", "meth", "deepfake", "nudes", "porno", "pedo", "paedo", "tranny", "kys", "cunt",
+    "dildo", "blowjob", "cum", "tits", "bitch", "whore", "retard", "kike", "spic", "chink", "gore",
+)
+
+_LEET = {
+    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+    "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e", "£": "l",
+}
+# Alternatives where one glyph stands for two letters ("1" is i or l, "!" is i or l).
+_LEET_ALT = {"1": "l", "!": "l", "|": "i"}
+# A masking asterisk stands for a vowel ("f*ck").
+_MASK_VOWELS = ("a", "e", "i", "o", "u")
+
+_BIDI_AND_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f"
+    "\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+_TOKEN = re.compile(r"[^\s]+")
+# Single letters separated by one space or . - _ * : three or more in a row ("s e x", "k.i.l.l").
+_SPACED = re.compile(r"(?<![\w@])((?:[A-Za-z][ .\-_*·:/]){2,}[A-Za-z])(?![\w])")
+_RUN3 = re.compile(r"(.)\1{2,}")
+
+
+@functools.lru_cache(maxsize=1)
+def _words() -> frozenset[str]:
+    text = resources.files("safety").joinpath("data/wordlist.txt").read_text(encoding="utf-8")
+    words = {w for w in text.split() if w.isalpha()}
+    return frozenset(words | set(_EXTRA_WORDS))
+
+
+@functools.lru_cache(maxsize=1)
+def _homoglyph_map() -> dict[str, str]:
+    """Non-ASCII character -> the ASCII letter it is confusable with (Unicode TR39 confusables)."""
+    import confusable_homoglyphs
+
+    path = Path(confusable_homoglyphs.__file__).with_name("confusables.json")
+    data: dict[str, list[dict[str, str]]] = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, str] = {}
+    for char, glyphs in data.items():
+        if len(char) != 1 or char.isascii():
+            continue
+        letters = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalpha()]
+        if letters:
+            # Prefer the letter of the same case ("а" -> "a", "А" -> "A").
+            same = [c for c in letters if c.islower() == char.islower()]
+            out[char] = (same or letters)[0]
+    return out
+
+
+def _is_word(token: str) -> bool:
+    return token.lower() in _words()
+
+
+def _script_is_latin(text: str) -> bool:
+    """Mostly Latin letters: only then are other-script letters treated as disguise, not language."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for c in letters if c.isascii())
+    return latin / len(letters) >= 0.5
+
+
+def _fold_homoglyphs(text: str, notes: list[str]) -> str:
+    table = _homoglyph_map()
+    latin_text = _script_is_latin(text)
+    changed = 0
+    out_tokens: list[str] = []
+    for token in re.split(r"(\s+)", text):
+        has_ascii_letter = any(c.isascii() and c.isalpha() for c in token)
+        # Fold a token when the whole prompt is Latin or the token mixes scripts ("pаypal"): a Russian
+        # or Greek sentence is a language, not a disguise, and stays as it is.
+        if latin_text or has_ascii_letter:
+            new = "".join(table.get(c, c) if not c.isascii() else c for c in token)
+            changed += sum(1 for a, b in zip(token, new, strict=True) if a != b)
+            token = new
+        out_tokens.append(token)
+    if changed:
+        notes.append(f"homoglyphs: {changed} look-alike character(s) mapped to Latin")
+    return "".join(out_tokens)
+
+
+def _decode_leet(token: str) -> str | None:
+    core = token.strip(".,;:?\"'()[]{}<>")
+    if len(core) < 3 or core.startswith("@") or core.isalpha() or core.isdigit():
+        return None
+    if not any(c.isalpha() for c in core) or not any(c in _LEET or c == "*" for c in core):
+        return None
+    positions = [i for i, c in enumerate(core) if c in _LEET or c == "*"]
+    if len(positions) > 6 or core.count("*") > 2:
+        return None
+    options = [
+        list(_MASK_VOWELS) if core[i] == "*"
+        else [_LEET[core[i]]] + ([_LEET_ALT[core[i]]] if core[i] in _LEET_ALT else [])
+        for i in positions
+    ]
+    for combo in itertools.product(*options):
+        chars = list(core)
+        for i, rep in zip(positions, combo, strict=True):
+            chars[i] = rep
+        cand = "".join(chars)
+        if cand.isalpha() and _is_word(cand):
+            return token.replace(core, cand)
+        collapsed = _collapse_repeats(cand)
+        if collapsed and collapsed.isalpha():
+            return token.replace(core, collapsed)
+    return None
+
+
+def _collapse_repeats(token: str) -> str | None:
+    """'seeeexxx' -> 'sex', 'kiiilll' -> 'kill': try each run as 1 or 2 letters, keep a real word."""
+    if not _RUN3.search(token):
+        return None
+    runs = [(m.start(), m.end(), m.group(1)) for m in re.finditer(r"(.)\1+", token)]
+    if not runs or len(runs) > 6:
+        return None
+    for lengths in itertools.product((1, 2), repeat=len(runs)):
+        out, last = [], 0
+        for (start, end, ch), n in zip(runs, lengths, strict=True):
+            out.append(token[last:start])
+            out.append(ch * n)
+            last = end
+        out.append(token[last:])
+        cand = "".join(out)
+        if _is_word(cand):
+            return cand
+    return None
+
+
+def _token_tricks(text: str, notes: list[str]) -> str:
+    def join_spaced(m: re.Match[str]) -> str:
+        letters = re.sub(r"[ .\-_*·:/]", "", m.group(1))
+        # Join only when the letters spell a word (so "a b c" lists stay readable); a leading article
+        # ("a s e x y") is kept apart.
+        for lead in ("", "a", "i"):
+            if lead and not letters.lower().startswith(lead):
+                continue
+            rest = letters[len(lead):]
+            if len(rest) >= 3 and (_is_word(rest) or _is_word(_collapse_repeats(rest) or "")):
+                spaced.append(rest)
+                return f"{letters[:len(lead)]} {rest}" if lead else rest
+        return m.group(0)
+
+    spaced: list[str] = []
+    text = _SPACED.sub(join_spaced, text)
+    if spaced:
+        notes.append(f"spacing: joined spaced-out letters {spaced[:5]}")
+
+    leet: list[str] = []
+    repeats: list[str] = []
+    out: list[str] = []
+    for part in re.split(r"(\s+)", text):
+        if part and not part.isspace():
+            dec = _decode_leet(part)
+            if dec is not None and dec != part:
+                leet.append(f"{part}->{dec}")
+                part = dec
+            else:
+                core = part.strip(".,;:!?\"'()[]{}<>")
+                if core.isalpha():
+                    col = _collapse_repeats(core.lower())
+                    if col and col != core.lower():
+                        repeats.append(f"{core}->{col}")
+                        part = part.replace(core, col)
+        out.append(part)
+    if leet:
+        notes.append(f"leetspeak: {leet[:5]}")
+    if repeats:
+        notes.append(f"repeated letters: {repeats[:5]}")
+    return "".join(out)
+
+
+def normalize(text: str) -> Normalized:
+    """Canonical text for classification plus notes describing each change made."""
+    if not isinstance(text, str):
+        raise PromptError(f"prompt must be text, got {type(text).__name__}")
+    notes: list[str] = []
+
+    nfkc = unicodedata.normalize("NFKC", text)
+    if nfkc != text:
+        notes.append("unicode: NFKC compatibility forms folded")
+    text = nfkc
+
+    stripped = _BIDI_AND_INVISIBLE.sub("", text)
+    # Other format characters (category Cf) are invisible too.
+    stripped = "".join(c for c in stripped if unicodedata.category(c) != "Cf")
+    if stripped != text:
+        notes.append(f"invisible: removed {len(text) - len(stripped)} zero-width/bidi/format character(s)")
+    text = stripped
+
+    # Control characters and binary junk become spaces; a NUL is never part of a prompt.
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn") and c not in "\n\t" else c
+                      for c in text)
+    if cleaned != text:
+        notes.append("control: replaced control/unassigned characters with spaces")
+    text = cleaned
+
+    # Stacked combining marks ("Zalgo" text) hide letters from tokenisers; single accents stay.
+    decomposed = unicodedata.normalize("NFD", text)
+    dezalgo = re.sub(r"(?<=\S)[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{2,}", "",
+                     decomposed)
+    if dezalgo != decomposed:
+        notes.append("combining: removed stacked combining marks")
+        text = unicodedata.normalize("NFC", dezalgo)
+
+    text = _fold_homoglyphs(text, notes)
+    text = _token_tricks(text, notes)
+    text = re.sub(r"[ \t]+", " ", text).strip()
+    if not text or not any(c.isalnum() for c in text):
+        raise PromptError("prompt is empty after normalisation")
+    return Normalized(text=text, notes=notes)

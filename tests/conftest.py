@@ -1,0 +1,34 @@
+"""Shared fixtures: every test gets its own data directory (an independent install)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from gate.settings import Settings
+
+    for key in list(os.environ):
+        if key.startswith("REELGATE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("REELGATE_DATA_DIR", str(tmp_path / "data"))
+    return Settings()
+
+
+@pytest.fixture
+def components(settings) -> Iterator:
+    from gate.components import Components, reset_components
+
+    c = Components(settings)
+    yield c
+    c.engine.dispose()
+    reset_components()

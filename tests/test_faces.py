@@ -1,0 +1,141 @@
+"""Face backends on real photos (tests/fixtures/faces, see ATTRIBUTION.md)."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from consent.faces import (
+    DLIB_THRESHOLD,
+    BackendUnavailable,
+    DlibBackend,
+    FaceBackend,
+    FaceError,
+    InsightFaceBackend,
+    face_distance,
+    get_face_backend,
+    load_image_rgb,
+)
+
+FIX = Path(__file__).parent / "fixtures" / "faces"
+
+
+@pytest.fixture(scope="module")
+def dlib_backend() -> DlibBackend:
+    b = DlibBackend()
+    ok, why = b.available()
+    assert ok, why  # the dlib models ship with the install: a missing file is a broken install
+    return b
+
+
+@pytest.fixture(scope="module")
+def embeddings(dlib_backend: DlibBackend) -> dict[str, np.ndarray]:
+    out = {}
+    for name in ("obama_small_lowres", "obama_pressroom", "biden_1", "biden_2", "paul_rudd_1", "paul_rudd_2"):
+        faces = dlib_backend.analyze(load_image_rgb(FIX / f"{name}.jpg"))
+        assert len(faces) == 1, name
+        f = faces[0]
+        assert f.embedding.shape == (128,) and f.embedding.dtype == np.float32
+        assert f.landmarks.shape == (68, 2)
+        x0, y0, x1, y1 = f.box
+        assert x1 > x0 and y1 > y0
+        out[name] = f.embedding
+    return out
+
+
+def test_backend_protocol(dlib_backend: DlibBackend) -> None:
+    assert isinstance(dlib_backend, FaceBackend)
+    assert dlib_backend.name == "dlib" and dlib_backend.threshold == DLIB_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "a,b", [("obama_small_lowres", "obama_pressroom"), ("biden_1", "biden_2"), ("paul_rudd_1", "paul_rudd_2")]
+)
+def test_same_identity_below_threshold(embeddings: dict, a: str, b: str) -> None:
+    assert face_distance(embeddings[a], embeddings[b]) < DLIB_THRESHOLD
+
+
+def test_different_identities_above_threshold(embeddings: dict) -> None:
+    ident = {k: k.rsplit("_", 1)[0] if not k.startswith("obama") else "obama" for k in embeddings}
+    names = sorted(embeddings)
+    n = 0
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if ident[a] != ident[b]:
+                assert face_distance(embeddings[a], embeddings[b]) > DLIB_THRESHOLD, (a, b)
+                n += 1
+    assert n == 12
+
+
+def test_two_people_and_no_faces(dlib_backend: DlibBackend, embeddings: dict) -> None:
+    faces = dlib_backend.analyze(load_image_rgb(FIX / "obama_biden_two_people.jpg"))
+    assert len(faces) == 2
+    left, right = sorted(faces, key=lambda f: f.box[0])
+    # In this photo Obama stands on the left, Biden on the right.
+    assert face_distance(left.embedding, embeddings["obama_pressroom"]) < DLIB_THRESHOLD
+    assert face_distance(right.embedding, embeddings["biden_2"]) < DLIB_THRESHOLD
+    for name in ("coffee.jpg", "chelsea_cat.jpg"):
+        assert dlib_backend.analyze(load_image_rgb(FIX / name)) == []
+
+
+def test_astronaut_upsample0_no_patch_false_positive(dlib_backend: DlibBackend) -> None:
+    img = load_image_rgb(FIX / "astronaut.webp")  # lossless copy of the original PNG
+    faces = dlib_backend.analyze(img)
+    assert len(faces) == 1
+    x0, y0, x1, y1 = faces[0].box
+    assert y1 < 250  # the face, not the mission patch (y ~ 330-420)
+    # The trap STACK.md documents: upsample 1 also fires on the patch.
+    assert len(DlibBackend(upsample=1).detect(img)) == 2
+
+
+def test_bad_images(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "text.png"
+    text.write_text("not an image at all")
+    trunc = tmp_path / "trunc.jpg"
+    trunc.write_bytes((FIX / "biden_2.jpg").read_bytes()[:2000])
+    # A PNG bomb: header says 60000x60000, body is a tiny zlib stream.
+    import struct
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = tmp_path / "bomb.png"
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 1000)
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat))
+    cases = ((empty, "empty"), (text, "not a readable image"), (trunc, "corrupt"), (bomb, "too large"))
+    for p, word in cases:
+        with pytest.raises(FaceError, match=word):
+            load_image_rgb(p)
+    with pytest.raises(FaceError):
+        load_image_rgb(tmp_path / "missing.jpg")
+
+
+def test_bad_arrays(dlib_backend: DlibBackend) -> None:
+    with pytest.raises(FaceError):
+        dlib_backend.analyze(np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(FaceError):
+        dlib_backend.analyze(np.zeros((64, 64, 3), np.float32))
+    with pytest.raises(FaceError):
+        face_distance(np.zeros(128), np.zeros(512))
+
+
+def test_insightface_reports_missing_weights(tmp_path: Path) -> None:
+    assert InsightFaceBackend(None).available() == (False, InsightFaceBackend(None).available()[1])
+    ok, why = InsightFaceBackend(tmp_path / "nope").available()
+    assert not ok and "does not exist" in why
+    ok, why = InsightFaceBackend(tmp_path).available()
+    assert not ok and "SCRFD" in why
+    (tmp_path / "det_10g.onnx").write_bytes(b"x")
+    ok, why = InsightFaceBackend(tmp_path).available()
+    assert not ok and "ArcFace" in why
+    with pytest.raises(BackendUnavailable):
+        InsightFaceBackend(tmp_path).analyze(np.zeros((64, 64, 3), np.uint8))
+    # Without usable weights the factory falls back to dlib, and says which backend it is.
+    assert get_face_backend(tmp_path).name == "dlib"
+    assert get_face_backend(None).name == "dlib"
