@@ -8,11 +8,13 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
-from api.routes import generations, system
+from api.routes import cameos, generations, rights, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
 from gate.queue import BrokerUnavailable, enqueue, make_celery
+from gate.ratelimit import make_rate_limiter
 from gate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def create_app(
             enqueue(celery_app, job_id)
 
     app.state.dispatch = dispatch
+    app.state.rate_limiter = make_rate_limiter(c.settings.broker_url)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):  # refuse oversized uploads before reading them
@@ -61,8 +64,9 @@ def create_app(
             parts.append(f"{where}: {msg}" if where else msg)
         return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, "; ".join(parts) or "invalid request")
 
+    @app.exception_handler(OperationalError)
     @app.exception_handler(DatabaseUnavailable)
-    async def _db_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+    async def _db_down(_: Request, exc: Exception) -> JSONResponse:
         log.error("database unavailable: %s", exc)
         return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable; nothing was stored, retry later")
 
@@ -73,4 +77,7 @@ def create_app(
 
     app.include_router(system.router)
     app.include_router(generations.router)
+    app.include_router(cameos.router)
+    app.include_router(rights.router)
+    app.include_router(verify.router)
     return app

@@ -7,6 +7,8 @@ from pathlib import Path
 
 # name -> module with `run(data_dir: Path) -> str` (a markdown table)
 EVALS: dict[str, str] = {
+    "prompt": "evals.prompt_gate",
+    "frames": "evals.frames",
 }
 
 

@@ -96,18 +96,41 @@ class Components:
         return get_face_backend(self.settings.insightface_dir)
 
     def _load_face_index(self) -> Any:
-        from sqlmodel import Session
-
-        from consent import registry
         from consent.index import FaceIndex
 
         backend, why = self.face_backend.get()
         if backend is None:
             raise RuntimeError(why)
-        index = FaceIndex(dim=backend.dim) if hasattr(backend, "dim") else FaceIndex(dim=128)
-        with Session(self.engine) as s:
-            index.rebuild(registry.all_embeddings(s, backend=backend.name))
+        index = FaceIndex(dim=int(getattr(backend, "dim", 128)))
+        self._rebuild_face_index(index, backend.name)
         return index
+
+    def _rebuild_face_index(self, index: Any, backend_name: str) -> None:
+        from sqlmodel import Session
+
+        from consent import registry
+
+        with Session(self.engine) as s:
+            index.rebuild(registry.all_embeddings(s, backend_name=backend_name))
+
+    def fresh_face_index(self) -> tuple[Any, str]:
+        """The face index, rebuilt if the database holds embeddings it has not seen: enrollments made
+        by another process (the API) reach every worker before its next job."""
+        from sqlalchemy import func
+        from sqlmodel import Session, select
+
+        from consent.models import CameoEmbedding
+
+        index, why = self.face_index.get()
+        if index is None:
+            return None, why
+        backend, _ = self.face_backend.get()
+        with Session(self.engine) as s:
+            count, max_id = s.exec(select(func.count(CameoEmbedding.id), func.max(CameoEmbedding.id))).one()
+        cp = index.checkpoint()
+        if cp.vectors != count or cp.max_row_id != (max_id if max_id is not None else -1):
+            self._rebuild_face_index(index, backend.name)
+        return index, ""
 
     def _load_copyright_index(self) -> Any:
         from sqlmodel import Session

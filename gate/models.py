@@ -60,3 +60,15 @@ class AuditEntry(SQLModel, table=True):
     payload: str  # canonical JSON
     prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64, unique=True)
+
+
+class LivenessChallenge(SQLModel, table=True):
+    """A challenge issued before a selfie upload; single use, short-lived, bound to one user."""
+
+    __tablename__ = "liveness_challenges"
+    id: str = Field(primary_key=True, max_length=64)
+    user: str = Field(index=True, max_length=64)
+    steps: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None

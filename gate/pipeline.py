@@ -93,7 +93,7 @@ class Pipeline:
                 continue
             if self.policy.is_required(sig.name):
                 return Decision(
-                    stage=stage.name, decision="block", seconds=time.perf_counter() - t0,
+                    stage=stage.name, decision="block", seconds=round(time.perf_counter() - t0, 4),
                     reasons=[f"required signal {sig.name} ({sig.model}) cannot run: {sig.why}"],
                     models={sig.name: sig.model}, not_run={sig.name: sig.why},
                 )

@@ -37,6 +37,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_timeout=5,
         broker_transport_options={"visibility_timeout": 3600, "max_retries": 2, "polling_interval": 0.5},
         worker_hijack_root_logger=False,
+        task_default_queue=settings.queue_name,
         task_serializer="json",
         accept_content=["json"],
     )

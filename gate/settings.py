@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path.cwd() / "reelgate-data")
     database_url: str | None = None  # default: SQLite file in data_dir
     broker_url: str | None = None  # default: broker-less queue in a SQLite file in data_dir
+    queue_name: str = "reelgate"
     media_dir: Path | None = None  # default: data_dir/media (shared storage in scale-out)
     policy_file: Path | None = None  # default: data_dir/policy.json if present, else built-in policy
 

@@ -8,7 +8,9 @@ from gate.cli.base import cli
 from gate.cli import (  # noqa: E402,F401  isort: skip
     core,
     faces,
+    prompt,
     provenance,
+    rights,
 )
 
 

@@ -202,3 +202,18 @@ def eval_cmd(name: str, data: Path | None, as_json: bool) -> None:
     module = importlib.import_module(EVALS[name])
     table = module.run(data or default_data_dir())
     emit({"eval": name, "table": table}, as_json, human=table)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+def verify(file: Path, as_json: bool) -> None:
+    """Verification report: Content Credentials, our watermark, and the AI-artifact estimate."""
+    from gate.uploads import UploadError
+    from gate.verify import verify_file
+
+    try:
+        report = verify_file(_components(), file)
+    except UploadError as exc:
+        fail(str(exc))
+    emit(report, as_json, human=report["verdict"])

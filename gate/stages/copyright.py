@@ -24,9 +24,10 @@ class CopyrightStage:
                 for n, i in index.signals_status().items()]
 
     def run(self, ctx: JobContext) -> Decision:
+        from gate.rights import fresh_copyright_index
         from safety.copyright.models import Work
 
-        index, _ = self.c.copyright_index.get()
+        index, _ = fresh_copyright_index(self.c)
         matches = index.check_video(ctx.files["draft"])
         verdict = "pass"
         reasons: list[str] = []

@@ -21,18 +21,17 @@ class LikenessStage:
             return [Signal("likeness.faces", "faces", False, False, why)]
         ok, why = backend.available()
         sigs = [Signal("likeness.faces", f"{backend.name} {backend.version}", ok, ok, why)]
-        index, why = self.c.face_index.get()
+        index, why = self.c.fresh_face_index()
         if index is None:
             sigs.append(Signal("likeness.index", "faiss", False, False, why))
         return sigs
 
     def run(self, ctx: JobContext) -> Decision:
+        from consent import registry
         from safety.frames import sample_frames
 
-        from consent import registry
-
         backend, _ = self.c.face_backend.get()
-        index, _ = self.c.face_index.get()
+        index, _ = self.c.fresh_face_index()
         frames = sample_frames(ctx.files["draft"], every_seconds=0.5, max_frames=48)
         faces_seen = 0
         hits_by_cameo: dict[int, object] = {}
@@ -41,7 +40,7 @@ class LikenessStage:
             for fr in frames:
                 faces = backend.analyze(fr.image)
                 faces_seen += len(faces)
-                for hit in registry.match_faces(index, faces, s, ctx.user):
+                for hit in registry.match_faces(index, faces, s, ctx.user, threshold=backend.threshold):
                     prev = hits_by_cameo.get(hit.cameo_id)
                     if prev is None or hit.distance < prev.distance:
                         hits_by_cameo[hit.cameo_id] = hit

@@ -42,14 +42,17 @@ class PublishStage:
                 s.rollback()
                 return Decision(stage=self.name, decision="block", reasons=refused)
             self.c.storage.put_file(key, ctx.files["signed"])
-            for cameo in cameos:
-                registry.record_appearance(s, cameo.id, ctx.job_id, "draft" if held else "published")
             job = s.get(Job, ctx.job_id)
             if job is not None:
                 job.video_key = key
                 if not held:
                     job.status = "published"
                 s.add(job)
+            # Status and appearances land together (record_appearance commits the session): a
+            # revocation after this commit finds the clip; one before it was seen by the re-check.
+            for cameo in cameos:
+                registry.record_appearance(s, cameo.id, ctx.job_id, "draft" if held else "published",
+                                           creator=ctx.user)
             s.commit()
         ctx.facts["video_key"] = key
         if held:

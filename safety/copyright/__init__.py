@@ -12,6 +12,7 @@ from safety.copyright.prompt import match_prompt
 from safety.copyright.registry import (
     delete_work,
     get_work,
+    list_all_works,
     list_works,
     references,
     register_work,
@@ -31,6 +32,7 @@ __all__ = [
     "decode_image",
     "delete_work",
     "get_work",
+    "list_all_works",
     "list_works",
     "match_prompt",
     "read_image_file",

@@ -28,11 +28,13 @@ def decode_image(data: bytes, what: str = "image") -> np.ndarray:
             # The header gives the size before any pixel is decoded: refuse bombs here.
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise CopyrightError(f"{what} is {w}x{h} pixels; the limit is {MAX_PIXELS} pixels")
+                raise CopyrightError(f"{what} is too large: {w}x{h} pixels; the limit is {MAX_PIXELS}")
             im.load()
     except CopyrightError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise CopyrightError(f"{what} is too large to decode (decompression bomb): {exc}") from None
+    except UnidentifiedImageError as exc:
         raise CopyrightError(f"{what} is not a readable image: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
         raise CopyrightError(f"{what} could not be decoded: {exc}") from None

@@ -23,6 +23,8 @@ from safety.copyright.models import Work, WorkReference
 from safety.copyright.signals import ClipSignal, KeypointSignal, PdqSignal, Signal, SignalIndex
 from safety.copyright.video import sample_frames
 
+# media key -> decoded RGB array, or -> path of the stored file
+ImageLoader = Callable[[str], "np.ndarray | Path | str"]
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts"}
 
 
@@ -75,8 +77,8 @@ class CopyrightIndex:
     def signals_status(self) -> dict[str, dict[str, Any]]:
         return {name: dict(st) for name, st in self._status.items()}
 
-    def rebuild(self, session: Session, load_image: Callable[[str], np.ndarray]) -> IndexCheckpoint:
-        """Index every reference in the database from scratch. `load_image(media_key) -> RGB array`."""
+    def rebuild(self, session: Session, load_image: ImageLoader) -> IndexCheckpoint:
+        """Index every reference in the database from scratch. `load_image(media_key) -> RGB array | path`."""
         with self._lock:
             self._reset()
             works = {w.id: w for w in session.exec(select(Work))}
@@ -90,9 +92,7 @@ class CopyrightIndex:
             self.checkpoint.built_at = datetime.now(UTC).isoformat()
             return self.checkpoint
 
-    def add_work(
-        self, work: Work, refs: list[WorkReference], load_image: Callable[[str], np.ndarray]
-    ) -> None:
+    def add_work(self, work: Work, refs: list[WorkReference], load_image: ImageLoader) -> None:
         """Index a just-registered work (call after register_work commits)."""
         with self._lock:
             self._works[work.id] = _WorkInfo(work.name, work.owner, work.policy)
@@ -111,9 +111,13 @@ class CopyrightIndex:
             if work.id in self._works:
                 self._works[work.id] = _WorkInfo(work.name, work.owner, work.policy)
 
-    def _add_reference(self, ref: WorkReference, load_image: Callable[[str], np.ndarray]) -> None:
+    def _add_reference(self, ref: WorkReference, load_image: ImageLoader) -> None:
         try:
-            img = validate_array(load_image(ref.media), f"reference {ref.id}")
+            loaded = load_image(ref.media)
+            if isinstance(loaded, np.ndarray):
+                img = validate_array(loaded, f"reference {ref.id}")
+            else:  # a path to the stored file
+                img = read_image_file(loaded, f"reference {ref.id}")
         except (CopyrightError, OSError) as exc:
             self.checkpoint.skipped[ref.id] = str(exc)[:200]
             return
@@ -133,9 +137,7 @@ class CopyrightIndex:
         )
 
     # -- querying -------------------------------------------------------------------------------
-    def _collect(
-        self, img: np.ndarray, frame: int | None, t: float | None, evidence: dict[int, WorkEvidence]
-    ) -> None:
+    def _collect(self, img: np.ndarray, frame: int | None, t: float | None, evidence: dict[int, WorkEvidence]) -> None:
         img = validate_array(img, "frame" if frame is not None else "image")
         for sig in self._active:
             desc = sig.describe_query(img)
@@ -186,14 +188,10 @@ class CopyrightIndex:
                 self._collect(frame, i, t, evidence)
             return self._matches(evidence, min_score)
 
-    def check_video(
-        self, path: Path, sample_every: float = 0.5, min_score: float = MATCH_SCORE
-    ) -> list[Match]:
+    def check_video(self, path: Path, sample_every: float = 0.5, min_score: float = MATCH_SCORE) -> list[Match]:
         return self.check_frames(sample_frames(Path(path), sample_every), min_score)
 
-    def check_path(
-        self, path: Path, sample_every: float = 0.5, min_score: float = MATCH_SCORE
-    ) -> list[Match]:
+    def check_path(self, path: Path, sample_every: float = 0.5, min_score: float = MATCH_SCORE) -> list[Match]:
         """An image or a video file (by suffix; GIFs are treated as video)."""
         path = Path(path)
         if path.suffix.lower() in VIDEO_SUFFIXES:

@@ -10,10 +10,21 @@ from typing import Any
 
 
 def match_prompt(text: str, names: dict[str, list[str]]) -> list[Any]:
-    """Hits (safety.name_match.NameHit) for every registered work name or alias found in `text`.
-    `names` is registry.work_names(session)."""
-    from safety.name_match import NameMatcher
+    """Best safety.name_match.NameHit per registered work found in `text`, highest score first.
 
-    if not names:
+    `names` is registry.work_names(session). The text is searched as written and after
+    safety.text_normalize.normalize (homoglyphs, zero-width characters, leetspeak ...): a name hidden by
+    normalisation tricks is found in the normalised text; spans refer to whichever text gave the hit.
+    """
+    from safety.name_match import NameMatcher
+    from safety.text_normalize import normalize
+
+    if not names or not text:
         return []
-    return NameMatcher(names).find(text)
+    matcher = NameMatcher(names)
+    best: dict[str, Any] = {}
+    for candidate in (text, normalize(text).text):
+        for hit in matcher.find(candidate):
+            if hit.canonical not in best or hit.score > best[hit.canonical].score:
+                best[hit.canonical] = hit
+    return sorted(best.values(), key=lambda h: -h.score)

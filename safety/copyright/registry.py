@@ -107,6 +107,10 @@ def list_works(session: Session, owner: str | None = None) -> list[Work]:
     return list(session.exec(q))
 
 
+def list_all_works(session: Session) -> list[Work]:
+    return list_works(session, None)
+
+
 def get_work(session: Session, work_id: int, owner: str | None = None) -> Work:
     work = session.get(Work, work_id)
     if work is None or (owner is not None and work.owner != owner):
@@ -129,6 +133,7 @@ def delete_work(session: Session, work_id: int, owner: str | None = None) -> lis
     keys = [r.media for r in refs]
     for r in refs:
         session.delete(r)
+    session.flush()  # references first: the foreign key must never point at a deleted work
     session.delete(work)
     session.commit()
     return keys

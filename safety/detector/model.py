@@ -55,10 +55,11 @@ class DetectorResult:
 
 
 def _base_pipeline() -> Pipeline:
+    # sample weights reach the classifier through metadata routing (enabled around fit below)
     return make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(C=REGULARISATION_C, max_iter=2000),
+        StandardScaler().set_fit_request(sample_weight=False),
+        LogisticRegression(C=REGULARISATION_C, max_iter=2000).set_fit_request(sample_weight=True),
     )
 
 
@@ -71,8 +72,8 @@ def fit_model(
     if n_splits < 2:
         raise ValueError("need at least two clips of each class to fit a calibrated model")
     splits = list(GroupKFold(n_splits=n_splits).split(X, y, groups))
-    model = CalibratedClassifierCV(_base_pipeline(), method="sigmoid", cv=splits, ensemble=False)
-    with warnings.catch_warnings():
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        model = CalibratedClassifierCV(_base_pipeline(), method="sigmoid", cv=splits, ensemble=False)
         warnings.simplefilter("ignore", RuntimeWarning)
         model.fit(X, y, sample_weight=sample_weight)
     return model

@@ -48,10 +48,7 @@ class ClipIndex(SignalIndex):
                 continue
             ref = self._ref_ids[i]
             best[ref] = max(best.get(ref, -1.0), float(s))
-        return [
-            SignalHit(r, logistic((s - MATCH_COSINE) / SLOPE), {"cosine": round(s, 4)})
-            for r, s in best.items()
-        ]
+        return [SignalHit(r, logistic((s - MATCH_COSINE) / SLOPE), {"cosine": round(s, 4)}) for r, s in best.items()]
 
 
 class ClipSignal(Signal):
@@ -91,9 +88,7 @@ class ClipSignal(Signal):
             importlib.import_module("safety.torch_compat")
             open_clip = importlib.import_module("open_clip")
 
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                self.model_name, pretrained=str(self.weights)
-            )
+            model, _, preprocess = open_clip.create_model_and_transforms(self.model_name, pretrained=str(self.weights))
             model.eval()
             self._model, self._preprocess, self._torch = model, preprocess, torch
         except Exception as exc:  # a bad weights file must not take the gate down: report it

@@ -1,0 +1,49 @@
+"""Public verification: upload a clip or image, get the provenance report. Rate-limited per IP and key;
+journalists' keys get a higher limit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
+
+from api.auth import components, optional_user
+from api.routes.cameos import _save_upload
+from gate.components import Components
+from gate.models import User
+from gate.uploads import UploadError
+from gate.verify import verify_file
+
+router = APIRouter(tags=["verify"])
+LIMITS = {"anonymous": 10, "journalist": 120, "operator": 600}  # requests per minute
+DEFAULT_LIMIT = 30
+
+
+def rate_limit(request: Request, user: User | None = Depends(optional_user)) -> None:
+    limiter = request.app.state.rate_limiter
+    if user is None:
+        client = f"ip:{request.client.host if request.client else 'unknown'}"
+        limit = LIMITS["anonymous"]
+    else:
+        client, limit = f"key:{user.name}", LIMITS.get(user.role, DEFAULT_LIMIT)
+    ok, retry = limiter.hit(client, limit)
+    if not ok:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"rate limit of {limit} verifications per minute reached; retry in {retry} s",
+                            headers={"Retry-After": str(retry)})
+
+
+@router.post("/v1/verify", dependencies=[Depends(rate_limit)])
+async def verify(
+    file: UploadFile = File(..., description="MP4/MOV/WebM/GIF clip or an image"),
+    c: Components = Depends(components),
+) -> dict:
+    path: Path = await asyncio.to_thread(_save_upload, file, c.settings.max_upload_bytes)
+    try:
+        # The checks and models are CPU work: off the event loop so other requests keep flowing.
+        return await asyncio.to_thread(verify_file, c, path, file.filename)
+    except UploadError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    finally:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,274 @@
+"""Evaluate the artifact-based AI-video detector: `python -m evals.detector [--data DIR]`.
+
+Protocols (clip-level scores = mean of window probabilities; a clip's windows are never split between
+training and test; training uses both preprocessing variants, testing only the plain decode):
+  * leave-one-generator-out (LOGO): for each generator G and each real clip r, train on
+    (real minus r) + (AI minus G), score r and G's clips; G's clip score is the mean over the real folds.
+  * leave-one-clip-out (LOCO): every clip scored by a model trained without it (generators seen).
+  * format probes: real clips re-exported as dithered GIFs and AI GIFs re-encoded as H.264 MP4, scored by
+    the LOCO model that never saw that clip: if the score followed the file format, it would flip here.
+  * trivial-confounder baseline: a classifier on file metadata only (size, fps, frame count, GIF or not).
+  * out-of-scope probe: Big Buck Bunny (rendered animation: neither class).
+  * latency of `predict` on a 10 s 720p H.264 clip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+from fractions import Fraction
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from evals import default_data_dir
+from evals.train_detector import GENERATORS, MAX_SECONDS, VARIANTS, Dataset, build_dataset, train
+from safety.detector.decode import load_clip
+from safety.detector.features import clip_features
+from safety.detector.model import AIVideoDetector
+
+THRESHOLD = 0.5
+
+
+def _detector(bundle: dict) -> AIVideoDetector:
+    return AIVideoDetector(bundle, Path("<in-memory>"), "eval fold")
+
+
+def _score(det: AIVideoDetector, ds: Dataset, cid: str) -> float:
+    return det.predict_windows(ds.windows[cid]["plain"], ds.source_indices[cid], False).ai_probability
+
+
+def _auc(y: list[int], s: list[float]) -> float:
+    return float(roc_auc_score(y, s)) if len(set(y)) == 2 else float("nan")
+
+
+def _acc(y: list[int], s: list[float]) -> float:
+    return float(np.mean([(p >= THRESHOLD) == bool(t) for t, p in zip(y, s)]))
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if x != x else f"{x:.2f}"
+
+
+def _to_gif(src: Path, dst: Path) -> None:
+    """Re-export like a typical GIF maker: 256 px short side, <=10 fps, adaptive 256-colour, dithered."""
+    frames, durs = [], []
+    with av.open(str(src)) as c:
+        for f in c.decode(video=0):
+            if f.time is not None and f.time > 3.0:
+                break
+            if len(durs) and f.time is not None and f.time < len(frames) * 0.1:
+                continue
+            img = f.to_image()
+            s = 256 / min(img.size)
+            frames.append(img.resize((round(img.size[0] * s), round(img.size[1] * s)), Image.Resampling.LANCZOS))
+            durs.append(100)
+    pal = [fr.convert("P", palette=Image.Palette.ADAPTIVE, colors=256, dither=Image.Dither.FLOYDSTEINBERG) for fr in frames]
+    pal[0].save(dst, save_all=True, append_images=pal[1:], duration=durs, loop=0)
+
+
+def _to_mp4(src: Path, dst: Path, seconds: float | None = None, size: tuple[int, int] | None = None) -> None:
+    with av.open(str(src)) as c, av.open(str(dst), "w") as out:
+        vin = c.streams.video[0]
+        rate = Fraction(vin.average_rate or 10).limit_denominator(1000)
+        st = None
+        for n, f in enumerate(c.decode(vin)):
+            if seconds is not None and f.time is not None and f.time >= seconds:
+                break
+            if st is None:
+                st = out.add_stream("libx264", rate=rate)
+                st.width, st.height = size or (f.width // 2 * 2, f.height // 2 * 2)
+                st.pix_fmt = "yuv420p"
+                st.options = {"crf": "23", "preset": "veryfast"}
+            img = f.reformat(width=st.width, height=st.height, format="yuv420p")
+            img.pts, img.time_base = n, 1 / rate
+            for pkt in st.encode(img):
+                out.mux(pkt)
+        if st is not None:
+            for pkt in st.encode():
+                out.mux(pkt)
+
+
+def _plain_windows(path: Path):
+    clip = load_clip(path, max_seconds=MAX_SECONDS)
+    return clip_features(clip), clip.source_indices
+
+
+def _metadata(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        n = sum(1 for _ in c.decode(s))
+        fps = float(s.average_rate or 0)
+        return [s.codec_context.width, s.codec_context.height, fps, n, float(path.suffix.lower() == ".gif")]
+
+
+def run(data_dir: Path) -> str:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    ds = build_dataset(data_dir)
+    ids = [c.path.name for c in ds.clips]
+    label = {c.path.name: c.label for c in ds.clips}
+    source = {c.path.name: c.source for c in ds.clips}
+    real = [i for i in ids if label[i] == 0]
+    by_gen = {g: [i for i in ids if source[i] == g] for g in GENERATORS}
+    by_gen = {g: v for g, v in by_gen.items() if v}
+    lines: list[str] = []
+    n_real, n_ai = len(real), len(ids) - len(real)
+    win_real = sum(len(ds.windows[i]["plain"]) for i in real)
+    win_ai = sum(len(ds.windows[i]["plain"]) for i in ids if label[i] == 1)
+
+    # --- leave-one-generator-out (and leave-one-real-clip-out inside) ---
+    lines += [
+        "### Detector: leave-one-generator-out (generator unseen in training; real clips held out one at a time)",
+        "",
+        "| held-out generator | AI clips | real clips | ROC AUC | accuracy @0.5 | AI recall | real specificity |"
+        " mean p(AI) AI / real |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    logo_all_y: list[int] = []
+    logo_all_s: list[float] = []
+    for g, gclips in by_gen.items():
+        g_scores: dict[str, list[float]] = {c: [] for c in gclips}
+        r_scores: dict[str, float] = {}
+        for r in real:
+            train_ids = [i for i in ids if i != r and source[i] != g]
+            det = _detector(train(ds, train_ids))
+            r_scores[r] = _score(det, ds, r)
+            for c in gclips:
+                g_scores[c].append(_score(det, ds, c))
+        ai_s = [float(np.mean(v)) for v in g_scores.values()]
+        re_s = list(r_scores.values())
+        y = [1] * len(ai_s) + [0] * len(re_s)
+        s = ai_s + re_s
+        logo_all_y += [1] * len(ai_s)
+        logo_all_s += ai_s
+        lines.append(
+            f"| {g} | {len(ai_s)} | {len(re_s)} | {_fmt(_auc(y, s))} | {_fmt(_acc(y, s))} | "
+            f"{_fmt(_acc([1] * len(ai_s), ai_s))} | {_fmt(_acc([0] * len(re_s), re_s))} | "
+            f"{np.mean(ai_s):.2f} / {np.mean(re_s):.2f} |"
+        )
+
+    # --- leave-one-clip-out (all generators seen) ---
+    loco: dict[str, float] = {}
+    loco_models: dict[str, AIVideoDetector] = {}
+    for cid in ids:
+        det = _detector(train(ds, [i for i in ids if i != cid]))
+        loco_models[cid] = det
+        loco[cid] = _score(det, ds, cid)
+    logo_real = [loco[r] for r in real]
+    lines.append(
+        f"| **all unseen generators pooled** (vs LOCO real) | {len(logo_all_s)} | {n_real} | "
+        f"{_fmt(_auc(logo_all_y + [0] * n_real, logo_all_s + logo_real))} | "
+        f"{_fmt(_acc(logo_all_y + [0] * n_real, logo_all_s + logo_real))} | {_fmt(_acc(logo_all_y, logo_all_s))} | "
+        f"{_fmt(_acc([0] * n_real, logo_real))} | {np.mean(logo_all_s):.2f} / {np.mean(logo_real):.2f} |"
+    )
+    lines += [
+        "| *anchor: published detectors on unseen generators* | | | | 0.50-0.80 (AIGVDet ~chance, "
+        "DeMamba one-to-many ~0.76-0.78) | | | |",
+        "",
+        "### Detector: leave-one-clip-out (generators seen, the clip itself unseen)",
+        "",
+        "| subset | clips | ROC AUC vs real | accuracy @0.5 | mean p(AI) |",
+        "|---|---|---|---|---|",
+    ]
+    y_all = [label[i] for i in ids]
+    s_all = [loco[i] for i in ids]
+    lines.append(f"| all | {len(ids)} | {_fmt(_auc(y_all, s_all))} | {_fmt(_acc(y_all, s_all))} | {np.mean(s_all):.2f} |")
+    lines.append(f"| real (held-out real clips) | {n_real} | - | {_fmt(_acc([0] * n_real, logo_real))} | "
+                 f"{np.mean(logo_real):.2f} |")
+    for g, gclips in by_gen.items():
+        s = [loco[c] for c in gclips]
+        lines.append(
+            f"| {g} | {len(gclips)} | {_fmt(_auc([1] * len(s) + [0] * n_real, s + logo_real))} | "
+            f"{_fmt(_acc([1] * len(s), s))} | {np.mean(s):.2f} |"
+        )
+    lines += ["", "Per-clip LOCO p(AI): " + ", ".join(f"{i} {loco[i]:.2f}" for i in ids), ""]
+
+    # --- confounder checks ---
+    meta_X = np.array([_metadata(c.path) for c in ds.clips])
+    meta_s = []
+    for k in range(len(ids)):
+        m = np.ones(len(ids), bool)
+        m[k] = False
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(meta_X[m], np.array(y_all)[m])
+        meta_s.append(float(clf.predict_proba(meta_X[k : k + 1])[0, 1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        swaps = []
+        for c in ds.clips:
+            cid = c.path.name
+            if c.label == 0:
+                dst = tmpd / (c.path.stem + ".gif")
+                _to_gif(c.path, dst)
+            else:
+                dst = tmpd / (c.path.stem + ".mp4")
+                _to_mp4(c.path, dst)
+            wins, src = _plain_windows(dst)
+            p_swapped = loco_models[cid].predict_windows(wins, src, False).ai_probability
+            swaps.append((c.label, loco[cid], p_swapped))
+        bunny = data_dir / "characters" / "big_buck_bunny" / "bigbuckbunny_5s.mp4"
+        full = _detector(train(ds))
+        bunny_p = full.predict(bunny).ai_probability if bunny.is_file() else float("nan")
+
+        # --- latency: 10 s 720p H.264 ---
+        lat_src = data_dir / "characters" / "big_buck_bunny" / "big_buck_bunny_0_30.webm"
+        lat_line = "latency: source clip missing"
+        if lat_src.is_file():
+            clip720 = tmpd / "bbb_10s_720p.mp4"
+            _to_mp4(lat_src, clip720, seconds=10.0, size=(1280, 720))
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                full.predict(clip720, max_seconds=10.0)
+                times.append(time.perf_counter() - t0)
+            lat_line = (
+                f"`predict` on a 10 s 1280x720 H.264 clip (24 fps, 240 frames): p50 {statistics.median(times):.2f} s, "
+                f"max {max(times):.2f} s over 3 runs (1 thread, shared 2-core machine)"
+            )
+
+    real_sw = [(a, b) for lab, a, b in swaps if lab == 0]
+    ai_sw = [(a, b) for lab, a, b in swaps if lab == 1]
+    flips = sum((a >= THRESHOLD) != (b >= THRESHOLD) for _, a, b in swaps)
+    lines += [
+        "### Confounder checks",
+        "",
+        "| check | result |",
+        "|---|---|",
+        f"| metadata-only baseline (width, height, fps, frames, is-GIF), LOCO | ROC AUC {_fmt(_auc(y_all, meta_s))}, "
+        f"accuracy {_fmt(_acc(y_all, meta_s))}: the raw data is separable by format alone, hence the normalisation |",
+        f"| real clips re-exported as dithered 256-colour GIFs (LOCO model) | mean p(AI) {np.mean([a for a, _ in real_sw]):.2f}"
+        f" -> {np.mean([b for _, b in real_sw]):.2f} |",
+        f"| AI GIFs re-encoded as H.264 MP4 (LOCO model) | mean p(AI) {np.mean([a for a, _ in ai_sw]):.2f} -> "
+        f"{np.mean([b for _, b in ai_sw]):.2f} |",
+        f"| decisions flipped by the format swap | {flips} of {len(swaps)} clips |",
+        f"| Big Buck Bunny (rendered animation; not in training, neither class) | p(AI) {_fmt(bunny_p)} |",
+        f"| latency | {lat_line} |",
+        "",
+        f"Data: {n_real} real clips ({win_real} windows) and {n_ai} AI clips ({win_ai} windows) from "
+        f"{len(by_gen)} generator families; every figure above rests on a handful of clips (one clip moves a "
+        "generator's accuracy by 10-50 points), so read them as a sanity check of the method, not as an estimate "
+        "of real-world accuracy. The real clips are few and unlike each other (QCIF test sequence, 1910s film, "
+        "webcam, phone); the AI clips are README demo GIFs. Preprocessing neutralises format: 8 fps resampling "
+        "with repeated-frame removal, 256 px short side + centre crop, a 64-colour palette and a 1 px Gaussian "
+        "low-pass for every input, and training on both plain and dithered-GIF-export variants of every clip.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Evaluate the AI-video detector")
+    ap.add_argument("--data", type=Path, default=default_data_dir())
+    args = ap.parse_args()
+    print(run(args.data))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""Prompt gate evaluation: `python -m evals.prompt_gate [--data ../shared/data] [--quick]`.
+
+Everything is measured on the held-out side of the split by prompt text (evals.prompt_data.split_of), which
+the training script never sees:
+1. per learned category: AUPRC, ROC AUC, precision/recall at the default policy's review and block bars;
+2. flag rate (any category at or above its review bar) on benign suites and hard-negative contrast sets;
+3. names: public-figure and character detection on the Six-CD dual-version pairs (malicious vs clean);
+4. robustness: held-out positives after obfuscation (homoglyphs, zero-width, leetspeak, spacing) vs the
+   originals (share within 0.05, mean absolute change);
+5. latency: single-prompt p50/p95 and batch throughput on this CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from evals import default_data_dir
+from evals.prompt_data import LEARNED, Row, load_rows, split_of
+from gate.policy import Policy
+from safety.prompt_classifier import PromptClassifier
+
+HOMOGLYPH = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441", "x": "\u0445",
+             "i": "\u0456"}
+LEET = {"a": "4", "e": "3", "o": "0", "i": "1", "s": "5", "t": "7"}
+
+
+def obfuscate(text: str, how: str, rng: random.Random) -> str:
+    words = text.split()
+    # Disguise the longer words (where the meaning is), as an attacker would.
+    targets = {i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()}
+    out = []
+    for i, w in enumerate(words):
+        if i not in targets:
+            out.append(w)
+        elif how == "homoglyph":
+            out.append("".join(HOMOGLYPH.get(c, c) if rng.random() < 0.6 else c for c in w))
+        elif how == "zero_width":
+            out.append("\u200b".join(w))
+        elif how == "leet":
+            out.append("".join(LEET.get(c, c) if rng.random() < 0.6 else c for c in w.lower()))
+        elif how == "spacing":
+            out.append(" ".join(w) if rng.random() < 0.5 else w)
+        else:
+            raise ValueError(how)
+    return " ".join(out)
+
+
+def _score(clf: PromptClassifier, texts: list[str], batch: int = 128) -> list[dict[str, float]]:
+    out: list[dict[str, float]] = []
+    for i in range(0, len(texts), batch):
+        out.extend(r.categories for r in clf.classify_many(texts[i:i + batch]))
+    return out
+
+
+def _pr_at(y: np.ndarray, p: np.ndarray, thr: float) -> tuple[float, float]:
+    pred = p >= thr
+    tp = int((pred & (y == 1)).sum())
+    prec = tp / max(1, int(pred.sum()))
+    rec = tp / max(1, int((y == 1).sum()))
+    return prec, rec
+
+
+def run(data_dir: Path, quick: bool = False) -> str:
+    policy = Policy()
+    clf = PromptClassifier.load()
+    ok, why = clf.available()
+    if not ok:
+        return f"prompt classifier unavailable: {why}\n"
+    rows = [r for r in load_rows(data_dir) if split_of(r.text) == "test"]
+    if quick:
+        random.Random(0).shuffle(rows)
+        rows = rows[:1500]
+    scores = _score(clf, [r.text for r in rows])
+    lines = [f"# Prompt gate ({clf.model})", "",
+             f"Held-out split: {len(rows)} unique prompts (split by text; never trained on).", "",
+             "## Per category (held-out)", "",
+             "| category | pos | neg | AUPRC | ROC AUC | P@review | R@review | P@block | R@block |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    aps = []
+    for c in LEARNED:
+        idx = [i for i, r in enumerate(rows) if c in r.labels]
+        y = np.array([rows[i].labels[c] for i in idx])
+        p = np.array([scores[i][c] for i in idx])
+        npos = int(y.sum())
+        if npos == 0 or npos == len(y):
+            lines.append(f"| {c} | {npos} | {len(y) - npos} | n/a | n/a | | | | |")
+            continue
+        ap, auc = average_precision_score(y, p), roc_auc_score(y, p)
+        aps.append(ap)
+        t = policy.prompt[c]
+        pr, rr = _pr_at(y, p, t.review)
+        pb, rb = _pr_at(y, p, t.block)
+        lines.append(f"| {c} | {npos} | {len(y) - npos} | {ap:.3f} | {auc:.3f} | {pr:.3f} | {rr:.3f} | "
+                     f"{pb:.3f} | {rb:.3f} |")
+    lines += ["", f"Mean AUPRC over categories: {statistics.mean(aps):.3f}", ""]
+
+    # Binary unsafe-vs-safe, the shape of the public moderation benchmarks.
+    yb, pbin = [], []
+    for r, s in zip(rows, scores, strict=True):
+        if any(v == 1 for v in r.labels.values()):
+            yb.append(1)
+        elif r.labels and all(v == 0 for v in r.labels.values()) and len(r.labels) == len(LEARNED):
+            yb.append(0)
+        else:
+            continue
+        pbin.append(max(s[c] for c in LEARNED))
+    lines += [f"Binary unsafe vs safe (max over categories): AUPRC {average_precision_score(yb, pbin):.3f}, "
+              f"ROC AUC {roc_auc_score(yb, pbin):.3f} (pos {sum(yb)}, neg {len(yb) - sum(yb)})", ""]
+
+    lines += ["## Flag rate on benign and hard-negative suites (held-out rows)", "",
+              "| suite | n | flagged (any category >= review) | blocked |", "|---|---|---|---|"]
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        if r.group and all(v == 0 for v in r.labels.values()):
+            groups.setdefault(r.group, []).append(i)
+    for g in sorted(groups):
+        verdicts = [policy.prompt_verdict({c: scores[i][c] for c in LEARNED})[0] for i in groups[g]]
+        n = len(verdicts)
+        lines.append(f"| {g} | {n} | {sum(v != 'pass' for v in verdicts) / n:.3f} | "
+                     f"{sum(v == 'block' for v in verdicts) / n:.3f} |")
+    lines.append("")
+    lines += _names_section(clf, data_dir)
+    lines += _robustness_section(clf, rows, scores, quick)
+    lines += _latency_section(clf, rows)
+    return "\n".join(lines) + "\n"
+
+
+def _names_section(clf: PromptClassifier, data_dir: Path) -> list[str]:
+    root = data_dir / "prompts" / "six_cd"
+    chars = {}
+    with (root / "SIX-CD" / "Character.csv").open(encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            chars[r["concept"].strip()] = []
+    out = ["## Names (Six-CD dual-version pairs; characters registered from Six-CD Character.csv)", "",
+           "| set | n | public_figure >= review | character >= review |", "|---|---|---|---|"]
+    bar_pf, bar_ch = Policy().prompt["public_figure"].review, Policy().prompt["character"].review
+    for kind in ("Celebrity", "Character"):
+        for half in ("malicious", "clean"):
+            with (root / "Dual-Version" / kind / f"{half}.csv").open(encoding="utf-8") as f:
+                texts = [r["prompt"] for r in csv.DictReader(f)]
+            res = []
+            for i in range(0, len(texts), 128):
+                res.extend(clf.classify_many(texts[i:i + 128], characters=chars))
+            n = len(res)
+            out.append(f"| {kind.lower()} {half} | {n} | "
+                       f"{sum(r.categories['public_figure'] >= bar_pf for r in res) / n:.3f} | "
+                       f"{sum(r.categories['character'] >= bar_ch for r in res) / n:.3f} |")
+    return out + [""]
+
+
+def _robustness_section(clf: PromptClassifier, rows: list[Row], scores: list[dict[str, float]],
+                        quick: bool) -> list[str]:
+    rng = random.Random(1)
+    pos = [(i, c) for i, r in enumerate(rows) for c, v in r.labels.items() if v == 1 and scores[i][c] >= 0.5]
+    rng.shuffle(pos)
+    pos = pos[: (150 if quick else 400)]
+    out = ["## Robustness: held-out positives scored >= 0.5, obfuscated", "",
+           "| obfuscation | n | within 0.05 | mean abs change | still >= 0.5 |", "|---|---|---|---|---|"]
+    for how in ("homoglyph", "zero_width", "leet", "spacing"):
+        texts = [obfuscate(rows[i].text, how, rng) for i, _ in pos]
+        new = _score(clf, texts)
+        d = np.array([abs(new[k][c] - scores[i][c]) for k, (i, c) in enumerate(pos)])
+        still = np.mean([new[k][c] >= 0.5 for k, (_, c) in enumerate(pos)])
+        out.append(f"| {how} | {len(pos)} | {np.mean(d <= 0.05):.3f} | {d.mean():.3f} | {still:.3f} |")
+    return out + [""]
+
+
+def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
+    texts = [r.text for r in rows[:200]]
+    clf.classify("warm up")
+    single = []
+    for t in texts:
+        t0 = time.perf_counter()
+        clf.classify(t)
+        single.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), 64):
+        clf.classify_many(texts[i:i + 64])
+    batch_s = time.perf_counter() - t0
+    q = np.percentile(single, [50, 95])
+    return ["## Latency (this CPU, shared)", "",
+            "| mode | p50 ms | p95 ms | prompts/s |", "|---|---|---|---|",
+            f"| single prompt | {q[0]:.1f} | {q[1]:.1f} | {1000 / statistics.mean(single):.0f} |",
+            f"| batch of 64 | | | {len(texts) / batch_s:.0f} |", ""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="prompt gate evaluation")
+    ap.add_argument("--data", type=Path, default=default_data_dir())
+    ap.add_argument("--quick", action="store_true", help="1,500 held-out prompts instead of all")
+    args = ap.parse_args()
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    print(run(args.data, quick=args.quick))
+
+
+if __name__ == "__main__":
+    main()

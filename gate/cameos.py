@@ -1,0 +1,119 @@
+"""Cameo service: enrollment with a liveness challenge, permissions, revocation with takedown.
+
+The consent package decides (who may use a likeness, which clips lost consent); this module applies
+those decisions to the things the gate owns: jobs, media files, the face index and the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sqlmodel import Session
+
+from gate import audit
+from gate.components import Components
+from gate.models import Job, LivenessChallenge, utcnow
+from gate.uploads import check_video
+
+log = logging.getLogger(__name__)
+CHALLENGE_TTL = timedelta(minutes=5)
+
+
+class CameoError(ValueError):
+    pass
+
+
+def issue_challenge(c: Components, user: str) -> LivenessChallenge:
+    from consent.liveness import issue_challenge as new_challenge
+
+    ch = new_challenge(ttl_seconds=int(CHALLENGE_TTL.total_seconds()))
+    row = LivenessChallenge(id=secrets.token_urlsafe(16), user=user, steps=list(ch.steps),
+                            issued_at=ch.issued_at, expires_at=ch.expires_at)
+    with Session(c.engine, expire_on_commit=False) as s:
+        s.add(row)
+        s.commit()
+    return row
+
+
+def _take_challenge(c: Components, challenge_id: str, user: str):
+    """Mark the challenge used (single use) and return it as the consent package's Challenge."""
+    from consent.liveness import Challenge
+
+    with Session(c.engine, expire_on_commit=False) as s:
+        row = s.get(LivenessChallenge, challenge_id)
+        if row is None or row.user != user:
+            raise CameoError("unknown challenge; request one first (POST /v1/cameos/challenge)")
+        if row.used_at is not None:
+            raise CameoError("this challenge was already used; request a new one")
+        row.used_at = utcnow()
+        s.add(row)
+        s.commit()
+    return Challenge(id=row.id, steps=list(row.steps), issued_at=row.issued_at, expires_at=row.expires_at)
+
+
+def enroll(c: Components, user: str, handle: str, challenge_id: str, video: Path, kind: str = "cameo") -> dict:
+    """Check liveness on the selfie video and register the likeness. Nothing is stored on refusal."""
+    from consent import registry
+    from consent.liveness import check_liveness
+
+    check_video(video, c.settings.max_upload_bytes)
+    challenge = _take_challenge(c, challenge_id, user)
+    backend, why = c.face_backend.get()
+    if backend is None:
+        raise RuntimeError(why)
+    result = check_liveness(video, challenge, backend)
+    if not result.ok:
+        audit.append(c.engine, user, "cameo.enroll_refused", handle, {"reason": result.reason})
+        raise CameoError(f"liveness check failed: {result.reason}")
+    index, _ = c.fresh_face_index()
+    key = f"cameos/{secrets.token_hex(8)}.png"
+    buf = _png(result.reference_face)
+    with Session(c.engine, expire_on_commit=False) as s:
+        cameo = registry.enroll(
+            s, user, handle, dict(zip(result.embedding_labels, result.embeddings, strict=False)), key,
+            backend.name, kind=kind, index=index, threshold=backend.threshold,
+        )
+    c.storage.put_bytes(key, buf)
+    c.fresh_face_index()  # pick up the new embeddings now, in this process
+    audit.append(c.engine, user, "cameo.enrolled", cameo.handle, {"cameo_id": cameo.id, "kind": kind,
+                                                                   "embeddings": len(result.embeddings)})
+    return {"id": cameo.id, "handle": cameo.handle, "kind": cameo.kind, "permission": cameo.permission,
+            "status": cameo.status, "steps_seen": result.steps_seen}
+
+
+def _png(rgb: np.ndarray | None) -> bytes:
+    import io
+
+    if rgb is None:
+        raise CameoError("no reference face could be taken from the video")
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: str) -> list[str]:
+    """Remove clips that lost consent: status taken_down and the media file deleted, at once."""
+    done = []
+    with Session(c.engine) as s:
+        for vid in video_ids:
+            job = s.get(Job, vid)
+            if job is None:
+                continue
+            if job.video_key:
+                c.storage.delete(job.video_key)
+            if job.status in ("published", "review", "running", "queued"):
+                # A job still running is also stopped here: its publish re-check will refuse it.
+                job.status = "taken_down" if job.status in ("published", "review") else job.status
+            job.reasons = [*job.reasons, f"taken down: {reason}"]
+            job.updated_at = utcnow()
+            s.add(job)
+            done.append(vid)
+        s.commit()
+    for vid in done:
+        audit.append(c.engine, actor, "job.taken_down", vid, {"reason": reason})
+    return done

@@ -1,0 +1,65 @@
+"""Rights holders' service: register works (images checked at the boundary), keep the index current."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from sqlmodel import Session
+
+from gate import audit
+from gate.components import Components
+from gate.uploads import check_image
+
+
+def load_rgb(path: Path, max_bytes: int) -> np.ndarray:
+    check_image(path, max_bytes)  # size, pixel bomb and decodability, before decoding for real
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def register(
+    c: Components, owner: str, name: str, aliases: list[str], policy: str, images: list[Path]
+) -> dict:
+    """Raises UploadError or CopyrightError (both ValueError) before anything is stored."""
+    from safety.copyright.registry import register_work, validate_work
+
+    validate_work(name, aliases, policy)  # cheap checks first: a 5,000-character name stores no image
+    arrays = [load_rgb(p, c.settings.max_upload_bytes) for p in images]
+
+    def store(data: bytes, suffix: str) -> str:
+        return c.storage.put_bytes(f"works/{secrets.token_hex(8)}{suffix}", data)
+
+    with Session(c.engine, expire_on_commit=False) as s:
+        work = register_work(s, owner, name, aliases, policy, arrays, store)
+    index, _ = c.copyright_index.get()
+    if index is not None:
+        fresh_copyright_index(c)
+    audit.append(c.engine, owner, "work.registered", f"work:{work.id}",
+                 {"name": work.name, "aliases": work.aliases, "policy": work.policy, "images": len(arrays)})
+    return {"id": work.id, "name": work.name, "aliases": work.aliases, "policy": work.policy,
+            "references": len(arrays)}
+
+
+def fresh_copyright_index(c: Components):
+    """The index, rebuilt when the database changed under it (another process registered a work)."""
+    index, why = c.copyright_index.get()
+    if index is None:
+        return None, why
+    with Session(c.engine) as s:
+        if index.is_stale(s):
+            index.rebuild(s, c.storage.path)
+    return index, ""
+
+
+def delete(c: Components, owner: str | None, work_id: int, actor: str) -> None:
+    from safety.copyright.registry import delete_work
+
+    with Session(c.engine) as s:
+        keys = delete_work(s, work_id, owner)
+    for key in keys:
+        c.storage.delete(key)
+    fresh_copyright_index(c)
+    audit.append(c.engine, actor, "work.deleted", f"work:{work_id}", {})

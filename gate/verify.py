@@ -1,0 +1,132 @@
+"""Verification for journalists and the public: C2PA, our watermark (and what it resolves to), and the
+artifact detector, summed up in a verdict that says only what the evidence supports."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from gate.components import Components
+from gate.jobs import get_job
+from gate.uploads import check_media
+
+log = logging.getLogger(__name__)
+INCONCLUSIVE_BAND = (0.35, 0.65)  # detector estimates inside this band are not reported as leaning
+
+
+def _c2pa(c: Components, path: Path) -> dict[str, Any]:
+    from provenance.c2pa_read import read_credentials
+
+    try:
+        return read_credentials(path, c.trust_anchors_pem)
+    except Exception as exc:  # an unreadable manifest is evidence too, not a crash
+        return {"state": "invalid", "failures": [], "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _record(c: Components, video_id: str) -> dict[str, Any] | None:
+    """What our registry says about a clip id: no personal data (no user, no prompt)."""
+    job = get_job(c, video_id)
+    if job is None:
+        return None
+    models = {k: v for d in job.decisions for k, v in (d.get("models") or {}).items()}
+    return {
+        "video_id": job.id,
+        "status": job.status,
+        "created_at": job.created_at.isoformat(),
+        "generator": models.get("generator"),
+        "remix_of": job.request.get("remix"),
+        "remixed_from_upload": bool(job.request.get("remix_key")),
+    }
+
+
+def _watermark(c: Components, path: Path, kind: str) -> dict[str, Any]:
+    from provenance import watermark
+
+    try:
+        res = watermark.detect_clip(path) if kind == "video" else watermark.detect_image(path)
+    except Exception as exc:
+        log.exception("watermark detection failed")
+        return {"found": False, "payload": None, "error": f"{type(exc).__name__}: {exc}"}
+    out = dict(res)
+    out["video_id"] = None
+    out["record"] = None
+    if res.get("found") and res.get("payload"):
+        out["video_id"] = res["payload"]
+        out["record"] = _record(c, res["payload"])
+    return out
+
+
+def _detector(c: Components, path: Path) -> dict[str, Any]:
+    det, why = c.detector.get()
+    if det is None:
+        return {"available": False, "why": why, "ai_probability": None, "artifacts": {}}
+    ok, why = det.available()
+    if not ok:
+        return {"available": False, "why": why, "ai_probability": None, "artifacts": {}}
+    try:
+        r = det.predict(path)
+    except Exception as exc:
+        return {"available": False, "why": f"{type(exc).__name__}: {exc}", "ai_probability": None, "artifacts": {}}
+    return {"available": True, "ai_probability": round(float(r.ai_probability), 4), "artifacts": r.artifacts,
+            "evidence_frames": list(r.evidence_frames), "model_version": r.model_version, "notes": list(r.notes)}
+
+
+def verdict(report: dict[str, Any]) -> tuple[str, str]:
+    """(code, sentence). Provenance signals speak first; the detector only where they are silent."""
+    parts: list[str] = []
+    code = "inconclusive"
+    cp = report["c2pa"]
+    sig = cp.get("signer") or {}
+    signer = sig.get("common_name") or sig.get("issuer") or "an unknown signer"
+    if cp.get("state") == "trusted":
+        code = "signed"
+        parts.append(f"signed by {signer} and unmodified since signing (trusted)")
+    elif cp.get("state") == "valid":
+        code = "signed"
+        parts.append(f"signed by {signer} and unmodified since signing, "
+                     "but the signer is not on a configured trust list")
+    elif cp.get("state") == "invalid":
+        code = "tampered"
+        why = ", ".join(cp.get("failures") or []) or cp.get("error") or "validation failed"
+        parts.append(f"Content Credentials present but invalid ({why}): modified after signing or badly signed")
+    wm = report["watermark"]
+    if wm.get("found"):
+        rec = wm.get("record")
+        if code == "inconclusive":
+            code = "ours"
+        if rec:
+            extra = f", status {rec['status']}" if rec["status"] != "published" else ""
+            gen = f" by {rec['generator']}" if rec.get("generator") else ""
+            parts.append(f"our watermark found: clip {wm['video_id']}, generated {rec['created_at'][:10]}{gen}{extra}")
+        else:
+            parts.append(f"our watermark found with payload {wm['video_id']}, which is not in this registry")
+    if not parts:
+        det = report["detector"]
+        p = det.get("ai_probability")
+        if p is None:
+            parts.append(f"no provenance signal; the AI-video detector could not run ({det.get('why')})")
+        elif INCONCLUSIVE_BAND[0] <= p <= INCONCLUSIVE_BAND[1]:
+            parts.append(f"no provenance signal; inconclusive (detector p={p:.2f} is near chance)")
+        else:
+            groups = sorted(det.get("artifacts", {}).items(), key=lambda kv: -float(kv[1].get("score", 0)))
+            top = " and ".join(name.replace("_", " ") for name, _ in groups[:2]) or "its features"
+            code = "likely_ai" if p > INCONCLUSIVE_BAND[1] else "no_ai_evidence"
+            parts.append(f"no provenance signal; the detector estimates p={p:.2f} that it is AI-generated, "
+                         f"mainly from {top} evidence (an estimate, not proof)")
+    text = "; ".join(parts)
+    return code, text[0].upper() + text[1:]
+
+
+def verify_file(c: Components, path: Path, name: str | None = None) -> dict[str, Any]:
+    """Raises gate.uploads.UploadError for files we will not read (empty, oversized, bombs, truncated)."""
+    t0 = time.perf_counter()
+    kind = check_media(path, c.settings.max_upload_bytes)
+    report: dict[str, Any] = {"file": name or path.name, "kind": kind}
+    report["c2pa"] = _c2pa(c, path)
+    report["watermark"] = _watermark(c, path, kind)
+    report["detector"] = _detector(c, path)
+    report["verdict_code"], report["verdict"] = verdict(report)
+    report["seconds"] = round(time.perf_counter() - t0, 3)
+    return report

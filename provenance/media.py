@@ -1,0 +1,209 @@
+"""PyAV decode/encode helpers for the watermark: luma frames in, H.264 + AAC out, with clear errors."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from provenance.errors import ProvenanceError
+
+MAX_PIXELS = 4096 * 2304  # refuse absurd frame sizes (decompression bombs)
+
+
+def open_media(path: Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.is_file():
+        raise ProvenanceError(f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise ProvenanceError(f"file is empty: {path}")
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise ProvenanceError(f"not a readable media file: {path.name}: {exc}") from exc
+
+
+def _check_video_stream(stream: av.video.stream.VideoStream, path: Path) -> None:
+    w, h = stream.codec_context.width, stream.codec_context.height
+    if w <= 0 or h <= 0 or w * h > MAX_PIXELS:
+        raise ProvenanceError(f"unsupported frame size {w}x{h} in {path.name}")
+
+
+def iter_luma(path: Path, start_s: float = 0.0, max_seconds: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, luma uint8 HxW) for each decoded frame in [start_s, start_s + max_seconds)."""
+    with open_media(path) as box:
+        if not box.streams.video:
+            raise ProvenanceError(f"no video stream in {Path(path).name}")
+        vs = box.streams.video[0]
+        _check_video_stream(vs, Path(path))
+        vs.thread_type = "AUTO"
+        try:
+            for frame in box.decode(vs):
+                t = float(frame.time) if frame.time is not None else 0.0
+                if t < start_s:
+                    continue
+                if max_seconds is not None and t >= start_s + max_seconds:
+                    break
+                yield t, frame.to_ndarray(format="gray")
+        except av.FFmpegError as exc:
+            raise ProvenanceError(f"cannot decode video in {Path(path).name}: {exc}") from exc
+
+
+def read_audio(path: Path, rate: int | None = None) -> tuple[np.ndarray, int, str] | None:
+    """All audio as float32 (channels, samples), its rate and layout name; None if there is no audio."""
+    with open_media(path) as box:
+        if not box.streams.audio:
+            return None
+        st = box.streams.audio[0]
+        sr = rate or st.codec_context.sample_rate or 48000
+        layout = "stereo" if (st.codec_context.channels or 1) >= 2 else "mono"
+        res = av.AudioResampler(format="fltp", layout=layout, rate=sr)
+        chunks = []
+        try:
+            for frame in box.decode(st):
+                for out in res.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in res.resample(None):
+                chunks.append(out.to_ndarray())
+        except av.FFmpegError as exc:
+            raise ProvenanceError(f"cannot decode audio in {Path(path).name}: {exc}") from exc
+    if not chunks:
+        return None
+    return np.concatenate(chunks, axis=1).astype(np.float32), sr, layout
+
+
+YuvFn = Callable[[np.ndarray, int], np.ndarray]  # (yuv420p array (H*3/2, W), frame index) -> same shape
+
+
+def transcode(
+    src: Path,
+    dst: Path,
+    *,
+    yuv_fn: YuvFn | None = None,
+    rgb_fn: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    audio: tuple[np.ndarray, int, str] | None | bool = True,
+    crf: int = 18,
+    fps: float | None = None,
+    size: tuple[int, int] | None = None,
+    crop: tuple[int, int, int, int] | None = None,
+    drop: Callable[[float], bool] | None = None,
+    audio_bitrate: int | None = None,
+    audio_rate: int | None = None,
+    preset: str = "veryfast",
+) -> dict:
+    """Re-encode src -> dst (H.264 yuv420p + AAC). `audio`: True = keep source audio, False/None = none,
+    or (samples, rate, layout) to write instead. Written to a temp file, then atomically renamed."""
+    src, dst = Path(src), Path(dst)
+    if audio is True:
+        audio = read_audio(src)
+    elif audio is False:
+        audio = None
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".wm-", suffix=".mp4", dir=dst.parent)
+    os.close(fd)
+    n_frames = 0
+    try:
+        with open_media(src) as box, av.open(tmp, "w", format="mp4") as out:
+            if not box.streams.video:
+                raise ProvenanceError(f"no video stream in {src.name}")
+            vin = box.streams.video[0]
+            _check_video_stream(vin, src)
+            src_fps = float(vin.average_rate or vin.guessed_rate or 25)
+            out_fps = Fraction(fps or src_fps).limit_denominator(1001)
+            w, h = size or (crop[2:] if crop else (vin.codec_context.width, vin.codec_context.height))
+            w, h = w - w % 2, h - h % 2
+            vs = out.add_stream("libx264", rate=out_fps)
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            vs.codec_context.time_base = 1 / out_fps
+            vs.options = {"crf": str(crf), "preset": preset}
+            a_st = a_data = None
+            a_pos = 0
+            if audio is not None:
+                a_data, a_sr, a_layout = audio
+                a_sr_out = audio_rate or a_sr
+                if audio_rate and audio_rate != a_sr:
+                    a_data = _resample(a_data, a_sr, audio_rate)
+                a_st = out.add_stream("aac", rate=a_sr_out, layout=a_layout)
+                if audio_bitrate:
+                    a_st.bit_rate = audio_bitrate
+                a_sr = a_sr_out
+
+            def push_audio(until: int) -> None:
+                nonlocal a_pos
+                while a_st is not None and a_pos < min(until, a_data.shape[1]):
+                    n = min(1024, a_data.shape[1] - a_pos)
+                    af = av.AudioFrame.from_ndarray(
+                        np.ascontiguousarray(a_data[:, a_pos : a_pos + n]), format="fltp", layout=a_layout
+                    )
+                    af.sample_rate, af.pts, af.time_base = a_sr, a_pos, Fraction(1, a_sr)
+                    for pkt in a_st.encode(af):
+                        out.mux(pkt)
+                    a_pos += n
+
+            next_t = 0.0
+            step = 1.0 / float(out_fps)
+            idx_in = 0
+            for frame in box.decode(vin):
+                t = float(frame.time) if frame.time is not None else idx_in / src_fps
+                idx_in += 1
+                if drop is not None and drop(t):
+                    continue
+                # frame-rate change: duplicate or drop frames on the output clock
+                reps = 0
+                while next_t <= t + 1e-6 or (fps is None and reps == 0):
+                    reps += 1
+                    next_t += step
+                    if fps is None:
+                        break
+                for _ in range(reps):
+                    if rgb_fn is not None or crop is not None or size is not None:
+                        rgb = frame.to_ndarray(format="rgb24")
+                        if crop is not None:
+                            x0, y0, cw, ch = crop
+                            rgb = rgb[y0 : y0 + ch, x0 : x0 + cw]
+                        if rgb.shape[:2] != (h, w):
+                            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+                        if rgb_fn is not None:
+                            rgb = rgb_fn(rgb, n_frames)
+                        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), "rgb24")
+                        vf = vf.reformat(format="yuv420p")
+                    else:
+                        yuv = frame.to_ndarray(format="yuv420p", width=w, height=h)
+                        if yuv_fn is not None:
+                            yuv = yuv_fn(yuv, n_frames)
+                        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
+                    vf.pts = n_frames
+                    vf.time_base = vs.codec_context.time_base
+                    for pkt in vs.encode(vf):
+                        out.mux(pkt)
+                    n_frames += 1
+                    if a_st is not None:
+                        push_audio(int(n_frames / float(out_fps) * a_sr))
+            for pkt in vs.encode():
+                out.mux(pkt)
+            if a_st is not None:
+                push_audio(a_data.shape[1])
+                for pkt in a_st.encode():
+                    out.mux(pkt)
+        if n_frames == 0:
+            raise ProvenanceError(f"no decodable video frames in {src.name}")
+        os.replace(tmp, dst)
+    except av.FFmpegError as exc:
+        raise ProvenanceError(f"cannot transcode {src.name}: {exc}") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return {"frames": n_frames, "width": w, "height": h, "fps": float(out_fps)}
+
+
+def _resample(x: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    g = np.gcd(sr_from, sr_to)
+    return resample_poly(x, sr_to // g, sr_from // g, axis=1).astype(np.float32)

@@ -1,0 +1,215 @@
+"""The prompt gate: normalise, embed, score every category, find names and @mentions.
+
+Signals, each visible in the result:
+- learned heads (evals/train_prompt.py) on MiniLM embeddings + hashed n-grams, Platt-calibrated, for
+  sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
+  deception, illegal;
+- sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the
+  words that triggered it in `notes`;
+- public_figure / character: fuzzy name matching (score = match similarity, 1.0 exact);
+- mentions: @handles for the cameo consent check.
+Long prompts are scored in overlapping word windows and each category takes its maximum, so a harmful
+phrase cannot hide behind a long benign preamble. Limits: MAX_PROMPT_CHARS characters (PromptError beyond).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from safety.name_match import NameHit, NameMatcher, default_public_figures
+from safety.prompt_signals import child_signal, mentions
+from safety.text_normalize import PromptError, normalize
+
+CATEGORIES = (
+    "sexual", "sexual/minors", "hate", "hate/threatening", "harassment", "self-harm", "violence",
+    "violence/graphic", "public_figure", "character", "deception", "illegal",
+)
+MAX_PROMPT_CHARS = 20_000
+WINDOW_WORDS = 64
+WINDOW_STRIDE = 48
+
+__all__ = ["CATEGORIES", "MAX_PROMPT_CHARS", "NameMatch", "PromptClassifier", "PromptError",
+           "PromptModelUnavailable", "PromptResult"]
+
+
+class PromptModelUnavailable(RuntimeError):
+    """The trained heads or the embedder cannot be loaded; the gate must not pretend to have scored."""
+
+
+@dataclass
+class NameMatch:
+    kind: str  # "public_figure" | "character"
+    canonical: str
+    alias: str
+    score: float
+    matched: str
+
+
+@dataclass
+class PromptResult:
+    categories: dict[str, float]
+    normalized: str
+    notes: list[str]
+    mentions: list[str]
+    names: list[NameMatch]
+    model: str
+    signals: dict[str, Any] = field(default_factory=dict)
+    millis: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _windows(text: str) -> list[str]:
+    words = text.split()
+    if len(words) <= WINDOW_WORDS + WINDOW_WORDS // 4:
+        return [text]
+    out = []
+    for start in range(0, len(words), WINDOW_STRIDE):
+        out.append(" ".join(words[start:start + WINDOW_WORDS]))
+        if start + WINDOW_WORDS >= len(words):
+            break
+    return out
+
+
+def _latest_heads(model_dir: Path) -> Path | None:
+    files = sorted(model_dir.glob("prompt_heads-v*.npz"),
+                   key=lambda p: int(re.search(r"v(\d+)", p.stem).group(1)))  # type: ignore[union-attr]
+    return files[-1] if files else None
+
+
+class PromptClassifier:
+    def __init__(self, heads: dict[str, Any] | None, why: str, public_figures: dict[str, list[str]]) -> None:
+        self._heads = heads
+        self._why = why
+        self._figures = NameMatcher(public_figures)
+        self._char_cache: tuple[int, NameMatcher] | None = None
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None,
+             public_figures: dict[str, list[str]] | None = None) -> PromptClassifier:
+        """Load the newest heads in model_dir (default: the ones shipped in safety/models)."""
+        figures = default_public_figures() if public_figures is None else public_figures
+        if model_dir is None:
+            with resources.as_file(resources.files("safety").joinpath("models")) as p:
+                model_dir = Path(p)
+        path = _latest_heads(model_dir) if model_dir.is_dir() else None
+        if path is None:
+            return cls(None, f"no prompt_heads-v*.npz in {model_dir}; run python -m evals.train_prompt", figures)
+        try:
+            z = np.load(path, allow_pickle=False)
+            meta = json.loads(str(z["meta"]))
+            heads = {
+                "coef": z["coef"].astype(np.float32), "intercept": z["intercept"].astype(np.float32),
+                "platt": z["platt"].astype(np.float32), "idf_word": z["idf_word"].astype(np.float32),
+                "idf_char": z["idf_char"].astype(np.float32), "meta": meta, "path": path,
+            }
+        except (OSError, KeyError, ValueError) as exc:
+            return cls(None, f"cannot read {path.name}: {exc}", figures)
+        from safety.prompt_embed import embedder_info
+
+        ok, info = embedder_info()
+        if not ok:
+            return cls(None, info, figures)
+        why = (f"prompt-heads-v{meta['version']} ({meta['train_fingerprint']}) on {info}; "
+               f"{len(public_figures or figures)} public figures")
+        return cls(heads, why, figures)
+
+    def available(self) -> tuple[bool, str]:
+        return self._heads is not None, self._why
+
+    @property
+    def model(self) -> str:
+        if self._heads is None:
+            return "unavailable"
+        m = self._heads["meta"]
+        return f"prompt-heads-v{m['version']}/{m['train_fingerprint']}+all-MiniLM-L6-v2+names-{len(self._figures)}"
+
+    def _characters(self, characters: dict[str, list[str]] | None) -> NameMatcher | None:
+        if not characters:
+            return None
+        key = hash(tuple(sorted((k, tuple(v)) for k, v in characters.items())))
+        if self._char_cache is None or self._char_cache[0] != key:
+            self._char_cache = (key, NameMatcher(characters))
+        return self._char_cache[1]
+
+    def _score(self, texts: list[str]) -> np.ndarray:
+        from safety.prompt_embed import embed
+        from safety.prompt_features import features
+
+        h = self._heads
+        assert h is not None
+        x = features(embed(texts), texts, h["idf_word"], h["idf_char"], float(h["meta"]["emb_scale"]))
+        logits = np.asarray(x @ h["coef"].T) + h["intercept"][None, :]
+        z = logits * h["platt"][None, :, 0] + h["platt"][None, :, 1]
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def classify(self, text: str, characters: dict[str, list[str]] | None = None) -> PromptResult:
+        return self.classify_many([text], characters)[0]
+
+    def classify_many(self, texts: list[str],
+                      characters: dict[str, list[str]] | None = None) -> list[PromptResult]:
+        """Score a batch (one embedding pass). Raises PromptError (with the index) for a bad prompt and
+        PromptModelUnavailable when the heads cannot run."""
+        if self._heads is None:
+            raise PromptModelUnavailable(self._why)
+        t0 = time.perf_counter()
+        norms = []
+        for i, text in enumerate(texts):
+            if isinstance(text, str) and len(text) > MAX_PROMPT_CHARS:
+                raise PromptError(f"prompt {i}: {len(text)} characters exceeds the limit of {MAX_PROMPT_CHARS}")
+            try:
+                norms.append(normalize(text))
+            except PromptError as exc:
+                raise PromptError(f"prompt {i}: {exc}") if len(texts) > 1 else exc from None
+        chunks: list[str] = []
+        owner: list[int] = []
+        for i, n in enumerate(norms):
+            for w in _windows(n.text):
+                chunks.append(w)
+                owner.append(i)
+        probs = self._score(chunks) if chunks else np.zeros((0, 10))
+        learned = self._heads["meta"]["categories"]
+        chars = self._characters(characters)
+        per_prompt_ms = (time.perf_counter() - t0) * 1000 / max(1, len(texts))
+        results = []
+        owner_arr = np.array(owner)
+        for i, (raw, n) in enumerate(zip(texts, norms, strict=True)):
+            p = probs[owner_arr == i].max(axis=0)
+            cats = {c: 0.0 for c in CATEGORIES}
+            for j, c in enumerate(learned):
+                cats[c] = float(p[j])
+            notes = list(n.notes)
+            signals: dict[str, Any] = {}
+            child = child_signal(n.text)
+            if child.score > 0:
+                signals["child_terms"] = child.terms
+                conj = cats["sexual"] * child.score
+                if conj > cats["sexual/minors"]:
+                    cats["sexual/minors"] = conj
+                    if conj >= 0.1:
+                        notes.append(f"sexual/minors: sexual {cats['sexual']:.2f} x child reference "
+                                     f"{child.score:.2f} ({', '.join(child.terms)})")
+            names: list[NameMatch] = []
+            for kind, matcher in (("public_figure", self._figures), ("character", chars)):
+                if matcher is None:
+                    continue
+                hits: list[NameHit] = matcher.find(n.text)
+                for hit in hits:
+                    names.append(NameMatch(kind, hit.canonical, hit.alias, hit.score, hit.matched))
+                if hits:
+                    cats[kind] = max(hh.score for hh in hits)
+            results.append(PromptResult(
+                categories={c: round(v, 4) for c, v in cats.items()}, normalized=n.text, notes=notes,
+                mentions=mentions(n.text), names=names,
+                model=self.model, signals=signals, millis=round(per_prompt_ms, 2),
+            ))
+        return results
