@@ -33,26 +33,26 @@ SURFACES = ("floor", "ground", "table", "surface", "deck", "court", "road", "pav
 
 # noun -> (kind, default colour name, default material, default size)
 NOUNS: dict[str, tuple[str, str | None, str, float]] = {
-    "ball": ("ball", None, "rubber", 1.0), "basketball": ("ball", "orange", "rubber", 1.1),
-    "football": ("ball", "white", "rubber", 1.1), "soccer ball": ("ball", "white", "rubber", 1.1),
-    "tennis ball": ("ball", "yellow", "rubber", 0.55), "beach ball": ("ball", None, "plastic", 1.4),
-    "bowling ball": ("ball", "black", "stone", 1.0), "marble": ("ball", "cyan", "glass", 0.4),
-    "orb": ("ball", "gold", "glass", 1.0), "sphere": ("ball", None, "metal", 1.0),
-    "apple": ("ball", "red", "fruit", 0.6), "orange": ("ball", "orange", "fruit", 0.6),
+    "ball": ("ball", None, "rubber", 1.2), "basketball": ("ball", "orange", "rubber", 1.32),
+    "football": ("ball", "white", "rubber", 1.32), "soccer ball": ("ball", "white", "rubber", 1.32),
+    "tennis ball": ("ball", "yellow", "rubber", 0.66), "beach ball": ("ball", None, "plastic", 1.68),
+    "bowling ball": ("ball", "black", "stone", 1.2), "marble": ("ball", "cyan", "glass", 0.48),
+    "orb": ("ball", "gold", "glass", 1.2), "sphere": ("ball", None, "metal", 1.2),
+    "apple": ("ball", "red", "fruit", 0.72), "orange": ("ball", "orange", "fruit", 0.72),
     "box": ("box", "brown", "wood", 1.0), "cube": ("box", None, "plastic", 1.0),
     "crate": ("box", "brown", "wood", 1.2), "block": ("box", None, "wood", 0.9),
     "brick": ("box", "red", "stone", 0.7), "dice": ("box", "white", "plastic", 0.5),
-    "person": ("person", None, "cloth", 1.0), "man": ("person", None, "cloth", 1.0),
-    "woman": ("person", None, "cloth", 1.0), "girl": ("person", None, "cloth", 0.8),
-    "boy": ("person", None, "cloth", 0.8), "child": ("person", None, "cloth", 0.75),
-    "kid": ("person", None, "cloth", 0.75), "character": ("person", None, "cloth", 1.0),
-    "astronaut": ("person", "white", "cloth", 1.0), "dancer": ("person", None, "cloth", 1.0),
-    "chef": ("person", "white", "cloth", 1.0), "knight": ("person", "silver", "metal", 1.05),
-    "robot": ("person", "silver", "metal", 1.0), "skater": ("person", None, "cloth", 1.0),
-    "surfer": ("person", None, "cloth", 1.0), "runner": ("person", None, "cloth", 1.0),
-    "dog": ("dog", "brown", "fur", 1.0), "puppy": ("dog", "tan", "fur", 0.7),
-    "corgi": ("dog", "orange", "fur", 0.85), "cat": ("cat", "gray", "fur", 0.8),
-    "kitten": ("cat", "orange", "fur", 0.6), "car": ("car", None, "metal", 1.0),
+    "person": ("person", None, "cloth", 1.3), "man": ("person", None, "cloth", 1.3),
+    "woman": ("person", None, "cloth", 1.3), "girl": ("person", None, "cloth", 1.04),
+    "boy": ("person", None, "cloth", 1.04), "child": ("person", None, "cloth", 0.98),
+    "kid": ("person", None, "cloth", 0.98), "character": ("person", None, "cloth", 1.3),
+    "astronaut": ("person", "white", "cloth", 1.3), "dancer": ("person", None, "cloth", 1.3),
+    "chef": ("person", "white", "cloth", 1.3), "knight": ("person", "silver", "metal", 1.37),
+    "robot": ("person", "silver", "metal", 1.3), "skater": ("person", None, "cloth", 1.3),
+    "surfer": ("person", None, "cloth", 1.3), "runner": ("person", None, "cloth", 1.3),
+    "dog": ("dog", "brown", "fur", 1.3), "puppy": ("dog", "tan", "fur", 0.91),
+    "corgi": ("dog", "orange", "fur", 1.1), "cat": ("cat", "gray", "fur", 1.04),
+    "kitten": ("cat", "orange", "fur", 0.78), "car": ("car", None, "metal", 1.0),
     "truck": ("car", None, "metal", 1.35), "bus": ("car", "yellow", "metal", 1.6),
     "bird": ("bird", None, "feather", 0.6), "seagull": ("bird", "white", "feather", 0.7),
     "eagle": ("bird", "brown", "feather", 0.9), "pigeon": ("bird", "gray", "feather", 0.55),
@@ -313,7 +313,7 @@ def parse_prompt(prompt: str, style: str | None = None, seed: int = 0, seconds: 
         if has_quote and not any(subjects[i].kind in PERSON_LIKE for i in ids):
             counters["person"] = counters.get("person", 0) + 1
             sid = f"person{counters['person']}"
-            subjects[sid] = Subject(sid, "person", "person", "blue", COLORS["blue"], 1.0, "cloth")
+            subjects[sid] = Subject(sid, "person", "person", "blue", COLORS["blue"], 1.3, "cloth")
             ids.append(sid)
             actions[sid] = "talk"
         if ids:
@@ -354,7 +354,7 @@ def parse_prompt(prompt: str, style: str | None = None, seed: int = 0, seconds: 
         else:
             counters["person"] = counters.get("person", 0) + 1
             sid = f"person{counters['person']}"
-            subjects[sid] = Subject(sid, "person", "person", "navy", COLORS["navy"], 1.0, "cloth", cameo=handle)
+            subjects[sid] = Subject(sid, "person", "person", "navy", COLORS["navy"], 1.3, "cloth", cameo=handle)
             for shot in shots:
                 shot.subjects.append(sid)
                 shot.actions[sid] = "idle"

@@ -95,8 +95,12 @@ class VideoMark:
         pattern in coloured (content) noise. The tiled mark sits on the fold's frequency lattice while
         content power is smooth across it, so neighbouring bins estimate the noise."""
         fh = np.fft.fft2(folded)
-        power = uniform_filter(np.abs(fh) ** 2, size=WHITEN_BINS, mode="wrap")
-        out = fh / (power + 1e-9 * float(power.mean()) + 1e-12)
+        mag = np.sqrt(uniform_filter(np.abs(fh) ** 2, size=WHITEN_BINS, mode="wrap"))
+        out = fh / (mag + 1e-6 * float(mag.mean()) + 1e-12)
+        # cap single bins (a periodic content component would otherwise dominate and fake a peak)
+        amp = np.abs(out)
+        cap = 2.5 * float(np.median(amp)) + 1e-12
+        out = np.where(amp > cap, out * (cap / np.maximum(amp, 1e-12)), out)
         out[0, 0] = 0.0
         return out
 

@@ -240,9 +240,10 @@ class FrameGate:
             self._clip_why = f"CLIP weights not found at {self.clip_weights}"
             return
         try:
-            import safety.torch_compat  # noqa: F401
             import open_clip
             import torch
+
+            import safety.torch_compat  # noqa: F401
 
             model, _, preprocess = open_clip.create_model_and_transforms(
                 self.clip_model, pretrained=str(self.clip_weights))

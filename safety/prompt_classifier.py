@@ -182,7 +182,7 @@ class PromptClassifier:
         per_prompt_ms = (time.perf_counter() - t0) * 1000 / max(1, len(texts))
         results = []
         owner_arr = np.array(owner)
-        for i, (raw, n) in enumerate(zip(texts, norms, strict=True)):
+        for i, n in enumerate(norms):
             p = probs[owner_arr == i].max(axis=0)
             cats = {c: 0.0 for c in CATEGORIES}
             for j, c in enumerate(learned):

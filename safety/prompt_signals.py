@@ -24,8 +24,8 @@ _CHILD_STRONG = re.compile(
 )
 # Suggests youth without settling it ("teen" is also an adult-content marketing word).
 _CHILD_TEEN = re.compile(r"\b(teen|teens|teenage|teenager|teenagers|adolescents?|youngsters?|juveniles?|"
-                         r"school uniform|schoolchild|youth|barely legal|daughters?|sons?|nieces?|nephews?|stepdaughter|stepson)\b",
-                         re.I)
+                         r"school uniform|schoolchild|youth|barely legal|daughters?|sons?|nieces?|nephews?|"
+                         r"stepdaughter|stepson)\b", re.I)
 # Everyday words for adults too ("a girl at the bar"): a faint signal only.
 _CHILD_FAINT = re.compile(r"\b(boy|boys|girl|girls|young|little)\b", re.I)
 _AGE = re.compile(r"\b(\d{1,2})[\s-]*(?:years?|yrs?|yo|y/o)(?:[\s-]*old)?\b", re.I)
