@@ -88,6 +88,7 @@ class ShotRenderer:
         self.w, self.h, self.n = width, height, n_frames
         self.seed, self.cameos, self.speaking = seed, cameos, speaking or {}
         self.frame_offset = frame_offset
+        self.raw = False  # remix over real footage: no lighting grade or style pass unless asked
         self.world_w = VIEW_H * width / height
         self.light = LIGHTING[shot.time_of_day]
         self.indoor = shot.setting in ("indoor", "stage")
@@ -289,13 +290,14 @@ class ShotRenderer:
         self._weather(frame, i, to_px)
         if self.shot.weather == "fog":
             frame = cv2.addWeighted(frame, 0.6, np.full_like(frame, 200), 0.4, 0)
-        frame = cv2.LUT(frame, self.lut)
-        frame = self.post.apply(frame, i)
+        if not self.raw:
+            frame = cv2.LUT(frame, self.lut)
+            frame = self.post.apply(frame, i)
         for sid, center, r in heads:
             cameo = self.cameos.get(self.subjects[sid].cameo or "")
             if cameo is not None:
                 paste_face(frame, cameo, center, r, max(0.8, self.light.ambient))
-        return self.post.finish(frame)
+        return frame if self.raw else self.post.finish(frame)
 
     def _shadow(self, f: np.ndarray, sid: str, i: int, to_px, ppu: float) -> None:
         tr = self.motion.tracks[sid]
