@@ -237,3 +237,42 @@ def delete_unqueued(c: Components, job_id: str) -> None:
             s.delete(job)
             s.commit()
     audit.append(c.engine, "gate", "job.not_queued", job_id, {"reason": "queue unavailable"})
+
+
+def review(c: Components, job_id: str, actor: str, action: str, reason: str) -> Job:
+    """An operator's decision on a clip held for review: approve (publish, consent re-checked) or block."""
+    from consent import registry
+    from consent.models import Appearance, Cameo
+
+    if action not in ("approve", "block"):
+        raise JobError("action must be approve or block")
+    with Session(c.engine, expire_on_commit=False) as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        if job.status != "review" or not job.video_key:
+            raise JobError(f"job {job_id} is {job.status}, not waiting for review")
+        if action == "block":
+            c.storage.delete(job.video_key)
+            job.status, job.video_key = "blocked", None
+            job.reasons = [*job.reasons, f"blocked in review by {actor}: {reason}"]
+        else:
+            apps = s.exec(select(Appearance).where(Appearance.video_id == job_id)).all()
+            ids = [a.cameo_id for a in apps]
+            cameos = s.exec(select(Cameo).where(col(Cameo.id).in_(ids)).with_for_update()).all()
+            refused = [why for cm in cameos for ok, why in [registry.can_use(s, cm.handle, job.user)] if not ok]
+            if refused:
+                raise JobError("cannot publish: " + "; ".join(refused))
+            key = f"videos/{job_id}.mp4"
+            c.storage.put_file(key, c.storage.path(job.video_key))
+            c.storage.delete(job.video_key)
+            job.status, job.video_key = "published", key
+            job.reasons = [*job.reasons, f"approved in review by {actor}: {reason}"]
+            for a in apps:
+                a.status = "published"
+                s.add(a)
+        job.updated_at = utcnow()
+        s.add(job)
+        s.commit()
+    audit.append(c.engine, actor, f"job.review_{action}", job_id, {"reason": reason})
+    return job

@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 from sqlmodel import Session, col, select
 
 from api.auth import components, current_user, require_roles
-from api.schemas import GenerationCreated, GenerationOut, StageDecision, TakedownIn
+from api.schemas import GenerationCreated, GenerationOut, ReviewIn, StageDecision, TakedownIn
 from gate import jobs
 from gate.components import Components
 from gate.models import Job, User
@@ -97,4 +97,19 @@ def takedown(
         job = jobs.take_down(c, job_id, user.name, body.reason)
     except jobs.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return _out(request, job)
+
+
+@router.post("/{job_id}/review", response_model=GenerationOut)
+def review(
+    job_id: str, body: ReviewIn, request: Request, user: User = Depends(require_roles("operator")),
+    c: Components = Depends(components),
+) -> GenerationOut:
+    """Approve (publish, with consent re-checked) or block a clip the gate sent to review."""
+    try:
+        job = jobs.review(c, job_id, user.name, body.action, body.reason)
+    except jobs.NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except jobs.JobError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return _out(request, job)

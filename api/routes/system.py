@@ -13,6 +13,7 @@ from gate import audit
 from gate.components import Components
 from gate.jobs import build_pipeline
 from gate.models import User
+from gate.policy import Policy
 
 router = APIRouter(tags=["system"])
 
@@ -50,3 +51,19 @@ def audit_log(
 @router.get("/v1/audit/verify")
 def audit_verify(_: User = Depends(require_roles("operator")), c: Components = Depends(components)) -> dict:
     return audit.verify_chain(c.engine).as_dict()
+
+
+@router.get("/v1/policy", response_model=Policy)
+def get_policy(_: User = Depends(require_roles("operator")), c: Components = Depends(components)) -> Policy:
+    return c.policy
+
+
+@router.put("/v1/policy", response_model=Policy)
+def put_policy(body: Policy, user: User = Depends(require_roles("operator")),
+               c: Components = Depends(components)) -> Policy:
+    """Replace the policy (validated; applies to the next job in every process sharing the data dir)."""
+    before = c.policy
+    body.save(c.policy_path)
+    audit.append(c.engine, user.name, "policy.changed", "policy",
+                 {"before": before.model_dump(), "after": body.model_dump()})
+    return body

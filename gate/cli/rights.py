@@ -61,6 +61,7 @@ def register(name: str, images: tuple[Path, ...], clips: tuple[Path, ...], alias
     from sqlmodel import Session
 
     from safety.copyright import CopyrightError, read_image_file, references, register_work
+    from safety.copyright.registry import is_flat
     from safety.copyright.video import sample_frames
 
     try:
@@ -70,6 +71,8 @@ def register(name: str, images: tuple[Path, ...], clips: tuple[Path, ...], alias
             kinds.append("image")
         for p in clips:
             for _, _, frame in sample_frames(p, CLIP_SAMPLE_SECONDS, MAX_CLIP_FRAMES):
+                if is_flat(frame):  # black fade-ins and title cards are no evidence of the work
+                    continue
                 arrays.append(frame)
                 kinds.append("video_frame")
         c = _components()

@@ -23,6 +23,11 @@ MAX_IMAGES = 50
 MIN_DETAIL = 2.0  # grey-level std: a flat image would "match" every flat frame
 
 
+def is_flat(img: np.ndarray) -> bool:
+    """No detail to match on (e.g. a black frame from a clip's fade-in); such frames are not references."""
+    return float(img.mean(axis=2).std()) < MIN_DETAIL
+
+
 def _clean_label(value: str, what: str, limit: int) -> str:
     if not isinstance(value, str):
         raise CopyrightError(f"{what} must be text")
@@ -80,7 +85,7 @@ def register_work(
     prepared = []
     for i, img in enumerate(images):
         img = validate_array(img, f"reference image {i + 1}")
-        if float(img.mean(axis=2).std()) < MIN_DETAIL:
+        if is_flat(img):
             raise CopyrightError(f"reference image {i + 1} is flat (no detail to match on)")
         prepared.append((img, pdq_hash(img)[0]))
 
