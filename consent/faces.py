@@ -281,8 +281,11 @@ class InsightFaceBackend:
 
         det_file, rec_file = self._find_files()
         providers = ["CPUExecutionProvider"]
-        det = model_zoo.get_model(str(det_file), providers=providers)
-        rec = model_zoo.get_model(str(rec_file), providers=providers)
+        try:
+            det = model_zoo.get_model(str(det_file), providers=providers)
+            rec = model_zoo.get_model(str(rec_file), providers=providers)
+        except Exception as exc:  # onnxruntime raises its own types for corrupt/unsupported files
+            raise BackendUnavailable(f"cannot load insightface models from {self.model_dir}: {exc}") from None
         if not isinstance(det, SCRFD):
             raise BackendUnavailable(f"{det_file} is not an SCRFD detector (routed to {type(det).__name__})")
         if not isinstance(rec, ArcFaceONNX):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 # name -> module with `run(data_dir: Path) -> str` (a markdown table)
 EVALS: dict[str, str] = {
+    "detector": "evals.detector",
     "copyright": "evals.copyright",
     "faces": "evals.faces",
     "prompt": "evals.prompt_gate",

@@ -10,7 +10,6 @@ import logging
 import threading
 from collections.abc import Callable
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -71,13 +70,26 @@ class Components:
 
     @property
     def policy(self) -> Policy:
-        # Read on every use so an operator's change applies to the next job without a restart.
-        path = self.settings.policy_file or self.settings.resolved_data_dir / "policy.json"
-        return Policy.load(path)
+        """The newest policy an operator set (read per job, so changes apply without a restart);
+        before any, the policy file if there is one, else the built-in default."""
+        from sqlmodel import Session, col, select
 
-    @property
-    def policy_path(self) -> Path:
-        return self.settings.policy_file or self.settings.resolved_data_dir / "policy.json"
+        from gate.models import PolicyVersion
+
+        with Session(self.engine) as s:
+            row = s.exec(select(PolicyVersion).order_by(col(PolicyVersion.id).desc()).limit(1)).first()
+        if row is not None:
+            return Policy.model_validate(row.body)
+        return Policy.load(self.settings.policy_file or self.settings.resolved_data_dir / "policy.json")
+
+    def set_policy(self, policy: Policy, actor: str) -> None:
+        from sqlmodel import Session
+
+        from gate.models import PolicyVersion
+
+        with Session(self.engine) as s:
+            s.add(PolicyVersion(actor=actor, body=policy.model_dump()))
+            s.commit()
 
     # --- loaders (domain packages take plain arguments; this is the only place that wires them) ---
     def _load_prompt_classifier(self) -> Any:

@@ -72,3 +72,13 @@ class LivenessChallenge(SQLModel, table=True):
     issued_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+class PolicyVersion(SQLModel, table=True):
+    """Every policy an operator set, newest wins; kept in the database so all processes agree."""
+
+    __tablename__ = "policy_versions"
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(max_length=64)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

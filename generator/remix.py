@@ -14,7 +14,7 @@ import numpy as np
 from generator.audio import SR, ambience
 from generator.encode import read_clip
 from generator.errors import GeneratorError
-from generator.physics import VIEW_H, FLOOR_Y, ShotMotion, Track
+from generator.physics import VIEW_H, ShotMotion, Track
 from generator.render import ShotRenderer
 from generator.scene import COLORS, NOUNS, SETTINGS, STYLE_WORDS, TIMES, Shot, Subject, _find_words, parse_prompt
 from generator.spec import Clip, GenerationSpec
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 ANALYSIS_W = 320  # foreground analysis runs on small frames
 OBJECT_SWAP = re.compile(r"\b(?:replace|swap|turn|change)\s+the\s+([\w ]+?)\s+(?:with|for|into|to)\s+(?:an?\s+)?"
-                         r"((?:\w+\s+){0,2}?\w+)\b")
+                         r"((?:\w+\s+){0,2}\w+)\b")
 
 
 def _intent(prompt: str, style: str | None) -> dict:
@@ -82,9 +82,13 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
     # median background and per-frame foreground masks, at analysis size
     aw = ANALYSIS_W
     ah = max(2, int(round(h * aw / w)))
-    smalls = [cv2.resize(_fit(f, w, h), (aw, ah), interpolation=cv2.INTER_AREA) for f in src.frames()]
-    step = max(1, len(smalls) // 40)
-    bg_small = np.median(np.stack(smalls[::step]), axis=0).astype(np.uint8)
+
+    def small(f: np.ndarray) -> np.ndarray:
+        return cv2.resize(_fit(f, w, h), (aw, ah), interpolation=cv2.INTER_AREA)
+
+    step = max(1, src.n_frames // 40)
+    samples = [small(f) for k, f in enumerate(src.frames()) if k % step == 0]
+    bg_small = np.median(np.stack(samples), axis=0).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
     def fg_mask(small: np.ndarray) -> np.ndarray:
@@ -93,7 +97,6 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
         m = cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel)
         return cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
 
-    masks = [fg_mask(s) for s in smalls]
     bg_full = None
     post = StylePost(intent["style"], w, h, spec.seed) if intent.get("style") else None
     scene_meta: dict = {"intent": intent}
@@ -106,6 +109,7 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
         ppu = h / VIEW_H
         xs, ys, scales = np.zeros(n_out), np.zeros(n_out), np.ones(n_out)
         last = (w / 2, h / 2, 60.0)
+        masks = [fg_mask(small(f)) for f in src.frames()]
         for j, k in enumerate(src_index):
             cnts, _ = cv2.findContours(masks[k], cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             if cnts:
@@ -147,7 +151,11 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
 
     def _edit(f: np.ndarray, k: int, j: int) -> np.ndarray:
         change = intent["change"]
-        mask = cv2.resize(masks[k], (w, h), interpolation=cv2.INTER_LINEAR)
+        if change in ("object", "style"):
+            mask = None
+        else:
+            mask = cv2.resize(fg_mask(cv2.resize(f, (aw, ah), interpolation=cv2.INTER_AREA)), (w, h),
+                              interpolation=cv2.INTER_LINEAR)
         if change == "color":
             hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV)
             sel = hsv[..., 1] > 70
@@ -195,5 +203,3 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
     return Clip(fps=fps, width=w, height=h, n_frames=n_out, frames=frames, audio=audio, sample_rate=SR,
                 metadata=meta)
 
-
-__all__ = ["remix", "FLOOR_Y"]

@@ -280,7 +280,7 @@ class ShotRenderer:
 
         order = sorted(self.shot.subjects, key=lambda s: {"car": 0, "person": 1, "dog": 2, "cat": 2,
                                                           "box": 3, "ball": 4, "bird": 5}[self.subjects[s].kind])
-        for sid in order:
+        for sid in order if not self.raw else ():  # remix footage has its own shadows
             self._shadow(frame, sid, i, to_px, ppu)
         heads: list[tuple[str, tuple[int, int], int]] = []
         for sid in order:

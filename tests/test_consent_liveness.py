@@ -15,8 +15,6 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 import pytest
 
@@ -32,6 +30,7 @@ from consent.liveness import (
     issue_challenge,
     nose_parallax,
 )
+from evals.liveness import read_video, replaced_by, side_by_side, tilt_plane, write_video
 
 FIX = Path(__file__).parent / "fixtures"
 CARPHONE = FIX / "liveness" / "carphone_face_qcif.mp4"
@@ -66,35 +65,7 @@ def challenge(*steps: str, ttl: int = 300) -> Challenge:
 
 
 def carphone_frames() -> list[np.ndarray]:
-    with av.open(str(CARPHONE)) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 15) -> Path:
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
-        s.options = {"crf": "18", "preset": "ultrafast"}
-        for fr in frames:
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(fr[: h - h % 2, : w - w % 2]), format="rgb24")
-            for p in s.encode(vf):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-    return path
-
-
-def tilt_plane(img: np.ndarray, yaw_deg: float, pitch_deg: float = 0.0) -> np.ndarray:
-    """The photo as a flat card rotated in 3D about its centre, seen by a camera with f = width."""
-    h, w = img.shape[:2]
-    f = float(w)
-    rot = cv2.Rodrigues(np.radians(np.array([pitch_deg, yaw_deg, 0.0])))[0]
-    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    pts = np.c_[src[:, 0] - w / 2, src[:, 1] - h / 2, np.zeros(4)] @ rot.T + np.array([0, 0, f])
-    dst = np.c_[f * pts[:, 0] / pts[:, 2] + w / 2, f * pts[:, 1] / pts[:, 2] + h / 2].astype(np.float32)
-    hom = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(img, hom, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    return read_video(CARPHONE)
 
 
 def test_issue_challenge() -> None:
@@ -171,27 +142,15 @@ def test_tilted_flat_photo_refused(tmp_path: Path, backend: CachingBackend) -> N
 
 def test_second_face_refused(tmp_path: Path, backend: CachingBackend) -> None:
     other = load_image_rgb(FIX / "faces" / "paul_rudd_1.jpg")
-    frames = carphone_frames()
-    h = frames[0].shape[0]
-    other = cv2.resize(other, (int(other.shape[1] * h / other.shape[0]), h))
-    video = write_video(tmp_path / "two.mp4", [np.concatenate([f, other], axis=1) for f in frames], fps=30)
+    video = write_video(tmp_path / "two.mp4", side_by_side(carphone_frames(), other), fps=30)
     res = check_liveness(video, challenge("turn_right", "turn_left"), backend)
     assert not res.ok and "second face" in res.reason
 
 
 def test_different_face_refused(tmp_path: Path, backend: CachingBackend) -> None:
-    frames = carphone_frames()[:60]
-    other = load_image_rgb(FIX / "faces" / "biden_2.jpg")
-    h, w = frames[0].shape[:2]
-    # Biden's face, cropped and scaled to fill the frame like the carphone subject, moving slightly.
-    crop = cv2.resize(other[40:440, 40:440], (h, h))
-    swap = []
-    for i in range(60):
-        canvas = np.full_like(frames[0], 128)
-        x = (w - h) // 2 + (i % 6) - 3
-        canvas[:, x : x + h] = crop
-        swap.append(canvas)
-    video = write_video(tmp_path / "swap.mp4", frames + swap, fps=30)
+    # The carphone subject for 2 s, then Biden's face filling the frame, moving slightly.
+    other = load_image_rgb(FIX / "faces" / "biden_2.jpg")[40:440, 40:440]
+    video = write_video(tmp_path / "swap.mp4", replaced_by(carphone_frames()[:60], other, 60), fps=30)
     res = check_liveness(video, challenge("turn_right", "turn_left"), backend)
     assert not res.ok and "different face" in res.reason
 

@@ -63,7 +63,7 @@ def put_policy(body: Policy, user: User = Depends(require_roles("operator")),
                c: Components = Depends(components)) -> Policy:
     """Replace the policy (validated; applies to the next job in every process sharing the data dir)."""
     before = c.policy
-    body.save(c.policy_path)
+    c.set_policy(body, user.name)
     audit.append(c.engine, user.name, "policy.changed", "policy",
                  {"before": before.model_dump(), "after": body.model_dump()})
     return body

@@ -7,6 +7,7 @@ from gate.cli.base import cli
 # Registration imports (each module adds its commands to `cli`).
 from gate.cli import (  # noqa: E402,F401  isort: skip
     core,
+    detect,
     faces,
     prompt,
     provenance,

@@ -137,7 +137,7 @@ def _pair_stats(g0: np.ndarray, g1: np.ndarray) -> tuple[dict[str, float], np.nd
 
     # Rigidity: a camera moving through a mostly static scene gives flow close to one homography.
     h, w = g0.shape
-    ys, xs = np.mgrid[4:h:8, 4:w:8]
+    ys, xs = np.mgrid[8:h:16, 8:w:16]
     src = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float32)
     dst = src + flow[ys.ravel(), xs.ravel()]
     H, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
@@ -281,19 +281,39 @@ def window_starts(n: int, window: int = WINDOW, stride: int = STRIDE) -> list[in
     return starts
 
 
-def clip_features(clip: Clip, window: int = WINDOW, stride: int = STRIDE) -> list[tuple[int, dict[str, float]]]:
-    """(start frame in clip.frames, features) for each window of the clip; one entry for a still image."""
-    grays = [_gray(f) for f in clip.frames]
-    fstats = [_frame_stats(g) for g in grays]
-    if clip.is_image or len(grays) == 1:
-        return [(0, window_features(clip.frames[:1], fstats[:1], []))]
-    pstats = []
-    for a, b in zip(grays[:-1], grays[1:]):
-        s, flow = _pair_stats(a, b)
-        s["_flow"] = flow  # type: ignore[assignment]  # kept for flow_jerk, not a feature
-        pstats.append(s)
+def clip_features(
+    clip: Clip, window: int = WINDOW, stride: int = STRIDE, max_windows: int | None = None
+) -> list[tuple[int, dict[str, float]]]:
+    """(start frame in clip.frames, features) for each window of the clip; one entry for a still image.
+
+    With `max_windows`, that many windows evenly spread over the clip are analysed, and only their frames
+    are processed (bounds latency on long inputs)."""
+    if clip.is_image or len(clip.frames) == 1:
+        g = _gray(clip.frames[0])
+        return [(0, window_features(clip.frames[:1], [_frame_stats(g)], []))]
+    starts = window_starts(len(clip.frames), window, stride)
+    if max_windows is not None and len(starts) > max_windows:
+        starts = [starts[i] for i in np.linspace(0, len(starts) - 1, max_windows).round().astype(int)]
+    grays: dict[int, np.ndarray] = {}
+    fstats: dict[int, dict[str, float]] = {}
+    pstats: dict[int, dict[str, float]] = {}
+
+    def gray(i: int) -> np.ndarray:
+        if i not in grays:
+            grays[i] = _gray(clip.frames[i])
+        return grays[i]
+
     out = []
-    for s0 in window_starts(len(grays), window, stride):
-        s1 = min(len(grays), s0 + window)
-        out.append((s0, window_features(clip.frames[s0:s1], fstats[s0:s1], pstats[s0 : s1 - 1])))
+    for s0 in starts:
+        s1 = min(len(clip.frames), s0 + window)
+        for i in range(s0, s1):
+            if i not in fstats:
+                fstats[i] = _frame_stats(gray(i))
+            if i + 1 < s1 and i not in pstats:
+                st, flow = _pair_stats(gray(i), gray(i + 1))
+                st["_flow"] = flow  # type: ignore[assignment]  # kept for flow_jerk, not a feature
+                pstats[i] = st
+        out.append(
+            (s0, window_features(clip.frames[s0:s1], [fstats[i] for i in range(s0, s1)], [pstats[i] for i in range(s0, s1 - 1)]))
+        )
     return out

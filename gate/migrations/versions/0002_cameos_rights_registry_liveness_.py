@@ -1,8 +1,8 @@
-"""cameos, rights registry, liveness challenges
+"""cameos, rights registry, liveness challenges, policy versions
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 20:57:12.084704
+Create Date: 2026-11-21 20:59:42.862942
 """
 
 from collections.abc import Sequence
@@ -62,6 +62,13 @@ def upgrade() -> None:
     with op.batch_alter_table('liveness_challenges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_liveness_challenges_user'), ['user'], unique=False)
 
+    op.create_table('policy_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('body', sa.JSON(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('cameo_appearance',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('cameo_id', sa.Integer(), nullable=False),
@@ -137,6 +144,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_cameo_appearance_cameo_id'))
 
     op.drop_table('cameo_appearance')
+    op.drop_table('policy_versions')
     with op.batch_alter_table('liveness_challenges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_liveness_challenges_user'))
 
