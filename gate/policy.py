@@ -56,12 +56,15 @@ class Policy(BaseModel):
     likeness_action: Verdict = "block"  # a registered face the requester may not use
     copyright_action_default: Verdict = "block"
     # Signals that must run. A required signal that cannot run blocks; an optional one is recorded
-    # as "not run: why". Default: every signal whose weights ship with the install.
+    # as "not run: why". Default: every signal whose weights ship with the install, and the
+    # copyright signals that need no weights at all.
     required_signals: list[str] = Field(
         default_factory=lambda: [
             "prompt.classifier",
             "frames.nudenet",
             "likeness.faces",
+            "copyright.pdq",
+            "copyright.keypoints",
             "provenance.watermark",
             "provenance.c2pa",
         ]

@@ -1,9 +1,13 @@
-"""Payload coding shared by the video and audio watermarks: Reed-Solomon ECC, keyed cell layout,
-soft decoding with erasures, and a false-positive bound.
+"""Payload coding shared by the video and audio watermarks: a convolutional code with soft Viterbi
+decoding, keyed cell layout, and a false-positive bound.
+
+Why not Reed-Solomon: the per-bit SNR after H.264 is low (bit error rates of 5-15% before decoding);
+a byte-level RS(16,8) code fails there, while a rate-1/2 K=7 convolutional code with soft-decision
+Viterbi decoding (the NASA/802.11 code) gains several dB and still decodes. reedsolo stays unused.
 
 Layout: a 16x16 grid of cells (256). A keyed +-1 sync pattern covers every cell (it is what the
-detector searches for to find the grid's offset and scale). On top of it, each of the 128 coded bits
-owns 2 keyed cells with keyed signs. The video tiles this grid over the frame; the audio lays it
+detector searches for to find the grid's offset and scale). On top of it, the 140 coded bits
+(64 payload + 6 tail bits, rate 1/2) own 1-2 keyed cells each with keyed signs. The video tiles this grid over the frame; the audio lays it
 over (time x frequency band).
 
 False positive bound (what `p_value` reports): under "no watermark" the soft bits are symmetric and
@@ -19,18 +23,30 @@ import hashlib
 import math
 
 import numpy as np
-from reedsolo import ReedSolomonError, RSCodec
 
 GRID = 16
 N_CELLS = GRID * GRID
 PAYLOAD_BYTES = 8
-PARITY_BYTES = 8
-N_CODED_BITS = (PAYLOAD_BYTES + PARITY_BYTES) * 8  # 128
-CELLS_PER_BIT = N_CELLS // N_CODED_BITS  # 2
+PAYLOAD_BITS = PAYLOAD_BYTES * 8
+CONSTRAINT = 7
+POLYS = (0o171, 0o133)
+N_CODED_BITS = (PAYLOAD_BITS + CONSTRAINT - 1) * 2  # 140
 DEFAULT_KEY = "reelgate-watermark-v1"
 LOG_2_64 = 64 * math.log(2)
+_N_STATES = 1 << (CONSTRAINT - 1)
 
-_rs = RSCodec(PARITY_BYTES)
+
+def _parity(x: np.ndarray) -> np.ndarray:
+    x = x.copy()
+    for sh in (16, 8, 4, 2, 1):
+        x ^= x >> sh
+    return x & 1
+
+
+# output bits for (state, input): the register is (input << 6) | state
+_REG = (np.arange(2)[None, :] << (CONSTRAINT - 1)) | np.arange(_N_STATES)[:, None]
+_OUT = np.stack([_parity(_REG & g) for g in POLYS], axis=-1)  # (state, input, 2)
+_NEXT = _REG >> 1  # (state, input)
 
 
 class Layout:
@@ -63,34 +79,47 @@ class Layout:
 
 
 def encode_payload(payload: bytes) -> np.ndarray:
+    """64-bit payload -> 140 coded bits (rate-1/2 K=7 convolutional code, zero-terminated)."""
     if len(payload) != PAYLOAD_BYTES:
         raise ValueError(f"payload must be exactly {PAYLOAD_BYTES} bytes (64 bits), got {len(payload)}")
-    code = bytes(_rs.encode(payload))
-    return np.unpackbits(np.frombuffer(code, dtype=np.uint8))
-
-
-def _try_decode(hard: np.ndarray, erase: list[int]) -> bytes | None:
-    data = bytearray(np.packbits(hard.astype(np.uint8)).tobytes())
-    try:
-        msg, _, _ = _rs.decode(data, erase_pos=erase or None)
-    except (ReedSolomonError, ValueError, IndexError):
-        return None
-    return bytes(msg)
+    bits = np.concatenate([np.unpackbits(np.frombuffer(payload, dtype=np.uint8)), np.zeros(CONSTRAINT - 1, np.uint8)])
+    state, out = 0, []
+    for b in bits:
+        out.extend(_OUT[state, b])
+        state = int(_NEXT[state, b])
+    return np.array(out, dtype=np.uint8)
 
 
 def decode_soft(soft: np.ndarray) -> bytes | None:
-    """Hard RS decode; if that fails, retry with the least reliable bytes erased (soft information)."""
-    hard = (soft > 0).astype(np.uint8)
-    msg = _try_decode(hard, [])
-    if msg is not None:
-        return msg
-    byte_rel = np.abs(soft).reshape(-1, 8).min(axis=1)
-    order = list(np.argsort(byte_rel))
-    for n_erase in (2, 4, 6):
-        msg = _try_decode(hard, sorted(int(i) for i in order[:n_erase]))
-        if msg is not None:
-            return msg
-    return None
+    """Soft-decision Viterbi (maximum-likelihood codeword for Gaussian-ish soft bits, >0 means 1)."""
+    soft = np.asarray(soft, dtype=np.float64)
+    if soft.shape != (N_CODED_BITS,) or not np.all(np.isfinite(soft)):
+        return None
+    signs = _OUT.astype(np.float64) * 2 - 1  # (state, input, 2)
+    metric = np.full(_N_STATES, -np.inf)
+    metric[0] = 0.0
+    steps = soft.reshape(-1, 2)
+    back = np.zeros((len(steps), _N_STATES), dtype=np.int64)  # chosen (prev_state * 2 + input)
+    for t, pair in enumerate(steps):
+        cand = metric[:, None] + signs @ pair  # (state, input)
+        if t >= PAYLOAD_BITS:
+            cand[:, 1] = -np.inf  # tail bits are zeros
+        new = np.full(_N_STATES, -np.inf)
+        choice = np.zeros(_N_STATES, dtype=np.int64)
+        flat_next = _NEXT.ravel()
+        flat_val = cand.ravel()
+        order = np.argsort(flat_val)  # later (larger) writes win
+        new[flat_next[order]] = flat_val[order]
+        choice[flat_next[order]] = order
+        metric, back[t] = new, choice
+    state, bits = 0, []
+    for t in range(len(steps) - 1, -1, -1):
+        idx = back[t, state]
+        prev, b = divmod(int(idx), 2)
+        bits.append(b)
+        state = prev
+    bits = bits[::-1][:PAYLOAD_BITS]
+    return np.packbits(np.array(bits, dtype=np.uint8)).tobytes()
 
 
 def payload_statistic(soft: np.ndarray, payload: bytes) -> tuple[float, float, float]:

@@ -105,7 +105,8 @@ def generate(prompt, style, seconds, resolution, fps, seed, cameos, remix, user,
         req = GenerationRequest(prompt=prompt, style=style, seconds=seconds, resolution=resolution,
                                 fps=int(fps), seed=seed, cameos=list(cameos), remix=remix_id)
     except ValidationError as exc:
-        fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                       for e in exc.errors()))
     job_id = jobs.new_job_id()
     try:
         if remix and remix_id is None:

@@ -1,0 +1,150 @@
+"""AI-generated-video detector: features, prediction, temporal behaviour, bad input, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from safety.detector import (
+    FEATURE_GROUPS,
+    FEATURE_NAMES,
+    AIVideoDetector,
+    DetectorError,
+    clip_features,
+    load_clip,
+    window_features,
+)
+from safety.detector.features import TEMPORAL_FEATURES
+
+FIX = Path(__file__).parent / "fixtures" / "detector"
+REAL = FIX / "realshort_office.mp4"
+AI_GIF = FIX / "filmvelvia_03.gif"
+
+
+@pytest.fixture(scope="module")
+def detector() -> AIVideoDetector:
+    det = AIVideoDetector.load()
+    ok, why = det.available()
+    assert ok, why
+    return det
+
+
+@pytest.fixture(scope="module")
+def real_clip():
+    return load_clip(REAL)
+
+
+def test_features_are_named_grouped_and_finite(real_clip) -> None:
+    assert set(FEATURE_GROUPS) == {"boundary", "texture_noise", "motion", "disappearance"}
+    assert len(FEATURE_NAMES) == len(set(FEATURE_NAMES)) >= 16
+    windows = clip_features(real_clip)
+    assert windows
+    for start, feats in windows:
+        assert 0 <= start < len(real_clip.frames)
+        assert list(feats) == FEATURE_NAMES
+        assert all(math.isfinite(v) for v in feats.values()), feats
+
+
+def test_normalisation_is_format_blind() -> None:
+    gif = load_clip(AI_GIF)
+    real = load_clip(REAL)
+    # every input ends up as the same square size, whatever its container and resolution
+    assert gif.frames.shape[1:] == real.frames.shape[1:] == (256, 256, 3)
+    # the AnimateDiff GIF shows each of its 16 frames three times: repeats are removed, not analysed
+    assert 12 <= len(gif.frames) <= 17
+    assert not gif.is_image and not real.is_image
+
+
+def test_single_image_has_spatial_features_only(tmp_path: Path, real_clip, detector: AIVideoDetector) -> None:
+    img = tmp_path / "still.png"
+    Image.fromarray(real_clip.frames[0]).save(img)
+    clip = load_clip(img)
+    assert clip.is_image and len(clip.frames) == 1
+    (_, feats), = clip_features(clip)
+    for name in FEATURE_NAMES:
+        assert math.isnan(feats[name]) == (name in TEMPORAL_FEATURES), name
+    res = detector.predict(img)
+    assert 0.0 <= res.ai_probability <= 1.0
+    assert res.artifacts["motion"]["score"] is None and not res.artifacts["motion"]["applicable"]
+    assert res.artifacts["texture_noise"]["applicable"]
+    assert any("not applicable" in n for n in res.notes)
+
+
+@pytest.mark.parametrize("path", [REAL, AI_GIF])
+def test_predict_returns_probability_and_artifact_groups(path: Path, detector: AIVideoDetector) -> None:
+    res = detector.predict(path)
+    assert 0.0 <= res.ai_probability <= 1.0
+    assert set(res.artifacts) == set(FEATURE_GROUPS)
+    for group, art in res.artifacts.items():
+        assert 0.0 <= art["score"] <= 1.0
+        assert set(art["features"]) == set(FEATURE_GROUPS[group])
+    assert res.evidence_frames and all(isinstance(i, int) and i >= 0 for i in res.evidence_frames)
+    assert res.model_version.startswith("detector-v")
+    json.dumps(res.to_dict())  # the API serialises it as is
+
+
+def test_shuffled_frames_look_temporally_broken(real_clip) -> None:
+    frames = real_clip.frames[:8]
+    assert len(frames) == 8
+    perm = np.array([0, 4, 1, 6, 2, 7, 3, 5])  # no frame keeps a neighbour it had
+    orig = window_features(frames)
+    shuf = window_features(frames[perm])
+    # spatial features cannot change under a frame shuffle ...
+    assert shuf["edge_sharpness_median"] == pytest.approx(orig["edge_sharpness_median"])
+    assert shuf["noise_log_variance"] == pytest.approx(orig["noise_log_variance"])
+    # ... but motion becomes incoherent and tracked structure disappears
+    assert shuf["flow_unexplained_change"] > orig["flow_unexplained_change"]
+    assert shuf["flow_jerk"] > orig["flow_jerk"]
+    assert shuf["luminance_flicker"] >= orig["luminance_flicker"]
+    assert shuf["track_survival"] < orig["track_survival"]
+    assert shuf["edge_persistence"] < orig["edge_persistence"]
+
+
+def test_bad_input_raises_detector_error(tmp_path: Path, detector: AIVideoDetector) -> None:
+    assert issubclass(DetectorError, ValueError)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    zipped = tmp_path / "archive.mp4"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("a.txt", "hello" * 1000)
+    truncated = tmp_path / "truncated.mp4"
+    data = REAL.read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    cases = {empty: "empty", text: "not a readable", zipped: "not a readable", tmp_path / "missing.mp4": "no such"}
+    for path, msg in cases.items():
+        with pytest.raises(DetectorError, match=msg):
+            detector.predict(path)
+    with pytest.raises(DetectorError, match="truncated|corrupt|not a readable"):
+        detector.predict(truncated)
+
+
+def test_unavailable_model_says_why(tmp_path: Path) -> None:
+    det = AIVideoDetector.load(tmp_path / "nope.joblib")
+    ok, why = det.available()
+    assert not ok and "not found" in why
+    with pytest.raises(RuntimeError, match="unavailable"):
+        det.predict(REAL)
+
+
+def test_cli_detect_json_and_errors(tmp_path: Path) -> None:
+    from gate.cli.base import cli
+
+    runner = CliRunner()
+    res = runner.invoke(cli, ["detect", str(AI_GIF), "--json"])
+    assert res.exit_code == 0, res.output
+    obj = json.loads(res.stdout)
+    assert 0.0 <= obj["ai_probability"] <= 1.0 and set(obj["artifacts"]) == set(FEATURE_GROUPS)
+    empty = tmp_path / "x.gif"
+    empty.write_bytes(b"")
+    res = runner.invoke(cli, ["detect", str(empty), "--json"])
+    assert res.exit_code != 0
+    assert "empty" in res.stderr and "Traceback" not in res.stderr
