@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from api import web
 from api.routes import cameos, generations, rights, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
@@ -80,4 +81,5 @@ def create_app(
     app.include_router(cameos.router)
     app.include_router(rights.router)
     app.include_router(verify.router)
+    web.install(app)  # the server-rendered console (api/web)
     return app

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -44,7 +44,6 @@ class Face:
     landmarks: np.ndarray  # (68, 2) for dlib, (5, 2) for SCRFD, float32 pixels
     embedding: np.ndarray  # float32 identity vector (128-d dlib, 512-d ArcFace)
     det_score: float
-    extra: dict = field(default_factory=dict)
 
     @property
     def area(self) -> int:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 # name -> module with `run(data_dir: Path) -> str` (a markdown table)
 EVALS: dict[str, str] = {
+    "generator": "evals.generator_bench",
     "detector": "evals.detector",
     "copyright": "evals.copyright",
     "faces": "evals.faces",
+    "faces_index": "evals.faces_index",
+    "liveness": "evals.liveness",
     "prompt": "evals.prompt_gate",
     "frames": "evals.frames",
 }

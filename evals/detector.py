@@ -18,8 +18,8 @@ import argparse
 import os
 import statistics
 import tempfile
-from fractions import Fraction
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -32,9 +32,9 @@ from sklearn.preprocessing import StandardScaler
 
 from evals import default_data_dir
 from evals.train_detector import GENERATORS, MAX_SECONDS, VARIANTS, Dataset, build_dataset, train
-from safety.detector.decode import load_clip
-from safety.detector.features import clip_features
-from safety.detector.model import AIVideoDetector
+from safety.detector.decode import load_clip, quantise
+from safety.detector.features import FEATURE_GROUPS, FEATURE_NAMES, MODEL_FEATURES, clip_features
+from safety.detector.model import AIVideoDetector, fit_model
 
 THRESHOLD = 0.5
 
@@ -52,15 +52,16 @@ def _auc(y: list[int], s: list[float]) -> float:
 
 
 def _acc(y: list[int], s: list[float]) -> float:
-    return float(np.mean([(p >= THRESHOLD) == bool(t) for t, p in zip(y, s)]))
+    return float(np.mean([(p >= THRESHOLD) == bool(t) for t, p in zip(y, s, strict=False)]))
 
 
 def _fmt(x: float) -> str:
     return "n/a" if x != x else f"{x:.2f}"
 
 
-def _to_gif(src: Path, dst: Path) -> None:
-    """Re-export like a typical GIF maker: 256 px short side, <=10 fps, adaptive 256-colour, dithered."""
+def _to_gif(src: Path, dst: Path, dither: str = "fs") -> None:
+    """Re-export like a GIF maker: 256 px short side, 10 fps, adaptive palette, dithered: "fs" = PIL's
+    256-colour Floyd-Steinberg; "bayer" = 32-colour 4x4 ordered dither (like the AnimateDiff demo GIFs)."""
     frames, durs = [], []
     with av.open(str(src)) as c:
         for f in c.decode(video=0):
@@ -72,7 +73,10 @@ def _to_gif(src: Path, dst: Path) -> None:
             s = 256 / min(img.size)
             frames.append(img.resize((round(img.size[0] * s), round(img.size[1] * s)), Image.Resampling.LANCZOS))
             durs.append(100)
-    pal = [fr.convert("P", palette=Image.Palette.ADAPTIVE, colors=256, dither=Image.Dither.FLOYDSTEINBERG) for fr in frames]
+    if dither == "bayer":
+        frames = [Image.fromarray(quantise(np.asarray(fr.convert("RGB")), 32, dither="bayer")) for fr in frames]
+    fs = Image.Dither.FLOYDSTEINBERG
+    pal = [fr.convert("P", palette=Image.Palette.ADAPTIVE, colors=256, dither=fs) for fr in frames]
     pal[0].save(dst, save_all=True, append_images=pal[1:], duration=durs, loop=0)
 
 
@@ -96,6 +100,18 @@ def _to_mp4(src: Path, dst: Path, seconds: float | None = None, size: tuple[int,
         if st is not None:
             for pkt in st.encode():
                 out.mux(pkt)
+
+
+def _loco_subset(ds: Dataset, ids: list[str], names: list[str]) -> dict[str, float]:
+    """LOCO clip scores of a calibrated model restricted to `names` (all augmentation variants)."""
+    out = {}
+    for cid in ids:
+        train_ids = [i for i in ids if i != cid]
+        X, y, g, w = ds.matrix(train_ids, list(VARIANTS), names)
+        model = fit_model(X, y, g, w)
+        Xt, _, _, _ = ds.matrix([cid], ["plain"], names)
+        out[cid] = float(model.predict_proba(Xt)[:, 1].mean())
+    return out
 
 
 def _plain_windows(path: Path):
@@ -181,7 +197,9 @@ def run(data_dir: Path) -> str:
     ]
     y_all = [label[i] for i in ids]
     s_all = [loco[i] for i in ids]
-    lines.append(f"| all | {len(ids)} | {_fmt(_auc(y_all, s_all))} | {_fmt(_acc(y_all, s_all))} | {np.mean(s_all):.2f} |")
+    lines.append(
+        f"| all | {len(ids)} | {_fmt(_auc(y_all, s_all))} | {_fmt(_acc(y_all, s_all))} | {np.mean(s_all):.2f} |"
+    )
     lines.append(f"| real (held-out real clips) | {n_real} | - | {_fmt(_acc([0] * n_real, logo_real))} | "
                  f"{np.mean(logo_real):.2f} |")
     for g, gclips in by_gen.items():
@@ -190,7 +208,49 @@ def run(data_dir: Path) -> str:
             f"| {g} | {len(gclips)} | {_fmt(_auc([1] * len(s) + [0] * n_real, s + logo_real))} | "
             f"{_fmt(_acc([1] * len(s), s))} | {np.mean(s):.2f} |"
         )
+    # ablation: the same LOCO protocol without the GIF-export augmentation (format can leak into the model)
+    plain_loco = {}
+    for cid in ids:
+        det = _detector(train(ds, [i for i in ids if i != cid], variants=["plain"]))
+        plain_loco[cid] = _score(det, ds, cid)
+    s_plain = [plain_loco[i] for i in ids]
+    ad = [i for i in ids if source[i] == "animatediff"]
+    lines.append(
+        f"| *ablation: all, trained without the GIF-export augmentation* | {len(ids)} | {_fmt(_auc(y_all, s_plain))} | "
+        f"{_fmt(_acc(y_all, s_plain))} | {np.mean(s_plain):.2f} (animatediff AUC "
+        f"{_fmt(_auc([1] * len(ad) + [0] * n_real, [plain_loco[i] for i in ad] + [plain_loco[r] for r in real]))}) |"
+    )
+    for group, names in FEATURE_GROUPS.items():
+        sub = _loco_subset(ds, ids, [n for n in names if n in MODEL_FEATURES])
+        s_sub = [sub[i] for i in ids]
+        lines.append(
+            f"| *ablation: all, {group} features only* | {len(ids)} | {_fmt(_auc(y_all, s_sub))} | "
+            f"{_fmt(_acc(y_all, s_sub))} | {np.mean(s_sub):.2f} |"
+        )
     lines += ["", "Per-clip LOCO p(AI): " + ", ".join(f"{i} {loco[i]:.2f}" for i in ids), ""]
+
+    # --- single features: which artifacts separate the classes on their own (clip means, plain decode) ---
+    means = {
+        i: np.nanmean(np.array([[f[n] for n in FEATURE_NAMES] for _, f in ds.windows[i]["plain"]], float), 0)
+        for i in ids
+    }
+    lines += [
+        "### Single features (clip means; AUC > 0.5: higher in AI clips, < 0.5: lower; all generators pooled)",
+        "",
+        "| group | feature | AUC AI vs real | median real | median AI |",
+        "|---|---|---|---|---|",
+    ]
+    for group, names in FEATURE_GROUPS.items():
+        for n in names:
+            j = FEATURE_NAMES.index(n)
+            col = np.array([means[i][j] for i in ids])
+            fill = np.nan_to_num(col, nan=float(np.nanmedian(col)))
+            lines.append(
+                f"| {group} | {n} | {_fmt(_auc(y_all, list(fill)))} | "
+                f"{np.nanmedian([means[i][j] for i in real]):.3g} | "
+                f"{np.nanmedian([means[i][j] for i in ids if label[i] == 1]):.3g} |"
+            )
+    lines.append("")
 
     # --- confounder checks ---
     meta_X = np.array([_metadata(c.path) for c in ds.clips])
@@ -203,11 +263,16 @@ def run(data_dir: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
         swaps = []
+        bayer = []
         for c in ds.clips:
             cid = c.path.name
             if c.label == 0:
                 dst = tmpd / (c.path.stem + ".gif")
                 _to_gif(c.path, dst)
+                bdst = tmpd / (c.path.stem + "_bayer.gif")
+                _to_gif(c.path, bdst, dither="bayer")
+                wins, src = _plain_windows(bdst)
+                bayer.append((loco[cid], loco_models[cid].predict_windows(wins, src, False).ai_probability))
             else:
                 dst = tmpd / (c.path.stem + ".mp4")
                 _to_mp4(c.path, dst)
@@ -244,8 +309,11 @@ def run(data_dir: Path) -> str:
         "|---|---|",
         f"| metadata-only baseline (width, height, fps, frames, is-GIF), LOCO | ROC AUC {_fmt(_auc(y_all, meta_s))}, "
         f"accuracy {_fmt(_acc(y_all, meta_s))}: the raw data is separable by format alone, hence the normalisation |",
-        f"| real clips re-exported as dithered 256-colour GIFs (LOCO model) | mean p(AI) {np.mean([a for a, _ in real_sw]):.2f}"
-        f" -> {np.mean([b for _, b in real_sw]):.2f} |",
+        f"| real clips re-exported as dithered 256-colour GIFs (LOCO model) | mean p(AI) "
+        f"{np.mean([a for a, _ in real_sw]):.2f} -> {np.mean([b for _, b in real_sw]):.2f} |",
+        f"| real clips re-exported as 32-colour ordered-dither (Bayer) GIFs (LOCO model) | mean p(AI) "
+        f"{np.mean([a for a, _ in bayer]):.2f} -> {np.mean([b for _, b in bayer]):.2f}, flagged as AI "
+        f"{sum(a >= THRESHOLD for a, _ in bayer)} -> {sum(b >= THRESHOLD for _, b in bayer)} of {len(bayer)} |",
         f"| AI GIFs re-encoded as H.264 MP4 (LOCO model) | mean p(AI) {np.mean([a for a, _ in ai_sw]):.2f} -> "
         f"{np.mean([b for _, b in ai_sw]):.2f} |",
         f"| decisions flipped by the format swap | {flips} of {len(swaps)} clips |",
@@ -256,9 +324,18 @@ def run(data_dir: Path) -> str:
         f"{len(by_gen)} generator families; every figure above rests on a handful of clips (one clip moves a "
         "generator's accuracy by 10-50 points), so read them as a sanity check of the method, not as an estimate "
         "of real-world accuracy. The real clips are few and unlike each other (QCIF test sequence, 1910s film, "
-        "webcam, phone); the AI clips are README demo GIFs. Preprocessing neutralises format: 8 fps resampling "
-        "with repeated-frame removal, 256 px short side + centre crop, a 64-colour palette and a 1 px Gaussian "
-        "low-pass for every input, and training on both plain and dithered-GIF-export variants of every clip.",
+        "webcam, phone); the AI clips are README demo GIFs (2-3 s each). What was done about format confounders "
+        "(the metadata-only row shows the raw files are separable by format alone): every input is resampled to "
+        "8 fps with repeated frames dropped, scaled to 256 px short side and centre-cropped, passed through a "
+        "64-colour palette and a 1 px Gaussian low-pass; training adds, for every clip of both classes, 32-colour "
+        "GIF exports with Floyd-Steinberg and with 4x4 ordered dither (the AnimateDiff demo GIFs are ordered-"
+        "dithered, which put periodic peaks in the noise spectrum); windows spanning scene cuts are skipped; "
+        "flow magnitude is reported but not used by the model (content, not artifact). The ablation row shows "
+        "what the GIF-export augmentation removed: without it the model separates the clips much better, and "
+        "that apparent skill is the file format. With the format neutralised, the artifact features carry no "
+        "signal that survives clip-level cross-validation on this data: probabilities cluster near 0.5 (the "
+        "calibration says so honestly) and AUCs below 0.5 are the usual leave-one-out artefact of tiny "
+        "samples without signal, not an inverted detector.",
     ]
     return "\n".join(lines)
 

@@ -33,6 +33,7 @@ class Row:
     weight: float = 1.0
     group: str = ""  # contrast / benign suite name for FPR tables
     extra: dict[str, str] = field(default_factory=dict)
+    split_key: str = ""  # rows sharing it stay on one side (templated sets); default: the text key
 
 
 def _neg(except_: tuple[str, ...] = ()) -> dict[str, int]:
@@ -77,19 +78,28 @@ def _nibbler(root: Path) -> Iterator[Row]:
 
 
 def _hatecheck(root: Path) -> Iterator[Row]:
-    for r in _csv(root / "hatecheck" / "test_suite_cases.csv"):
+    rows = _csv(root / "hatecheck" / "test_suite_cases.csv")
+    # Spelling-variation cases point at the template they disguise: a disguised threat is still a threat.
+    templ_fn = {r["templ_id"]: r["functionality"] for r in rows if not r["functionality"].startswith("spell_")}
+    for r in rows:
         fn, text = r["functionality"], r["test_case"].strip()
+        templ = r["templ_id"]
+        if fn.startswith("spell_"):
+            templ = r["ref_templ_id"].split(".")[0] or templ
+            fn = templ_fn.get(templ, fn)
+        # One template filled with different identities is one example for splitting purposes.
+        sk = f"hatecheck-template-{templ}"
         if r["label_gold"] == "hateful":
             pos: tuple[str, ...] = ("hate", "harassment")
             if fn.startswith("threat_"):
                 pos += ("hate/threatening", "violence")
             yield Row(text, "hatecheck", _pos(pos, unknown=("violence",) if not fn.startswith("threat_")
-                                                  else ()), group="")
+                                                  else ()), split_key=sk)
         else:
             # Abuse of an individual or object is not hate but may be harassment; profanity likewise.
             unknown = ("harassment",) if fn in ("target_indiv_nh", "target_obj_nh", "profanity_nh") else ()
             yield Row(text, "hatecheck", _neg(except_=unknown), group="hatecheck_non_hateful",
-                      extra={"functionality": fn})
+                      extra={"functionality": fn}, split_key=sk)
 
 
 def _davidson(root: Path, rng: random.Random) -> Iterator[Row]:
@@ -122,24 +132,28 @@ def _i2p(root: Path) -> Iterator[Row]:
         cats = {cat_map[c.strip()] for c in r["categories"].split(",") if c.strip() in cat_map}
         if "sexual" in cats and nudity < 50:
             cats.discard("sexual")
-        if inappropriate < 50 or not cats:
+        if not cats:
             continue
-        # Keyword buckets confirmed by generated-image judgements: weak positives, nothing known negative.
+        # Keyword buckets (the prompt text carries the category's words): weak positives, nothing known
+        # negative; weaker still when the generated images were mostly judged appropriate.
         labels = {c: 1 for c in cats}
-        yield Row(r["prompt"], "i2p", labels, weight=0.5)
+        yield Row(r["prompt"], "i2p", labels, weight=0.5 if inappropriate >= 50 else 0.25)
 
 
 def _ring_a_bell(root: Path) -> Iterator[Row]:
     d = root / "ring_a_bell"
     for r in _csv(d / "Nudity_prompt.csv"):
         parts = [r.get(k, "").strip() for k in ("nudity", "people", "clothes", "location")]
-        yield Row(" ".join(p for p in parts if p and p != "None"), "ring_a_bell", _pos(("sexual",),
-                                                                                       unknown=("sexual/minors",)))
+        yield Row(" ".join(p for p in parts if p and p != "None"), "ring_a_bell",
+                  _pos(("sexual",), unknown=("sexual/minors",)), split_key=f"rab-nudity-{r['case_number']}")
     for r in _csv(d / "NoNudity_prompt.csv"):
-        yield Row(r["prompt"], "ring_a_bell", _neg(), group="ring_a_bell_no_nudity")
+        yield Row(r["prompt"], "ring_a_bell", _neg(), group="ring_a_bell_no_nudity",
+                  split_key=f"rab-nudity-{r['case_number']}")
     for r in _csv(d / "Violence_30.csv"):
-        yield Row(r["prompt"], "ring_a_bell", _pos(("violence", "violence/graphic")))
-        yield Row(r["prompt1"], "ring_a_bell", _neg(), group="ring_a_bell_nonviolent_pair")
+        # The two halves of a pair stay on the same side of the split.
+        sk = f"rab-violence-{r['case_number']}"
+        yield Row(r["prompt"], "ring_a_bell", _pos(("violence", "violence/graphic")), split_key=sk)
+        yield Row(r["prompt1"], "ring_a_bell", _neg(), group="ring_a_bell_nonviolent_pair", split_key=sk)
     for r in _csv(d / "Violence_eta_5.5_K_38.csv"):
         yield Row(r["prompt"], "ring_a_bell_adv", {"violence": 1}, weight=0.5)
 
@@ -150,13 +164,16 @@ def _six_cd(root: Path) -> Iterator[Row]:
         yield Row(r["prompt"], "six_cd", _neg(), group="six_cd_benign")
     dual = d / "Dual-Version"
     for r in _csv(dual / "Nudity" / "malicious.csv"):
-        yield Row(r["prompt"], "six_cd", _pos(("sexual",), unknown=("sexual/minors", "harassment")))
+        yield Row(r["prompt"], "six_cd", _pos(("sexual",), unknown=("sexual/minors", "harassment")),
+                  split_key=f"sixcd-Nudity-{r['case_number']}")
     for kind in ("Nudity", "Harm", "Celebrity", "Character"):
         for r in _csv(dual / kind / "clean.csv"):
-            yield Row(r["prompt"], "six_cd", _neg(), group=f"six_cd_clean_{kind.lower()}")
+            yield Row(r["prompt"], "six_cd", _neg(), group=f"six_cd_clean_{kind.lower()}",
+                      split_key=f"sixcd-{kind}-{r['case_number']}")
     for r in _csv(dual / "Harm" / "malicious.csv"):
         # "Harm" mixes violence, self-harm and disturbing imagery; the clean half is the contrast.
-        yield Row(r["prompt"], "six_cd_harm", {}, group="six_cd_harm_malicious")
+        yield Row(r["prompt"], "six_cd_harm", {}, group="six_cd_harm_malicious",
+                  split_key=f"sixcd-Harm-{r['case_number']}")
 
 
 def _harmbench(root: Path) -> Iterator[Row]:
@@ -217,6 +234,16 @@ def _authored(path: Path | None = None) -> Iterator[Row]:
             yield Row(ln.strip(), "authored", _neg(), group="authored_hard_negatives")
 
 
+def _seeds() -> Iterator[Row]:
+    """Our own positive phrasings (safety/data/seed_positives.txt): training only, never scored by the eval."""
+    text = resources.files("safety").joinpath("data/seed_positives.txt").read_text(encoding="utf-8")
+    for ln in text.splitlines():
+        if ln.strip() and not ln.startswith("#") and "\t" in ln:
+            cat, prompt = ln.split("\t", 1)
+            labels = {cat: 1, "violence": 1} if cat == "violence/graphic" else {cat: 1}
+            yield Row(prompt.strip(), "authored_seed", labels)
+
+
 def key(text: str) -> str:
     """Comparison key: case, spacing and punctuation do not make a new prompt."""
     return re.sub(r"[\W_]+", " ", text.lower()).strip()
@@ -226,7 +253,7 @@ def load_rows(data_dir: Path, seed: int = 0) -> list[Row]:
     root = data_dir / "prompts" if (data_dir / "prompts").is_dir() else data_dir
     rng = random.Random(seed)
     gens = [_nibbler(root), _hatecheck(root), _davidson(root, rng), _i2p(root), _ring_a_bell(root),
-            _six_cd(root), _harmbench(root), _sst(root), _benign(root, rng), _authored()]
+            _six_cd(root), _harmbench(root), _sst(root), _benign(root, rng), _authored(), _seeds()]
     merged: dict[str, Row] = {}
     for gen in gens:
         for row in gen:
@@ -245,7 +272,11 @@ def load_rows(data_dir: Path, seed: int = 0) -> list[Row]:
     return list(merged.values())
 
 
-def split_of(text: str, test_fraction: float = 0.25) -> str:
-    """Deterministic split by text key (hash), so re-runs and other evals agree with training."""
-    h = int(hashlib.sha1(key(text).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+def group_key(row: Row) -> str:
+    return row.split_key or key(row.text)
+
+
+def split_of(row: Row, test_fraction: float = 0.25) -> str:
+    """Deterministic split by text key (or template key) hash, so re-runs and other evals agree."""
+    h = int(hashlib.sha1(group_key(row).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "test" if h < test_fraction else "train"

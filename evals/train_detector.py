@@ -10,8 +10,10 @@ Excluded on purpose: characters/big_buck_bunny (computer-rendered animation: nei
 the output of a generative model; either label would teach the wrong thing; the eval reports its score as
 an out-of-scope probe), camera pans over still photos (not video), still images.
 
-Each clip yields several 1 s windows (8 frames at 8 fps), in two variants: as decoded, and passed through
-a dithered 32-colour GIF export first (both classes), so GIF dithering and colour count carry no label.
+Each clip yields several 1 s windows (8 frames at 8 fps), in three variants: as decoded, and passed through
+a 32-colour GIF export with Floyd-Steinberg or with 4x4 ordered dither first (both classes), so GIF
+dithering and colour count carry no label.
+Windows spanning a scene cut are skipped; flow magnitude is reported but not given to the model.
 Sample weights give every clip the same total weight and both classes the same total weight.
 Features are cached under ~/.cache/reelgate/detector keyed by file hash and feature-code hash.
 """
@@ -31,12 +33,13 @@ import numpy as np
 from evals import default_data_dir
 from safety.detector import decode, features
 from safety.detector.decode import load_clip
-from safety.detector.features import FEATURE_NAMES, SPATIAL_FEATURES, clip_features
+from safety.detector.features import FEATURE_NAMES, MODEL_FEATURES, MODEL_SPATIAL_FEATURES, clip_features
 from safety.detector.model import DEFAULT_MODEL, MODEL_VERSION, file_sha256, fit_model
 
 REAL_EXTRA = ["c2pa/video/video1_no_manifest.mp4"]
 GENERATORS = ["animatediff", "dvgd", "open_sora_1.0", "open_sora_1.1"]
-VARIANTS: dict[str, int | None] = {"plain": None, "gif32": 32}  # name -> gif_dither_colours
+# name -> GIF-export augmentation (dither, colours) applied before the common normalisation
+VARIANTS: dict[str, tuple[str, int] | None] = {"plain": None, "gif_fs32": ("fs", 32), "gif_bayer32": ("bayer", 32)}
 MAX_WINDOWS_PER_CLIP = 12
 MAX_SECONDS = 10.0
 
@@ -56,7 +59,7 @@ class Dataset:
     windows: dict[str, dict[str, list[tuple[int, dict[str, float]]]]] = field(default_factory=dict)
     source_indices: dict[str, list[int]] = field(default_factory=dict)
 
-    def matrix(self, clip_ids: list[str], variants: list[str], names: list[str] = FEATURE_NAMES):
+    def matrix(self, clip_ids: list[str], variants: list[str], names: list[str] = MODEL_FEATURES):
         """X, y, groups, weights over the given clips (weights: each clip 1, classes balanced)."""
         by_id = {c.path.name: c for c in self.clips}
         rows, y, groups, w = [], [], [], []
@@ -115,7 +118,7 @@ def clip_windows(path: Path, sha: str, variant: str) -> tuple[list[tuple[int, di
     if cache.is_file():
         data = json.loads(cache.read_text())
         return [(s, f) for s, f in data["windows"]], data["source_indices"]
-    clip = load_clip(path, max_seconds=MAX_SECONDS, gif_dither_colours=VARIANTS[variant])
+    clip = load_clip(path, max_seconds=MAX_SECONDS, gif_export=VARIANTS[variant])
     wins = clip_features(clip)
     cache.write_text(json.dumps({"windows": wins, "source_indices": clip.source_indices}))
     return wins, clip.source_indices
@@ -138,19 +141,19 @@ def build_dataset(data_dir: Path, verbose: bool = False) -> Dataset:
     return ds
 
 
-def train(ds: Dataset, clip_ids: list[str] | None = None) -> dict:
-    """A model bundle trained on `clip_ids` (default: all), both variants."""
+def train(ds: Dataset, clip_ids: list[str] | None = None, variants: list[str] | None = None) -> dict:
+    """A model bundle trained on `clip_ids` (default: all) and `variants` (default: all augmentations)."""
     ids = clip_ids if clip_ids is not None else [c.path.name for c in ds.clips]
-    X, y, g, w = ds.matrix(ids, list(VARIANTS))
+    X, y, g, w = ds.matrix(ids, variants or list(VARIANTS))
     video = fit_model(X, y, g, w)
-    spatial_idx = [FEATURE_NAMES.index(n) for n in SPATIAL_FEATURES]
+    spatial_idx = [MODEL_FEATURES.index(n) for n in MODEL_SPATIAL_FEATURES]
     image = fit_model(X[:, spatial_idx], y, g, w)
     import sklearn
 
     return {
         "version": MODEL_VERSION,
-        "feature_names": FEATURE_NAMES,
-        "spatial_feature_names": SPATIAL_FEATURES,
+        "feature_names": MODEL_FEATURES,
+        "spatial_feature_names": MODEL_SPATIAL_FEATURES,
         "video_model": video,
         "image_model": image,
         "sklearn_version": sklearn.__version__,
@@ -178,7 +181,8 @@ def main() -> None:
         "command": "python -m evals.train_detector",
         "sklearn_version": bundle["sklearn_version"],
         "feature_code_hash": feature_code_hash(),
-        "feature_names": FEATURE_NAMES,
+        "feature_names": MODEL_FEATURES,
+        "context_features_not_in_model": sorted(set(FEATURE_NAMES) - set(MODEL_FEATURES)),
         "preprocessing": {
             "frame_size": decode.FRAME_SIZE,
             "fps": decode.TARGET_FPS,
@@ -190,6 +194,10 @@ def main() -> None:
             "max_windows_per_clip": MAX_WINDOWS_PER_CLIP,
         },
         "training_windows": {"real": int((y == 0).sum()), "ai": int((y == 1).sum())},
+        "calibration": {
+            k: {"platt_slope": m.slope, "platt_offset": m.offset, "oof_window_auc": round(m.oof_auc, 4)}
+            for k, m in (("video", bundle["video_model"]), ("image", bundle["image_model"]))
+        },
         "training_clips": [
             {"path": str(c.path.relative_to(args.data)), "label": c.label, "source": c.source, "sha256": c.sha256}
             for c in ds.clips

@@ -3,7 +3,7 @@
 One logistic-regression head per learned category on [MiniLM embedding, hashed word/char TF-IDF],
 trained on the 'train' side of a split by prompt text (evals.prompt_data.split_of), with sample weights
 for weak labels. Probabilities are calibrated by Platt scaling fitted on out-of-fold decision values
-(3-fold, grouped by text key), so the stored head is one coefficient vector plus two numbers.
+(3-fold, grouped by text/template key), so the stored head is one coefficient vector plus two numbers.
 Output: safety/models/prompt_heads-v<N>.npz (float16 coefficients) and a JSON sidecar with the data
 fingerprint, counts and the out-of-fold AUPRC of each head.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold
 
 from evals import default_data_dir
-from evals.prompt_data import LEARNED, Row, load_rows, split_of
+from evals.prompt_data import LEARNED, Row, group_key, load_rows, split_of
 from safety.prompt_features import counts, features, idf_from
 from safety.text_normalize import PromptError, normalize
 
@@ -71,7 +71,7 @@ def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
     t0 = time.time()
     rows = load_rows(data_dir, seed=seed)
-    train_rows = [r for r in rows if split_of(r.text) == "train"]
+    train_rows = [r for r in rows if split_of(r) == "train"]
     texts = normalized_texts(train_rows)
     print(f"{len(rows)} unique prompts, {len(train_rows)} in train", flush=True)
     emb = embed_cached(texts)
@@ -91,8 +91,9 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
             return LogisticRegression(C=C_VALUE, class_weight="balanced", solver="liblinear", max_iter=2000)
 
         oof = np.zeros(len(y))
-        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-        for tr, te in folds.split(x, y):
+        groups = [group_key(train_rows[i]) for i in idx]
+        folds = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed)
+        for tr, te in folds.split(x, y, groups):
             m = head().fit(x[tr], y[tr], sample_weight=w[tr])
             oof[te] = m.decision_function(x[te])
         a, b = _platt(oof, y)

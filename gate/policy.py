@@ -51,6 +51,7 @@ class Policy(BaseModel):
             "nudity": Threshold(review=0.45, block=0.75),
             "minor_sexual": Threshold(review=0.2, block=0.4),
             "violence": Threshold(review=0.5, block=0.8),
+            "gore": Threshold(review=0.5, block=0.8),
         }
     )
     likeness_action: Verdict = "block"  # a registered face the requester may not use

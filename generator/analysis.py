@@ -3,6 +3,7 @@ colour-blob tracks in frames (for motion checks)."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
@@ -11,40 +12,47 @@ def onset_offsets(audio: np.ndarray, sr: int, times: list[float], fps: int, wind
                   ) -> list[float | None]:
     """For each expected impact time, the offset (s) of the detected sound onset from it, or None.
 
-    Onset = first sample, within +-window_frames of the expected time, where the high-passed envelope
-    rises above both 4x the level just before the window and a quarter of the window's peak.
+    The onset is where the high-passed (> 1 kHz) amplitude envelope rises fastest within +-window_frames
+    of the expected time: a struck object's attack is the steepest rise there, even over rain, music or
+    the ringing tail of an earlier impact. None when nothing rises at all.
     """
     mono = np.asarray(audio, np.float64)
     mono = mono.mean(axis=0) if mono.ndim == 2 else mono
     hp = sosfiltfilt(butter(4, 1000.0, btype="highpass", fs=sr, output="sos"), mono)
-    env = np.abs(hp)
-    k = max(1, int(0.0005 * sr))
-    env = np.convolve(env, np.ones(k) / k, mode="same")
+    k = max(1, int(0.001 * sr))
+    env = np.sqrt(np.convolve(hp * hp, np.ones(k) / k, mode="same"))
+    lag = max(1, int(0.002 * sr))
+    rise = np.zeros_like(env)
+    rise[lag:] = env[lag:] - env[:-lag]
     out: list[float | None] = []
     half = int(window_frames / fps * sr)
     for t in times:
         c = int(round(t * sr))
-        a, b = max(0, c - half), min(len(env), c + half)
-        if b - a < 10:
+        a, b = max(lag, c - half), min(len(env), c + half)
+        if b - a < 10 or rise[a:b].max() <= 1e-5:
             out.append(None)
             continue
-        pre = env[max(0, a - int(0.03 * sr)): a]
-        floor = float(np.median(pre)) if len(pre) else 0.0
-        seg = env[a:b]
-        thr = max(4 * floor, 0.25 * float(seg.max()))
-        idx = np.flatnonzero(seg > thr)
-        out.append(None if not len(idx) or seg.max() < 1e-4 else (a + int(idx[0]) - c) / sr)
+        peak = a + int(np.argmax(rise[a:b]))
+        # walk back from the steepest point to where the rise began (the attack's first sample)
+        start = peak
+        while start > a and rise[start - 1] > 0.1 * rise[peak]:
+            start -= 1
+        out.append((start - lag // 2 - c) / sr)
     return out
 
 
-def color_track(frames: list[np.ndarray], rgb: tuple[int, int, int], tol: int = 60,
-                min_pixels: int = 20) -> np.ndarray:
-    """(n, 2) centroid (x, y) of pixels near `rgb` per frame (NaN where too few), plus nothing else."""
-    target = np.array(rgb, np.int16)
+def hue_mask(frame: np.ndarray, hue: int, hue_tol: int = 10, min_sat: int = 120, min_val: int = 50) -> np.ndarray:
+    """Boolean mask of saturated pixels whose OpenCV hue (0..179) is within hue_tol of `hue`."""
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+    d = np.abs(hsv[..., 0].astype(np.int16) - hue)
+    return (np.minimum(d, 180 - d) <= hue_tol) & (hsv[..., 1] >= min_sat) & (hsv[..., 2] >= min_val)
+
+
+def color_track(frames: list[np.ndarray], hue: int, min_pixels: int = 30, **kw: int) -> np.ndarray:
+    """(n, 2) centroid (x, y) of the pixels of one hue per frame; NaN where fewer than min_pixels."""
     out = np.full((len(frames), 2), np.nan)
     for i, f in enumerate(frames):
-        d = np.abs(f.astype(np.int16) - target).max(axis=2)
-        ys, xs = np.nonzero(d < tol)
+        ys, xs = np.nonzero(hue_mask(f, hue, **kw))
         if len(xs) >= min_pixels:
             out[i] = (xs.mean(), ys.mean())
     return out

@@ -3,6 +3,8 @@ beds, a music bed by mood, and placed speech. Vectorised numpy/scipy; everything
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.signal import butter, sosfilt
 
@@ -31,7 +33,7 @@ def _sos(kind: str, freq: float | tuple[float, float], order: int = 2) -> np.nda
 
 def impact(obj_mat: str, surf_mat: str, speed: float, rng: np.random.Generator) -> np.ndarray:
     """Mono impact: modes of both bodies + a short contact click; 0.5 ms attack so the onset is sharp."""
-    strength = float(np.clip(speed / 7.0, 0.18, 1.0))
+    strength = float(np.clip(speed / 7.0, 0.3, 1.0))
     dur = 0.9 if "metal" in (obj_mat, surf_mat) or "glass" in (obj_mat, surf_mat) else 0.35
     t = np.arange(int(dur * SR)) / SR
     out = np.zeros_like(t)
@@ -75,13 +77,24 @@ def place(buf: np.ndarray, sound: np.ndarray, start: int, pan: float = 0.0, gain
     buf[1, s0: s0 + len(seg)] += seg * np.sin(theta) * gain
 
 
+def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    if src_rate == dst_rate:
+        return x.astype(np.float32)
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(src_rate, dst_rate)
+    return resample_poly(x, dst_rate // g, src_rate // g).astype(np.float32)
+
+
 def _tick(rng: np.random.Generator, hp: float, decay: float) -> np.ndarray:
     t = np.arange(int(decay * 6 * SR)) / SR
     return sosfilt(_sos("highpass", hp), rng.normal(0, 1, len(t)) * np.exp(-t / decay)).astype(np.float32)
 
 
 def _noise(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.normal(0, 1, (2, n)).astype(np.float32)
+    return rng.standard_normal((2, n), dtype=np.float32)
 
 
 def ambience(kinds: list[str], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -90,8 +103,8 @@ def ambience(kinds: list[str], n: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(n) / SR
     for kind in kinds:
         if kind == "rain":
-            out += 0.05 * sosfilt(_sos("highpass", 1200.0), _noise(rng, n))
-            drops = [_tick(rng, 5000.0, 0.003) * 0.1 for _ in range(8)]
+            out += 0.02 * sosfilt(_sos("highpass", 1200.0), _noise(rng, n))
+            drops = [_tick(rng, 5000.0, 0.003) * 0.05 for _ in range(8)]
             for k, s in enumerate(rng.integers(0, n, int(n / SR * 30))):  # individual drops
                 place(out, drops[k % 8], int(s), float(rng.uniform(-1, 1)))
         elif kind == "wind":
@@ -103,7 +116,7 @@ def ambience(kinds: list[str], n: int, rng: np.random.Generator) -> np.ndarray:
         elif kind in ("crowd", "cheer"):
             syll = sosfilt(_sos("lowpass", 6.0), np.abs(_noise(rng, n)))
             babble = sosfilt(_sos("bandpass", (300.0, 3000.0)), _noise(rng, n)) * (syll / (syll.max() + 1e-9))
-            level = 0.09 if kind == "crowd" else 0.11 * (0.6 + 0.4 * np.sin(2 * np.pi * t / 3.0) ** 2)
+            level = 0.03 if kind == "crowd" else 0.04 * (0.6 + 0.4 * np.sin(2 * np.pi * t / 3.0) ** 2)
             out += level * babble / (np.abs(babble).max() + 1e-9) * 4
         elif kind == "birds":
             for s in rng.integers(0, n, max(1, int(n / SR * 1.2))):
@@ -150,6 +163,7 @@ def _freq(midi: float) -> float:
     return 440.0 * 2 ** ((midi - 69) / 12)
 
 
+@functools.lru_cache(maxsize=256)  # the progression loops: the same notes come back every four bars
 def _pluck(f: float, dur: float, bright: float) -> np.ndarray:
     t = np.arange(int(dur * SR)) / SR
     out = np.zeros_like(t)
@@ -161,6 +175,7 @@ def _pluck(f: float, dur: float, bright: float) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=256)
 def _pad(f: float, dur: float) -> np.ndarray:
     t = np.arange(int(dur * SR)) / SR
     out = sum(np.sin(2 * np.pi * f * d * t) for d in (0.996, 1.0, 1.004)) + 0.3 * np.sin(2 * np.pi * 2 * f * t)

@@ -57,15 +57,15 @@ def load_cameo(handle: str, path: Path) -> CameoFace:
     faces = detect_faces(img, 0) or detect_faces(img, 1)
     if not faces:  # a tight face crop: give the detector some margin
         padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        faces = [(l - pad, t - pad, r - pad, b - pad) for l, t, r, b in detect_faces(padded, 1)]
+        faces = [(x0 - pad, y0 - pad, x1 - pad, y1 - pad) for x0, y0, x1, y1 in detect_faces(padded, 1)]
     if not faces:
         raise CameoError(f"cameo {handle!r}: no face found in {path}")
-    l, t, r, b = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1]))
-    side = int(max(r - l, b - t) * CROP_SCALE)
-    cx, cy = (l + r) // 2, (t + b) // 2 - (b - t) // 10
+    left, t, r, b = max(faces, key=lambda f: (f[2] - f[0]) * (f[3] - f[1]))
+    side = int(max(r - left, b - t) * CROP_SCALE)
+    cx, cy = (left + r) // 2, (t + b) // 2 - (b - t) // 10
     padded = cv2.copyMakeBorder(img, side, side, side, side, cv2.BORDER_REPLICATE)
     crop = padded[cy - side // 2 + side: cy + side // 2 + side, cx - side // 2 + side: cx + side // 2 + side]
-    return CameoFace(handle, np.ascontiguousarray(crop), (l, t, r, b))
+    return CameoFace(handle, np.ascontiguousarray(crop), (left, t, r, b))
 
 
 @functools.lru_cache(maxsize=32)

@@ -58,15 +58,16 @@ class DiffusionBackend:
 
     def _load(self):
         if self._pipe is None:
-            import safety.torch_compat  # noqa: F401  (torchvision op shim, must precede transformers)
             import torch
             from diffusers import DiffusionPipeline
+
+            import safety.torch_compat  # noqa: F401  (torchvision op shim, must precede transformers)
 
             dtype = getattr(torch, self.dtype)
             try:
                 pipe = DiffusionPipeline.from_pretrained(str(self.model_dir), local_files_only=True,
                                                          torch_dtype=dtype)
-            except (OSError, ValueError, EnvironmentError) as e:
+            except (OSError, ValueError) as e:
                 raise BackendUnavailableError(f"cannot load diffusion model from {self.model_dir}: {e}") from e
             pipe.set_progress_bar_config(disable=True)
             self._pipe = pipe.to(self.device)
@@ -116,9 +117,7 @@ class DiffusionBackend:
         tts_ok, tts_why = tts.available()
         cursor = int(0.3 * au.SR)
         for line in scene.dialogue if tts_ok else []:
-            from scipy.signal import resample_poly
-
-            wav = resample_poly(tts.synth(line), au.SR // 150, tts.sample_rate // 150).astype(np.float32)
+            wav = au.resample(tts.synth(line), tts.sample_rate, au.SR)
             au.place(mix, wav * 0.8, cursor)
             cursor += len(wav) + int(0.3 * au.SR)
         peak = float(np.abs(mix).max()) if mix.size else 0.0

@@ -19,7 +19,7 @@ VIEW_H = 9.0
 FLOOR_Y = 1.6
 SUBSTEPS = 10  # physics steps per frame: an impact time is known to 1/10 of a frame
 IMPACT_MIN_SPEED = 0.7  # m/s normal speed below which a contact is resting, not an impact
-ELASTICITY = {"rubber": 0.9, "plastic": 0.78, "glass": 0.7, "metal": 0.55, "wood": 0.5, "stone": 0.3,
+ELASTICITY = {"rubber": 0.8, "plastic": 0.72, "glass": 0.7, "metal": 0.55, "wood": 0.5, "stone": 0.3,
               "fruit": 0.25, "cloth": 0.2, "fur": 0.2, "feather": 0.1}
 FLOOR_ELASTICITY = {"wood": 0.85, "tile": 0.9, "marble": 0.9, "concrete": 0.88, "stone": 0.85, "metal": 0.9,
                     "grass": 0.6, "carpet": 0.45, "sand": 0.35, "snow": 0.25, "dirt": 0.55, "ice": 0.9}
@@ -47,8 +47,8 @@ def body_size(s: Subject) -> tuple[float, float]:
     """Width and height in metres of a subject's collision shape."""
     k = s.size
     return {"ball": (0.9 * k, 0.9 * k), "box": (1.0 * k, 1.0 * k), "person": (0.7 * k, 1.85 * k),
-            "dog": (1.2 * k, 0.8 * k), "cat": (0.9 * k, 0.6 * k), "car": (3.6 * k, 1.4 * k),
-            "bird": (0.8 * k, 0.35 * k)}[s.kind]
+            "dog": (1.2 * k, 0.8 * k), "animal": (1.5 * k, 1.1 * k), "cat": (0.9 * k, 0.6 * k),
+            "car": (3.6 * k, 1.4 * k), "bird": (0.8 * k, 0.35 * k)}[s.kind]
 
 
 def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: int, world_w: float,
@@ -78,6 +78,11 @@ def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: 
     ids = shot.subjects
     n = max(1, len(ids))
     slots = {sid: left + (right - left) * (i + 0.5) / n for i, sid in enumerate(ids)}
+    # cameo characters stand side by side in the middle, so one medium shot shows every face large
+    cameo_ids = [sid for sid in ids if subjects[sid].cameo]
+    mid = (left + right) / 2 if not pan else world_w / 2
+    for i, sid in enumerate(cameo_ids):
+        slots[sid] = mid + (i - (len(cameo_ids) - 1) / 2) * 2.4
     bodies: dict[str, pymunk.Body] = {}
     scripted: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
     t_frames = np.arange(n_frames) * dt_frame
@@ -112,7 +117,7 @@ def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: 
                 body.position = ((left + 1.2 + w) if side > 0 else (right - 1.2 - w), FLOOR_Y + 1.5 + 0.4 * h)
                 body.velocity = (side * float(rng.uniform(5.0, 6.5)), 2.5)
             else:  # drop / bounce
-                body.position = (x0, FLOOR_Y + float(rng.uniform(4.2, 5.6)))
+                body.position = (x0, FLOOR_Y + float(rng.uniform(3.0, 4.0)))
                 body.velocity = (float(rng.uniform(-0.6, 0.6)), 0.0)
                 if s.kind == "box":
                     body.angle = float(rng.uniform(-0.5, 0.5))
@@ -126,7 +131,7 @@ def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: 
 
         # scripted movers: path as a function of simulation time
         speed, stride = WALK.get(act, (0.0, 1.5))
-        if s.kind in ("dog", "cat"):
+        if s.kind in ("dog", "cat", "animal"):
             speed, stride = speed * 1.1, stride * 0.6
         y = np.full(n_frames, FLOOR_Y + h / 2)
         ang = np.zeros(n_frames)
@@ -137,8 +142,11 @@ def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: 
             x = slots[sid] - speed * sim_seconds / 2 + speed * t_frames
             gait = (speed * t_frames) / (np.pi * 0.7 * s.size)  # wheel turns
         elif s.kind == "bird":
-            x = left + 1 + (right - left - 2) * t_frames / max(sim_seconds, 1e-6)
-            y = 6.3 + 0.6 * np.sin(t_frames * 1.7 + rng.uniform(0, 6))
+            # each bird its own lane and pace across the sky
+            lane = float(rng.uniform(-1.2, 1.2))
+            start = float(rng.uniform(0.0, 0.35)) * (right - left)
+            x = left + 1 + start + (right - left - 2) * 0.6 * t_frames / max(sim_seconds, 1e-6)
+            y = 6.3 + lane + 0.6 * np.sin(t_frames * 1.7 + rng.uniform(0, 6))
             gait = t_frames * 3.0  # wing beats per second
         elif speed > 0:
             x = slots[sid] - speed * sim_seconds / 2 + speed * t_frames

@@ -9,8 +9,9 @@ import numpy as np
 
 from generator import audio as au
 from generator.cameo import CameoFace, load_cameo
+from generator.errors import GeneratorError
 from generator.physics import VIEW_H, ShotMotion, simulate_shot
-from generator.render import Camera, ShotRenderer
+from generator.render import ShotRenderer
 from generator.scene import Scene, parse_prompt
 from generator.spec import Clip, GenerationSpec
 from generator.tts import get_tts
@@ -34,13 +35,15 @@ class ProceduralBackend:
         if spec.source_clip is not None:
             from generator.remix import remix
 
+            if spec.cameos:
+                raise GeneratorError("a remix cannot add cameos; generate a new clip with the cameo instead")
             return remix(spec, self)
         scene = parse_prompt(spec.prompt, spec.style, spec.seed, float(spec.seconds),
                              tuple(c.handle for c in spec.cameos))
         cameos = {c.handle: load_cameo(c.handle, c.face_image) for c in spec.cameos}
         return self.render_scene(scene, spec, cameos)
 
-    def plan(self, scene: Scene, spec: GenerationSpec) -> tuple[list[int], list[ShotMotion], list[Camera]]:
+    def plan(self, scene: Scene, spec: GenerationSpec) -> tuple[list[int], list[ShotMotion]]:
         """Frames per shot and the physics of each shot (cheap; done before any pixel is drawn)."""
         fps = spec.fps
         width, height = spec.size
@@ -48,20 +51,19 @@ class ProceduralBackend:
         total = int(round(spec.seconds * fps))
         bounds = [int(round(total * i / len(scene.shots))) for i in range(len(scene.shots) + 1)]
         counts = [bounds[i + 1] - bounds[i] for i in range(len(scene.shots))]
-        motions, cams = [], []
+        motions = []
         for shot, n in zip(scene.shots, counts, strict=True):
             shot.start = bounds[shot.index] / fps
             shot.seconds = n / fps
             pan = -4.0 if "pan_left" in shot.camera else (4.0 if "pan_right" in shot.camera else 0.0)
             m = simulate_shot(shot, scene.subjects, fps, n, world_w, spec.seed, pan)
             motions.append(m)
-            cams.append(Camera(shot, m, n, world_w, spec.seed))
-        return counts, motions, cams
+        return counts, motions
 
     def render_scene(self, scene: Scene, spec: GenerationSpec, cameos: dict[str, CameoFace]) -> Clip:
         fps = spec.fps
         width, height = spec.size
-        counts, motions, _ = self.plan(scene, spec)
+        counts, motions = self.plan(scene, spec)
         total = sum(counts)
         n_samples = int(round(total / fps * au.SR))
         rng = np.random.default_rng([spec.seed, 71])
@@ -73,7 +75,9 @@ class ProceduralBackend:
         for shot, m, off in zip(scene.shots, motions, offsets, strict=False):
             for ev in m.impacts:
                 frame = int(off + ev["frame"])
-                t = off / fps + ev["time"]
+                # the sound starts on the frame that shows the contact (the physical instant is at most
+                # half a frame away, see sim_time), so picture and sound agree frame for frame
+                t = frame / fps
                 obj = ev["a_material"] if ev["a"] not in ("floor", "wall") else ev["b_material"]
                 surf = ev["b_material"] if ev["a"] not in ("floor", "wall") else ev["a_material"]
                 surf = shot.floor if surf == "wall" and shot.setting != "indoor" else surf
@@ -82,10 +86,11 @@ class ProceduralBackend:
                     snd = np.interp(np.arange(0, len(snd), shot.slow_motion), np.arange(len(snd)), snd)
                     snd = snd.astype(np.float32)
                 au.place(mix, snd, int(round(t * au.SR)), (ev["x"] / world_w) * 2 - 1)
-                collisions.append({"frame": frame, "time": round(t, 6), "shot": shot.index,
+                collisions.append({"frame": frame, "time": round(t, 6),
+                                   "sim_time": round(float(off / fps + ev["time"]), 6), "shot": shot.index,
                                    "bodies": [ev["a"], ev["b"]], "speed": round(ev["speed"], 3)})
             for fs in m.footsteps:
-                t = off / fps + fs["time"]
+                t = (off + fs["frame"]) / fps  # on the frame where the foot is planted
                 au.place(mix, au.footstep(fs["material"], rng, fs["legs"]), int(round(t * au.SR)),
                          (fs["x"] / world_w) * 2 - 1)
                 footsteps.append({"frame": int(off + fs["frame"]), "time": round(t, 6), "subject": fs["subject"]})
@@ -117,18 +122,14 @@ class ProceduralBackend:
                     continue
                 spk = line["speaker"] or "narrator"
                 voice = voices.setdefault(spk, len(voices))
-                wav = tts.synth(line["text"], voice)
-                if tts.sample_rate != au.SR:
-                    from scipy.signal import resample_poly
-
-                    wav = resample_poly(wav, au.SR // 150, tts.sample_rate // 150).astype(np.float32)
+                wav = au.resample(tts.synth(line["text"], voice), tts.sample_rate, au.SR)
                 au.place(mix, wav * 0.8, cursor, 0.0)
                 if line["speaker"]:
                     env = au.speaking_envelope(wav, cursor, total, fps, n_samples)
                     speaking[spk] = np.maximum(speaking.get(spk, env), env)
+                if cursor + len(wav) > n_samples:
+                    speech_status = "spoken (cut at the end of the clip)"
                 cursor += len(wav) + int(0.3 * au.SR)
-            if cursor > n_samples and shot.dialogue and ok:
-                speech_status = "spoken (cut at the end of the clip)"
 
         peak = float(np.abs(mix).max())
         if peak > 0.98:  # normalise rather than clip, so impact onsets keep their shape

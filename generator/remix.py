@@ -38,9 +38,9 @@ def _intent(prompt: str, style: str | None) -> dict:
         if noun and "background" not in m.group(1):
             color = next((c for c in COLORS if re.search(rf"\b{c}\b", target)), None)
             return {"change": "object", "from": m.group(1).strip(), "to": noun, "color": color, "style": style}
-    if "background" in text or re.search(r"\b(?:move|set|place|put)\b.*\b(?:to|in|on|at)\b", text):
-        if _find_words(text, SETTINGS) or _find_words(text, TIMES):
-            return {"change": "background", "style": style}
+    moved = "background" in text or re.search(r"\b(?:move|set|place|put)\b.*\b(?:to|in|on|at)\b", text)
+    if moved and (_find_words(text, SETTINGS) or _find_words(text, TIMES)):
+        return {"change": "background", "style": style}
     colors = [w for _, w, _ in _find_words(text, {c: c for c in COLORS})]
     if colors and re.search(r"\b(?:make|turn|paint|colou?r|recolou?r|change)\b", text):
         return {"change": "color", "from": colors[0] if len(colors) > 1 else None, "to": colors[-1],
@@ -136,8 +136,23 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
         bg_full = r.frame(0)
         scene_meta["setting"] = {"setting": shot.setting, "time_of_day": shot.time_of_day, "floor": shot.floor}
     elif intent["change"] == "color":
-        to_rgb = COLORS[intent["to"]]
-        scene_meta["to_hue"] = _hue(to_rgb)
+        scene_meta["to_hue"] = _hue(COLORS[intent["to"]])
+        if intent.get("from"):
+            from_hue = _hue(COLORS[intent["from"]])
+        else:  # the moving thing's own colour: the commonest saturated hue among foreground pixels
+            hist = np.zeros(180)
+            for k, f in enumerate(src.frames()):
+                if k % step == 0:
+                    sm = small(f)
+                    hsv = cv2.cvtColor(sm, cv2.COLOR_RGB2HSV)
+                    sel = (fg_mask(sm) > 0) & (hsv[..., 1] > 90)
+                    hist += np.bincount(hsv[..., 0][sel], minlength=180)[:180]
+            if hist.sum() == 0:
+                raise GeneratorError("remix: found nothing moving to recolour; name its colour "
+                                     "('turn the red car blue')")
+            from_hue = int(np.argmax(np.convolve(np.concatenate([hist[-3:], hist, hist[:3]]), np.ones(7),
+                                                 mode="valid")))
+        scene_meta["from_hue"] = from_hue
 
     def frames() -> Iterator[np.ndarray]:
         want = iter(enumerate(src_index))
@@ -158,13 +173,16 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
                               interpolation=cv2.INTER_LINEAR)
         if change == "color":
             hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV)
-            sel = hsv[..., 1] > 70
-            if intent.get("from"):
-                hf = _hue(COLORS[intent["from"]])
-                d = np.abs(hsv[..., 0].astype(np.int16) - hf)
-                sel &= np.minimum(d, 180 - d) < 12
-            else:
-                sel &= cv2.dilate(mask, kernel) > 127
+            d = np.abs(hsv[..., 0].astype(np.int16) - scene_meta["from_hue"])
+            sel = (hsv[..., 1] > 70) & (np.minimum(d, 180 - d) < 10)
+            if not intent.get("from"):
+                # only the moving thing: whole same-coloured regions that touch the motion mask (the mask
+                # alone misses the parts of an object that happen to match the background)
+                n_lab, labels = cv2.connectedComponents(sel.astype(np.uint8), connectivity=8)
+                touched = np.unique(labels[sel & (mask > 127)])
+                keep = np.zeros(n_lab, bool)
+                keep[touched[touched > 0]] = True
+                sel = keep[labels]
             target = COLORS[intent["to"]]
             th = _hue(target)
             hsv2 = hsv.copy()

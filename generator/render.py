@@ -30,7 +30,7 @@ class Camera:
     """Per-frame view: world centre (cx, cy) and zoom; moves come from the shot's camera words."""
 
     def __init__(self, shot: Shot, motion: ShotMotion, n: int, world_w: float, seed: int,
-                 min_zoom: float = 1.0, focus_id: str | None = None) -> None:
+                 min_zoom: float = 1.0, focus_ids: list[str] | None = None) -> None:
         t = np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(1)
         ease = t * t * (3 - 2 * t)
         cam = set(shot.camera)
@@ -58,9 +58,13 @@ class Camera:
             self.cy = VIEW_H / 2 - 1.0 + 2.0 * ease
         if "tilt_down" in cam:
             self.cy = VIEW_H / 2 + 1.0 - 2.0 * ease
-        focus_id = focus_id or (shot.subjects[0] if shot.subjects else None)
-        focus = motion.tracks.get(focus_id) if focus_id else None
-        if focus is not None and ("track" in cam or self.zoom.max() > 1.01):
+        focus_ids = [f for f in (focus_ids or shot.subjects[:1]) if f in motion.tracks]
+        if focus_ids and ("track" in cam or self.zoom.max() > 1.01):
+            focus = motion.tracks[focus_ids[0]]
+            if len(focus_ids) > 1:  # several cameos: frame their midpoint
+                ts = [motion.tracks[f] for f in focus_ids]
+                focus = type(focus)(np.mean([t.x for t in ts], 0), np.mean([t.y for t in ts], 0), focus.angle,
+                                    focus.gait)
             k = np.clip((self.zoom - 1.0) / 0.6, 0, 1) if "track" not in cam else np.ones(n)
             fx = np.convolve(np.pad(focus.x, 6, mode="edge"), np.ones(13) / 13, mode="valid")[:n]
             fy = np.convolve(np.pad(focus.y, 6, mode="edge"), np.ones(13) / 13, mode="valid")[:n]
@@ -95,8 +99,9 @@ class ShotRenderer:
         self.base_ppu = height / VIEW_H
         cameo_ids = [s for s in shot.subjects if subjects[s].cameo and subjects[s].cameo in cameos]
         # a cameo face must be big enough for a face detector (>= 80 px box at 480p): frame a medium shot on it
-        self.camera = Camera(shot, motion, n_frames, self.world_w, seed, min_zoom=1.8 if cameo_ids else 1.0,
-                             focus_id=cameo_ids[0] if cameo_ids else None)
+        zoom = (1.8 if len(cameo_ids) <= 2 else 1.45) if cameo_ids else 1.0
+        self.camera = Camera(shot, motion, n_frames, self.world_w, seed, min_zoom=zoom,
+                             focus_ids=cameo_ids or None)
         self.zmax = float(self.camera.zoom.max())
         self.plate_ppu = self.base_ppu * self.zmax
         x0, x1 = self.camera.x_range
@@ -278,7 +283,7 @@ class ShotRenderer:
         def to_px(x: float, y: float) -> tuple[int, int]:
             return (int(round((x - left) * ppu)), int(round(self.h - (y - bottom) * ppu)))
 
-        order = sorted(self.shot.subjects, key=lambda s: {"car": 0, "person": 1, "dog": 2, "cat": 2,
+        order = sorted(self.shot.subjects, key=lambda s: {"car": 0, "person": 1, "dog": 2, "cat": 2, "animal": 2,
                                                           "box": 3, "ball": 4, "bird": 5}[self.subjects[s].kind])
         for sid in order if not self.raw else ():  # remix footage has its own shadows
             self._shadow(frame, sid, i, to_px, ppu)
@@ -348,7 +353,7 @@ class ShotRenderer:
             cv2.polylines(f, [pts], True, ec if et else self._col(s.color, 0.55), max(1, et or 1), AA)
         elif s.kind == "person":
             return self._person(f, sid, s, x, y, h, gait, i, to_px, ppu)
-        elif s.kind in ("dog", "cat"):
+        elif s.kind in ("dog", "cat", "animal"):
             self._quadruped(f, s, x, y, w, h, gait, to_px, ppu)
         elif s.kind == "car":
             self._car(f, s, x, y, w, h, gait, to_px, ppu)
@@ -404,11 +409,13 @@ class ShotRenderer:
             cv2.line(f, to_px(*hip), to_px(*foot), self._col(col, 0.55), lw, AA)
         act = self.shot.actions.get(sid, "idle")
         for sgn in (1, -1):
+            sh = (shoulder[0] + sgn * 0.3 * s.size, shoulder[1] - 0.05 * s.size)
             if act == "wave" and sgn == 1:
-                hand = (shoulder[0] + 0.45 * s.size, shoulder[1] + 0.55 * s.size + 0.1 * np.sin(gait * 6))
+                hand = (sh[0] + 0.35 * s.size, sh[1] + 0.55 * s.size + 0.12 * np.sin(gait * 6))
             else:
-                hand = (shoulder[0] - sgn * swing * 0.5 * s.size, shoulder[1] - 0.7 * s.size)
-            cv2.line(f, to_px(*shoulder), to_px(*hand), self._col(col, 0.85), max(2, lw * 3 // 4), AA)
+                hand = (sh[0] + sgn * 0.12 * s.size - sgn * swing * 0.4 * s.size, sh[1] - 0.75 * s.size)
+            cv2.line(f, to_px(*sh), to_px(*hand), self._col(col, 0.85), max(2, lw * 3 // 4), AA)
+            cv2.circle(f, to_px(*hand), max(2, lw // 2), self.skin[sid], -1, AA)
         body = np.array([to_px(x - 0.3 * s.size, hip[1]), to_px(x + 0.3 * s.size, hip[1]),
                          to_px(x + 0.34 * s.size, shoulder[1]), to_px(x - 0.34 * s.size, shoulder[1])], np.int32)
         cv2.fillConvexPoly(f, body, col, AA)
@@ -486,8 +493,8 @@ class ShotRenderer:
             xs = (p[:, 0] * self.w + y * 40).astype(np.int32)
             ys = (y * self.h).astype(np.int32)
             ln = (10 + 14 * p[:, 2]) * self.h / 480
-            lines = [np.array([[x0, y0], [x0 - int(l * 0.25), y0 + int(l)]], np.int32)
-                     for x0, y0, l in zip(xs, ys, ln, strict=True)]
+            lines = [np.array([[x0, y0], [x0 - int(ln_ * 0.25), y0 + int(ln_)]], np.int32)
+                     for x0, y0, ln_ in zip(xs, ys, ln, strict=True)]
             cv2.polylines(f, lines, False, (185, 195, 215), 1, AA)
         else:
             y = (p[:, 1] + t * (0.08 + 0.08 * p[:, 2])) % 1.0

@@ -54,11 +54,35 @@ NOUNS: dict[str, tuple[str, str | None, str, float]] = {
     "corgi": ("dog", "orange", "fur", 1.1), "cat": ("cat", "gray", "fur", 1.04),
     "kitten": ("cat", "orange", "fur", 0.78), "car": ("car", None, "metal", 1.0),
     "truck": ("car", None, "metal", 1.35), "bus": ("car", "yellow", "metal", 1.6),
-    "bird": ("bird", None, "feather", 0.6), "seagull": ("bird", "white", "feather", 0.7),
+    # other four-legged animals share one quadruped rig, sized and coloured per species
+    "horse": ("animal", "brown", "fur", 1.6), "cow": ("animal", "white", "fur", 1.5),
+    "sheep": ("animal", "white", "fur", 1.0), "bear": ("animal", "brown", "fur", 1.5),
+    "panda": ("animal", "white", "fur", 1.3), "rabbit": ("animal", "gray", "fur", 0.5),
+    "bunny": ("animal", "white", "fur", 0.5), "fox": ("animal", "orange", "fur", 0.8),
+    "lion": ("animal", "gold", "fur", 1.4), "tiger": ("animal", "orange", "fur", 1.4),
+    "deer": ("animal", "tan", "fur", 1.3), "wolf": ("animal", "gray", "fur", 1.1),
+    "pig": ("animal", "pink", "fur", 1.0), "goat": ("animal", "beige", "fur", 1.0),
+    "elephant": ("animal", "gray", "skin", 2.0), "giraffe": ("animal", "gold", "fur", 1.8),
+    "squirrel": ("animal", "brown", "fur", 0.4), "mouse": ("animal", "gray", "fur", 0.3),
+    "raccoon": ("animal", "gray", "fur", 0.7), "zebra": ("animal", "white", "fur", 1.5),
+    "people": ("person", None, "cloth", 1.3), "lady": ("person", None, "cloth", 1.3),
+    "teenager": ("person", None, "cloth", 1.2), "student": ("person", None, "cloth", 1.25),
+    "soldier": ("person", "green", "cloth", 1.3), "musician": ("person", None, "cloth", 1.3),
+    "guitarist": ("person", None, "cloth", 1.3), "player": ("person", None, "cloth", 1.3),
+    "cyclist": ("person", None, "cloth", 1.3), "doctor": ("person", "white", "cloth", 1.3),
+    "farmer": ("person", "brown", "cloth", 1.3), "baby": ("person", None, "cloth", 0.6),
+    "motorcycle": ("car", None, "metal", 0.6), "bicycle": ("car", None, "metal", 0.5),
+    "bike": ("car", None, "metal", 0.5), "van": ("car", "white", "metal", 1.3),
+    "taxi": ("car", "yellow", "metal", 1.0), "jeep": ("car", "green", "metal", 1.1),
+    "bird": ("bird", None, "feather", 0.6), "parrot": ("bird", "green", "feather", 0.6),
+    "owl": ("bird", "brown", "feather", 0.7), "duck": ("bird", "yellow", "feather", 0.6),
+    "swan": ("bird", "white", "feather", 0.9), "butterfly": ("bird", "orange", "feather", 0.4),
+    "crow": ("bird", "black", "feather", 0.6), "dove": ("bird", "white", "feather", 0.55),
+    "seagull": ("bird", "white", "feather", 0.7),
     "eagle": ("bird", "brown", "feather", 0.9), "pigeon": ("bird", "gray", "feather", 0.55),
 }
 PERSON_LIKE = ("person",)
-ANIMATE = ("person", "dog", "cat", "bird", "car")
+ANIMATE = ("person", "dog", "cat", "animal", "bird", "car")
 
 ACTIONS: dict[str, str] = {
     "bounc": "drop", "drop": "drop", "fall": "drop", "fell": "drop", "tumbl": "drop",
@@ -70,7 +94,7 @@ ACTIONS: dict[str, str] = {
     "speak": "talk", "sing": "talk", "shout": "talk", "sit": "idle", "stand": "idle", "sleep": "idle",
 }
 DEFAULT_ACTION = {"ball": "drop", "box": "drop", "person": "idle", "dog": "idle", "cat": "idle",
-                  "car": "drive", "bird": "fly"}
+                  "animal": "idle", "car": "drive", "bird": "fly"}
 
 SETTINGS: dict[str, str] = {
     "room": "indoor", "indoor": "indoor", "inside": "indoor", "kitchen": "indoor", "living room": "indoor",
@@ -191,11 +215,12 @@ class Scene:
         return d
 
 
-def _find_words(text: str, table: dict[str, str], prefix: bool = False) -> list[tuple[int, str, str]]:
-    """(position, matched word, value) for each lexicon entry found as a word (or word prefix)."""
+def _find_words(text: str, table: dict[str, str], prefix: bool = False, plural: bool = False
+                ) -> list[tuple[int, str, str]]:
+    """(position, matched word, value) for each lexicon entry found as a word (or word prefix / plural)."""
     hits = []
     for key, val in table.items():
-        pat = r"\b" + re.escape(key) + (r"\w*" if prefix else r"\b")
+        pat = r"\b" + re.escape(key) + (r"\w*" if prefix else r"(?:e?s)?\b" if plural else r"\b")
         hits += [(m.start(), m.group(0), val) for m in re.finditer(pat, text)]
     # longest match first at equal positions ("soccer ball" over "ball")
     hits.sort(key=lambda h: (h[0], -len(h[1])))
@@ -219,7 +244,8 @@ def _nouns(text: str) -> list[tuple[int, str]]:
         plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2] not in "aeiou" else noun + (
             "es" if noun.endswith(("x", "s", "ch")) else "s")
         for m in re.finditer(rf"\b({re.escape(noun)}|{re.escape(plural)})\b", text):
-            if not any(p <= m.start() < p + len(n) for p, n in found):
+            used_as_adjective = re.match(r"\s+(?:" + "|".join(SURFACES) + r")\b", text[m.end():])
+            if not used_as_adjective and not any(p <= m.start() < p + len(n) for p, n in found):
                 found.append((m.start(), m.group(0)))
     return sorted(found)
 
@@ -319,7 +345,8 @@ def parse_prompt(prompt: str, style: str | None = None, seed: int = 0, seconds: 
         if ids:
             last_mentioned = ids
 
-        setting = _first(piece, SETTINGS) or prev["setting"] or ("indoor" if re.search(
+        hits = _find_words(piece, SETTINGS, plural=True)
+        setting = (hits[0][2] if hits else None) or prev["setting"] or ("indoor" if re.search(
             r"\b(floor|table|carpet)\b", piece) else "field")
         floor = None
         for m in re.finditer(r"\b([\w-]+)\s+(?:" + "|".join(SURFACES) + r")\b", piece):
@@ -327,6 +354,8 @@ def parse_prompt(prompt: str, style: str | None = None, seed: int = 0, seconds: 
                 floor = MATERIALS[m.group(1)]
         if floor is None:
             floor = shots[-1].floor if shots and setting == shots[-1].setting else SETTING_FLOOR[setting]
+            if _first(piece, WEATHER) == "snow" and setting not in ("indoor", "stage", "space"):
+                floor = "snow"
         tod = _first(piece, TIMES) or prev["time"] or ("day" if setting != "space" else "night")
         weather = _first(piece, WEATHER) or prev["weather"] or "clear"
         if setting in ("indoor", "space"):

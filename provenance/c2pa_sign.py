@@ -177,6 +177,7 @@ def sign_video(
                     builder.add_ingredient(ingredient, _mime(parent), ph)
             with _make_signer(signer) as c2signer, src.open("rb") as fin, tmp.open("w+b") as fout:
                 manifest_bytes = builder.sign(c2signer, mime, fin, fout)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; published media must be readable
         os.replace(tmp, dst)
     except c2pa.C2paError as exc:
         raise ProvenanceError(f"C2PA signing failed: {exc}") from exc

@@ -193,6 +193,7 @@ def transcode(
                     out.mux(pkt)
         if n_frames == 0:
             raise ProvenanceError(f"no decodable video frames in {src.name}")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; published media must be readable
         os.replace(tmp, dst)
     except av.FFmpegError as exc:
         raise ProvenanceError(f"cannot transcode {src.name}: {exc}") from exc

@@ -14,6 +14,7 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
@@ -24,20 +25,21 @@ from provenance.wm_code import GRID, Layout
 
 CELL_PX = 4
 TILE = GRID * CELL_PX  # 64
-TARGET_PSNR_DB = 42.0
-RESIDUAL_SIGMA = 2.0
+TARGET_PSNR_DB = 40.5
+RESIDUAL_SIGMA = 3.0
 SCALE_MIN, SCALE_MAX = 0.4, 1.35
 COARSE_RATIO = 1.012
-COARSE_PATCH = 192
+COARSE_PATCH = 256
 SYNC_WEIGHT = 1.0
 WHITEN_BINS = 5
-FOUND_P_VALUE = 1e-6  # report a mark only when the false-positive bound is below this
+SMOOTH_SIGMA = 0.8
+MASK_MIN, MASK_MAX = 0.2, 4.0  # texture masking: most of the energy goes where H.264 keeps it
 
 
 def _smooth_tile(cells: np.ndarray) -> np.ndarray:
     tile = np.kron(cells.reshape(GRID, GRID), np.ones((CELL_PX, CELL_PX)))
     # wrap-around smoothing keeps the tiling seamless and removes hard block edges
-    return gaussian_filter(tile, sigma=0.8, mode="wrap")
+    return gaussian_filter(tile, sigma=SMOOTH_SIGMA, mode="wrap")
 
 
 class VideoMark:
@@ -48,6 +50,8 @@ class VideoMark:
         sync = _smooth_tile(self.layout.sync)
         self.sync_tile = sync - sync.mean()
         self._sync_fft_conj = np.conj(np.fft.fft2(self.sync_tile))
+        self._pattern_key: tuple | None = None
+        self._pattern = np.zeros((0, 0), np.float32)
 
     # ---- embedding -------------------------------------------------------------------------------
     def tile_for(self, payload: bytes) -> np.ndarray:
@@ -58,18 +62,24 @@ class VideoMark:
     def embed_luma(self, y: np.ndarray, tile: np.ndarray, target_psnr: float = TARGET_PSNR_DB) -> np.ndarray:
         """Mark one luma plane (uint8 HxW). Returns uint8."""
         h, w = y.shape
-        pattern = np.tile(tile, (math.ceil(h / TILE), math.ceil(w / TILE)))[:h, :w]
+        key = (id(tile), h, w)
+        if self._pattern_key != key:  # the tiled pattern is the same for every frame of a clip
+            reps = (math.ceil(h / TILE), math.ceil(w / TILE))
+            self._pattern = np.tile(tile.astype(np.float32), reps)[:h, :w].copy()
+            self._pattern_key = key
+        pattern = self._pattern
         yf = y.astype(np.float32)
         mu = cv2.GaussianBlur(yf, (0, 0), 3)
         var = cv2.GaussianBlur(yf * yf, (0, 0), 3) - mu * mu
         act = np.sqrt(np.maximum(var, 0)) + 3.0
-        mask = np.clip(act / float(np.mean(act)), 0.35, 2.5)
+        mask = np.clip(act / float(np.mean(act)), MASK_MIN, MASK_MAX)
         # keep away from clipping at black/white, where the change would be lost or visible
-        mask *= np.clip(np.minimum(yf - 4, 251 - yf) / 12.0, 0.0, 1.0)
+        mask *= np.clip(np.minimum(yf - 4, 251 - yf) * np.float32(1 / 12.0), 0.0, 1.0)
         delta = pattern * mask
+        # the whole PSNR budget is spent every frame (measured: a smoother or lower-frequency pattern
+        # and host-interference cancellation did not survive H.264 better on our test clips)
         target_rms = 255.0 / (10 ** (target_psnr / 20))
-        rms = float(np.sqrt(np.mean(delta**2))) or 1.0
-        delta *= target_rms / rms
+        delta *= np.float32(target_rms / (float(np.sqrt(np.mean(delta * delta))) or 1.0))
         return np.clip(np.rint(yf + delta), 0, 255).astype(np.uint8)
 
     # ---- detection -------------------------------------------------------------------------------
@@ -78,7 +88,8 @@ class VideoMark:
         """High-pass, outlier-clipped residual of one luma plane (float32)."""
         yf = y.astype(np.float32)
         r = yf - cv2.GaussianBlur(yf, (0, 0), RESIDUAL_SIGMA)
-        lim = 3.0 * (float(np.median(np.abs(r))) * 1.4826 + 0.5)
+        # robust scale from a subsample: a full median costs more than everything else here
+        lim = 3.0 * (float(np.median(np.abs(r.ravel()[::29]))) * 1.4826 + 0.5)
         return np.clip(r, -lim, lim)
 
     @staticmethod
@@ -134,7 +145,7 @@ class VideoMark:
         coarse.sort(reverse=True)
         tried = len(coarse)
         best = {"z": -1e9, "scale": 1.0, "shift": (0, 0)}
-        for _, s0 in coarse[:3]:
+        for _, s0 in coarse[:4]:
             for s in s0 * (1 + np.arange(-8, 9) * 0.0015):
                 z, shift = self._score(self._fold(self._rescale(resid, float(s))))
                 tried += 1
@@ -149,46 +160,42 @@ class VideoMark:
         return aligned.reshape(GRID, CELL_PX, GRID, CELL_PX).mean(axis=(1, 3)).ravel()
 
     def detect_residual(self, resid: np.ndarray) -> dict:
-        """Full detection on an accumulated residual: sync search, soft bits, RS decode, p-value."""
+        """Full detection on an accumulated residual: sync search, soft bits, decode, p-value.
+
+        The sync peak can be a pixel off after resizing/compression, so the payload is read at the
+        peak and its 8 neighbours; the first that passes the CRC wins, and the false-positive bound
+        is multiplied by the number of reads tried."""
         loc = self.locate(resid)
         log_p_sync = wm_code.bonferroni_log_p(loc["z"], loc["hypotheses"])
-        soft = self.layout.soft_bits(self.read_cells(resid, loc["scale"], loc["shift"]))
-        return _decide(soft, log_p_sync, {"scale": round(loc["scale"], 4), "shift": list(loc["shift"]),
-                                          "sync_z": round(loc["z"], 2)})
+        extra = {"scale": round(loc["scale"], 4), "shift": list(loc["shift"]), "sync_z": round(loc["z"], 2)}
+        dy0, dx0 = loc["shift"]
+        offsets = [(0, 0)] + [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)]
+        first = None
+        for a, b in offsets:
+            soft = self.layout.soft_bits(self.read_cells(resid, loc["scale"], (dy0 + a, dx0 + b)))
+            out = wm_code.decide(soft, log_p_sync + math.log(len(offsets)), dict(extra))
+            if first is None:
+                first = out
+            if out.get("candidate"):
+                out["read_offset"] = [a, b]
+                return out
+        return first
 
-    def detect_frames(self, lumas: list[np.ndarray]) -> dict:
-        if not lumas:
-            return _decide(None, 0.0, {"frames": 0})
-        acc = np.zeros(lumas[0].shape, np.float64)
+    def detect_frames(self, lumas: Iterable[np.ndarray]) -> dict:
+        """Detect from luma frames (any iterable; residuals are summed on the fly, frames not kept)."""
+        acc: np.ndarray | None = None
+        n = 0
         for y in lumas:
-            if y.shape == acc.shape:
+            if acc is None:
+                acc = np.zeros(y.shape, np.float64)
+            if y.shape == acc.shape:  # a mid-stream size change is ignored rather than mixed in
                 acc += self.residual(y)
+                n += 1
+        if acc is None or min(acc.shape) < 16:
+            return wm_code.decide(None, 0.0, {"frames": n})
         out = self.detect_residual(acc.astype(np.float32))
-        out["frames"] = len(lumas)
+        out["frames"] = n
         return out
-
-
-def _decide(soft: np.ndarray | None, log_p_sync: float, extra: dict) -> dict:
-    """Turn soft bits + sync evidence into the detector's report."""
-    out: dict = {"found": False, "payload": None, "confidence": 0.0, "p_value": 1.0,
-                 "log10_p": 0.0, "p_sync": wm_code.to_p(log_p_sync), **extra}
-    if soft is None:
-        return out
-    msg = wm_code.decode_soft(soft)
-    out["soft_snr"] = round(float(np.mean(np.abs(soft)) / (np.std(soft) + 1e-12)), 3)
-    if msg is None:
-        out["log10_p"] = round(log_p_sync / math.log(10), 2)
-        out["p_value"] = wm_code.to_p(log_p_sync)
-        return out
-    t, agree, log_p_payload = wm_code.payload_statistic(soft, msg)
-    log_p = log_p_sync + log_p_payload
-    found = log_p <= math.log(FOUND_P_VALUE)
-    out.update(
-        found=found, payload=msg.hex() if found else None, candidate=msg.hex(),
-        confidence=round(agree, 4), p_value=wm_code.to_p(log_p), log10_p=round(log_p / math.log(10), 2),
-        t_stat=round(t, 2),
-    )
-    return out
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,9 +6,9 @@ a byte-level RS(16,8) code fails there, while a rate-1/2 K=7 convolutional code 
 Viterbi decoding (the NASA/802.11 code) gains several dB and still decodes. reedsolo stays unused.
 
 Layout: a 16x16 grid of cells (256). A keyed +-1 sync pattern covers every cell (it is what the
-detector searches for to find the grid's offset and scale). On top of it, the 140 coded bits
-(64 payload + 6 tail bits, rate 1/2) own 1-2 keyed cells each with keyed signs. The video tiles this grid over the frame; the audio lays it
-over (time x frequency band).
+detector searches for to find the grid's offset and scale). On top of it, the 172 coded bits
+(64 payload + CRC-16 + 6 tail bits, rate 1/2) own 1-2 keyed cells each with keyed signs.
+The video tiles this grid over the frame; the audio lays it over (time x frequency band).
 
 False positive bound (what `p_value` reports): under "no watermark" the soft bits are symmetric and
 independent, so for any fixed codeword c, P(sum c_i s_i >= t * ||s||) <= exp(-t^2/2) (Hoeffding on
@@ -28,9 +28,12 @@ GRID = 16
 N_CELLS = GRID * GRID
 PAYLOAD_BYTES = 8
 PAYLOAD_BITS = PAYLOAD_BYTES * 8
+CRC_BITS = 16
+INFO_BITS = PAYLOAD_BITS + CRC_BITS  # 80
 CONSTRAINT = 7
 POLYS = (0o171, 0o133)
-N_CODED_BITS = (PAYLOAD_BITS + CONSTRAINT - 1) * 2  # 140
+N_CODED_BITS = (INFO_BITS + CONSTRAINT - 1) * 2  # 172
+LOG_CRC_PASS = -CRC_BITS * math.log(2)  # P(random decode passes the CRC)
 DEFAULT_KEY = "reelgate-watermark-v1"
 LOG_2_64 = 64 * math.log(2)
 _N_STATES = 1 << (CONSTRAINT - 1)
@@ -78,11 +81,22 @@ class Layout:
         return np.where(self.whitening == 1, -soft, soft)
 
 
+def crc16(data: bytes) -> bytes:
+    """CRC-16/CCITT-FALSE: tells a correctly decoded payload from a decoding error (1 in 65536 slips)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc.to_bytes(2, "big")
+
+
 def encode_payload(payload: bytes) -> np.ndarray:
-    """64-bit payload -> 140 coded bits (rate-1/2 K=7 convolutional code, zero-terminated)."""
+    """64-bit payload + CRC-16 -> 172 coded bits (rate-1/2 K=7 convolutional code, zero-terminated)."""
     if len(payload) != PAYLOAD_BYTES:
         raise ValueError(f"payload must be exactly {PAYLOAD_BYTES} bytes (64 bits), got {len(payload)}")
-    bits = np.concatenate([np.unpackbits(np.frombuffer(payload, dtype=np.uint8)), np.zeros(CONSTRAINT - 1, np.uint8)])
+    info = np.unpackbits(np.frombuffer(payload + crc16(payload), dtype=np.uint8))
+    bits = np.concatenate([info, np.zeros(CONSTRAINT - 1, np.uint8)])
     state, out = 0, []
     for b in bits:
         out.extend(_OUT[state, b])
@@ -91,7 +105,16 @@ def encode_payload(payload: bytes) -> np.ndarray:
 
 
 def decode_soft(soft: np.ndarray) -> bytes | None:
-    """Soft-decision Viterbi (maximum-likelihood codeword for Gaussian-ish soft bits, >0 means 1)."""
+    """Soft-decision Viterbi, then the CRC check; None if the CRC fails (no trustworthy payload)."""
+    info = viterbi(soft)
+    if info is None:
+        return None
+    payload, crc = info[:PAYLOAD_BYTES], info[PAYLOAD_BYTES:]
+    return payload if crc16(payload) == crc else None
+
+
+def viterbi(soft: np.ndarray) -> bytes | None:
+    """Maximum-likelihood info bits for Gaussian-ish soft coded bits (>0 means 1)."""
     soft = np.asarray(soft, dtype=np.float64)
     if soft.shape != (N_CODED_BITS,) or not np.all(np.isfinite(soft)):
         return None
@@ -102,7 +125,7 @@ def decode_soft(soft: np.ndarray) -> bytes | None:
     back = np.zeros((len(steps), _N_STATES), dtype=np.int64)  # chosen (prev_state * 2 + input)
     for t, pair in enumerate(steps):
         cand = metric[:, None] + signs @ pair  # (state, input)
-        if t >= PAYLOAD_BITS:
+        if t >= INFO_BITS:
             cand[:, 1] = -np.inf  # tail bits are zeros
         new = np.full(_N_STATES, -np.inf)
         choice = np.zeros(_N_STATES, dtype=np.int64)
@@ -118,7 +141,7 @@ def decode_soft(soft: np.ndarray) -> bytes | None:
         prev, b = divmod(int(idx), 2)
         bits.append(b)
         state = prev
-    bits = bits[::-1][:PAYLOAD_BITS]
+    bits = bits[::-1][:INFO_BITS]
     return np.packbits(np.array(bits, dtype=np.uint8)).tobytes()
 
 
@@ -145,3 +168,32 @@ def bonferroni_log_p(z: float, n_hypotheses: int) -> float:
 
 def to_p(log_p: float) -> float:
     return float(math.exp(max(log_p, -745.0)))
+
+
+FOUND_P_VALUE = 1e-6  # report a mark only when the false-positive bound is below this
+
+
+def decide(soft: np.ndarray | None, log_p_sync: float, extra: dict) -> dict:
+    """The detector's report from soft bits + sync evidence.
+
+    found needs a payload that passes the CRC and a combined false-positive bound <= FOUND_P_VALUE:
+    p = p_sync * min(P(CRC passes by chance) = 2^-16, p_payload from the soft-bit statistic).
+    confidence = fraction of soft bits that agree with the decoded codeword (an estimate of the
+    raw bit accuracy before error correction)."""
+    out: dict = {"found": False, "payload": None, "confidence": 0.0, "p_value": 1.0, "log10_p": 0.0,
+                 "p_sync": to_p(log_p_sync), **extra}
+    if soft is None:
+        return out
+    msg = decode_soft(soft)
+    if msg is None:
+        out["p_value"] = to_p(log_p_sync)
+        out["log10_p"] = round(log_p_sync / math.log(10), 2)
+        return out
+    t, agree, log_p_payload = payload_statistic(soft, msg)
+    log_p = log_p_sync + min(LOG_CRC_PASS, log_p_payload)
+    found = log_p <= math.log(FOUND_P_VALUE)
+    out.update(
+        found=found, payload=msg.hex() if found else None, candidate=msg.hex(), confidence=round(agree, 4),
+        p_value=to_p(log_p), log10_p=round(log_p / math.log(10), 2), t_stat=round(t, 2),
+    )
+    return out

@@ -2,7 +2,7 @@
 
 Signals (each reported in `FrameReport.signals` with ran / why / model / real_weights):
 - frames.nudenet: NudeNet 3.4.2's bundled ONNX detector (320n). Exposed-body-part detections map to a
-  frame nudity score by a noisy-OR of per-part weights x detector confidence (PART_WEIGHTS). Covered parts,
+  frame nudity score by a noisy-OR of per-part weights x a confidence ramp (PART_WEIGHTS, CONF_LOW/HIGH). Covered parts,
   faces, feet, belly and armpits never count, so swimwear and portraits stay low.
 - frames.clip: zero-shot concepts (violence, gore, child, sexual) with open_clip, only when real CLIP weights
   are configured at a local path; otherwise ran=False with the reason. Never random weights.
@@ -34,7 +34,12 @@ PART_WEIGHTS: dict[str, float] = {
     "FEMALE_BREAST_EXPOSED": 0.9,
     "BUTTOCKS_EXPOSED": 0.7,
 }
-MIN_DETECTION = 0.25  # NudeNet's own NMS threshold; weaker boxes are noise
+# Detector confidence -> evidence: a linear ramp from CONF_LOW (no evidence) to CONF_HIGH (full evidence).
+# Measured on safe media here (evals/frames.py): spurious exposed-part boxes on real camera clips scored
+# 0.29-0.40, a cartoon rabbit's belly up to 0.78; explicit parts are typically detected above 0.8.
+# Not calibrated on positives (no explicit imagery may be used here): a stated, conservative mapping.
+CONF_LOW = 0.4
+CONF_HIGH = 0.9
 
 CLIP_CONCEPTS: dict[str, list[str]] = {
     "violence": ["a photo of people fighting violently", "a photo of a person shooting a gun at someone",
@@ -76,6 +81,7 @@ class FrameReport:
     frames: int
     millis_per_frame: float
     notes: list[str] = field(default_factory=list)
+    unscored: list[str] = field(default_factory=list)  # categories no signal could score (say so, never 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,16 +192,21 @@ def sample_frames(path: Path, every_seconds: float = 0.5, max_frames: int = 64) 
 
 # ---------------------------------------------------------------- scoring
 
+def _evidence(confidence: float) -> float:
+    return min(1.0, max(0.0, (confidence - CONF_LOW) / (CONF_HIGH - CONF_LOW)))
+
+
 def nudity_score(detections: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
-    """Noisy-OR over exposed-part detections: 1 - prod(1 - weight x confidence). Returns the boxes used."""
+    """Noisy-OR over exposed-part detections: 1 - prod(1 - weight x evidence(confidence)).
+    Returns the score and the boxes that contributed."""
     keep = []
     miss = 1.0
     for d in detections:
         w = PART_WEIGHTS.get(str(d.get("class")), 0.0)
         s = float(d.get("score", 0.0))
-        if w <= 0 or s < MIN_DETECTION:
+        if w <= 0 or _evidence(s) <= 0:
             continue
-        miss *= 1.0 - w * min(1.0, s)
+        miss *= 1.0 - w * _evidence(s)
         keep.append({"label": d["class"], "score": round(s, 4), "box": list(d.get("box", []))})
     return round(1.0 - miss, 4), keep
 
@@ -240,10 +251,11 @@ class FrameGate:
             self._clip_why = f"CLIP weights not found at {self.clip_weights}"
             return
         try:
+            import importlib
+
+            importlib.import_module("safety.torch_compat")  # must run before open_clip imports torchvision
             import open_clip
             import torch
-
-            import safety.torch_compat  # noqa: F401
 
             model, _, preprocess = open_clip.create_model_and_transforms(
                 self.clip_model, pretrained=str(self.clip_weights))
@@ -345,6 +357,10 @@ class FrameGate:
             notes.append("nudity not scored: " + self._nude_why)
         if clip_scores is None:
             notes.append("violence/gore/child not scored: " + self._clip_why)
+        unscored = [] if clip_scores is not None else ["violence", "gore", "child"]
+        if self._nude is None:
+            unscored += ["nudity", "minor_sexual"]
+            cats = {k: v for k, v in cats.items() if k not in ("nudity", "minor_sexual")}
         ms_per = (time.perf_counter() - t0) * 1000 / max(1, len(frames))
-        return FrameReport(cats, evidence, signals, len(frames), round(ms_per, 2), notes)
+        return FrameReport(cats, evidence, signals, len(frames), round(ms_per, 2), notes, unscored)
 

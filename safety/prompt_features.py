@@ -34,8 +34,8 @@ def idf_from(counts_matrix: sp.csr_matrix) -> np.ndarray:
 
 def _tfidf(c: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     c = c.astype(np.float32)
-    c.data = 1.0 + np.log(c.data)  # sublinear tf
-    return l2_normalize(c @ sp.diags(idf), copy=False)
+    c.data = (1.0 + np.log(c.data)) * idf[c.indices]  # sublinear tf x idf, in place (no diagonal matmul)
+    return l2_normalize(c, copy=False)
 
 
 def features(emb: np.ndarray, texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray,
@@ -43,3 +43,14 @@ def features(emb: np.ndarray, texts: list[str], idf_word: np.ndarray, idf_char: 
     w, c = counts(texts)
     return sp.hstack([sp.csr_matrix(emb * emb_scale), _tfidf(w, idf_word), _tfidf(c, idf_char)],
                      format="csr", dtype=np.float32)
+
+
+def logits(emb: np.ndarray, texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray, emb_scale: float,
+           coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Same value as features(...) @ coef.T + intercept, block by block (no sparse hstack): serving path."""
+    w, c = counts(texts)
+    d = emb.shape[1]
+    out = (emb * emb_scale) @ coef[:, :d].T
+    out += np.asarray(_tfidf(w, idf_word) @ coef[:, d:d + WORD_FEATURES].T)
+    out += np.asarray(_tfidf(c, idf_char) @ coef[:, d + WORD_FEATURES:].T)
+    return out + intercept[None, :]

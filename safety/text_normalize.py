@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -120,13 +121,15 @@ def _decode_leet(token: str) -> str | None:
     if not any(c.isalpha() for c in core) or not any(c in _LEET or c == "*" for c in core):
         return None
     positions = [i for i, c in enumerate(core) if c in _LEET or c == "*"]
-    if len(positions) > 6 or core.count("*") > 2:
+    if len(positions) > 12 or core.count("*") > 2:
         return None
     options = [
         list(_MASK_VOWELS) if core[i] == "*"
         else [_LEET[core[i]]] + ([_LEET_ALT[core[i]]] if core[i] in _LEET_ALT else [])
         for i in positions
     ]
+    if math.prod(len(o) for o in options) > 256:
+        return None
     for combo in itertools.product(*options):
         chars = list(core)
         for i, rep in zip(positions, combo, strict=True):
@@ -160,19 +163,44 @@ def _collapse_repeats(token: str) -> str | None:
     return None
 
 
+def _segment(letters: str) -> list[str] | None:
+    """Fewest-words split of a letter run into known words (each >= 3 letters, or 'a'/'i'), else None."""
+    low = letters.lower()
+    n = len(low)
+    if n < 3 or n > 80:
+        return None
+    best: list[list[str] | None] = [None] * (n + 1)
+    best[0] = []
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 20), end):
+            prev = best[start]
+            if prev is None:
+                continue
+            piece = low[start:end]
+            ok = piece in ("a", "i") or (len(piece) >= 3 and _is_word(piece))
+            if ok and (best[end] is None or len(prev) + 1 < len(best[end])):  # type: ignore[arg-type]
+                best[end] = [*prev, piece]
+    words = best[n]
+    if not words or all(len(w) == 1 for w in words):
+        return None
+    # Keep the writer's case for each piece.
+    out, pos = [], 0
+    for w in words:
+        out.append(letters[pos:pos + len(w)])
+        pos += len(w)
+    return out
+
+
 def _token_tricks(text: str, notes: list[str]) -> str:
     def join_spaced(m: re.Match[str]) -> str:
         letters = re.sub(r"[ .\-_*·:/]", "", m.group(1))
-        # Join only when the letters spell a word (so "a b c" lists stay readable); a leading article
-        # ("a s e x y") is kept apart.
-        for lead in ("", "a", "i"):
-            if lead and not letters.lower().startswith(lead):
-                continue
-            rest = letters[len(lead):]
-            if len(rest) >= 3 and (_is_word(rest) or _is_word(_collapse_repeats(rest) or "")):
-                spaced.append(rest)
-                return f"{letters[:len(lead)]} {rest}" if lead else rest
-        return m.group(0)
+        # Re-split the letters into dictionary words ("s e x y w o m a n" -> "sexy woman"); when they do
+        # not segment cleanly (a list "a b c", initials) the text stays as it was.
+        words = _segment(letters)
+        if words is None:
+            return m.group(0)
+        spaced.append(" ".join(words))
+        return " ".join(words)
 
     spaced: list[str] = []
     text = _SPACED.sub(join_spaced, text)

@@ -269,3 +269,61 @@ def test_prompt_names_are_found_after_normalisation():
     assert [h.canonical for h in match_prompt("a G\u03bfpher in a crown", names)] == ["Go Gopher"]  # Greek o
     assert [h.canonical for h in match_prompt("go\u200bgopher wearing a hat", names)] == ["Go Gopher"]
     assert match_prompt("a corgi surfing at sunset", names) == []
+
+
+def test_keypoint_index_switches_to_hnsw_and_still_finds_the_inset():
+    from safety.copyright.signals.keypoints import KeypointIndex, KeypointSignal
+
+    sig = KeypointSignal()
+    flat, hnsw = KeypointIndex(), KeypointIndex(flat_limit=100)
+    for i, name in enumerate(GOPHERS):
+        d = sig.describe_reference(gopher(name))
+        flat.add(i, d)
+        hnsw.add(i, d)
+    assert flat.kind == "flat" and hnsw.kind == "hnsw"
+    q = sig.describe_query(composite(GOPHERS[0]))
+    for index in (flat, hnsw):
+        best = max(index.search(q), key=lambda h: h.score)
+        assert best.reference_id == 0 and best.score >= 0.5
+
+
+@pytest.mark.slow
+def test_clip_signal_wiring_with_a_local_weights_file(tmp_path, session, store):
+    """Wiring only: a tiny randomly initialised open_clip model saved to a local file stands in for real
+    weights (none exist offline). It proves the file is loaded, embeddings are indexed and fused, and that
+    the status reports the configured file; it says nothing about semantic quality."""
+    import importlib
+
+    import torch
+
+    from safety.copyright.signals import ClipSignal
+
+    importlib.import_module("safety.torch_compat")  # before open_clip imports torchvision
+    open_clip = importlib.import_module("open_clip")
+
+    name = "reelgate-tiny-test"
+    open_clip.factory._MODEL_CONFIGS[name] = {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 64, "layers": 1, "width": 64, "patch_size": 16},
+        "text_cfg": {"context_length": 16, "vocab_size": 1000, "width": 64, "heads": 2, "layers": 1},
+    }
+    weights = tmp_path / "tiny_clip.pt"
+    torch.save(open_clip.create_model(name).state_dict(), weights)
+
+    clip = ClipSignal(weights, name)
+    assert clip.available()[0], clip.available()[1]
+    register_work(session, "h", "King", [], "block", [gopher()], store.put)
+    index = CopyrightIndex(signals=[clip])
+    index.rebuild(session, store.load)
+    st = index.signals_status()["clip"]
+    assert st["ran"] and str(weights) in st["why"]
+    [m] = index.check_image(gopher())
+    assert m.work == "King" and m.signals["clip"]["cosine"] > 0.999 and m.score > 0.99
+
+
+def test_region_is_reported_in_the_original_frame_coordinates(registered):
+    img = composite(GOPHERS[0])
+    big = cv2.resize(img, (img.shape[1] * 2, img.shape[0] * 2), interpolation=cv2.INTER_CUBIC)  # > 960 px
+    [m] = registered.check_image(big)
+    xs = [p[0] for p in m.signals["keypoints"]["region"]]
+    assert abs(min(xs) - 0.55 * big.shape[1]) < 0.03 * big.shape[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import zipfile
 from pathlib import Path
 
@@ -125,6 +126,17 @@ def test_bad_input_raises_detector_error(tmp_path: Path, detector: AIVideoDetect
             detector.predict(path)
     with pytest.raises(DetectorError, match="truncated|corrupt|not a readable"):
         detector.predict(truncated)
+
+
+def test_image_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    # a 60-byte GIF that declares an 8000x8000 (64 Mpx) canvas, and one beyond the decoder's limits
+    for side, msg in ((8000, "pixel limit"), (40000, "frame size")):
+        bomb = tmp_path / f"bomb{side}.gif"
+        head = b"GIF89a" + struct.pack("<HH", side, side) + bytes([0x80, 0, 0]) + b"\x00\x00\x00\xff\xff\xff"
+        frame = b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00\x02\x02\x44\x01\x00"
+        bomb.write_bytes(head + frame + b"\x3b")
+        with pytest.raises(DetectorError, match=msg):
+            load_clip(bomb)
 
 
 def test_unavailable_model_says_why(tmp_path: Path) -> None:

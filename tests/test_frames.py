@@ -82,14 +82,17 @@ def test_nudity_mapping_on_detection_dicts() -> None:
             {"class": "BELLY_EXPOSED", "score": 0.9, "box": [0, 0, 5, 5]},
             {"class": "MALE_BREAST_EXPOSED", "score": 0.9, "box": [0, 0, 5, 5]}]
     assert nudity_score(safe)[0] == 0.0
-    one, boxes = nudity_score([{"class": "FEMALE_GENITALIA_EXPOSED", "score": 0.8, "box": [1, 2, 3, 4]}])
-    assert one == pytest.approx(0.8) and boxes[0]["box"] == [1, 2, 3, 4]
-    weak = nudity_score([{"class": "BUTTOCKS_EXPOSED", "score": 0.2, "box": [0, 0, 1, 1]}])[0]
-    assert weak == 0.0  # below NudeNet's own detection floor
-    two = nudity_score([{"class": "FEMALE_BREAST_EXPOSED", "score": 0.6, "box": [0, 0, 1, 1]},
-                        {"class": "BUTTOCKS_EXPOSED", "score": 0.6, "box": [0, 0, 1, 1]}])[0]
-    assert two > 0.6  # two parts are stronger evidence than either alone
-    assert two == pytest.approx(1 - (1 - 0.9 * 0.6) * (1 - 0.7 * 0.6), abs=1e-3)
+    one, boxes = nudity_score([{"class": "FEMALE_GENITALIA_EXPOSED", "score": 0.95, "box": [1, 2, 3, 4]}])
+    assert one == pytest.approx(1.0) and boxes[0]["box"] == [1, 2, 3, 4]
+    half = nudity_score([{"class": "FEMALE_GENITALIA_EXPOSED", "score": 0.65, "box": [1, 2, 3, 4]}])[0]
+    assert half == pytest.approx(0.5, abs=1e-3)  # halfway up the confidence ramp
+    weak = nudity_score([{"class": "BUTTOCKS_EXPOSED", "score": 0.35, "box": [0, 0, 1, 1]}])[0]
+    assert weak == 0.0  # below the ramp: the low-confidence boxes seen on safe clips
+    two = nudity_score([{"class": "FEMALE_BREAST_EXPOSED", "score": 0.8, "box": [0, 0, 1, 1]},
+                        {"class": "BUTTOCKS_EXPOSED", "score": 0.8, "box": [0, 0, 1, 1]}])[0]
+    single = nudity_score([{"class": "FEMALE_BREAST_EXPOSED", "score": 0.8, "box": [0, 0, 1, 1]}])[0]
+    assert two > single  # two parts are stronger evidence than either alone
+    assert two == pytest.approx(1 - (1 - 0.9 * 0.8) * (1 - 0.7 * 0.8), abs=1e-3)
 
 
 def test_minor_sexual_conjunction() -> None:
@@ -113,6 +116,7 @@ def test_nudenet_scores_safe_images_low_and_reports_signals() -> None:
         assert sig["frames.nudenet"]["ran"] is True and sig["frames.nudenet"]["real_weights"] is True
         assert sig["frames.clip"]["ran"] is False and "CLIP" in sig["frames.clip"]["why"]
         assert "no child signal" in sig["frames.minor_sexual"]["why"]
+        assert report.unscored == ["violence", "gore", "child"]
     # The detector itself does see the person (a face), which must not count as nudity.
     from PIL import Image
 
@@ -124,3 +128,37 @@ def test_clip_weights_missing_is_reported(tmp_path: Path) -> None:
     gate = FrameGate(clip_weights=tmp_path / "missing.pt")
     sig = gate.signals()["frames.clip"]
     assert sig["ran"] is False and sig["real_weights"] is False and "not found" in sig["why"]
+
+
+@pytest.mark.slow
+def test_clip_path_runs_with_configured_weights(tmp_path: Path) -> None:
+    """The CLIP code path, exercised with a tiny randomly initialised open_clip model saved to a local file
+    (no real weights exist offline). Checks loading from a path, per-concept scores in [0, 1], evidence,
+    and that minor_sexual then uses the conjunction instead of the upper bound."""
+    import json
+
+    import safety.torch_compat  # noqa: F401  (before open_clip)
+
+    # isort: split
+    import open_clip
+    import torch
+
+    cfg = {"embed_dim": 16,
+           "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 1, "layers": 1}}
+    (tmp_path / "tiny-test-clip.json").write_text(json.dumps(cfg))
+    open_clip.add_model_config(tmp_path / "tiny-test-clip.json")
+    torch.manual_seed(0)
+    model = open_clip.create_model("tiny-test-clip", pretrained=None)
+    weights = tmp_path / "tiny.pt"
+    torch.save(model.state_dict(), weights)
+
+    gate = FrameGate(clip_weights=weights, clip_model="tiny-test-clip")
+    sig = gate.signals()["frames.clip"]
+    assert sig["ran"] is True, sig["why"]
+    report = gate.assess(FIX / "rocket_256.jpg")
+    for c in ("violence", "gore", "child", "sexual_clip"):
+        assert 0.0 <= report.categories[c] <= 1.0
+    assert report.unscored == []
+    assert "no child signal" not in report.signals["frames.minor_sexual"]["why"]
+    assert report.categories["minor_sexual"] <= min(report.categories["child"], 1.0) + 1e-6

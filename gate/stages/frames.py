@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from gate.components import Components
@@ -33,7 +34,7 @@ class FrameStage:
         report = gate.assess(ctx.files["draft"])
         verdict = "pass"
         reasons: list[str] = []
-        for category, score in report.scores.items():
+        for category, score in report.categories.items():
             th = policy.frames.get(category)
             if th is None:
                 continue
@@ -41,13 +42,17 @@ class FrameStage:
             if v != "pass":
                 reasons.append(f"{category} score {score:.2f} in the generated frames")
             verdict = worst(verdict, v)
-        reasons.extend(getattr(report, "explanations", []))
+        if verdict != "pass":
+            reasons.extend(report.notes)
         not_run = {n: i.get("why", "") for n, i in report.signals.items() if not i.get("ran", False)}
+        if report.unscored:
+            not_run["frames.unscored"] = "no signal scored: " + ", ".join(report.unscored)
         models = {n: i.get("model", "") for n, i in report.signals.items()}
 
         # Spoken words are content too: the dialogue goes through the prompt gate.
         speech = " ".join(ctx.facts.get("clip_metadata", {}).get("speech_text", []) or [])
-        scores = {k: round(float(v), 4) for k, v in report.scores.items()}
+        scores = {k: round(float(v), 4) for k, v in report.categories.items()}
+        scores["frames_sampled"] = float(report.frames)
         if speech.strip():
             clf, why = self.c.prompt_classifier.get()
             if clf is None:
@@ -60,4 +65,4 @@ class FrameStage:
                 reasons.extend(f"spoken dialogue: {cat} p={res.categories[cat]:.2f}" for cat in flagged)
                 scores.update({f"speech:{k}": round(v, 4) for k, v in res.categories.items()})
         return Decision(stage=self.name, decision=verdict, reasons=reasons, scores=scores, models=models,
-                        not_run=not_run, evidence=list(report.evidence)[:20])
+                        not_run=not_run, evidence=[asdict(e) for e in report.evidence[:20]])

@@ -10,8 +10,8 @@ features measure picture content, not the file format:
     (Gaussian, BLUR_SIGMA px) which removes the pixel-scale dither pattern of GIF exports (AnimateDiff's
     GIFs are 20-95 colour dithered) along with the finest camera noise: a deliberate trade of signal
     for not learning the file format.
-Training additionally passes every clip of both classes through a dithered low-colour GIF step
-(`gif_dither_colours`) so that dither and colour count carry no label information.
+Training additionally passes every clip of both classes through dithered low-colour GIF export steps
+(`gif_export`: Floyd-Steinberg and 4x4 ordered dither) so that dither and colour count carry no label.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ TARGET_FPS = 8.0
 PALETTE_COLOURS = 64
 MAX_PIXELS = 40_000_000  # larger than 8K; anything bigger is refused before decoding
 MAX_DECODED_FRAMES = 4000  # bounds work on a GIF bomb / absurd frame rates
+MAX_KEPT_FRAMES = 480  # 60 s at TARGET_FPS: bounds memory whatever max_seconds a caller passes
 BLUR_SIGMA = 1.0
 DUPLICATE_MAD = 0.5  # mean abs difference (0-255) below which a sampled frame repeats the previous one
 
@@ -50,22 +51,37 @@ class Clip:
     notes: list[str] = field(default_factory=list)
 
 
-def quantise(rgb: np.ndarray, colours: int = PALETTE_COLOURS, dither: bool = False) -> np.ndarray:
-    """GIF-like adaptive palette (octree: ~100x faster than median cut on busy 256 px frames), back to RGB;
-    optionally Floyd-Steinberg dithered like a typical GIF export."""
+_BAYER4 = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]], np.float32) + 0.5) / 16 - 0.5
+
+
+def quantise(rgb: np.ndarray, colours: int = PALETTE_COLOURS, dither: str | None = None) -> np.ndarray:
+    """GIF-like adaptive palette (octree: ~100x faster than median cut on busy 256 px frames), back to RGB.
+
+    dither: None, "fs" (Floyd-Steinberg, PIL's GIF default) or "bayer" (4x4 ordered, as in ffmpeg/gifski-style
+    exports; it leaves periodic peaks at 1/4 and 1/2 cycles/px that must not be mistaken for a generator trace).
+    """
     img = Image.fromarray(rgb)
-    if dither:
+    if dither == "fs":
         pal = img.quantize(colors=colours, method=Image.Quantize.FASTOCTREE)
         img = img.quantize(palette=pal, dither=Image.Dither.FLOYDSTEINBERG)
+    elif dither == "bayer":
+        pal = img.quantize(colors=colours, method=Image.Quantize.FASTOCTREE)
+        step = 256.0 / max(2.0, colours ** (1.0 / 3.0))  # typical palette spacing per channel
+        h, w = rgb.shape[:2]
+        thr = np.tile(_BAYER4, (h // 4 + 1, w // 4 + 1))[:h, :w, None] * step
+        noisy = np.clip(rgb.astype(np.float32) + thr, 0, 255).astype(np.uint8)
+        img = Image.fromarray(noisy).quantize(palette=pal, dither=Image.Dither.NONE)
     else:
         img = img.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     return np.asarray(img.convert("RGB"))
 
 
-def normalise_frame(rgb: np.ndarray, palette_colours: int = PALETTE_COLOURS, gif_dither_colours: int | None = None) -> np.ndarray:
-    """Cropped RGB -> (optional GIF-export augmentation) -> common palette -> low-pass."""
-    if gif_dither_colours:
-        rgb = quantise(rgb, gif_dither_colours, dither=True)
+def normalise_frame(
+    rgb: np.ndarray, palette_colours: int = PALETTE_COLOURS, gif_export: tuple[str, int] | None = None
+) -> np.ndarray:
+    """Cropped RGB -> (optional GIF-export augmentation: (dither, colours)) -> common palette -> low-pass."""
+    if gif_export:
+        rgb = quantise(rgb, gif_export[1], dither=gif_export[0])
     rgb = quantise(rgb, palette_colours)
     return cv2.GaussianBlur(rgb, (0, 0), BLUR_SIGMA)
 
@@ -86,7 +102,7 @@ def load_clip(
     max_seconds: float = 10.0,
     palette_colours: int = PALETTE_COLOURS,
     fps: float = TARGET_FPS,
-    gif_dither_colours: int | None = None,
+    gif_export: tuple[str, int] | None = None,
 ) -> Clip:
     """Decode `path` into a normalised Clip. Raises DetectorError on anything that is not decodable media."""
     path = Path(path)
@@ -97,14 +113,18 @@ def load_clip(
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise DetectorError(f"{path.name}: not a readable video, GIF or image ({exc.__class__.__name__})") from exc
+        raise DetectorError(
+            f"{path.name}: not a readable video, GIF or image, or truncated ({exc.__class__.__name__})"
+        ) from exc
     with container:
         if not container.streams.video:
             raise DetectorError(f"{path.name}: contains no video or image stream")
         stream = container.streams.video[0]
         w, h = stream.codec_context.width, stream.codec_context.height
         if w <= 0 or h <= 0:
-            raise DetectorError(f"{path.name}: video stream has no frame size (corrupt header)")
+            raise DetectorError(
+                f"{path.name}: frame size missing or beyond decoder limits (corrupt header or image bomb)"
+            )
         if w * h > MAX_PIXELS:
             raise DetectorError(f"{path.name}: frame size {w}x{h} exceeds the {MAX_PIXELS:,} pixel limit")
         native_fps = float(stream.average_rate) if stream.average_rate else None
@@ -122,7 +142,7 @@ def load_clip(
                     raise DetectorError(f"{path.name}: frame size {frame.width}x{frame.height} too large")
                 t = frame.time if frame.time is not None else decoded / (native_fps or fps)
                 decoded += 1
-                if t > max_seconds or decoded > MAX_DECODED_FRAMES:
+                if t > max_seconds or decoded > MAX_DECODED_FRAMES or len(frames) >= MAX_KEPT_FRAMES:
                     notes.append(f"analysed the first {max_seconds:g} s only")
                     break
                 if t + 1e-6 < next_t:
@@ -130,7 +150,7 @@ def load_clip(
                 while next_t <= t + 1e-6:
                     next_t += step
                 rgb = frame.to_ndarray(format="rgb24", width=sw, height=sh, interpolation="AREA")
-                rgb = normalise_frame(_crop(rgb), palette_colours, gif_dither_colours)
+                rgb = normalise_frame(_crop(rgb), palette_colours, gif_export)
                 if frames and np.abs(rgb.astype(np.int16) - frames[-1]).mean() < DUPLICATE_MAD:
                     dropped_repeats += 1
                     continue

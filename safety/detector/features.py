@@ -60,6 +60,12 @@ TEMPORAL_FEATURES: frozenset[str] = frozenset(
     + FEATURE_GROUPS["disappearance"]
 )
 SPATIAL_FEATURES: list[str] = [n for n in FEATURE_NAMES if n not in TEMPORAL_FEATURES]
+# Measured and reported, but not fed to the model: how much things move is content (what was filmed or
+# prompted), not an artifact; a model using it would call every slow real clip generated.
+CONTEXT_FEATURES: frozenset[str] = frozenset(["flow_magnitude"])
+MODEL_FEATURES: list[str] = [n for n in FEATURE_NAMES if n not in CONTEXT_FEATURES]
+MODEL_SPATIAL_FEATURES: list[str] = [n for n in SPATIAL_FEATURES if n not in CONTEXT_FEATURES]
+SCENE_CUT_HIST_CORR = 0.5  # grey-histogram correlation below which two sampled frames are different shots
 
 _DIS = None
 
@@ -124,6 +130,13 @@ def _warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def is_scene_cut(g0: np.ndarray, g1: np.ndarray) -> bool:
+    """An edit between shots: flow and tracks across it measure the edit, not the footage."""
+    h0 = cv2.calcHist([g0], [0], None, [32], [0, 256])
+    h1 = cv2.calcHist([g1], [0], None, [32], [0, 256])
+    return bool(cv2.compareHist(h0, h1, cv2.HISTCMP_CORREL) < SCENE_CUT_HIST_CORR)
 
 
 def _pair_stats(g0: np.ndarray, g1: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
@@ -191,7 +204,7 @@ def _track_stats(grays: list[np.ndarray]) -> dict[str, float]:
     alive = np.ones(len(pts), bool)
     life = np.zeros(len(pts), np.int32)
     lk = {"winSize": (15, 15), "maxLevel": 2}
-    for a, b in zip(grays[:-1], grays[1:]):
+    for a, b in zip(grays[:-1], grays[1:], strict=False):
         idx = np.flatnonzero(alive)
         if idx.size == 0:
             break
@@ -245,7 +258,7 @@ def window_features(
     if frame_stats is None:
         frame_stats = [_frame_stats(g) for g in grays]
     if pair_stats is None:
-        pair_stats = [_pair_stats(a, b)[0] for a, b in zip(grays[:-1], grays[1:])]
+        pair_stats = [_pair_stats(a, b)[0] for a, b in zip(grays[:-1], grays[1:], strict=False)]
     feats: dict[str, float] = {}
     for name in SPATIAL_FEATURES:
         feats[name] = _nanmean([s[name] for s in frame_stats])
@@ -257,11 +270,11 @@ def window_features(
         feats[name] = _nanmean([s[name] for s in pair_stats])
     flows = [s["_flow"] for s in pair_stats if "_flow" in s]
     if len(flows) < len(pair_stats):  # called without precomputed flows
-        flows = [_pair_stats(a, b)[1] for a, b in zip(grays[:-1], grays[1:])]
+        flows = [_pair_stats(a, b)[1] for a, b in zip(grays[:-1], grays[1:], strict=False)]
     if len(flows) >= 2:
         jerk = [
             float(np.abs(f1 - f0).mean() / (0.5 * (np.abs(f0).mean() + np.abs(f1).mean()) + 0.5))
-            for f0, f1 in zip(flows[:-1], flows[1:])
+            for f0, f1 in zip(flows[:-1], flows[1:], strict=False)
         ]
         feats["flow_jerk"] = float(np.mean(jerk))
     else:
@@ -287,7 +300,8 @@ def clip_features(
     """(start frame in clip.frames, features) for each window of the clip; one entry for a still image.
 
     With `max_windows`, that many windows evenly spread over the clip are analysed, and only their frames
-    are processed (bounds latency on long inputs)."""
+    are processed (bounds latency on long inputs). Windows that span a scene cut are left out unless every
+    window does."""
     if clip.is_image or len(clip.frames) == 1:
         g = _gray(clip.frames[0])
         return [(0, window_features(clip.frames[:1], [_frame_stats(g)], []))]
@@ -303,8 +317,7 @@ def clip_features(
             grays[i] = _gray(clip.frames[i])
         return grays[i]
 
-    out = []
-    for s0 in starts:
+    def analyse(s0: int) -> tuple[int, dict[str, float]]:
         s1 = min(len(clip.frames), s0 + window)
         for i in range(s0, s1):
             if i not in fstats:
@@ -313,7 +326,14 @@ def clip_features(
                 st, flow = _pair_stats(gray(i), gray(i + 1))
                 st["_flow"] = flow  # type: ignore[assignment]  # kept for flow_jerk, not a feature
                 pstats[i] = st
-        out.append(
-            (s0, window_features(clip.frames[s0:s1], [fstats[i] for i in range(s0, s1)], [pstats[i] for i in range(s0, s1 - 1)]))
-        )
-    return out
+        fs = [fstats[i] for i in range(s0, s1)]
+        ps = [pstats[i] for i in range(s0, s1 - 1)]
+        return s0, window_features(clip.frames[s0:s1], fs, ps)
+
+    def has_cut(s0: int) -> bool:
+        s1 = min(len(clip.frames), s0 + window)
+        return any(is_scene_cut(gray(i), gray(i + 1)) for i in range(s0, s1 - 1))
+
+    # nothing but cuts (a rapid montage): analyse it anyway rather than return nothing
+    clean = [s0 for s0 in starts if not has_cut(s0)] or starts
+    return [analyse(s0) for s0 in clean]

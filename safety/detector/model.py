@@ -1,7 +1,7 @@
 """Calibrated scikit-learn model over the artifact features, and the `AIVideoDetector` facade.
 
-Model: median imputation -> standardisation -> L2 logistic regression, calibrated with Platt scaling on
-out-of-fold (grouped by clip) decision values (CalibratedClassifierCV, ensemble=False), so the shipped
+Model: median imputation -> standardisation -> L2 logistic regression (scikit-learn), calibrated with
+Platt scaling on out-of-fold decision values from clip-grouped, class-balanced folds, so the shipped
 estimator is one linear model whose per-feature contributions can be read as evidence. A second model
 over the spatial features only serves still images (temporal features do not apply to them).
 """
@@ -20,15 +20,22 @@ from typing import Any
 import joblib
 import numpy as np
 import sklearn
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from safety.detector.decode import DetectorError, load_clip
-from safety.detector.features import FEATURE_GROUPS, FEATURE_NAMES, SPATIAL_FEATURES, WINDOW, clip_features
+from safety.detector.features import (
+    FEATURE_GROUPS,
+    FEATURE_NAMES,
+    MODEL_FEATURES,
+    MODEL_SPATIAL_FEATURES,
+    WINDOW,
+    clip_features,
+)
 
 MODEL_VERSION = "detector-v1"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -56,33 +63,71 @@ class DetectorResult:
 
 
 def _base_pipeline() -> Pipeline:
-    # sample weights reach the classifier through metadata routing (enabled around fit below)
     return make_pipeline(
         SimpleImputer(strategy="median", keep_empty_features=True),
-        StandardScaler().set_fit_request(sample_weight=False),
-        LogisticRegression(C=REGULARISATION_C, max_iter=2000).set_fit_request(sample_weight=True),
+        StandardScaler(),
+        LogisticRegression(C=REGULARISATION_C, max_iter=2000),
     )
+
+
+def _balanced(w: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rescale weights so both classes carry the same total weight (per fit, not once globally)."""
+    w = w.astype(np.float64).copy()
+    for label in (0, 1):
+        m = y == label
+        if m.any() and w[m].sum() > 0:
+            w[m] *= len(w) / (2.0 * w[m].sum())
+    return w
+
+
+class CalibratedLinear:
+    """A fitted linear pipeline plus a Platt sigmoid fitted on its out-of-fold decision values.
+
+    Hand-rolled rather than CalibratedClassifierCV because the class balance must be restored inside every
+    calibration fold: with 6 real clips of up to 36 windows each, a fold that holds out two real clips
+    leaves a training set skewed to AI, its intercept shifts, and the pooled out-of-fold scores then
+    anti-correlate with the label, which a Platt fit turns into an inverted ranking. The Platt slope is
+    clipped at 0: a model whose out-of-fold ranking is worse than chance answers the prior (0.5).
+    """
+
+    def __init__(self, pipe: Pipeline, slope: float, offset: float, oof_auc: float) -> None:
+        self.pipe = pipe
+        self.slope = slope
+        self.offset = offset
+        self.oof_auc = oof_auc
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        d = self.pipe.decision_function(X)
+        p = 1.0 / (1.0 + np.exp(-np.clip(self.slope * d + self.offset, -50, 50)))
+        return np.column_stack([1.0 - p, p])
 
 
 def fit_model(
     X: np.ndarray, y: np.ndarray, groups: Sequence[str], sample_weight: np.ndarray | None = None
-) -> CalibratedClassifierCV:
+) -> CalibratedLinear:
     """Fit the calibrated model; calibration folds never split a clip (group) across train and test."""
     groups = np.asarray(groups)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     n_splits = int(min(5, len(set(groups[y == 0])), len(set(groups[y == 1]))))
     if n_splits < 2:
         raise ValueError("need at least two clips of each class to fit a calibrated model")
-    splits = list(GroupKFold(n_splits=n_splits).split(X, y, groups))
-    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
-        model = CalibratedClassifierCV(_base_pipeline(), method="sigmoid", cv=splits, ensemble=False)
+    oof = np.zeros(len(y))
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        model.fit(X, y, sample_weight=sample_weight)
-    return model
+        for tr, te in StratifiedGroupKFold(n_splits=n_splits).split(X, y, groups):
+            pipe = _base_pipeline().fit(X[tr], y[tr], logisticregression__sample_weight=_balanced(w[tr], y[tr]))
+            oof[te] = pipe.decision_function(X[te])
+        wb = _balanced(w, y)
+        platt = LogisticRegression(C=1e4).fit(oof[:, None], y, sample_weight=wb)
+        slope, offset = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        if slope <= 0:
+            slope, offset = 0.0, 0.0
+        final = _base_pipeline().fit(X, y, logisticregression__sample_weight=wb)
+    return CalibratedLinear(final, slope, offset, float(roc_auc_score(y, oof, sample_weight=wb)))
 
 
-def _linear_parts(model: CalibratedClassifierCV) -> tuple[Pipeline, np.ndarray]:
-    pipe: Pipeline = model.calibrated_classifiers_[0].estimator
-    return pipe, pipe[-1].coef_.ravel()
+def _linear_parts(model: CalibratedLinear) -> tuple[Pipeline, np.ndarray]:
+    return model.pipe, model.pipe[-1].coef_.ravel()
 
 
 def _sigmoid(x: float) -> float:
@@ -121,7 +166,7 @@ class AIVideoDetector:
                 bundle = joblib.load(path)
         except Exception as exc:  # a corrupt or incompatible pickle must not take the service down
             return cls(None, path, f"model file {path.name} could not be loaded: {exc}")
-        if not isinstance(bundle, dict) or bundle.get("feature_names") != FEATURE_NAMES:
+        if not isinstance(bundle, dict) or bundle.get("feature_names") != MODEL_FEATURES:
             return cls(None, path, f"model file {path.name} was trained on a different feature set; retrain")
         why = f"{bundle.get('version', '?')} loaded from {path.name}"
         if bundle.get("sklearn_version") != sklearn.__version__:
@@ -154,10 +199,11 @@ class AIVideoDetector:
         if self._bundle is None:
             raise RuntimeError(f"detector unavailable: {self._why}")
         notes = list(notes)
-        names = SPATIAL_FEATURES if is_image else FEATURE_NAMES
-        model: CalibratedClassifierCV = self._bundle["image_model" if is_image else "video_model"]
-        X = np.array([[w[1][n] for n in names] for w in windows], dtype=np.float64)
-        X[~np.isfinite(X)] = np.nan
+        names = MODEL_SPATIAL_FEATURES if is_image else MODEL_FEATURES
+        model: CalibratedLinear = self._bundle["image_model" if is_image else "video_model"]
+        X_all = np.array([[w[1][n] for n in FEATURE_NAMES] for w in windows], dtype=np.float64)
+        X_all[~np.isfinite(X_all)] = np.nan
+        X = X_all[:, [FEATURE_NAMES.index(n) for n in names]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             probs = model.predict_proba(X)[:, 1]
@@ -168,15 +214,17 @@ class AIVideoDetector:
 
         pipe, coef = _linear_parts(model)
         Z = pipe[:-1].transform(X)  # imputed + standardised
-        mean_x = np.nanmean(np.where(np.isnan(X), np.nan, X), axis=0) if len(X) else X
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: not applicable
+            mean_x = np.nanmean(X_all, axis=0)
         contrib = Z.mean(axis=0) * coef
         artifacts: dict[str, dict[str, Any]] = {}
         for group, feats in FEATURE_GROUPS.items():
             idx = [names.index(f) for f in feats if f in names]
-            values = {
-                f: (None if f not in names or not np.isfinite(mean_x[names.index(f)]) else round(float(mean_x[names.index(f)]), 5))
-                for f in feats
-            }
+            values: dict[str, float | None] = {}
+            for f in feats:
+                v = float(mean_x[FEATURE_NAMES.index(f)])
+                values[f] = round(v, 5) if math.isfinite(v) else None  # None = not applicable / not measurable
             if not idx:
                 artifacts[group] = {"score": None, "features": values, "contribution": None, "applicable": False}
                 continue

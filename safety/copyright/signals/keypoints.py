@@ -28,6 +28,9 @@ RANSAC_PX = 5.0
 # frames stay well below; transformed references sit far above).
 MATCH_INLIERS = 10
 SLOPE = 1.5
+FLAT_LIMIT = 250_000  # descriptors (~500 references) before switching to HNSW
+HNSW_M = 32
+HNSW_EF_SEARCH = 64
 MAX_SIDE_RATIO = 1.5  # opposite sides of the mapped outline (perspective bound)
 MAX_ASPECT_CHANGE = 1.5  # width/height of the mapped outline vs the reference
 
@@ -88,9 +91,13 @@ def _plausible(hom: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int
 
 
 class KeypointIndex(SignalIndex):
-    def __init__(self) -> None:
-        self._index = faiss.IndexFlatL2(128)
-        self._owner: list[np.ndarray] = []  # per add(): reference id per descriptor
+    """Exact L2 search while small; past `flat_limit` descriptors it moves to an HNSW graph (approximate,
+    no training, still incremental), because exact search grows linearly with the registry."""
+
+    def __init__(self, flat_limit: int = FLAT_LIMIT) -> None:
+        self._index: faiss.Index = faiss.IndexFlatL2(128)
+        self._flat_limit = flat_limit
+        self._owner_chunks: list[np.ndarray] = []
         self._owner_all = np.zeros(0, np.int64)
         self._points: dict[int, np.ndarray] = {}
         self._offset: dict[int, int] = {}
@@ -99,25 +106,49 @@ class KeypointIndex(SignalIndex):
     def __len__(self) -> int:
         return len(self._sizes)
 
+    @property
+    def kind(self) -> str:
+        return "hnsw" if isinstance(self._index, faiss.IndexHNSWFlat) else "flat"
+
     def add(self, reference_id: int, descriptor: KeypointSet) -> None:
         self._sizes[reference_id] = descriptor.size
         if len(descriptor.descriptors) == 0:
             return
         self._offset[reference_id] = self._index.ntotal
         self._points[reference_id] = descriptor.points
-        self._index.add(descriptor.descriptors)
-        self._owner_all = np.concatenate(
-            [self._owner_all, np.full(len(descriptor.descriptors), reference_id, np.int64)]
-        )
+        self._index.add(np.ascontiguousarray(descriptor.descriptors, dtype=np.float32))
+        self._owner_chunks.append(np.full(len(descriptor.descriptors), reference_id, np.int64))
+        if self.kind == "flat" and self._index.ntotal > self._flat_limit:
+            self._to_hnsw()
+
+    def _to_hnsw(self) -> None:
+        vectors = self._index.reconstruct_n(0, self._index.ntotal)
+        hnsw = faiss.IndexHNSWFlat(128, HNSW_M)
+        hnsw.hnsw.efConstruction = 80
+        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+        hnsw.add(vectors)
+        self._index = hnsw
+
+    def _owners(self) -> np.ndarray:
+        if self._owner_chunks:
+            self._owner_all = np.concatenate([self._owner_all, *self._owner_chunks])
+            self._owner_chunks = []
+        return self._owner_all
 
     def search(self, descriptor: dict[str, Any]) -> list[SignalHit]:
         query: KeypointSet = descriptor["keypoints"]
+        scale = float(descriptor.get("scale", 1.0))
         if self._index.ntotal < 2 or len(query.descriptors) == 0:
             return []
         k = min(K, self._index.ntotal)
         dist, ids = self._index.search(query.descriptors, k)
         dist = np.sqrt(np.maximum(dist, 0))
-        owners = self._owner_all[ids]
+        qidx = np.nonzero(ids[:, 0] >= 0)[0]  # query rows with any neighbour (HNSW may return none)
+        dist, ids = dist[qidx], ids[qidx]
+        if len(ids) == 0:
+            return []
+        owners = self._owners()[np.maximum(ids, 0)]
+        owners[ids < 0] = -1
         groups: dict[int, list[tuple[int, int]]] = {}
         for qi in range(len(ids)):
             ref = int(owners[qi, 0])
@@ -125,7 +156,7 @@ class KeypointIndex(SignalIndex):
             # the next keypoint of the same reference; if none in the top k, the k-th is a lower bound
             d2 = dist[qi, same[0] + 1] if len(same) else dist[qi, -1]
             if d2 > 0 and dist[qi, 0] < RATIO * d2:
-                groups.setdefault(ref, []).append((qi, int(ids[qi, 0]) - self._offset[ref]))
+                groups.setdefault(ref, []).append((int(qidx[qi]), int(ids[qi, 0]) - self._offset[ref]))
         hits = []
         for ref, pairs in groups.items():
             if len(pairs) < MIN_MATCHES:
@@ -143,7 +174,11 @@ class KeypointIndex(SignalIndex):
                 SignalHit(
                     ref,
                     logistic((inliers - MATCH_INLIERS) / SLOPE),
-                    {"inliers": inliers, "matches": len(pairs), "region": quad},
+                    {
+                        "inliers": inliers,
+                        "matches": len(pairs),
+                        "region": [[round(x * scale, 1), round(y * scale, 1)] for x, y in quad],
+                    },
                 )
             )
         return hits
@@ -163,9 +198,12 @@ class KeypointSignal(Signal):
         return extract(img, REF_MIN_SIDE, REF_MAX_SIDE, REF_MAX_FEATURES)
 
     def describe_query(self, img: np.ndarray) -> dict[str, Any]:
-        img = fit_within(img, QUERY_MAX_SIDE) if max(img.shape[:2]) > QUERY_MAX_SIDE else img
-        # points come back in the (possibly downscaled) query frame; size is of that frame too
-        return {"keypoints": extract(img, 0, QUERY_MAX_SIDE, QUERY_MAX_FEATURES)}
+        small = fit_within(img, QUERY_MAX_SIDE)
+        # matching runs in the (possibly downscaled) frame; `scale` maps regions back to the original
+        return {
+            "keypoints": extract(small, 0, QUERY_MAX_SIDE, QUERY_MAX_FEATURES),
+            "scale": img.shape[1] / small.shape[1],
+        }
 
     def new_index(self) -> KeypointIndex:
         return KeypointIndex()

@@ -1,0 +1,54 @@
+"""The web console: server-rendered pages on the same app, accounts and roles as the JSON API.
+
+`install(app)` adds the session middleware, the error pages and every page router.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from api.web import cameos, creator, operator, pages, rights, verify
+from api.web.render import render
+from api.web.session import SESSION_COOKIE, SESSION_MAX_AGE, CsrfError, SignInRequired, WrongRole, session_secret
+
+API_PREFIXES = ("/v1/", "/health", "/openapi.json", "/docs", "/redoc")
+
+
+def install(app: FastAPI) -> None:
+    c = app.state.components
+    app.add_middleware(SessionMiddleware, secret_key=session_secret(c.settings.keys_dir),
+                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
+                       https_only=False)  # HttpOnly is always set by the middleware
+
+    @app.exception_handler(SignInRequired)
+    async def _signin(request: Request, _: SignInRequired) -> RedirectResponse:
+        from urllib.parse import quote
+
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(WrongRole)
+    async def _role(request: Request, exc: WrongRole) -> HTMLResponse:
+        return render(request, "error.html", {"heading": "Not for your role", "message": str(exc)}, 403)
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, _: CsrfError) -> HTMLResponse:
+        msg = ("This form could not be accepted: its security token is missing or out of date (the page was "
+               "open too long, you signed in again, or the form came from another site). Reload the page and "
+               "try again.")
+        return render(request, "error.html", {"heading": "Form expired", "message": msg}, 403)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        # The JSON API keeps FastAPI's JSON errors; pages get a page.
+        if request.url.path.startswith(API_PREFIXES) or exc.status_code < 400:
+            return await http_exception_handler(request, exc)
+        heading = {404: "Not found", 403: "Forbidden", 429: "Too many requests"}.get(exc.status_code, "Error")
+        return render(request, "error.html", {"heading": heading, "message": str(exc.detail)}, exc.status_code)
+
+    for module in (pages, creator, operator, rights, cameos, verify):
+        app.include_router(module.router)

@@ -1,0 +1,190 @@
+"""Creator pages: the prompt form, the job page with live stage-by-stage progress, the clip, remix."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.web.explain import timeline
+from api.web.media import MediaError, draw_boxes, frame_image, png_bytes
+from api.web.render import redirect, render
+from api.web.session import checked_form, flash, require
+from gate import jobs
+from gate.models import TERMINAL_STATES, Job, User
+from gate.requests import GenerationRequest
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+CREATORS = ("creator", "operator")
+RESOLUTIONS = ("480p", "720p", "1080p")
+JOB_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def styles() -> tuple[str, ...]:
+    try:
+        from generator.validate import STYLES
+
+        return tuple(STYLES)
+    except ImportError:  # the generator package still landing: the field stays free text
+        return ()
+
+
+def visible_job(request: Request, job_id: str, user: User) -> Job:
+    """Someone else's clip answers exactly like a missing one (operators see all)."""
+    job = jobs.get_job(request.app.state.components, job_id) if JOB_ID.match(job_id) else None
+    if job is None or (user.role != "operator" and job.user != user.name):
+        raise HTTPException(404, "no such clip")
+    return job
+
+
+def my_cameos(request: Request, user: User) -> list[Any]:
+    from consent.models import Cameo
+
+    with Session(request.app.state.components.engine) as s:
+        return list(s.exec(select(Cameo).where(Cameo.owner == user.name, Cameo.status == "active",
+                                               Cameo.kind == "cameo")).all())
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    names = {"prompt": "Prompt", "style": "Style", "seconds": "Length", "resolution": "Resolution",
+             "cameos": "Cameos", "remix": "Remix of"}
+    out: dict[str, str] = {}
+    for e in exc.errors():
+        field = str(e["loc"][0]) if e.get("loc") else "prompt"
+        msg = e.get("msg", "invalid").removeprefix("Value error, ")
+        if e.get("type") == "string_too_long":
+            msg = f"is too long (at most {e.get('ctx', {}).get('max_length')} characters)"
+        elif e.get("type") in ("float_parsing", "float_type"):
+            msg = "must be a number of seconds"
+        out.setdefault(field, f"{names.get(field, field)}: {msg}")
+    return out
+
+
+def parse_create_form(form: Any) -> tuple[dict[str, Any], GenerationRequest | None, dict[str, str]]:
+    values = {k: str(form.get(k) or "").strip() for k in ("prompt", "style", "seconds", "resolution", "cameos",
+                                                         "remix")}
+    data: dict[str, Any] = {"prompt": values["prompt"], "resolution": values["resolution"] or "480p"}
+    errors: dict[str, str] = {}
+    if not values["prompt"]:
+        errors["prompt"] = "Prompt: write what the clip should show."
+    if values["style"]:
+        data["style"] = values["style"]
+    if values["seconds"]:
+        data["seconds"] = values["seconds"]
+    if values["cameos"]:
+        data["cameos"] = [h for h in re.split(r"[\s,]+", values["cameos"]) if h]
+    if values["remix"]:
+        data["remix"] = values["remix"].lower()
+    try:
+        req = GenerationRequest.model_validate(data)
+    except ValidationError as exc:
+        return values, None, _field_errors(exc) | errors
+    return values, (None if errors else req), errors
+
+
+def _create_ctx(request: Request, user: User, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    return {"values": values, "errors": errors, "styles": styles(), "resolutions": RESOLUTIONS,
+            "cameos": my_cameos(request, user), "max_seconds": request.app.state.components.settings.max_seconds}
+
+
+@router.get("/create", response_class=HTMLResponse)
+def create_form(request: Request, remix: str | None = None):
+    user = require(request, *CREATORS)
+    values = {"seconds": "5", "resolution": "480p", "remix": remix if remix and JOB_ID.match(remix) else ""}
+    return render(request, "create.html", _create_ctx(request, user, values, {}))
+
+
+@router.post("/create", response_class=HTMLResponse)
+async def create(request: Request):
+    user = require(request, *CREATORS)
+    form = await checked_form(request)
+    values, req, errors = parse_create_form(form)
+    c = request.app.state.components
+    if req is not None:
+        try:
+            job = jobs.create_job(c, user.name, req)
+        except jobs.NotFound as exc:
+            errors["remix"] = f"Remix of: {exc} (it must be a published clip, or one of your own)"
+        except jobs.JobError as exc:
+            errors["seconds" if "seconds" in str(exc) else "prompt"] = str(exc)
+        else:
+            try:
+                request.app.state.dispatch(job.id)
+            except Exception:
+                log.exception("queueing job %s failed", job.id)
+                jobs.delete_unqueued(c, job.id)
+                errors["prompt"] = "The job queue is unavailable right now; nothing was stored. Try again shortly."
+                return render(request, "create.html", _create_ctx(request, user, values, errors), 503)
+            flash(request, "Your clip is queued; this page follows it through the gate.")
+            return redirect(f"/jobs/{job.id}")
+    return render(request, "create.html", _create_ctx(request, user, values, errors), 422)
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def job_list(request: Request):
+    user = require(request)
+    with Session(request.app.state.components.engine) as s:
+        q = select(Job).order_by(col(Job.created_at).desc()).limit(100)
+        if user.role != "operator":
+            q = q.where(Job.user == user.name)
+        rows = list(s.exec(q).all())
+    return render(request, "jobs.html", {"jobs": rows})
+
+
+def _job_ctx(job: Job) -> dict[str, Any]:
+    return {"job": job, "stages": timeline(job.decisions, job.status), "done": job.status in TERMINAL_STATES,
+            "playable": bool(job.video_key) and job.status in ("published", "review")}
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, job_id: str):
+    user = require(request)
+    job = visible_job(request, job_id, user)
+    return render(request, "job.html", _job_ctx(job) | {"styles": styles()})
+
+
+@router.get("/jobs/{job_id}/progress", response_class=HTMLResponse)
+def job_progress(request: Request, job_id: str):
+    """The progress panel alone, polled by htmx while the job runs."""
+    user = require(request)
+    job = visible_job(request, job_id, user)
+    ctx = _job_ctx(job)
+    response = render(request, "_progress.html", ctx)
+    if ctx["done"] and request.headers.get("HX-Request"):
+        response.headers["HX-Refresh"] = "true"  # one full reload shows the clip, the reasons and the actions
+    return response
+
+
+@router.get("/jobs/{job_id}/video")
+def job_video(request: Request, job_id: str):
+    user = require(request)
+    c = request.app.state.components
+    job = jobs.get_job(c, job_id) if JOB_ID.match(job_id) else None
+    if job is None or job.status != "published":
+        job = visible_job(request, job_id, user)  # a draft held for review: its creator and operators only
+    if not job.video_key or job.status not in ("published", "review") or not c.storage.exists(job.video_key):
+        raise HTTPException(404, "this clip has no video")
+    return FileResponse(c.storage.path(job.video_key), media_type="video/mp4")
+
+
+@router.get("/jobs/{job_id}/frames/{stage}/{index}.png")
+def job_frame(request: Request, job_id: str, stage: str, index: int):
+    """The frame a stage flagged, with its boxes drawn (only while the clip is still stored)."""
+    user = require(request)
+    job = visible_job(request, job_id, user)
+    c = request.app.state.components
+    if not job.video_key or not c.storage.exists(job.video_key):
+        raise HTTPException(404, "the clip is no longer stored, so its frames cannot be shown")
+    boxes = [b for d in job.decisions if d.get("name") == stage for e in d.get("evidence") or []
+             if isinstance(e, dict) and e.get("frame") == index for b in e.get("boxes") or []]
+    try:
+        img = draw_boxes(frame_image(c.storage.path(job.video_key), index), boxes)
+    except MediaError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return Response(png_bytes(img), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})

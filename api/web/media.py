@@ -1,0 +1,105 @@
+"""Pictures for the pages: one frame of a clip with evidence boxes drawn on it, thumbnails, uploads."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import av
+from PIL import Image, ImageDraw
+from starlette.datastructures import UploadFile
+
+THUMB = 480
+MAX_FRAME_INDEX = 20_000  # a frame number past any clip we make (60 s x 30 fps) is refused
+
+
+class MediaError(ValueError):
+    pass
+
+
+def frame_image(video: Path, index: int) -> Image.Image:
+    """Decode frames up to `index` (evidence indexes count decoded frames from 0)."""
+    if not 0 <= index <= MAX_FRAME_INDEX:
+        raise MediaError(f"frame {index} is out of range")
+    try:
+        with av.open(str(video)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i == index:
+                    return frame.to_image()
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"cannot read the clip: {exc}") from exc
+    raise MediaError(f"the clip has no frame {index}")
+
+
+def draw_boxes(img: Image.Image, boxes: list[dict[str, Any]]) -> Image.Image:
+    img = img.convert("RGB")
+    draw = ImageDraw.Draw(img)
+    width = max(2, img.width // 200)
+    for b in boxes:
+        box = b.get("box") or []
+        if len(box) != 4:
+            continue
+        x, y, w, h = (float(v) for v in box)  # NudeNet's (x, y, width, height)
+        draw.rectangle([x, y, x + w, y + h], outline=(255, 40, 40), width=width)
+        label = f"{b.get('label', '')} {b.get('score', '')}".strip()
+        if label:
+            draw.rectangle([x, max(0, y - 14), x + 7 * len(label), y], fill=(255, 40, 40))
+            draw.text((x + 2, max(0, y - 13)), label, fill=(255, 255, 255))
+    return img
+
+
+def thumbnail_bytes(img: Image.Image, fmt: str = "JPEG") -> bytes:
+    img = img.convert("RGB")
+    img.thumbnail((THUMB, THUMB))
+    out = io.BytesIO()
+    img.save(out, format=fmt, quality=85)
+    return out.getvalue()
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def video_frames(video: Path, indexes: list[int], limit: int = 6) -> dict[int, Image.Image]:
+    """Several frames in one pass (for verification thumbnails)."""
+    wanted = sorted({i for i in indexes if 0 <= i <= MAX_FRAME_INDEX})[:limit]
+    out: dict[int, Image.Image] = {}
+    if not wanted:
+        return out
+    try:
+        with av.open(str(video)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i in wanted:
+                    out[i] = frame.to_image()
+                if i >= wanted[-1]:
+                    break
+    except (av.error.FFmpegError, OSError):
+        pass  # thumbnails are a convenience: the report stands without them
+    return out
+
+
+async def save_upload(upload: UploadFile, limit: int, default_suffix: str = ".bin") -> Path:
+    """Copy a posted file to a temporary path (the caller deletes it), refusing more than `limit` bytes."""
+    suffix = Path(upload.filename or "").suffix.lower()[:8] or default_suffix
+    if not suffix[1:].isalnum():
+        suffix = default_suffix
+    fd, name = tempfile.mkstemp(suffix=suffix)
+    path = Path(name)
+    copied = 0
+    with open(fd, "wb") as out:
+        while chunk := await upload.read(1 << 20):
+            copied += len(chunk)
+            if copied > limit:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise MediaError(f"{upload.filename}: over the {limit // 2**20} MiB upload limit")
+            out.write(chunk)
+    return path
+
+
+def is_upload(value: Any) -> bool:
+    return isinstance(value, UploadFile) and bool(value.filename)

@@ -1,0 +1,124 @@
+"""Browser sessions: a signed cookie (Starlette's SessionMiddleware), sign-in by API key, CSRF tokens.
+
+The cookie holds the user's name and the SHA-256 of the key they signed in with (never the key), so a
+disabled or rotated key ends every session made with it at the next request.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from sqlmodel import Session, select
+from starlette.datastructures import FormData
+
+from gate.models import User
+from gate.users import user_for_key
+
+SESSION_COOKIE = "reelgate_session"
+SESSION_MAX_AGE = 8 * 3600
+CSRF_FIELD = "csrf_token"
+
+
+class SignInRequired(Exception):  # noqa: N818 - control flow for a redirect, not an error
+    """The page needs a signed-in user; the handler redirects to the sign-in form."""
+
+
+class WrongRole(Exception):  # noqa: N818
+    def __init__(self, roles: tuple[str, ...], have: str) -> None:
+        super().__init__(f"this page is for the role {' or '.join(roles)}; you are signed in as {have}")
+
+
+class CsrfError(Exception):
+    """A state-changing form arrived without this session's token (expired page or another site)."""
+
+
+def session_secret(keys_dir: Path) -> str:
+    """The cookie-signing secret, created once per data dir (0600) and shared by every API process."""
+    path = keys_dir / "web_session.key"
+    if not path.exists():
+        tmp = keys_dir / f".web_session.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # first writer wins; a concurrent second process reads the winner's secret
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise RuntimeError(f"{path} holds a session secret that is too short; delete it to make a new one")
+    return secret
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, after checking its CSRF token against the session's (constant-time)."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    expected = request.session.get("csrf")
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        raise CsrfError()
+    return form
+
+
+def sign_in(request: Request, key: str) -> User | None:
+    user = user_for_key(request.app.state.components.engine, key.strip())
+    if user is None:
+        return None
+    request.session.clear()  # a new session id and a new CSRF token: no fixation across sign-ins
+    request.session.update({"user": user.name, "kh": user.key_hash, "csrf": secrets.token_urlsafe(32)})
+    return user
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def web_user(request: Request) -> User | None:
+    """The signed-in user, re-checked against the database on every request."""
+    if hasattr(request.state, "web_user"):
+        return request.state.web_user
+    user = None
+    name, kh = request.session.get("user"), request.session.get("kh")
+    if isinstance(name, str) and isinstance(kh, str):
+        with Session(request.app.state.components.engine) as s:
+            row = s.exec(select(User).where(User.name == name)).first()
+        if row is not None and not row.disabled and hmac.compare_digest(row.key_hash, kh):
+            user = row
+        else:
+            request.session.pop("user", None)
+            request.session.pop("kh", None)
+    request.state.web_user = user
+    return user
+
+
+def require(request: Request, *roles: str) -> User:
+    user = web_user(request)
+    if user is None:
+        raise SignInRequired()
+    if roles and user.role not in roles:
+        raise WrongRole(roles, user.role)
+    return user
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.session.setdefault("flash", [])
+    request.session["flash"] = [*request.session["flash"], {"kind": kind, "text": message}][-5:]
+
+
+def pop_flashes(request: Request) -> list[dict[str, Any]]:
+    return request.session.pop("flash", None) or []

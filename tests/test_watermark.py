@@ -1,0 +1,141 @@
+"""Invisible watermark: round trip, key attacks, unmarked clips, audio after AAC 64 kb/s, bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from provenance import wm_code
+from provenance.errors import ProvenanceError
+from provenance.media import read_audio, transcode
+from provenance.synthetic import make_test_clip
+from provenance.watermark import add_visible_mark, available, detect_clip, detect_image, embed_clip
+from provenance.watermark_audio import AudioMark
+
+PAYLOAD = bytes.fromhex("0badc0ffee123456")
+REAL = Path(__file__).parent / "fixtures" / "watermark" / "bikes_3s.mp4"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wm")
+    src = make_test_clip(d / "src.mp4", seconds=4.0, width=320, height=240, seed=3)
+    marked = d / "marked.mp4"
+    info = embed_clip(src, marked, PAYLOAD)
+    real_marked = d / "real_marked.mp4"
+    real_info = embed_clip(REAL, real_marked, PAYLOAD)
+    return {"dir": d, "src": src, "marked": marked, "info": info, "real": real_marked, "real_info": real_info}
+
+
+def test_available():
+    ok, why = available()
+    assert ok, why
+
+
+def test_code_round_trip_and_noise():
+    rng = np.random.default_rng(0)
+    coded = wm_code.encode_payload(PAYLOAD).astype(float) * 2 - 1
+    assert wm_code.decode_soft(coded * 1.5 + rng.standard_normal(coded.size)) == PAYLOAD
+    # pure noise: the CRC rejects what Viterbi makes of it
+    assert sum(wm_code.decode_soft(rng.standard_normal(coded.size)) is not None for _ in range(300)) == 0
+
+
+def test_embed_quality_and_round_trip(clips):
+    info = clips["info"]
+    assert info["psnr_db"] >= 40.0 and info["psnr_min_db"] >= 40.0
+    assert info["frames"] == 100
+    out = detect_clip(clips["marked"])
+    assert out["found"] and out["payload"] == PAYLOAD.hex()
+    assert out["p_value"] < 1e-6
+    assert out["video"]["confidence"] > 0.9
+
+
+def test_unmarked_not_detected(clips):
+    out = detect_clip(clips["src"])
+    assert not out["found"] and out["payload"] is None
+    assert out["p_value"] > 1e-6
+
+
+def test_two_second_window(clips):
+    out = detect_clip(clips["marked"], start_s=1.5, max_seconds=2.0)
+    assert out["video"]["frames"] == 50
+    assert out["found"] and out["payload"] == PAYLOAD.hex()
+
+
+@pytest.mark.parametrize(
+    "attack",
+    ["crf28", "crop10", "resize0.5"],
+)
+def test_survives_attacks(clips, attack):
+    # real footage (3 s, 640x272): the synthetic noise texture is harsher than camera content
+    marked, dst = clips["real"], clips["dir"] / f"{attack}.mp4"
+    w, h = clips["real_info"]["width"], clips["real_info"]["height"]
+    if attack == "crf28":
+        transcode(marked, dst, crf=28)
+    elif attack == "crop10":
+        s = math.sqrt(0.9)
+        cw, ch = int(w * s) // 2 * 2, int(h * s) // 2 * 2
+        transcode(marked, dst, crf=23, crop=(w - cw - 3, 5, cw, ch))
+    else:
+        # the resize attack on its own (re-encoded at high quality); CRF attacks are separate cases
+        transcode(marked, dst, crf=18, size=(w // 2, h // 2))
+    out = detect_clip(dst)
+    assert out["found"], out["video"]
+    assert out["payload"] == PAYLOAD.hex()
+
+
+def test_unmarked_real_clip_not_detected():
+    out = detect_clip(REAL)
+    assert not out["found"] and out["p_value"] > 1e-6
+
+
+def test_single_frame_detection(clips):
+    import av
+
+    with av.open(str(clips["marked"])) as box:
+        frame = next(box.decode(video=0)).to_ndarray(format="rgb24")
+    out = detect_image(frame)
+    assert out["found"] and out["payload"] == PAYLOAD.hex()
+
+
+def test_audio_survives_aac_64k_and_resampling(tmp_path):
+    src = make_test_clip(tmp_path / "a.mp4", seconds=10.0, width=64, height=48, seed=1)
+    samples, sr, layout = read_audio(src)
+    marked = AudioMark().embed(samples, sr, PAYLOAD)
+    out_path = tmp_path / "aac64.mp4"
+    transcode(src, out_path, audio=(marked, sr, layout), crf=30, audio_bitrate=64000, audio_rate=32000)
+    got, got_sr, _ = read_audio(out_path)
+    assert got_sr == 32000
+    res = AudioMark().detect(got, got_sr)
+    assert res["found"] and res["payload"] == PAYLOAD.hex()
+    assert not AudioMark().detect(samples, sr)["found"]
+
+
+def test_bad_input(tmp_path, clips):
+    with pytest.raises(ProvenanceError):
+        embed_clip(clips["src"], tmp_path / "x.mp4", b"short")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 50)
+    with pytest.raises(ProvenanceError):
+        detect_clip(junk)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(ProvenanceError):
+        embed_clip(empty, tmp_path / "y.mp4", PAYLOAD)
+    truncated = tmp_path / "trunc.mp4"
+    truncated.write_bytes(clips["marked"].read_bytes()[:2000])
+    with pytest.raises(ProvenanceError):
+        detect_clip(truncated)
+    with pytest.raises(ProvenanceError):
+        detect_image(np.zeros((8, 8), np.uint8))
+
+
+def test_visible_mark(tmp_path, clips):
+    dst = tmp_path / "visible.mp4"
+    info = add_visible_mark(clips["src"], dst, "AI generated")
+    assert info["frames"] == 100 and dst.stat().st_size > 0
+    with pytest.raises(ProvenanceError):
+        add_visible_mark(clips["src"], tmp_path / "v2.mp4", "   ")
