@@ -15,6 +15,7 @@ EVALS: dict[str, str] = {
     "liveness": "evals.liveness",
     "prompt": "evals.prompt_gate",
     "frames": "evals.frames",
+    "watermark": "evals.watermark",
 }
 
 

@@ -331,11 +331,14 @@ def run(data_dir: Path) -> str:
         "GIF exports with Floyd-Steinberg and with 4x4 ordered dither (the AnimateDiff demo GIFs are ordered-"
         "dithered, which put periodic peaks in the noise spectrum); windows spanning scene cuts are skipped; "
         "flow magnitude is reported but not used by the model (content, not artifact). The ablation row shows "
-        "what the GIF-export augmentation removed: without it the model separates the clips much better, and "
-        "that apparent skill is the file format. With the format neutralised, the artifact features carry no "
-        "signal that survives clip-level cross-validation on this data: probabilities cluster near 0.5 (the "
-        "calibration says so honestly) and AUCs below 0.5 are the usual leave-one-out artefact of tiny "
-        "samples without signal, not an inverted detector.",
+        "what the GIF-export augmentation removed: without it the model separates the clips better, and that "
+        "apparent skill is the file format. With the format neutralised, the artifact features carry no signal "
+        "that survives clip-grouped cross-validation on this data: six real clips that differ from each other "
+        "more than from the AI clips cannot teach what 'real' looks like. The shipped model's Platt calibration "
+        "(fitted on clip-grouped, class-balanced out-of-fold scores) found no out-of-fold signal, so its slope "
+        "is clipped to 0 and it answers 0.5 with a note saying so; fold models whose calibration finds the same "
+        "answer exactly 0.5 above. AUCs well below 0.5 (e.g. motion-only) are the known leave-one-out artefact "
+        "of tiny samples without signal, not an inverted detector.",
     ]
     return "\n".join(lines)
 

@@ -35,7 +35,10 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,
-        broker_transport_options={"visibility_timeout": 3600, "max_retries": 2, "polling_interval": 0.5},
+        # kombu's SQL transport hands its options to create_engine: broker-specific options only.
+        broker_transport_options=(
+            {} if settings.embedded_queue else {"visibility_timeout": 3600, "max_retries": 2}
+        ),
         worker_hijack_root_logger=False,
         task_default_queue=settings.queue_name,
         task_serializer="json",

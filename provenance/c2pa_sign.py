@@ -14,6 +14,7 @@ import c2pa
 
 from provenance.certs import SignerMaterial, check_signing_cert, x509
 from provenance.errors import ProvenanceError
+from provenance.wm_code import WATERMARK_ALG
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 COMPOSITE_WITH_TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
@@ -122,9 +123,11 @@ def build_manifest(
             {
                 "label": SOFT_BINDING_LABEL,
                 "data": {
-                    "alg": str(watermark.get("alg") or "com.reelgate.watermark"),
+                    "alg": str(watermark.get("alg") or WATERMARK_ALG),
                     "blocks": [{"scope": {}, "value": base64.b64encode(raw).decode("ascii")}],
-                    "name": str(watermark.get("version") or "reelgate invisible video+audio watermark"),
+                    "name": str(
+                        watermark.get("name") or watermark.get("version") or "reelgate invisible video+audio watermark"
+                    ),
                 },
             }
         )

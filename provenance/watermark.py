@@ -16,14 +16,15 @@ import numpy as np
 from provenance import wm_code
 from provenance.errors import ProvenanceError
 from provenance.media import iter_luma, read_audio, transcode
+from provenance.visible_watermark import add_visible_mark  # noqa: F401  (re-exported)
 from provenance.watermark_audio import AudioMark, snr_db
 from provenance.watermark_video import CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
+from provenance.wm_code import WATERMARK_ALG
 
 WATERMARK_VERSION = (
     f"reelgate-wm/1 video=tiled-luma-{CELL_PX}px-cells psnr{TARGET_PSNR_DB:g} "
     "audio=48band-gain code=conv-k7-r1/2+crc16"
 )
-WATERMARK_ALG = "com.reelgate.watermark.v1"  # the name used in the C2PA soft-binding assertion
 DEFAULT_DETECT_SECONDS = 20.0
 
 
@@ -158,28 +159,3 @@ def detect_image(image: np.ndarray | Path, key: str = wm_code.DEFAULT_KEY) -> di
     out = VideoMark(key).detect_frames([arr.astype(np.uint8)])
     out["version"] = WATERMARK_VERSION
     return out
-
-
-def add_visible_mark(src: Path, dst: Path, text: str, *, crf: int = 18, opacity: float = 0.45) -> dict:
-    """Burn a semi-transparent label that drifts around the frame (harder to crop or blur out)."""
-    if not text or not text.strip():
-        raise ProvenanceError("visible watermark text is empty")
-    # Hershey fonts draw ASCII only
-    text = "".join(ch if 32 <= ord(ch) < 127 else "-" for ch in text)[:64]
-
-    def draw(rgb: np.ndarray, i: int) -> np.ndarray:
-        h, w = rgb.shape[:2]
-        scale = max(0.4, h / 600)
-        thick = max(1, int(round(scale * 2)))
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-        # bounce on a slow Lissajous path so no fixed crop removes it
-        span_x, span_y = max(1, w - tw - 8), max(1, h - th - 8)
-        x = int(4 + span_x * (0.5 + 0.5 * math.sin(i / 47.0)))
-        y = int(th + 4 + span_y * (0.5 + 0.5 * math.sin(i / 61.0 + 1.3)))
-        overlay = rgb.copy()
-        cv2.putText(overlay, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
-        cv2.putText(overlay, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
-        return cv2.addWeighted(overlay, opacity, rgb, 1 - opacity, 0)
-
-    info = transcode(Path(src), Path(dst), rgb_fn=draw, audio=True, crf=crf)
-    return {"dst": str(dst), "text": text, **info}

@@ -35,6 +35,7 @@ POLYS = (0o171, 0o133)
 N_CODED_BITS = (INFO_BITS + CONSTRAINT - 1) * 2  # 172
 LOG_CRC_PASS = -CRC_BITS * math.log(2)  # P(random decode passes the CRC)
 DEFAULT_KEY = "reelgate-watermark-v1"
+WATERMARK_ALG = "com.reelgate.watermark.v1"  # our name in the C2PA soft-binding assertion
 LOG_2_64 = 64 * math.log(2)
 _N_STATES = 1 << (CONSTRAINT - 1)
 

@@ -383,6 +383,8 @@ def test_audit_page_searches_and_reports_a_broken_chain(web) -> None:
     found = olga.get("/ops/audit", params={"q": "TAKEN_down"}).text
     assert "00000000000000ff" in found and "user.created" not in found
     assert "No entries match" in olga.get("/ops/audit", params={"q": "nothing-like-this"}).text
+    assert "No entries match" in olga.get("/ops/audit", params={"q": "job_taken"}).text  # _ is no wildcard
+    assert "No entries match" in olga.get("/ops/audit", params={"q": "%"}).text  # nor is %
     with Session(c.engine) as s:  # tamper with a row
         row = s.get(AuditEntry, 2)
         row.actor = "mallory"
@@ -670,3 +672,21 @@ def test_cookie_signed_by_another_install_is_ignored(web, tmp_path) -> None:
     b.client.cookies.set("reelgate_session", TimestampSigner(secret).sign(forged).decode())
     r = b.get("/ops/review")
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+
+
+def test_refused_uses_show_as_requests_the_owner_can_approve(web, cameo) -> None:
+    browser, _, _, c = web
+    refusal = [{"name": "prompt", "decision": "pass"},
+               {"name": "consent", "decision": "block",
+                "reasons": ["cameo @alice_cam: @alice_cam may only be used by its owner"]}]
+    add_job(c, "bob", "blocked", refusal, job_id="00000000000000c1", prompt="bob's private idea")
+    add_job(c, "bob", "blocked", refusal, job_id="00000000000000c2", prompt="bob's private idea")
+    other = [{"name": "consent", "decision": "block", "reasons": ["cameo @someone: no cameo @someone"]}]
+    add_job(c, "olga", "blocked", other, job_id="00000000000000c3")
+    alice = browser("alice")
+    page = alice.get(f"/cameos/{cameo.id}").text
+    requests = page.split("<h2>Requests</h2>", 1)[1].split("<h2>People I approve</h2>", 1)[0]
+    assert "bob" in requests and "2 times" in requests and "olga" not in requests
+    assert "private idea" not in page  # who asked, never what they asked for
+    assert alice.post(f"/cameos/{cameo.id}/approvals", {"user": "bob"}, token_from="/cameos").status_code == 303
+    assert "No one has been refused" in alice.get(f"/cameos/{cameo.id}").text

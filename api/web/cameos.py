@@ -88,11 +88,11 @@ async def enroll(request: Request):
     except (UploadError, MediaError) as exc:
         errors["video"] = f"Selfie video: {exc}"
     except cameos.CameoError as exc:
-        errors["video"] = f"{exc}. A new challenge is below; please record again."
+        errors["video"] = f"{exc}. A new challenge is shown above; please record again."
     except ConsentError as exc:
         errors["handle"] = str(exc)
     except ValueError as exc:  # the liveness reader's VideoError (too short, unreadable, ...)
-        errors["video"] = f"Selfie video: {exc}. A new challenge is below; please record again."
+        errors["video"] = f"Selfie video: {exc}. A new challenge is shown above; please record again."
     except RuntimeError as exc:  # the face backend cannot run: say so, store nothing
         errors["video"] = f"Enrollment is unavailable on this server right now: {exc}"
     finally:
@@ -102,6 +102,25 @@ async def enroll(request: Request):
         return _enroll_page(request, user, values, errors, 422)
     flash(request, f"@{cm['handle']} is enrolled. Choose below who may use it (only you, for now).")
     return redirect(f"/cameos/{cm['id']}")
+
+
+def requests_for(c: Any, cameo: Any, approved: list[str], scan: int = 2000) -> list[dict[str, Any]]:
+    """People whose clips the consent check refused because they lack permission for this cameo: the
+    requests an owner may approve. Only who and when; their prompts and drafts stay theirs."""
+    prefix = f"cameo @{cameo.handle}: "
+    seen: dict[str, dict[str, Any]] = {}
+    with Session(c.engine) as s:
+        rows = s.exec(select(Job).where(Job.status == "blocked").order_by(col(Job.created_at).desc()).limit(scan))
+        for job in rows:
+            if job.user in (cameo.owner, *approved):
+                continue
+            refused = any(d.get("name") == "consent" and d.get("decision") == "block" and
+                          any(r.startswith(prefix) and "may only be used" in r for r in d.get("reasons") or [])
+                          for d in job.decisions)
+            if refused:
+                entry = seen.setdefault(job.user, {"user": job.user, "last": job.created_at, "count": 0})
+                entry["count"] += 1
+    return sorted(seen.values(), key=lambda e: e["last"], reverse=True)
 
 
 @router.get("/cameos/{cameo_id}", response_class=HTMLResponse)
@@ -117,8 +136,9 @@ def cameo_page(request: Request, cameo_id: int):
         statuses = {j.id: j.status for j in s.exec(select(Job).where(col(Job.id).in_([a.video_id for a in apps])))}
     rows = [{"video_id": a.video_id, "status": a.status, "created_at": a.created_at,
              "job_status": statuses.get(a.video_id)} for a in apps]
+    asks = requests_for(request.app.state.components, cameo, approved) if cameo.kind == "cameo" else []
     return render(request, "cameo.html", {"cameo": cameo, "appearances": rows, "approved": sorted(approved),
-                                          "words": PERMISSION_WORDS})
+                                          "words": PERMISSION_WORDS, "requests": asks})
 
 
 @router.get("/cameos/{cameo_id}/face.png")

@@ -183,9 +183,10 @@ def audit_page(request: Request, q: str = "", before: int | None = None):
     with Session(c.engine) as s:
         stmt = select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(100)
         if q:
-            like = f"%{q.lower()}%"
-            stmt = stmt.where(or_(func.lower(AuditEntry.subject).like(like), func.lower(AuditEntry.actor).like(like),
-                                  func.lower(AuditEntry.event).like(like)))
+            # the query is literal text: its % and _ are not wildcards
+            like = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(or_(*(func.lower(column).like(like, escape="\\")
+                                    for column in (AuditEntry.subject, AuditEntry.actor, AuditEntry.event))))
         if before is not None:
             stmt = stmt.where(AuditEntry.seq < before)
         rows = list(s.exec(stmt).all())

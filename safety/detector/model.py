@@ -209,6 +209,14 @@ class AIVideoDetector:
             probs = model.predict_proba(X)[:, 1]
         if is_image:
             notes.append("single image: temporal features (motion, disappearance, persistence) not applicable")
+        if model.slope == 0.0:
+            notes.append(
+                "no validated signal: on the training clips this model ranked held-out clips no better than chance "
+                f"(out-of-fold AUC {model.oof_auc:.2f}), so its probability is the uninformative prior 0.5; the "
+                "artifact group scores are therefore neutral (0.5); the feature values still describe the clip"
+            )
+        else:
+            notes.append(f"validation: out-of-fold window AUC {model.oof_auc:.2f} on the training clips (small data)")
         if len(windows) < 2 and not is_image:
             notes.append(f"short input: fewer than {WINDOW} distinct frames at 8 fps; estimate is weak")
 
@@ -217,7 +225,8 @@ class AIVideoDetector:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: not applicable
             mean_x = np.nanmean(X_all, axis=0)
-        contrib = Z.mean(axis=0) * coef
+        # in the calibrated logit scale, so group scores and the probability speak the same language
+        contrib = Z.mean(axis=0) * coef * model.slope
         artifacts: dict[str, dict[str, Any]] = {}
         for group, feats in FEATURE_GROUPS.items():
             idx = [names.index(f) for f in feats if f in names]
@@ -230,7 +239,7 @@ class AIVideoDetector:
                 continue
             c = float(contrib[idx].sum())
             artifacts[group] = {
-                # 0.5 = neutral; above = this group's features point to AI generation
+                # 0.5 = neutral (training average); above = this group's features point to AI generation
                 "score": round(_sigmoid(c), 4),
                 "contribution": round(c, 4),
                 "features": values,

@@ -192,7 +192,7 @@ def test_cameo_owner_enrolls_with_webcam_manages_and_revokes(server, page) -> No
     page.get_by_role("button", name="Enroll", exact=True).click()
     # the fake camera shows a test pattern, not a face: the liveness check refuses it, clearly
     assert page.get_by_text("liveness check failed").first.is_visible()
-    assert page.get_by_text("A new challenge is below").first.is_visible()
+    assert page.get_by_text("A new challenge is shown above").first.is_visible()
     shot(page, "42-cameo-enroll-refused", phone=True)
 
     page.goto(f"/cameos/{cameo.id}")
@@ -216,7 +216,14 @@ def test_cameo_owner_enrolls_with_webcam_manages_and_revokes(server, page) -> No
 def test_journalist_verifies_a_file(server, page) -> None:
     sign_in(page, server.keys["jane"])
     assert page.url.endswith("/verify")
-    page.get_by_label("Drop a file here or choose one").set_input_files(str(FIXTURES / "copyright" / "coffee_400.jpg"))
+    # drop the file onto the zone (as a person drags it from their desktop)
+    data = (FIXTURES / "copyright" / "coffee_400.jpg").read_bytes()
+    page.evaluate("""([bytes]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], "coffee_400.jpg", {type: "image/jpeg"}));
+        document.querySelector(".dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true}));
+    }""", [list(data)])
+    assert page.evaluate("document.getElementById('file').files[0].name") == "coffee_400.jpg"
     page.get_by_role("button", name="Verify").click()
     page.wait_for_load_state()
     try:
