@@ -88,6 +88,9 @@ def test_predict_returns_probability_and_artifact_groups(path: Path, detector: A
         assert set(art["features"]) == set(FEATURE_GROUPS[group])
     assert res.evidence_frames and all(isinstance(i, int) and i >= 0 for i in res.evidence_frames)
     assert res.model_version.startswith("detector-v")
+    if not res.informative:  # an uncalibrated-signal model must not pretend: prior and neutral groups
+        assert res.ai_probability == 0.5 and all(a["score"] == 0.5 for a in res.artifacts.values())
+        assert any("no validated signal" in n for n in res.notes)
     json.dumps(res.to_dict())  # the API serialises it as is
 
 
@@ -160,3 +163,32 @@ def test_cli_detect_json_and_errors(tmp_path: Path) -> None:
     res = runner.invoke(cli, ["detect", str(empty), "--json"])
     assert res.exit_code != 0
     assert "empty" in res.stderr and "Traceback" not in res.stderr
+
+
+def _synthetic(shift: float, seed: int = 0):
+    # mimics the real data's imbalance: 6 long "real" clips, 17 short "AI" clips
+    rng = np.random.default_rng(seed)
+    sizes = [30] * 6 + [6] * 17
+    groups = np.repeat([f"c{i}" for i in range(len(sizes))], sizes)
+    y = np.repeat([0] * 6 + [1] * 17, sizes)
+    X = rng.normal(size=(len(y), 5))
+    X[:, 0] += shift * y
+    w = np.repeat([1.0 / s for s in sizes], sizes)
+    return X, y, groups, w
+
+
+def test_calibration_finds_a_real_signal_and_admits_none() -> None:
+    from safety.detector.model import fit_model
+
+    X, y, g, w = _synthetic(1.5)
+    model = fit_model(X, y, g, w)
+    assert model.slope > 0 and model.oof_auc > 0.75
+    probe = np.zeros((2, 5))
+    probe[1, 0] = 1.5
+    p_real, p_ai = model.predict_proba(probe)[:, 1]
+    assert p_real < 0.5 < p_ai
+
+    X, y, g, w = _synthetic(0.0, seed=1)
+    model = fit_model(X, y, g, w)
+    p = model.predict_proba(np.random.default_rng(2).normal(size=(50, 5)))[:, 1]
+    assert np.all(np.abs(p - 0.5) < 0.2)  # no signal -> no confident answers

@@ -51,10 +51,14 @@ class DetectorResult:
     evidence_frames: list[int]
     model_version: str
     notes: list[str] = field(default_factory=list)
+    # False when the model's own out-of-fold validation found no signal: ai_probability is then the prior
+    # 0.5 and must be reported as "inconclusive", never as evidence either way
+    informative: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ai_probability": self.ai_probability,
+            "informative": self.informative,
             "artifacts": self.artifacts,
             "evidence_frames": self.evidence_frames,
             "model_version": self.model_version,
@@ -255,6 +259,7 @@ class AIVideoDetector:
             evidence_frames=evidence,
             model_version=self.model_version,
             notes=notes,
+            informative=model.slope > 0.0,
         )
 
 
