@@ -36,7 +36,7 @@ from safety.detector.decode import load_clip, quantise
 from safety.detector.features import FEATURE_GROUPS, FEATURE_NAMES, MODEL_FEATURES, clip_features
 from safety.detector.model import AIVideoDetector, fit_model
 
-THRESHOLD = 0.5
+THRESHOLD = 0.5  # p > 0.5 -> AI, p < 0.5 -> real, p == 0.5 -> abstains (counted as an error)
 
 
 def _detector(bundle: dict) -> AIVideoDetector:
@@ -52,7 +52,8 @@ def _auc(y: list[int], s: list[float]) -> float:
 
 
 def _acc(y: list[int], s: list[float]) -> float:
-    return float(np.mean([(p >= THRESHOLD) == bool(t) for t, p in zip(y, s, strict=False)]))
+    """Share decided correctly; p == 0.5 exactly (the uninformative prior) is an abstention and counts as wrong."""
+    return float(np.mean([(p > THRESHOLD) if t else (p < THRESHOLD) for t, p in zip(y, s, strict=True)]))
 
 
 def _fmt(x: float) -> str:
@@ -145,8 +146,8 @@ def run(data_dir: Path) -> str:
     lines += [
         "### Detector: leave-one-generator-out (generator unseen in training; real clips held out one at a time)",
         "",
-        "| held-out generator | AI clips | real clips | ROC AUC | accuracy @0.5 | AI recall | real specificity |"
-        " mean p(AI) AI / real |",
+        "| held-out generator | AI clips | real clips | ROC AUC | accuracy @0.5 (ties wrong) | AI recall |"
+        " real specificity | mean p(AI) AI / real |",
         "|---|---|---|---|---|---|---|---|",
     ]
     logo_all_y: list[int] = []
@@ -192,7 +193,7 @@ def run(data_dir: Path) -> str:
         "",
         "### Detector: leave-one-clip-out (generators seen, the clip itself unseen)",
         "",
-        "| subset | clips | ROC AUC vs real | accuracy @0.5 | mean p(AI) |",
+        "| subset | clips | ROC AUC vs real | accuracy @0.5 (ties wrong) | mean p(AI) |",
         "|---|---|---|---|---|",
     ]
     y_all = [label[i] for i in ids]
@@ -301,7 +302,7 @@ def run(data_dir: Path) -> str:
 
     real_sw = [(a, b) for lab, a, b in swaps if lab == 0]
     ai_sw = [(a, b) for lab, a, b in swaps if lab == 1]
-    flips = sum((a >= THRESHOLD) != (b >= THRESHOLD) for _, a, b in swaps)
+    flips = sum(np.sign(a - THRESHOLD) != np.sign(b - THRESHOLD) for _, a, b in swaps)
     lines += [
         "### Confounder checks",
         "",
@@ -313,7 +314,7 @@ def run(data_dir: Path) -> str:
         f"{np.mean([a for a, _ in real_sw]):.2f} -> {np.mean([b for _, b in real_sw]):.2f} |",
         f"| real clips re-exported as 32-colour ordered-dither (Bayer) GIFs (LOCO model) | mean p(AI) "
         f"{np.mean([a for a, _ in bayer]):.2f} -> {np.mean([b for _, b in bayer]):.2f}, flagged as AI "
-        f"{sum(a >= THRESHOLD for a, _ in bayer)} -> {sum(b >= THRESHOLD for _, b in bayer)} of {len(bayer)} |",
+        f"{sum(a > THRESHOLD for a, _ in bayer)} -> {sum(b > THRESHOLD for _, b in bayer)} of {len(bayer)} |",
         f"| AI GIFs re-encoded as H.264 MP4 (LOCO model) | mean p(AI) {np.mean([a for a, _ in ai_sw]):.2f} -> "
         f"{np.mean([b for _, b in ai_sw]):.2f} |",
         f"| decisions flipped by the format swap | {flips} of {len(swaps)} clips |",

@@ -89,12 +89,12 @@ def sync_table() -> tuple[str, list[float]]:
             write_mp4(clip, path)
             audio, sr = read_audio(path)
             cols = clip.metadata["collisions"]
-            # impacts closer than two frames merge into one sound: detect one onset per cluster and
+            # impacts two frames apart or closer merge into one sound: detect one onset per cluster and
             # measure it against the nearest collision frame of that cluster
             clusters: list[list[float]] = []
             for c in cols:
                 t = c["frame"] / fps
-                if clusters and t - clusters[-1][-1] <= 2.0 / fps:
+                if clusters and t - clusters[-1][-1] < 2.5 / fps:  # the onset search window is +-2 frames
                     clusters[-1].append(t)
                 else:
                     clusters.append([t])

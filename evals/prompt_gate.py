@@ -129,10 +129,35 @@ def run(data_dir: Path, quick: bool = False) -> str:
         lines.append(f"| {g} | {n} | {sum(v != 'pass' for v in verdicts) / n:.3f} | "
                      f"{sum(v == 'block' for v in verdicts) / n:.3f} |")
     lines.append("")
+    lines += _recall90_section(rows, scores)
     lines += _names_section(clf, data_dir)
     lines += _robustness_section(clf, rows, scores, quick)
     lines += _latency_section(clf, rows)
     return "\n".join(lines) + "\n"
+
+
+# Contrast suites for each category: prompts that share the topic but not the harm.
+CONTRAST = {
+    "hate": ("hatecheck_non_hateful",),
+    "sexual": ("six_cd_clean_nudity", "ring_a_bell_no_nudity"),
+    "violence": ("ring_a_bell_nonviolent_pair", "six_cd_clean_harm"),
+}
+
+
+def _recall90_section(rows: list[Row], scores: list[dict[str, float]]) -> list[str]:
+    """STACK.md's warning, measured: at the threshold that keeps 90% recall, how many contrast prompts flag."""
+    out = ["## Hard negatives at 90% recall (held-out)", "",
+           "| category | threshold for 90% recall | contrast suites | n | flagged |", "|---|---|---|---|---|"]
+    for cat, suites in CONTRAST.items():
+        pos = sorted(scores[i][cat] for i, r in enumerate(rows) if r.labels.get(cat) == 1)
+        if len(pos) < 10:
+            continue
+        thr = pos[int(0.1 * len(pos))]
+        neg = [scores[i][cat] for i, r in enumerate(rows) if r.group in suites and r.labels.get(cat) == 0]
+        if neg:
+            out.append(f"| {cat} | {thr:.3f} | {', '.join(suites)} | {len(neg)} | "
+                       f"{np.mean(np.array(neg) >= thr):.3f} |")
+    return out + [""]
 
 
 def _names_section(clf: PromptClassifier, data_dir: Path) -> list[str]:

@@ -70,6 +70,7 @@ def _detector(c: Components, path: Path) -> dict[str, Any]:
     except Exception as exc:
         return {"available": False, "why": f"{type(exc).__name__}: {exc}", "ai_probability": None, "artifacts": {}}
     return {"available": True, "ai_probability": round(float(r.ai_probability), 4), "artifacts": r.artifacts,
+            "informative": bool(getattr(r, "informative", True)),
             "evidence_frames": list(r.evidence_frames), "model_version": r.model_version, "notes": list(r.notes)}
 
 
@@ -107,6 +108,9 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
         p = det.get("ai_probability")
         if p is None:
             parts.append(f"no provenance signal; the AI-video detector could not run ({det.get('why')})")
+        elif not det.get("informative", True):
+            parts.append("no provenance signal; inconclusive (the AI-video detector has no reliable signal "
+                         "for this kind of file yet, so it does not lean either way)")
         elif INCONCLUSIVE_BAND[0] <= p <= INCONCLUSIVE_BAND[1]:
             parts.append(f"no provenance signal; inconclusive (detector p={p:.2f} is near chance)")
         else:

@@ -13,7 +13,7 @@ SR = 48000
 # modal frequencies (Hz) and decay time (s) of what a material rings like when struck
 MODES: dict[str, tuple[tuple[float, ...], float]] = {
     "wood": ((380.0, 910.0, 1630.0, 2450.0), 0.05), "rubber": ((150.0, 330.0, 560.0), 0.04),
-    "metal": ((870.0, 2290.0, 3710.0, 5150.0), 0.45), "glass": ((1850.0, 4150.0, 6230.0), 0.3),
+    "metal": ((870.0, 2290.0, 3710.0, 5150.0), 0.3), "glass": ((1850.0, 4150.0, 6230.0), 0.2),
     "stone": ((240.0, 690.0, 1400.0), 0.035), "plastic": ((620.0, 1450.0, 2600.0), 0.05),
     "concrete": ((190.0, 520.0, 1250.0), 0.03), "tile": ((700.0, 1900.0, 3300.0), 0.06),
     "marble": ((650.0, 1800.0, 3100.0), 0.07), "fruit": ((180.0, 400.0), 0.025), "cloth": ((120.0, 260.0), 0.03),
@@ -47,8 +47,9 @@ def impact(obj_mat: str, surf_mat: str, speed: float, rng: np.random.Generator) 
             f = f * (1.0 + 0.03 * rng.standard_normal())
             out += weight * np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28)) * np.exp(-t / (decay / (1 + 0.5 * k))) \
                 / (1 + 0.6 * k)
-    click = rng.normal(0, 1, len(t)) * np.exp(-t / 0.004)
-    out += 0.6 * sosfilt(_sos("highpass", 2000.0), click)
+    # the broadband contact click carries the onset; ringing alone would blur it under earlier tails
+    click = sosfilt(_sos("highpass", 2000.0), rng.normal(0, 1, len(t)) * np.exp(-t / 0.004))
+    out = 0.6 * out / (np.abs(out).max() + 1e-9) + 0.6 * click / (np.abs(click).max() + 1e-9)
     attack = min(len(t), int(0.0005 * SR))
     out[:attack] *= np.linspace(0, 1, attack, endpoint=False)
     return (out / (np.abs(out).max() + 1e-9) * 0.85 * strength).astype(np.float32)

@@ -19,6 +19,8 @@ from generator.styles import LIGHTING, LOOKS, StylePost, lighting_lut
 
 AA = cv2.LINE_AA
 SKIN = [(241, 194, 160), (198, 134, 96), (141, 85, 55), (224, 172, 132), (92, 60, 40)]
+HAIR = [(30, 22, 18), (70, 45, 25), (150, 110, 60), (200, 170, 110), (110, 110, 110), (140, 50, 25)]
+PANTS = [(45, 55, 90), (35, 35, 40), (90, 75, 55), (60, 70, 60), (120, 120, 125)]
 BACK_Y = FLOOR_Y + 1.3  # where the floor plane meets the back wall / horizon
 
 
@@ -111,7 +113,12 @@ class ShotRenderer:
         self.post = StylePost(style, width, height, seed)
         self.outline = max(1, int(round(self.look.outline * height / 480))) if self.look.outline else 0
         rng = np.random.default_rng([seed, 51, shot.index])
-        self.skin = {sid: SKIN[int(rng.integers(len(SKIN)))] for sid in shot.subjects}
+        # looks per subject id, not per shot, so a character is the same person in every shot
+        looks = {sid: np.random.default_rng([seed, 52, int.from_bytes(sid.encode(), "little") % 2**31])
+                 for sid in shot.subjects}
+        self.skin = {sid: SKIN[int(g.integers(len(SKIN)))] for sid, g in looks.items()}
+        self.hair = {sid: HAIR[int(g.integers(len(HAIR)))] for sid, g in looks.items()}
+        self.pants = {sid: PANTS[int(g.integers(len(PANTS)))] for sid, g in looks.items()}
         n_p = int(220 * width * height / (854 * 480)) if shot.weather in ("rain", "snow") else 0
         self.particles = rng.uniform(0, 1, (n_p, 3))
 
@@ -404,23 +411,40 @@ class ShotRenderer:
         shoulder = (x, y - h / 2 + 1.5 * s.size)
         swing = 0.45 * np.sin(2 * np.pi * gait)
         legl = 0.95 * s.size
-        for sgn in (1, -1):
-            foot = (hip[0] + sgn * swing * legl * 0.6, y - h / 2)
-            cv2.line(f, to_px(*hip), to_px(*foot), self._col(col, 0.55), lw, AA)
+        pants = self.pants[sid]
+        for sgn in (1, -1):  # thigh, shin (the knee bends on the back-swing), shoe
+            ph = sgn * swing
+            knee = (hip[0] + ph * legl * 0.35, hip[1] - legl * 0.5)
+            foot = (hip[0] + ph * legl * 0.6 - max(0.0, -ph) * 0.15 * s.size, y - h / 2 + 0.04 * s.size)
+            cv2.line(f, to_px(*hip), to_px(*knee), pants, lw, AA)
+            cv2.line(f, to_px(*knee), to_px(*foot), pants, lw, AA)
+            cv2.ellipse(f, to_px(foot[0] + 0.06 * s.size, foot[1]), (max(2, int(0.11 * ppu * s.size)),
+                        max(1, int(0.05 * ppu * s.size))), 0, 0, 360, (35, 30, 30), -1, AA)
         act = self.shot.actions.get(sid, "idle")
+        arms = []
         for sgn in (1, -1):
             sh = (shoulder[0] + sgn * 0.3 * s.size, shoulder[1] - 0.05 * s.size)
             if act == "wave" and sgn == 1:
                 hand = (sh[0] + 0.35 * s.size, sh[1] + 0.55 * s.size + 0.12 * np.sin(gait * 6))
             else:
                 hand = (sh[0] + sgn * 0.12 * s.size - sgn * swing * 0.4 * s.size, sh[1] - 0.75 * s.size)
+            arms.append((sh, hand))
+
+        def arm(sh, hand) -> None:
             cv2.line(f, to_px(*sh), to_px(*hand), self._col(col, 0.85), max(2, lw * 3 // 4), AA)
-            cv2.circle(f, to_px(*hand), max(2, lw // 2), self.skin[sid], -1, AA)
+            cv2.circle(f, to_px(*hand), max(2, lw // 2), skin, -1, AA)
+
+        arm(*arms[1])  # the far arm goes behind the body, the near one in front
+        neck_top = (x, shoulder[1] + 0.12 * s.size)
+        cv2.line(f, to_px(*shoulder), to_px(*neck_top), self._col(skin, 0.9), max(2, lw), AA)
         body = np.array([to_px(x - 0.3 * s.size, hip[1]), to_px(x + 0.3 * s.size, hip[1]),
                          to_px(x + 0.34 * s.size, shoulder[1]), to_px(x - 0.34 * s.size, shoulder[1])], np.int32)
         cv2.fillConvexPoly(f, body, col, AA)
+        cv2.line(f, to_px(x - 0.3 * s.size, hip[1] + 0.05 * s.size), to_px(x + 0.3 * s.size, hip[1] + 0.05 * s.size),
+                 self._col(col, 0.6), max(1, lw // 3), AA)  # belt line
         if et:
             cv2.polylines(f, [body], True, ec, et, AA)
+        arm(*arms[0])
         cameo = s.cameo is not None and s.cameo in self.cameos
         head_r = (0.75 if cameo else 0.3) * s.size
         hc = to_px(x, shoulder[1] + head_r * 0.95)
@@ -430,6 +454,7 @@ class ShotRenderer:
             cv2.circle(f, hc, r, ec, et, AA)
         if cameo:
             return (sid, hc, r)
+        cv2.ellipse(f, (hc[0], hc[1] - r // 5), (r, int(r * 0.85)), 0, 180, 360, self.hair[sid], -1, AA)
         # simple face; the mouth opens with the speech envelope of this character
         eye = max(1, r // 6)
         cv2.circle(f, (hc[0] - r // 3, hc[1] - r // 6), eye, (30, 30, 30), -1, AA)

@@ -11,8 +11,9 @@ from importlib.metadata import version as _pkg_version
 from pathlib import Path
 
 import c2pa
+from cryptography import x509
 
-from provenance.certs import SignerMaterial, check_signing_cert, x509
+from provenance.certs import SignerMaterial, check_signing_cert
 from provenance.errors import ProvenanceError
 from provenance.wm_code import WATERMARK_ALG
 

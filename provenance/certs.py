@@ -212,9 +212,15 @@ def ensure_dev_signer(keys_dir: Path) -> SignerMaterial:
     keys_dir.mkdir(parents=True, exist_ok=True)
     chain_p, key_p, ca_p = keys_dir / DEV_SIGNER_CERT, keys_dir / DEV_SIGNER_KEY, keys_dir / DEV_CA_CERT
     if chain_p.exists() and key_p.exists() and ca_p.exists():
-        material = load_signer(chain_p, key_p)
-        material.ca_pem = ca_p.read_bytes()
-        return material
+        try:
+            material = load_signer(chain_p, key_p)
+            material.ca_pem = ca_p.read_bytes()
+            return material
+        except ProvenanceError:
+            # an expired or damaged development signer is replaced (old files kept as *.old)
+            for f in (chain_p, key_p, ca_p, keys_dir / DEV_CA_KEY):
+                if f.exists():
+                    f.replace(f.with_name(f.name + ".old"))
     ca_pem, ca_key, chain_pem, ee_key = create_dev_pki()
     _write_private(keys_dir / DEV_CA_KEY, ca_key)
     _write_private(key_p, ee_key)

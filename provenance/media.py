@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -126,6 +127,11 @@ def transcode(
             a_pos = 0
             if audio is not None:
                 a_data, a_sr, a_layout = audio
+                if drop is not None:  # a cut removes the sound with the picture (10 ms blocks)
+                    block = max(1, a_sr // 100)
+                    n_blocks = math.ceil(a_data.shape[1] / block)
+                    keep = np.repeat([not drop(i / 100) for i in range(n_blocks)], block)[: a_data.shape[1]]
+                    a_data = a_data[:, keep]
                 a_sr_out = audio_rate or a_sr
                 if audio_rate and audio_rate != a_sr:
                     a_data = _resample(a_data, a_sr, audio_rate)
@@ -149,11 +155,14 @@ def transcode(
             next_t = 0.0
             step = 1.0 / float(out_fps)
             idx_in = 0
+            dropped_s = 0.0
             for frame in box.decode(vin):
                 t = float(frame.time) if frame.time is not None else idx_in / src_fps
                 idx_in += 1
                 if drop is not None and drop(t):
+                    dropped_s += 1.0 / src_fps
                     continue
+                t -= dropped_s  # time on the output timeline, after any cut
                 # frame-rate change: duplicate or drop frames on the output clock
                 reps = 0
                 while next_t <= t + 1e-6 or (fps is None and reps == 0):

@@ -25,6 +25,7 @@ N_BANDS = 3 * GRID  # band j carries layout row j % 16: each row is spread over 
 BAND_EDGES_HZ = np.linspace(300.0, 7000.0, N_BANDS + 1)  # >= 4 STFT bins per band
 # the time-offset search has only 128 hypotheses, so the sync needs less power than the video's
 SYNC_WEIGHT = 0.75
+HOST_CANCEL = 0.6
 GAIN_DB = 1.1  # per unit of cell value; cells are in {+-0.25, +-1.75} -> at most +-1.9 dB
 DETECT_RATE = 16000
 MIN_SECONDS = 1.0
@@ -65,8 +66,13 @@ class AudioMark:
         cell_idx = (np.floor((t + 1e-9) / CELL_S).astype(np.int64)) % GRID
         band_idx = np.searchsorted(BAND_EDGES_HZ, f, side="right") - 1
         in_band = (band_idx >= 0) & (band_idx < N_BANDS)
+        per_band = cells[np.arange(N_BANDS) % GRID] * GAIN_DB  # (band, cell) in dB
+        if HOST_CANCEL:
+            # host-interference cancellation: pre-compensate the content's own folded pattern
+            # (the detector's main noise on short clips), bounded so it never becomes audible
+            per_band = per_band - np.clip(HOST_CANCEL * self._host_cells_db(x, sr), -2.0, 2.0)
         gain_db = np.zeros((len(f), len(t)))
-        gain_db[in_band] = cells[band_idx[in_band] % GRID][:, cell_idx] * GAIN_DB
+        gain_db[in_band] = per_band[band_idx[in_band]][:, cell_idx]
         # smooth the gain along time so cell boundaries do not click
         gain_db = uniform_filter1d(gain_db, size=3, axis=1, mode="wrap")
         z = z * (10 ** (gain_db / 20))
@@ -86,21 +92,31 @@ class AudioMark:
         e = np.stack([p[band_idx == b].sum(axis=0) for b in range(N_BANDS)])
         return np.log(e + 1e-10)
 
-    def detect(self, x: np.ndarray, sr: int) -> dict:
-        n = np.asarray(x).shape[-1]
-        if n < int(MIN_SECONDS * sr):
-            return wm_code.decide(None, 0.0, {"seconds": round(n / max(sr, 1), 3), "note": "too short"})
-        le = self._band_energies(x, sr)
-        # whiten: remove each band's envelope over one period (a shorter window would eat the mark's
-        # own cell pattern) and each frame's overall loudness
+    @staticmethod
+    def _band_fold(le: np.ndarray) -> np.ndarray:
+        """Whitened log band energies folded onto one period: (N_BANDS, PERIOD_HOPS)."""
+        # remove each band's envelope over one period (a shorter window would eat the mark's own
+        # cell pattern) and each frame's overall loudness; clip outliers (onsets)
         d = le - uniform_filter1d(le, size=PERIOD_HOPS, axis=1, mode="nearest")
         d = d - d.mean(axis=0, keepdims=True)
         lim = 3.0 * np.median(np.abs(d)) * 1.4826 + 1e-9
         d = np.clip(d, -lim, lim)
-        n_hops = d.shape[1]
-        pad = (-n_hops) % PERIOD_HOPS
-        d = np.pad(d, ((0, 0), (0, pad)))
-        fold = d.reshape(N_BANDS, -1, PERIOD_HOPS).sum(axis=1)
+        d = np.pad(d, ((0, 0), (0, (-d.shape[1]) % PERIOD_HOPS)))
+        return d.reshape(N_BANDS, -1, PERIOD_HOPS).sum(axis=1)
+
+    def _host_cells_db(self, x: np.ndarray, sr: int) -> np.ndarray:
+        """The content's own per-(band, cell) component as the detector will see it, in dB."""
+        le = self._band_energies(x, sr)
+        periods = max(1, math.ceil(le.shape[1] / PERIOD_HOPS))
+        fold = self._band_fold(le) / periods
+        host = fold.reshape(N_BANDS, GRID, HOPS_PER_CELL)[:, :, 1:-1].mean(axis=2)
+        return host * (10 / math.log(10))
+
+    def detect(self, x: np.ndarray, sr: int) -> dict:
+        n = np.asarray(x).shape[-1]
+        if n < int(MIN_SECONDS * sr):
+            return wm_code.decide(None, 0.0, {"seconds": round(n / max(sr, 1), 3), "note": "too short"})
+        fold = self._band_fold(self._band_energies(x, sr))
         fold = fold.reshape(N_BANDS // GRID, GRID, PERIOD_HOPS).sum(axis=0)  # band j -> row j % 16
         # circular correlation along time with the sync reference, summed over bands
         corr = np.real(np.fft.ifft(np.fft.fft(fold, axis=1) * np.conj(np.fft.fft(self.sync_ref, axis=1)), axis=1))

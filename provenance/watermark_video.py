@@ -25,12 +25,13 @@ from provenance.wm_code import GRID, Layout
 
 CELL_PX = 4
 TILE = GRID * CELL_PX  # 64
-TARGET_PSNR_DB = 40.5
+TARGET_PSNR_DB = 40.2
 RESIDUAL_SIGMA = 3.0
 SCALE_MIN, SCALE_MAX = 0.4, 1.35
 COARSE_RATIO = 1.012
 COARSE_PATCH = 256
-SYNC_WEIGHT = 1.0
+SYNC_WEIGHT = 0.85
+HOST_CANCEL = 0.5
 WHITEN_BINS = 5
 SMOOTH_SIGMA = 0.8
 MASK_MIN, MASK_MAX = 0.2, 4.0  # texture masking: most of the energy goes where H.264 keeps it
@@ -63,8 +64,8 @@ class VideoMark:
         """Mark one luma plane (uint8 HxW). Returns uint8."""
         h, w = y.shape
         key = (id(tile), h, w)
+        reps = (math.ceil(h / TILE), math.ceil(w / TILE))
         if self._pattern_key != key:  # the tiled pattern is the same for every frame of a clip
-            reps = (math.ceil(h / TILE), math.ceil(w / TILE))
             self._pattern = np.tile(tile.astype(np.float32), reps)[:h, :w].copy()
             self._pattern_key = key
         pattern = self._pattern
@@ -76,10 +77,20 @@ class VideoMark:
         # keep away from clipping at black/white, where the change would be lost or visible
         mask *= np.clip(np.minimum(yf - 4, 251 - yf) * np.float32(1 / 12.0), 0.0, 1.0)
         delta = pattern * mask
-        # the whole PSNR budget is spent every frame (measured: a smoother or lower-frequency pattern
-        # and host-interference cancellation did not survive H.264 better on our test clips)
         target_rms = 255.0 / (10 ** (target_psnr / 20))
         delta *= np.float32(target_rms / (float(np.sqrt(np.mean(delta * delta))) or 1.0))
+        if HOST_CANCEL:
+            # host-interference cancellation (improved spread spectrum): the detector folds the
+            # residual onto one tile, so the content's own tile-periodic part competes with the mark
+            # there (static backgrounds make it coherent over frames). Remove half of it; measured
+            # +2-4% raw bit accuracy on generated, film and camera clips.
+            resid = self.residual(y)
+            counts = self._fold(np.ones_like(resid))
+            host = np.tile((self._fold(resid) / np.maximum(counts, 1)).astype(np.float32), reps)[:h, :w]
+            delta -= np.float32(HOST_CANCEL) * host
+            rms = float(np.sqrt(np.mean(delta * delta)))
+            if rms > target_rms:  # the PSNR budget covers both parts
+                delta *= np.float32(target_rms / rms)
         return np.clip(np.rint(yf + delta), 0, 255).astype(np.uint8)
 
     # ---- detection -------------------------------------------------------------------------------

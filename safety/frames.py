@@ -332,6 +332,8 @@ class FrameGate:
                 cs = clip_scores[k]
                 sexual = max(nud, cs["sexual"])
                 child = cs["child"]
+                # Gore is violence for the policy (one "violence" threshold); it is also reported alone.
+                cs = {**cs, "violence": max(cs["violence"], cs["gore"])}
                 for c, key in (("violence", "violence"), ("gore", "gore"), ("child", "child"),
                                ("sexual_clip", "sexual")):
                     cats[c] = max(cats[c], round(cs[key], 4))

@@ -59,7 +59,7 @@ class PromptResult:
     normalized: str
     notes: list[str]
     mentions: list[str]
-    names: list[NameMatch]
+    names: list[dict[str, Any]]  # NameMatch as a dict: kind, canonical, alias, score, matched
     model: str
     signals: dict[str, Any] = field(default_factory=dict)
     millis: float = 0.0
@@ -68,16 +68,28 @@ class PromptResult:
         return asdict(self)
 
 
+_SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
+MAX_CHUNKS = 256
+
+
 def _windows(text: str) -> list[str]:
+    """The text itself when short; otherwise overlapping word windows. Multi-sentence prompts also score
+    each distinct sentence alone, so one harmful sentence is not diluted by benign neighbours."""
     words = text.split()
+    out: list[str] = []
     if len(words) <= WINDOW_WORDS + WINDOW_WORDS // 4:
-        return [text]
-    out = []
-    for start in range(0, len(words), WINDOW_STRIDE):
-        out.append(" ".join(words[start:start + WINDOW_WORDS]))
-        if start + WINDOW_WORDS >= len(words):
-            break
-    return out
+        out.append(text)
+    else:
+        for start in range(0, len(words), WINDOW_STRIDE):
+            out.append(" ".join(words[start:start + WINDOW_WORDS]))
+            if start + WINDOW_WORDS >= len(words):
+                break
+    sentences = [s.strip() for s in _SENTENCE.split(text) if len(s.split()) >= 3]
+    if len(sentences) > 1:
+        out.extend(sentences)
+    # Repeated boilerplate costs nothing twice; a pathological prompt is capped (the windows come first,
+    # so every word is still covered by some chunk).
+    return list(dict.fromkeys(out))[:MAX_CHUNKS]
 
 
 def _latest_heads(model_dir: Path) -> Path | None:
@@ -205,13 +217,13 @@ class PromptClassifier:
                 cats["hate/threatening"] = threat
                 if threat >= 0.1:
                     notes.append(f"hate/threatening: min(hate {cats['hate']:.2f}, violence {cats['violence']:.2f})")
-            names: list[NameMatch] = []
+            names: list[dict[str, Any]] = []
             for kind, matcher in (("public_figure", self._figures), ("character", chars)):
                 if matcher is None:
                     continue
                 hits: list[NameHit] = matcher.find(n.text)
                 for hit in hits:
-                    names.append(NameMatch(kind, hit.canonical, hit.alias, hit.score, hit.matched))
+                    names.append(asdict(NameMatch(kind, hit.canonical, hit.alias, hit.score, hit.matched)))
                 if hits:
                     cats[kind] = max(hh.score for hh in hits)
             results.append(PromptResult(

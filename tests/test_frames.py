@@ -160,5 +160,6 @@ def test_clip_path_runs_with_configured_weights(tmp_path: Path) -> None:
     for c in ("violence", "gore", "child", "sexual_clip"):
         assert 0.0 <= report.categories[c] <= 1.0
     assert report.unscored == []
+    assert report.categories["violence"] >= report.categories["gore"]  # gore counts as violence for policy
     assert "no child signal" not in report.signals["frames.minor_sexual"]["why"]
     assert report.categories["minor_sexual"] <= min(report.categories["child"], 1.0) + 1e-6

@@ -19,7 +19,7 @@ def _verdict(policy: Policy, result: Any) -> dict[str, Any]:
     return {
         "categories": result.categories, "flagged": flagged, "decision": decision,
         "normalized": result.normalized, "notes": result.notes, "mentions": result.mentions,
-        "names": [{"kind": n.kind, "name": n.canonical, "score": n.score, "matched": n.matched}
+        "names": [{"kind": n["kind"], "name": n["canonical"], "score": n["score"], "matched": n["matched"]}
                   for n in result.names],
         "model": result.model,
     }

@@ -13,6 +13,7 @@ run per window. Temporal features of a single image are NaN ("not applicable").
 from __future__ import annotations
 
 import math
+import threading
 
 import cv2
 import numpy as np
@@ -67,14 +68,13 @@ MODEL_FEATURES: list[str] = [n for n in FEATURE_NAMES if n not in CONTEXT_FEATUR
 MODEL_SPATIAL_FEATURES: list[str] = [n for n in SPATIAL_FEATURES if n not in CONTEXT_FEATURES]
 SCENE_CUT_HIST_CORR = 0.5  # grey-histogram correlation below which two sampled frames are different shots
 
-_DIS = None
+_LOCAL = threading.local()  # one DIS instance per thread: OpenCV algorithm objects are not thread-safe
 
 
 def _dis() -> cv2.DISOpticalFlow:
-    global _DIS
-    if _DIS is None:
-        _DIS = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    return _DIS
+    if not hasattr(_LOCAL, "dis"):
+        _LOCAL.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    return _LOCAL.dis
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ MODEL_VERSION = "detector-v1"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / f"{MODEL_VERSION}.joblib"
 PREDICT_MAX_WINDOWS = 8  # evenly spread 1 s windows analysed per input: bounds latency on 10 s clips
+MIN_OOF_AUC = 0.6  # below this out-of-fold AUC a result is flagged not informative
 REGULARISATION_C = 0.1  # strong L2: ~20 features, a few dozen clips
 
 
@@ -51,8 +52,8 @@ class DetectorResult:
     evidence_frames: list[int]
     model_version: str
     notes: list[str] = field(default_factory=list)
-    # False when the model's own out-of-fold validation found no signal: ai_probability is then the prior
-    # 0.5 and must be reported as "inconclusive", never as evidence either way
+    # False when the model's own out-of-fold validation found no (or only weak) signal: ai_probability must
+    # then be reported as "inconclusive", never as evidence either way
     informative: bool = True
 
     def to_dict(self) -> dict[str, Any]:
@@ -219,6 +220,11 @@ class AIVideoDetector:
                 f"(out-of-fold AUC {model.oof_auc:.2f}), so its probability is the uninformative prior 0.5; the "
                 "artifact group scores are therefore neutral (0.5); the feature values still describe the clip"
             )
+        elif model.oof_auc < MIN_OOF_AUC:
+            notes.append(
+                f"weak signal: out-of-fold window AUC {model.oof_auc:.2f} < {MIN_OOF_AUC} on the training clips; "
+                "treat the probability as inconclusive"
+            )
         else:
             notes.append(f"validation: out-of-fold window AUC {model.oof_auc:.2f} on the training clips (small data)")
         if len(windows) < 2 and not is_image:
@@ -259,7 +265,7 @@ class AIVideoDetector:
             evidence_frames=evidence,
             model_version=self.model_version,
             notes=notes,
-            informative=model.slope > 0.0,
+            informative=model.slope > 0.0 and model.oof_auc >= MIN_OOF_AUC,
         )
 
 
