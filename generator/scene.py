@@ -208,6 +208,7 @@ class Scene:
     music: dict | None  # {"mood", "instrument", "tempo"}
     ambience: list[str]
     dialogue: list[str]
+    dropped_shots: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -285,6 +286,10 @@ def parse_prompt(prompt: str, style: str | None = None, seed: int = 0, seconds: 
     counters: dict[str, int] = {}
     last_mentioned: list[str] = []
     pieces = _split_shots(text_noquote)
+    # at least half a second per shot: later shots beyond that are dropped (and said so in the scene)
+    max_shots = max(1, min(12, int(seconds * 2)))
+    dropped = pieces[max_shots:]
+    pieces = pieces[:max_shots]
     for si, piece in enumerate(pieces):
         ids: list[str] = []
         actions: dict[str, str] = {}
@@ -415,4 +420,4 @@ def parse_prompt(prompt: str, style: str | None = None, seed: int = 0, seconds: 
                                     "epic": "strings"}[mood]
         tempo = {"happy": 112, "sad": 66, "calm": 80, "tense": 72, "epic": 96}[mood]
         music = {"mood": mood, "instrument": instrument, "tempo": tempo}
-    return Scene(raw, chosen_style, subjects, shots, music, ambience, quotes)
+    return Scene(raw, chosen_style, subjects, shots, music, ambience, quotes, dropped)

@@ -395,3 +395,10 @@ def test_footsteps_land_on_their_frames(backend, tmp_path):
     audio, sr = read_audio(path)
     offs = onset_offsets(audio, sr, [s["frame"] / clip.fps for s in steps], clip.fps)
     assert all(o is not None and abs(o) <= 1.0 / clip.fps for o in offs), offs
+
+
+def test_too_many_shots_for_the_length_are_dropped_and_reported(backend):
+    clip = backend.generate(GenerationSpec("a ball then a dog then a cat then a car then a bird", seconds=1.0))
+    scene = clip.metadata["scene"]
+    assert len(scene["shots"]) == 2 and scene["dropped_shots"] == ["a cat", "a car", "a bird"]
+    assert len(list(clip.frames())) == clip.n_frames == 24
