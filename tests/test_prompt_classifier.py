@@ -137,3 +137,9 @@ def test_missing_model_dir_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(PromptModelUnavailable):
         c.classify("hello")
+
+
+def test_corrupt_heads_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "prompt_heads-v1.npz").write_bytes(b"not a zip file")
+    ok, why = PromptClassifier.load(tmp_path).available()
+    assert not ok and "prompt_heads-v1.npz" in why

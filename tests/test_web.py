@@ -483,7 +483,7 @@ def test_cameo_pages_are_the_owners_alone(web, cameo) -> None:
     assert "@alice_cam" in alice.get("/cameos").text
     assert "alice_cam" not in bob.get("/cameos").text
     assert "alice_cam" not in bob.get("/create").text and "alice_cam" in alice.get("/create").text
-    for url in [f"/cameos/{cameo.id}", f"/cameos/{cameo.id}/face.png", "/cameos/99999"]:
+    for url in [f"/cameos/{cameo.id}", f"/cameos/{cameo.id}/face.png", "/cameos/99999", "/cameos/abc"]:
         r = bob.get(url)
         assert r.status_code == 404 and "alice_cam" not in r.text, url
     for url, data in [(f"/cameos/{cameo.id}/permissions", {"permission": "everyone"}),
@@ -492,6 +492,8 @@ def test_cameo_pages_are_the_owners_alone(web, cameo) -> None:
         r = bob.post(url, data, token_from="/cameos")
         assert r.status_code == 404 and "alice_cam" not in r.text, url
     assert alice.get(f"/cameos/{cameo.id}/face.png").headers["content-type"] == "image/png"
+    assert "text/html" in bob.get("/cameos/abc").headers["content-type"]
+    assert bob.get("/v1/cameos/abc/appearances").json()["detail"]  # the API keeps its JSON errors
 
 
 def test_cameo_permissions_approvals_appearances_and_revoke(web, cameo) -> None:
@@ -633,11 +635,11 @@ def test_verify_says_so_when_the_verifier_cannot_run(web, monkeypatch) -> None:
 
 @pytest.mark.slow
 def test_verify_real_image_end_to_end(web) -> None:
-    pytest.importorskip("provenance.watermark", reason="provenance.watermark has not landed yet")
     browser, *_ = web
     img = ("c.jpg", (FIXTURES / "copyright" / "coffee_400.jpg").read_bytes(), "image/jpeg")
     r = browser().post("/verify", files=[("file", img)], follow=True)
     assert r.status_code == 200 and "Verification report" in r.text and "No Content Credentials" in r.text
+    assert "No watermark of ours was found" in r.text and "Estimated probability" in r.text
 
 
 def test_session_secret_is_created_once_private_and_shared(tmp_path) -> None:

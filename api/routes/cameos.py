@@ -11,10 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from api.auth import components, current_user
-from gate import audit, cameos
+from gate import cameos
 from gate.components import Components
 from gate.models import Job, User
-from gate.uploads import UploadError
 
 router = APIRouter(prefix="/v1/cameos", tags=["cameos"])
 
@@ -80,10 +79,10 @@ def enroll(
     path = _save_upload(video, c.settings.max_upload_bytes)
     try:
         return cameos.enroll(c, user.name, handle, challenge_id, path, kind=kind)
-    except (UploadError, cameos.CameoError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except ConsentError as exc:
         raise _consent_errors(exc) from exc
+    except ValueError as exc:  # UploadError, CameoError, liveness VideoError/ChallengeError: the file or challenge
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     finally:
         path.unlink(missing_ok=True)
 
@@ -103,14 +102,9 @@ def set_permissions(
     from consent import registry
 
     try:
-        with Session(c.engine, expire_on_commit=False) as s:
-            lost = registry.set_permission(s, cameo_id, user.name, body.permission, body.approved)
-            cameo = registry.get_cameo(s, cameo_id)
+        cameo, removed = cameos.set_permission(c, user.name, cameo_id, body.permission, body.approved)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    removed = cameos.take_down_videos(c, lost, user.name, f"@{cameo.handle}'s owner changed who may use it")
-    audit.append(c.engine, user.name, "cameo.permissions", cameo.handle,
-                 {"permission": body.permission, "approved": body.approved, "taken_down": removed})
     return {"cameo": _cameo_out(cameo, body.approved), "taken_down": removed}
 
 
@@ -121,11 +115,9 @@ def approve(
     from consent import registry
 
     try:
-        with Session(c.engine) as s:
-            registry.approve(s, cameo_id, user.name, body.user)
+        cameos.approve(c, user.name, cameo_id, body.user)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    audit.append(c.engine, user.name, "cameo.approved", str(cameo_id), {"user": body.user})
     return {"approved": body.user}
 
 
@@ -136,12 +128,9 @@ def unapprove(
     from consent import registry
 
     try:
-        with Session(c.engine) as s:
-            lost = registry.unapprove(s, cameo_id, user.name, other)
+        removed = cameos.unapprove(c, user.name, cameo_id, other)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    removed = cameos.take_down_videos(c, lost, user.name, "the cameo owner withdrew the approval")
-    audit.append(c.engine, user.name, "cameo.unapproved", str(cameo_id), {"user": other, "taken_down": removed})
     return {"unapproved": other, "taken_down": removed}
 
 
@@ -151,12 +140,9 @@ def revoke(cameo_id: int, user: User = Depends(current_user), c: Components = De
     from consent import registry
 
     try:
-        with Session(c.engine) as s:
-            lost = registry.revoke(s, cameo_id, user.name)
+        removed = cameos.revoke(c, user.name, cameo_id)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    removed = cameos.take_down_videos(c, lost, user.name, "the cameo owner revoked consent")
-    audit.append(c.engine, user.name, "cameo.revoked", str(cameo_id), {"taken_down": removed})
     return {"revoked": cameo_id, "taken_down": removed}
 
 
@@ -182,11 +168,9 @@ def delete_appearance(
     from consent import registry
 
     try:
-        with Session(c.engine) as s:
-            vid = registry.delete_appearance(s, cameo_id, video_id, user.name)
+        removed = cameos.delete_appearance(c, user.name, cameo_id, video_id)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    removed = cameos.take_down_videos(c, [vid], user.name, "deleted by the person it shows")
     return {"taken_down": removed}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -22,7 +23,7 @@ def install(app: FastAPI) -> None:
     c = app.state.components
     app.add_middleware(SessionMiddleware, secret_key=session_secret(c.settings.keys_dir),
                        session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
-                       https_only=False)  # HttpOnly is always set by the middleware
+                       https_only=c.settings.secure_cookies)  # HttpOnly is always set by the middleware
 
     @app.exception_handler(SignInRequired)
     async def _signin(request: Request, _: SignInRequired) -> RedirectResponse:
@@ -49,6 +50,15 @@ def install(app: FastAPI) -> None:
             return await http_exception_handler(request, exc)
         heading = {404: "Not found", 403: "Forbidden", 429: "Too many requests"}.get(exc.status_code, "Error")
         return render(request, "error.html", {"heading": heading, "message": str(exc.detail)}, exc.status_code)
+
+    api_invalid = app.exception_handlers.get(RequestValidationError)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        # Pages validate their forms themselves; what reaches here is a malformed address (e.g. /cameos/abc).
+        if request.url.path.startswith(API_PREFIXES) and api_invalid is not None:
+            return await api_invalid(request, exc)
+        return render(request, "error.html", {"heading": "Not found", "message": "There is no such page."}, 404)
 
     for module in (pages, creator, operator, rights, cameos, verify):
         app.include_router(module.router)

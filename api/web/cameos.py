@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from api.web.media import MediaError, is_upload, save_upload
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
-from gate import audit, cameos
+from gate import cameos
 from gate.models import Job, User
 from gate.uploads import UploadError
 from gate.users import NAME as USER_NAME
@@ -169,13 +169,9 @@ async def set_permission(request: Request, cameo_id: int):
                          f"/cameos/{cameo_id}")
     c = request.app.state.components
     try:
-        with Session(c.engine) as s:
-            lost = registry.set_permission(s, cameo.id, user.name, permission)
+        _, removed = cameos.set_permission(c, user.name, cameo.id, permission)
     except registry.ConsentError as exc:
         return _not_done(request, str(exc), f"/cameos/{cameo_id}", 409)
-    removed = cameos.take_down_videos(c, lost, user.name, f"@{cameo.handle}'s owner changed who may use it")
-    audit.append(c.engine, user.name, "cameo.permissions", cameo.handle, {"permission": permission,
-                                                                          "taken_down": removed})
     extra = f" {len(removed)} clip(s) by people who lost access were taken down." if removed else ""
     flash(request, f"Saved: who may use @{cameo.handle} is now “{PERMISSION_WORDS[permission]}”.{extra}")
     return redirect(f"/cameos/{cameo_id}")
@@ -194,11 +190,9 @@ async def approve(request: Request, cameo_id: int):
         return _not_done(request, "You can always use your own cameo; no approval needed.", f"/cameos/{cameo_id}")
     c = request.app.state.components
     try:
-        with Session(c.engine) as s:
-            registry.approve(s, cameo.id, user.name, other)
+        cameos.approve(c, user.name, cameo.id, other)
     except registry.ConsentError as exc:
         return _not_done(request, str(exc), f"/cameos/{cameo_id}", 409)
-    audit.append(c.engine, user.name, "cameo.approved", str(cameo.id), {"user": other})
     note = "" if cameo.permission == "approved" else " (it takes effect when “People I approve” is chosen)"
     flash(request, f"{other} may use @{cameo.handle}{note}.")
     return redirect(f"/cameos/{cameo_id}")
@@ -206,17 +200,13 @@ async def approve(request: Request, cameo_id: int):
 
 @router.post("/cameos/{cameo_id}/approvals/remove", response_class=HTMLResponse)
 async def unapprove(request: Request, cameo_id: int):
-    from consent import registry
 
     user, cameo, form = await _owner_action(request, cameo_id)
     other = str(form.get("user") or "").strip().lower()
     if not USER_NAME.match(other):
         return _not_done(request, "No such approved user.", f"/cameos/{cameo_id}")
     c = request.app.state.components
-    with Session(c.engine) as s:
-        lost = registry.unapprove(s, cameo.id, user.name, other)
-    removed = cameos.take_down_videos(c, lost, user.name, "the cameo owner withdrew the approval")
-    audit.append(c.engine, user.name, "cameo.unapproved", str(cameo.id), {"user": other, "taken_down": removed})
+    removed = cameos.unapprove(c, user.name, cameo.id, other)
     extra = f" {len(removed)} clip(s) taken down." if removed else ""
     flash(request, f"{other} may no longer use @{cameo.handle}.{extra}")
     return redirect(f"/cameos/{cameo_id}")
@@ -229,27 +219,21 @@ async def delete_appearance(request: Request, cameo_id: int, video_id: str):
     user, cameo, _ = await _owner_action(request, cameo_id)
     c = request.app.state.components
     try:
-        with Session(c.engine) as s:
-            vid = registry.delete_appearance(s, cameo.id, video_id, user.name)
+        cameos.delete_appearance(c, user.name, cameo.id, video_id)
     except registry.ConsentError as exc:
         return _not_done(request, str(exc), f"/cameos/{cameo_id}", 404)
-    cameos.take_down_videos(c, [vid], user.name, "deleted by the person it shows")
-    flash(request, f"Clip {vid} is deleted and no longer available to anyone.")
+    flash(request, f"Clip {video_id} is deleted and no longer available to anyone.")
     return redirect(f"/cameos/{cameo_id}")
 
 
 @router.post("/cameos/{cameo_id}/revoke", response_class=HTMLResponse)
 async def revoke(request: Request, cameo_id: int):
-    from consent import registry
 
     user, cameo, form = await _owner_action(request, cameo_id)
     if str(form.get("confirm") or "") != cameo.handle:
         return _not_done(request, f"To revoke, type the handle {cameo.handle} in the confirmation box.",
                          f"/cameos/{cameo_id}")
     c = request.app.state.components
-    with Session(c.engine) as s:
-        lost = registry.revoke(s, cameo.id, user.name)
-    removed = cameos.take_down_videos(c, lost, user.name, "the cameo owner revoked consent")
-    audit.append(c.engine, user.name, "cameo.revoked", str(cameo.id), {"taken_down": removed})
+    removed = cameos.revoke(c, user.name, cameo.id)
     flash(request, f"@{cameo.handle} is revoked: no new clips may use it, and {len(removed)} clip(s) were taken down.")
     return redirect(f"/cameos/{cameo_id}")

@@ -98,9 +98,8 @@ def watermark_group() -> None:
 @json_option
 def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool) -> None:
     """Mark SRC's video and audio with PAYLOAD and write DST (H.264 + AAC MP4)."""
-    from provenance.watermark import embed_clip
-
     from provenance.errors import ProvenanceError
+    from provenance.watermark import embed_clip
 
     try:
         raw = bytes.fromhex(payload)
@@ -115,15 +114,17 @@ def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool)
 
 @watermark_group.command("detect")
 @click.argument("file", type=_existing)
+@click.option("--start", "start_s", default=0.0, show_default=True, type=click.FloatRange(0), help="seconds")
+@click.option("--seconds", "max_seconds", default=20.0, show_default=True, type=click.FloatRange(0.1),
+              help="how much of the clip to analyse")
 @json_option
-def watermark_detect(file: Path, as_json: bool) -> None:
+def watermark_detect(file: Path, start_s: float, max_seconds: float, as_json: bool) -> None:
     """Look for our watermark in FILE (video and audio) and report payload, confidence and p-value."""
+    from provenance.errors import ProvenanceError
     from provenance.watermark import detect_clip
 
-    from provenance.errors import ProvenanceError
-
     try:
-        out = detect_clip(file)
+        out = detect_clip(file, start_s=start_s, max_seconds=max_seconds)
     except (ProvenanceError, OSError) as exc:
         fail(str(exc))
     if out["found"]:

@@ -27,4 +27,15 @@ def sign_in(page: Any, key: str) -> None:
     page.goto("/signin")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    page.wait_for_url(lambda url: "/signin" not in url)
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2 A/AA rules on the current page (labels, contrast, lang, names, ...)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})")
+    return [f"{page.url}: {v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]} {v['help']}"
+            for v in result["violations"]]
