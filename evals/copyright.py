@@ -282,6 +282,12 @@ def false_positives(index, data: Path, rng: np.random.Generator, limit: int | No
     rows = ["| unrelated content | frames | false positives | rate | 95% upper bound |", "|---|---|---|---|---|"]
     for kind, (k, n) in per.items():
         rows.append(f"| {kind} | {n} | {k} | {k / max(1, n):.4f} | {_upper95(k, n):.4f} |")
+    k_ind = sum(v[0] for kind, v in per.items() if "mirrored" not in kind)
+    n_ind = sum(v[1] for kind, v in per.items() if "mirrored" not in kind)
+    rows.append(
+        f"| all except the mirrored copies (those are not independent of their originals) | {n_ind} | {k_ind} | "
+        f"{k_ind / max(1, n_ind):.4f} | {_upper95(k_ind, n_ind):.4f} |"
+    )
     rows.append(f"| **all** | **{total}** | **{fp}** | **{fp / max(1, total):.4f}** | **{_upper95(fp, total):.4f}** |")
     rows.append("")
     rows.append(

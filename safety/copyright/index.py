@@ -5,7 +5,6 @@ rebuilt from the database, updated on register, with a checkpoint of what it cov
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -197,8 +196,3 @@ class CopyrightIndex:
         if path.suffix.lower() in VIDEO_SUFFIXES:
             return self.check_video(path, sample_every, min_score)
         return self.check_image(read_image_file(path), min_score)
-
-    def timed_check_image(self, img: np.ndarray) -> tuple[list[Match], float]:
-        t0 = time.perf_counter()
-        m = self.check_image(img)
-        return m, time.perf_counter() - t0
