@@ -307,9 +307,12 @@ def revoke(session: Session, cameo_id: int, actor: str) -> list[str]:
 
 
 def record_appearance(
-    session: Session, cameo_id: int, video_id: str, status: str, creator: str | None = None
+    session: Session, cameo_id: int, video_id: str, status: str, creator: str | None = None, *, commit: bool = True
 ) -> Appearance:
-    """Record (or update) that a clip contains a cameo. A removed appearance is never revived."""
+    """Record (or update) that a clip contains a cameo. A removed appearance is never revived.
+
+    commit=False leaves the change in the caller's transaction (publish records every cameo and the
+    clip's status in one commit, with the cameo rows still locked)."""
     if status not in APPEARANCE_STATUSES:
         raise ConsentError(f"status must be one of {APPEARANCE_STATUSES}, got {status!r}")
     video_id = str(video_id)
@@ -330,8 +333,9 @@ def record_appearance(
     if status == "removed" and app.removed_at is None:
         app.removed_at = utcnow()
     session.add(app)
-    session.commit()
-    session.refresh(app)
+    if commit:
+        session.commit()
+        session.refresh(app)
     return app
 
 

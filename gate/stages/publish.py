@@ -42,19 +42,29 @@ class PublishStage:
                 s.rollback()
                 return Decision(stage=self.name, decision="block", reasons=refused)
             self.c.storage.put_file(key, ctx.files["signed"])
-            job = s.get(Job, ctx.job_id)
-            if job is not None:
-                job.video_key = key
-                if not held:
-                    job.status = "published"
-                s.add(job)
-            # Status and appearances land together (record_appearance commits the session): a
-            # revocation after this commit finds the clip; one before it was seen by the re-check.
-            for cameo in cameos:
-                registry.record_appearance(s, cameo.id, ctx.job_id, "draft" if held else "published",
-                                           creator=ctx.user)
-            s.commit()
+            try:
+                self._commit(s, ctx, key, held, cameos)
+            except Exception:
+                self.c.storage.delete(key)  # never leave a file behind that no record vouches for
+                raise
         ctx.facts["video_key"] = key
         if held:
             return Decision(stage=self.name, decision="review", reasons=["held for review as a draft"])
         return Decision(stage=self.name, decision="pass", reasons=["published"])
+
+    @staticmethod
+    def _commit(s: Session, ctx: JobContext, key: str, held: bool, cameos: list) -> None:
+        from consent import registry
+
+        job = s.get(Job, ctx.job_id)
+        if job is not None:
+            job.video_key = key
+            if not held:
+                job.status = "published"
+            s.add(job)
+        # Status and appearances land in one commit, with the cameo rows locked until then: a
+        # revocation after it finds the clip; one before it was seen by the re-check above.
+        for cameo in cameos:
+            registry.record_appearance(s, cameo.id, ctx.job_id, "draft" if held else "published",
+                                       creator=ctx.user, commit=False)
+        s.commit()
