@@ -181,6 +181,8 @@ class Components:
     def generator(self) -> Any:
         from generator import get_backend
 
+        if self.settings.generator_backend == "diffusion":
+            return get_backend("diffusion", model_dir=self.settings.diffusion_model_dir)
         return get_backend(self.settings.generator_backend)
 
 

@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     media_dir: Path | None = None  # default: data_dir/media (shared storage in scale-out)
     policy_file: Path | None = None  # default: data_dir/policy.json if present, else built-in policy
 
-    generator_backend: str = "procedural"
+    generator_backend: str = "procedural"  # or "diffusion" with diffusion_model_dir
+    diffusion_model_dir: Path | None = None  # a local diffusers text-to-video pipeline folder
     stage_timeout_seconds: float = 300.0
     job_lease_seconds: float = 60.0  # a running job whose worker stops renewing this is re-queued
     sweep_seconds: float = 15.0  # how often each worker looks for such jobs

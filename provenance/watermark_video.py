@@ -37,18 +37,21 @@ SMOOTH_SIGMA = 0.8
 MASK_MIN, MASK_MAX = 0.2, 4.0  # texture masking: most of the energy goes where H.264 keeps it
 
 
-def _smooth_tile(cells: np.ndarray) -> np.ndarray:
-    tile = np.kron(cells.reshape(GRID, GRID), np.ones((CELL_PX, CELL_PX)))
+def _smooth_tile(cells: np.ndarray, cell_px: int = CELL_PX) -> np.ndarray:
+    tile = np.kron(cells.reshape(GRID, GRID), np.ones((cell_px, cell_px)))
     # wrap-around smoothing keeps the tiling seamless and removes hard block edges
-    return gaussian_filter(tile, sigma=SMOOTH_SIGMA, mode="wrap")
+    return gaussian_filter(tile, sigma=SMOOTH_SIGMA * cell_px / 4, mode="wrap")
 
 
 class VideoMark:
     """Embedder/detector for one key. Cheap to build; keeps the reference tiles."""
 
-    def __init__(self, key: str = wm_code.DEFAULT_KEY) -> None:
+    def __init__(self, key: str = wm_code.DEFAULT_KEY, cell_px: int = CELL_PX) -> None:
         self.layout = Layout(key, "video")
-        sync = _smooth_tile(self.layout.sync)
+        self.cell = cell_px
+        self.tile = GRID * cell_px
+        self.resid_sigma = RESIDUAL_SIGMA * cell_px / 4
+        sync = _smooth_tile(self.layout.sync, cell_px)
         self.sync_tile = sync - sync.mean()
         self._sync_fft_conj = np.conj(np.fft.fft2(self.sync_tile))
         self._pattern_key: tuple | None = None
@@ -57,14 +60,14 @@ class VideoMark:
     # ---- embedding -------------------------------------------------------------------------------
     def tile_for(self, payload: bytes) -> np.ndarray:
         cells = self.layout.cell_values(wm_code.encode_payload(payload), SYNC_WEIGHT)
-        tile = _smooth_tile(cells)
+        tile = _smooth_tile(cells, self.cell)
         return tile / (np.sqrt(np.mean(tile**2)) + 1e-12)
 
     def embed_luma(self, y: np.ndarray, tile: np.ndarray, target_psnr: float = TARGET_PSNR_DB) -> np.ndarray:
         """Mark one luma plane (uint8 HxW). Returns uint8."""
         h, w = y.shape
         key = (id(tile), h, w)
-        reps = (math.ceil(h / TILE), math.ceil(w / TILE))
+        reps = (math.ceil(h / self.tile), math.ceil(w / self.tile))
         if self._pattern_key != key:  # the tiled pattern is the same for every frame of a clip
             self._pattern = np.tile(tile.astype(np.float32), reps)[:h, :w].copy()
             self._pattern_key = key
@@ -94,22 +97,21 @@ class VideoMark:
         return np.clip(np.rint(yf + delta), 0, 255).astype(np.uint8)
 
     # ---- detection -------------------------------------------------------------------------------
-    @staticmethod
-    def residual(y: np.ndarray) -> np.ndarray:
+    def residual(self, y: np.ndarray) -> np.ndarray:
         """High-pass, outlier-clipped residual of one luma plane (float32)."""
         yf = y.astype(np.float32)
-        r = yf - cv2.GaussianBlur(yf, (0, 0), RESIDUAL_SIGMA)
+        r = yf - cv2.GaussianBlur(yf, (0, 0), self.resid_sigma)
         # robust scale from a subsample: a full median costs more than everything else here
         lim = 3.0 * (float(np.median(np.abs(r.ravel()[::29]))) * 1.4826 + 0.5)
         return np.clip(r, -lim, lim)
 
-    @staticmethod
-    def _fold(img: np.ndarray) -> np.ndarray:
+    def _fold(self, img: np.ndarray) -> np.ndarray:
+        t = self.tile
         h, w = img.shape
-        ph, pw = (-h) % TILE, (-w) % TILE
+        ph, pw = (-h) % t, (-w) % t
         if ph or pw:
             img = np.pad(img, ((0, ph), (0, pw)))
-        return img.reshape(img.shape[0] // TILE, TILE, img.shape[1] // TILE, TILE).sum(axis=(0, 2))
+        return img.reshape(img.shape[0] // t, t, img.shape[1] // t, t).sum(axis=(0, 2))
 
     @staticmethod
     def _whitened_fft(folded: np.ndarray) -> np.ndarray:
@@ -129,7 +131,7 @@ class VideoMark:
     def _score(self, folded: np.ndarray) -> tuple[float, tuple[int, int]]:
         corr = np.real(np.fft.ifft2(self._whitened_fft(folded) * self._sync_fft_conj))
         idx = int(np.argmax(corr))
-        dy, dx = divmod(idx, TILE)
+        dy, dx = divmod(idx, self.tile)
         sd = float(corr.std()) or 1e-12
         return (float(corr.flat[idx]) - float(corr.mean())) / sd, (dy, dx)
 
@@ -146,7 +148,7 @@ class VideoMark:
         scales = SCALE_MIN * COARSE_RATIO ** np.arange(n_coarse)
         coarse = []
         for s in scales:
-            side = int(min(h, w, COARSE_PATCH * s))
+            side = int(min(h, w, COARSE_PATCH * s * self.tile / 64))
             if side < 16:
                 continue
             y0, x0 = (h - side) // 2, (w - side) // 2
@@ -162,13 +164,14 @@ class VideoMark:
                 tried += 1
                 if z > best["z"]:
                     best = {"z": z, "scale": float(s), "shift": shift}
-        best["hypotheses"] = tried * TILE * TILE
+        best["hypotheses"] = tried * self.tile * self.tile
         return best
 
     def read_cells(self, resid: np.ndarray, scale: float, shift: tuple[int, int]) -> np.ndarray:
         folded = np.real(np.fft.ifft2(self._whitened_fft(self._fold(self._rescale(resid, scale)))))
         aligned = np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1))
-        return aligned.reshape(GRID, CELL_PX, GRID, CELL_PX).mean(axis=(1, 3)).ravel()
+        c = self.cell
+        return aligned.reshape(GRID, c, GRID, c).mean(axis=(1, 3)).ravel()
 
     def detect_residual(self, resid: np.ndarray) -> dict:
         """Full detection on an accumulated residual: sync search, soft bits, decode, p-value.

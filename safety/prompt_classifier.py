@@ -14,6 +14,7 @@ phrase cannot hide behind a long benign preamble. Limits: MAX_PROMPT_CHARS chara
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -123,6 +124,8 @@ class PromptClassifier:
                 "coef": z["coef"].astype(np.float32), "intercept": z["intercept"].astype(np.float32),
                 "platt": z["platt"].astype(np.float32), "idf_word": z["idf_word"].astype(np.float32),
                 "idf_char": z["idf_char"].astype(np.float32), "meta": meta, "path": path,
+                # Identifies the exact weights in decisions (the training fingerprint names the data only).
+                "sha": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
             }
         except (OSError, KeyError, ValueError) as exc:
             return cls(None, f"cannot read {path.name}: {exc}", figures)
@@ -137,7 +140,7 @@ class PromptClassifier:
         ok, info = embedder_info()
         if not ok:
             return cls(None, info, figures)
-        why = (f"prompt-heads-v{meta['version']} ({meta['train_fingerprint']}) on {info}; "
+        why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")
         return cls(heads, why, figures)
 
@@ -149,7 +152,7 @@ class PromptClassifier:
         if self._heads is None:
             return "unavailable"
         m = self._heads["meta"]
-        return f"prompt-heads-v{m['version']}/{m['train_fingerprint']}+all-MiniLM-L6-v2+names-{len(self._figures)}"
+        return f"prompt-heads-v{m['version']}/{self._heads['sha']}+all-MiniLM-L6-v2+names-{len(self._figures)}"
 
     def _characters(self, characters: dict[str, list[str]] | None) -> NameMatcher | None:
         if not characters:
