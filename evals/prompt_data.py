@@ -93,8 +93,10 @@ def _hatecheck(root: Path) -> Iterator[Row]:
             pos: tuple[str, ...] = ("hate", "harassment")
             if fn.startswith("threat_"):
                 pos += ("hate/threatening", "violence")
-            yield Row(text, "hatecheck", _pos(pos, unknown=("violence",) if not fn.startswith("threat_")
-                                                  else ()), split_key=sk)
+            # Other hateful templates may still threaten ("... ought to be executed" is an opinion
+            # template): whether they are threatening or violent is unknown, not negative.
+            unknown = () if fn.startswith("threat_") else ("violence", "hate/threatening")
+            yield Row(text, "hatecheck", _pos(pos, unknown=unknown), split_key=sk)
         else:
             # Abuse of an individual or object is not hate but may be harassment; profanity likewise.
             unknown = ("harassment",) if fn in ("target_indiv_nh", "target_obj_nh", "profanity_nh") else ()

@@ -1,6 +1,6 @@
 """Prompt gate evaluation: `python -m evals.prompt_gate [--data ../shared/data] [--quick]`.
 
-Everything is measured on the held-out side of the split by prompt text (evals.prompt_data.split_of), which
+Everything is measured on the held-out side of the split by prompt text or template (evals.prompt_data.split_of), which
 the training script never sees:
 1. per learned category: AUPRC, ROC AUC, precision/recall at the default policy's review and block bars;
 2. flag rate (any category at or above its review bar) on benign suites and hard-negative contrast sets;
@@ -81,7 +81,7 @@ def run(data_dir: Path, quick: bool = False, model_dir: Path | None = None) -> s
         rows = rows[:1500]
     scores = _score(clf, [r.text for r in rows])
     lines = [f"# Prompt gate ({clf.model})", "",
-             f"Held-out split: {len(rows)} unique prompts (split by text; never trained on).", "",
+             f"Held-out split: {len(rows)} unique prompts (split by text or template; never trained on).", "",
              "## Per category (held-out)", "",
              "| category | pos | neg | AUPRC | ROC AUC | Brier | P@review | R@review | P@block | R@block |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -1,7 +1,7 @@
 """Train the prompt gate's heads: `python -m evals.train_prompt [--data ../shared/data] [--out safety/models]`.
 
 One logistic-regression head per learned category on [MiniLM embedding, hashed word/char TF-IDF],
-trained on the 'train' side of a split by prompt text (evals.prompt_data.split_of), with sample weights
+trained on the 'train' side of a split by prompt text or template (evals.prompt_data.split_of), with sample weights
 for weak labels. Probabilities are calibrated by Platt scaling fitted on out-of-fold decision values
 (3-fold, grouped by text/template key), so the stored head is one coefficient vector plus two numbers.
 Output: safety/models/prompt_heads-v<N>.npz (float16 coefficients) and a JSON sidecar with the data

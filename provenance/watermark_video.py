@@ -27,12 +27,21 @@ CELL_PX = 4
 TILE = GRID * CELL_PX  # 64
 TARGET_PSNR_DB = 40.2
 RESIDUAL_SIGMA = 3.0
+RESID_CLIP = 3.0
+BORDER_STD = 1.5  # luma std (over a row/column) below which an edge row/column is a bar
 SCALE_MIN, SCALE_MAX = 0.4, 1.35
 COARSE_RATIO = 1.012
 COARSE_PATCH = 256
-SYNC_WEIGHT = 0.85
-HOST_CANCEL = 0.5
+COARSE_KEEP = 5
+SYNC_WEIGHT = 0.8
+HOST_CANCEL = 1.0
+HP_INVERT = False
+HOST_EMA = 1.0
+HP_INV_FLOOR = 0.3
+EXACT_SCALES = (1.0, 0.5)
 WHITEN_BINS = 5
+SYNC_POWER = 0.6
+READ_POWERS = (1.0, 0.5)
 SMOOTH_SIGMA = 0.8
 MASK_MIN, MASK_MAX = 0.2, 4.0  # texture masking: most of the energy goes where H.264 keeps it
 
@@ -54,7 +63,12 @@ class VideoMark:
         sync = _smooth_tile(self.layout.sync, cell_px)
         self.sync_tile = sync - sync.mean()
         self._sync_fft_conj = np.conj(np.fft.fft2(self.sync_tile))
+        f = np.fft.fftfreq(self.tile)
+        f2 = f[:, None] ** 2 + f[None, :] ** 2
+        hp = 1.0 - np.exp(-2 * math.pi**2 * self.resid_sigma**2 * f2)  # frequency response of residual()
+        self._hp_inv = np.where(f2 > 0, 1.0 / np.maximum(hp, HP_INV_FLOOR), 0.0)
         self._pattern_key: tuple | None = None
+        self._host_ema: np.ndarray | None = None
         self._pattern = np.zeros((0, 0), np.float32)
 
     # ---- embedding -------------------------------------------------------------------------------
@@ -79,6 +93,11 @@ class VideoMark:
         mask = np.clip(act / float(np.mean(act)), MASK_MIN, MASK_MAX)
         # keep away from clipping at black/white, where the change would be lost or visible
         mask *= np.clip(np.minimum(yf - 4, 251 - yf) * np.float32(1 / 12.0), 0.0, 1.0)
+        y0, y1, x0, x1 = active_box(y)
+        if (y0, y1, x0, x1) != (0, h, 0, w):
+            bars = np.ones_like(mask)
+            bars[y0:y1, x0:x1] = 0.0
+            mask *= 1.0 - bars  # bars stay untouched: the budget goes to the picture
         delta = pattern * mask
         target_rms = 255.0 / (10 ** (target_psnr / 20))
         delta *= np.float32(target_rms / (float(np.sqrt(np.mean(delta * delta))) or 1.0))
@@ -89,7 +108,25 @@ class VideoMark:
             # +2-4% raw bit accuracy on generated, film and camera clips.
             resid = self.residual(y)
             counts = self._fold(np.ones_like(resid))
-            host = np.tile((self._fold(resid) / np.maximum(counts, 1)).astype(np.float32), reps)[:h, :w]
+            host_fold = self._fold(resid) / np.maximum(counts, 1)
+            if HOST_EMA < 1.0:
+                # cancel only what persists over frames: grain and motion average out in the detector's
+                # window anyway, so cancelling them per frame would spend PSNR budget (and flicker)
+                if self._host_ema is None or self._host_ema.shape != host_fold.shape:
+                    self._host_ema = host_fold
+                else:
+                    self._host_ema = (1 - HOST_EMA) * self._host_ema + HOST_EMA * host_fold
+                host_fold = self._host_ema
+            if HP_INVERT:
+                # the detector sees the cancellation term through its own high-pass: pre-invert that
+                # filter (regularised) so the host's folded residual is removed where it is measured
+                host_fold = np.real(np.fft.ifft2(np.fft.fft2(host_fold) * self._hp_inv))
+            host = np.tile(host_fold.astype(np.float32), reps)[:h, :w]
+            if (y0, y1, x0, x1) != (0, h, 0, w):
+                host[: y0, :] = 0.0
+                host[y1:, :] = 0.0
+                host[:, : x0] = 0.0
+                host[:, x1:] = 0.0
             delta -= np.float32(HOST_CANCEL) * host
             rms = float(np.sqrt(np.mean(delta * delta)))
             if rms > target_rms:  # the PSNR budget covers both parts
@@ -98,11 +135,23 @@ class VideoMark:
 
     # ---- detection -------------------------------------------------------------------------------
     def residual(self, y: np.ndarray) -> np.ndarray:
-        """High-pass, outlier-clipped residual of one luma plane (float32)."""
+        """High-pass, outlier-clipped residual of one luma plane (float32), zero on flat borders."""
         yf = y.astype(np.float32)
         r = yf - cv2.GaussianBlur(yf, (0, 0), self.resid_sigma)
+        y0, y1, x0, x1 = active_box(y)
+        m = int(round(3 * self.resid_sigma))
+        if (y0, y1, x0, x1) != (0, y.shape[0], 0, y.shape[1]):
+            # letterbox/pillarbox: the bars carry no mark, and the static bar edge would leak into
+            # the fold as strong coherent interference; drop both (the edge zone is 3 sigma wide)
+            keep = np.zeros_like(r)
+            a, b = (y0 + m if y0 else 0), (y1 - m if y1 < y.shape[0] else y1)
+            c, d = (x0 + m if x0 else 0), (x1 - m if x1 < y.shape[1] else x1)
+            if b > a and d > c:
+                keep[a:b, c:d] = 1.0
+            r *= keep
         # robust scale from a subsample: a full median costs more than everything else here
-        lim = 3.0 * (float(np.median(np.abs(r.ravel()[::29]))) * 1.4826 + 0.5)
+        sub = r[y0:y1, x0:x1].ravel()[::29]
+        lim = RESID_CLIP * (float(np.median(np.abs(sub))) * 1.4826 + 0.5) if sub.size else 1.0
         return np.clip(r, -lim, lim)
 
     def _fold(self, img: np.ndarray) -> np.ndarray:
@@ -114,13 +163,16 @@ class VideoMark:
         return img.reshape(img.shape[0] // t, t, img.shape[1] // t, t).sum(axis=(0, 2))
 
     @staticmethod
-    def _whitened_fft(folded: np.ndarray) -> np.ndarray:
-        """Fold spectrum divided by a local estimate of its power: the matched filter for a known
-        pattern in coloured (content) noise. The tiled mark sits on the fold's frequency lattice while
-        content power is smooth across it, so neighbouring bins estimate the noise."""
+    def _whitened_fft(folded: np.ndarray, power: float = 1.0) -> np.ndarray:
+        """Fold spectrum divided by (a local estimate of its magnitude) ** power: power 1 is the
+        matched filter for a known pattern in coloured (content) noise. The tiled mark sits on the
+        fold's frequency lattice while content power is smooth across it, so neighbouring bins
+        estimate the noise. Full whitening also flattens the mark's own spectrum where it dominates
+        (clean or flat content) and amplifies near-empty bins after strong compression, so the sync
+        search uses a partial whitening and the payload is read at both (see READ_POWERS)."""
         fh = np.fft.fft2(folded)
         mag = np.sqrt(uniform_filter(np.abs(fh) ** 2, size=WHITEN_BINS, mode="wrap"))
-        out = fh / (mag + 1e-6 * float(mag.mean()) + 1e-12)
+        out = fh / (mag + 1e-6 * float(mag.mean()) + 1e-12) ** power
         # cap single bins (a periodic content component would otherwise dominate and fake a peak)
         amp = np.abs(out)
         cap = 2.5 * float(np.median(amp)) + 1e-12
@@ -129,7 +181,7 @@ class VideoMark:
         return out
 
     def _score(self, folded: np.ndarray) -> tuple[float, tuple[int, int]]:
-        corr = np.real(np.fft.ifft2(self._whitened_fft(folded) * self._sync_fft_conj))
+        corr = np.real(np.fft.ifft2(self._whitened_fft(folded, SYNC_POWER) * self._sync_fft_conj))
         idx = int(np.argmax(corr))
         dy, dx = divmod(idx, self.tile)
         sd = float(corr.std()) or 1e-12
@@ -137,6 +189,8 @@ class VideoMark:
 
     @staticmethod
     def _rescale(img: np.ndarray, s: float) -> np.ndarray:
+        if s == 1.0:
+            return img
         h, w = img.shape
         nh, nw = max(8, round(h / s)), max(8, round(w / s))
         return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
@@ -148,50 +202,80 @@ class VideoMark:
         scales = SCALE_MIN * COARSE_RATIO ** np.arange(n_coarse)
         coarse = []
         for s in scales:
-            side = int(min(h, w, COARSE_PATCH * s * self.tile / 64))
-            if side < 16:
+            # a central landscape patch: wide enough to hold textured content on typical 16:9 frames
+            ph = int(min(h, COARSE_PATCH * s * self.tile / 64))
+            pw = int(min(w, 2 * COARSE_PATCH * s * self.tile / 64))
+            if min(ph, pw) < 16:
                 continue
-            y0, x0 = (h - side) // 2, (w - side) // 2
-            patch = self._rescale(resid[y0 : y0 + side, x0 : x0 + side], s)
+            y0, x0 = (h - ph) // 2, (w - pw) // 2
+            patch = self._rescale(resid[y0 : y0 + ph, x0 : x0 + pw], s)
             z, _ = self._score(self._fold(patch))
             coarse.append((z, float(s)))
         coarse.sort(reverse=True)
         tried = len(coarse)
         best = {"z": -1e9, "scale": 1.0, "shift": (0, 0)}
-        for _, s0 in coarse[:4]:
-            for s in s0 * (1 + np.arange(-8, 9) * 0.0015):
-                z, shift = self._score(self._fold(self._rescale(resid, float(s))))
-                tried += 1
-                if z > best["z"]:
-                    best = {"z": z, "scale": float(s), "shift": shift}
+        def try_scale(s: float) -> None:
+            nonlocal tried, best
+            z, shift = self._score(self._fold(self._rescale(resid, s)))
+            tried += 1
+            if z > best["z"]:
+                best = {"z": z, "scale": s, "shift": shift}
+
+        for _, s0 in coarse[:COARSE_KEEP]:
+            grid = list(s0 * (1 + np.arange(-8, 9) * 0.0015))
+            # untouched and halved frames are the common cases: test those scales exactly (no resampling
+            # blur, no drift of the grid across the frame)
+            grid += [e for e in EXACT_SCALES if abs(e / s0 - 1) <= 0.013]
+            for s in grid:
+                try_scale(float(s))
+        s1 = best["scale"]
+        for s in s1 * (1 + np.array([-3, -2, -1, 1, 2, 3]) * 0.0005):  # fine refinement
+            try_scale(float(s))
         best["hypotheses"] = tried * self.tile * self.tile
         return best
 
-    def read_cells(self, resid: np.ndarray, scale: float, shift: tuple[int, int]) -> np.ndarray:
-        folded = np.real(np.fft.ifft2(self._whitened_fft(self._fold(self._rescale(resid, scale)))))
-        aligned = np.roll(folded, (-shift[0], -shift[1]), axis=(0, 1))
+    def read_cells(
+        self, resid: np.ndarray, scale: float, shift: tuple[int, int], power: float = 1.0
+    ) -> np.ndarray:
+        return self._cells(self._spatial(resid, scale, power), shift)
+
+    def _spatial(self, resid: np.ndarray, scale: float, power: float) -> np.ndarray:
+        return np.real(np.fft.ifft2(self._whitened_fft(self._fold(self._rescale(resid, scale)), power)))
+
+    def _cells(self, spatial: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
+        aligned = np.roll(spatial, (-shift[0], -shift[1]), axis=(0, 1))
         c = self.cell
         return aligned.reshape(GRID, c, GRID, c).mean(axis=(1, 3)).ravel()
+
+    def soft_reads(self, resid: np.ndarray, loc: dict) -> list[tuple[tuple, np.ndarray]]:
+        """Soft coded bits read at the sync peak and its 8 neighbours (the peak can be a pixel off
+        after resizing/compression), each under every whitening in READ_POWERS."""
+        dy0, dx0 = loc["shift"]
+        offsets = [(0, 0)] + [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)]
+        reads = []
+        spatials = {pw: self._spatial(resid, loc["scale"], pw) for pw in READ_POWERS}
+        for a, b in offsets:
+            for pw, spatial in spatials.items():
+                reads.append(((a, b, pw), self.layout.soft_bits(self._cells(spatial, (dy0 + a, dx0 + b)))))
+        return reads
 
     def detect_residual(self, resid: np.ndarray) -> dict:
         """Full detection on an accumulated residual: sync search, soft bits, decode, p-value.
 
-        The sync peak can be a pixel off after resizing/compression, so the payload is read at the
-        peak and its 8 neighbours; the first that passes the CRC wins, and the false-positive bound
-        is multiplied by the number of reads tried."""
+        Every read (offset x whitening) is decoded; the first that passes the CRC wins, and the
+        false-positive bound is multiplied by the number of reads tried."""
         loc = self.locate(resid)
         log_p_sync = wm_code.bonferroni_log_p(loc["z"], loc["hypotheses"])
         extra = {"scale": round(loc["scale"], 4), "shift": list(loc["shift"]), "sync_z": round(loc["z"], 2)}
-        dy0, dx0 = loc["shift"]
-        offsets = [(0, 0)] + [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1) if (a, b) != (0, 0)]
+        reads = self.soft_reads(resid, loc)
         first = None
-        for a, b in offsets:
-            soft = self.layout.soft_bits(self.read_cells(resid, loc["scale"], (dy0 + a, dx0 + b)))
-            out = wm_code.decide(soft, log_p_sync + math.log(len(offsets)), dict(extra))
+        for (a, b, pw), soft in reads:
+            out = wm_code.decide(soft, log_p_sync + math.log(len(reads)), dict(extra))
             if first is None:
                 first = out
             if out.get("candidate"):
                 out["read_offset"] = [a, b]
+                out["read_whitening"] = pw
                 return out
         return first
 
@@ -210,6 +294,25 @@ class VideoMark:
         out = self.detect_residual(acc.astype(np.float32))
         out["frames"] = n
         return out
+
+
+def active_box(y: np.ndarray) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1) of the picture inside flat letterbox/pillarbox bars (rows/columns at the
+    edges whose luma barely varies). Bars thinner than 4 px or a box under half the frame are
+    ignored (a dark, flat scene is not a border)."""
+    h, w = y.shape
+    sub = y[::4, ::4].astype(np.float32)  # a 1/16 subsample is plenty to find bars
+    col = np.nonzero(sub.std(axis=0) > BORDER_STD)[0]
+    row = np.nonzero(sub.std(axis=1) > BORDER_STD)[0]
+    if not len(col) or not len(row):
+        return 0, h, 0, w
+    x0, x1 = int(col[0]) * 4, min(w, int(col[-1]) * 4 + 4)
+    y0, y1 = int(row[0]) * 4, min(h, int(row[-1]) * 4 + 4)
+    if (x1 - x0) * (y1 - y0) < h * w / 2:
+        return 0, h, 0, w
+    x0, y0 = (x0 if x0 >= 4 else 0), (y0 if y0 >= 4 else 0)
+    x1, y1 = (x1 if w - x1 >= 4 else w), (y1 if h - y1 >= 4 else h)
+    return y0, y1, x0, x1
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

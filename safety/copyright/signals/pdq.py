@@ -89,6 +89,15 @@ class PdqIndex(SignalIndex):
     def __len__(self) -> int:
         return len(self._refs)
 
+    def nearest_distance(self, descriptor: dict[str, Any]) -> int | None:
+        """Smallest Hamming distance from any dihedral variant of the query to any stored hash (for
+        calibration and margins; None when the index is empty)."""
+        if self._index.ntotal == 0:
+            return None
+        queries = np.stack([np.frombuffer(h, np.uint8) for _, h in descriptor["hashes"]])
+        dist, _ = self._index.search(queries, 1)
+        return int(dist.min())
+
     def search(self, descriptor: dict[str, Any]) -> list[SignalHit]:
         if self._index.ntotal == 0 or descriptor["quality"] < MIN_QUALITY:
             return []
