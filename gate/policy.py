@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Verdict = Literal["pass", "review", "block"]
 
@@ -22,10 +22,16 @@ PROMPT_CATEGORIES = (
 class Threshold(BaseModel):
     model_config = ConfigDict(extra="forbid")
     review: float = Field(0.5, ge=0.0, le=1.0)
-    block: float = Field(0.85, ge=0.0, le=1.0)
+    block: float | None = Field(0.85, ge=0.0, le=1.0, description="null: this category alone never blocks")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Threshold:
+        if self.block is not None and self.block < self.review:
+            raise ValueError("the block threshold must not be below the review threshold")
+        return self
 
     def verdict(self, score: float) -> Verdict:
-        if score >= self.block:
+        if self.block is not None and score >= self.block:
             return "block"
         if score >= self.review:
             return "review"
@@ -38,7 +44,16 @@ def _prompt_defaults() -> dict[str, Threshold]:
     t["sexual/minors"] = Threshold(review=0.15, block=0.4)
     t["hate/threatening"] = Threshold(review=0.35, block=0.7)
     t["violence/graphic"] = Threshold(review=0.5, block=0.8)
+    # A name match says who, not what: alone it goes to a person; with sexual, deceptive or violent
+    # content it blocks (PromptStage: REAL_PERSON_HARMS).
+    t["public_figure"] = Threshold(review=0.85, block=None)
+    # A registered character's owner chose block, review or allow for it (PromptStage applies that).
+    t["character"] = Threshold(review=0.85, block=None)
     return t
+
+
+# Categories that, about a real person named in the prompt, make a deepfake harm: always blocked.
+REAL_PERSON_HARMS = ("sexual", "deception", "violence", "violence/graphic", "harassment", "hate")
 
 
 class Policy(BaseModel):

@@ -105,3 +105,16 @@ def test_health_lists_required_flags() -> None:
     sig = Signal("frames.clip", "m", available=False, real_weights=False, why="x")
     health = Pipeline([FakeStage("frames", signals=[sig])], Policy()).health()
     assert health[0]["signals"][0]["required"] is False
+
+
+def test_policy_thresholds_must_be_ordered_and_block_may_be_off() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from gate.policy import Threshold
+
+    with pytest.raises(ValidationError):
+        Threshold(review=0.9, block=0.5)
+    never = Threshold(review=0.5, block=None)
+    assert never.verdict(1.0) == "review" and never.verdict(0.1) == "pass"
+    assert Policy().prompt_verdict({"public_figure": 1.0}) == ("review", ["public_figure"])

@@ -139,3 +139,22 @@ def test_visible_mark(tmp_path, clips):
     assert info["frames"] == 100 and dst.stat().st_size > 0
     with pytest.raises(ProvenanceError):
         add_visible_mark(clips["src"], tmp_path / "v2.mp4", "   ")
+
+
+def test_pillarbox_bars_stay_black_and_mark_reads():
+    from provenance.watermark_video import VideoMark, active_box
+
+    rng = np.random.default_rng(7)
+    import cv2
+
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (240, 240)).astype(np.uint8), (0, 0), 3.0)
+    frame = np.zeros((240, 320), np.uint8)
+    frame[:, 40:280] = cv2.normalize(texture, None, 30, 220, cv2.NORM_MINMAX)
+    assert active_box(frame) == (0, 240, 40, 280)
+    vm = VideoMark()
+    marked = vm.embed_luma(frame, vm.tile_for(PAYLOAD))
+    assert not marked[:, :40].any() and not marked[:, 280:].any()  # bars untouched
+    out = vm.detect_frames([marked] * 10)
+    assert out["found"] and out["payload"] == PAYLOAD.hex()
+    # a flat dark scene is not mistaken for bars
+    assert active_box(np.full((240, 320), 12, np.uint8)) == (0, 240, 0, 320)

@@ -90,7 +90,8 @@ def _policy_values(p: Policy) -> dict[str, Any]:
     v: dict[str, Any] = {}
     for group in ("prompt", "frames"):
         for cat, th in getattr(p, group).items():
-            v[f"{group}:{cat}:review"], v[f"{group}:{cat}:block"] = f"{th.review:g}", f"{th.block:g}"
+            v[f"{group}:{cat}:review"] = f"{th.review:g}"
+            v[f"{group}:{cat}:block"] = "" if th.block is None else f"{th.block:g}"
     v |= {"likeness_action": p.likeness_action, "copyright_action_default": p.copyright_action_default,
           "on_stage_error": p.on_stage_error, "visible_watermark": p.visible_watermark,
           "required_signals": "\n".join(p.required_signals)}
@@ -118,19 +119,23 @@ def parse_policy_form(form: Any, current: Policy) -> tuple[dict[str, Any], Polic
     for group in ("prompt", "frames"):
         cats = list(dict.fromkeys([*(PROMPT_CATEGORIES if group == "prompt" else ()), *body[group]]))
         for cat in cats:
-            th: dict[str, float] = {}
+            th: dict[str, float | None] = {}
             for level in ("review", "block"):
                 key = f"{group}:{cat}:{level}"
                 raw = values.get(key, "").strip()
+                if level == "block" and raw == "":
+                    th[level] = None  # empty: this category alone never blocks
+                    continue
                 try:
                     num = float(raw)
                     if not 0.0 <= num <= 1.0:
                         raise ValueError
                     th[level] = num
                 except ValueError:
-                    errors[key] = f"{group} / {cat}: the {level} threshold must be a number from 0 to 1 (got {raw!r})."
+                    errors[key] = (f"{group} / {cat}: the {level} threshold must be a number from 0 to 1"
+                                   f"{' (or empty: never blocks alone)' if level == 'block' else ''} (got {raw!r}).")
             if len(th) == 2:
-                if th["review"] > th["block"]:
+                if th["block"] is not None and th["review"] > th["block"]:
                     errors[f"{group}:{cat}:review"] = (
                         f"{group} / {cat}: the review threshold ({th['review']:g}) must not be above the block "
                         f"threshold ({th['block']:g}).")

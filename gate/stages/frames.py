@@ -39,6 +39,13 @@ class FrameStage:
             if th is None:
                 continue
             v = th.verdict(score)
+            if category == "minor_sexual" and not report.signals.get("frames.clip", {}).get("ran", False):
+                # With no child signal this score is only an upper bound (any nudity counts): a person
+                # decides, the clip is not published meanwhile.
+                v = "review" if v == "block" else v
+                if v != "pass":
+                    reasons.append("no child-age signal is configured (CLIP weights), so any nudity is "
+                                   "treated as possibly involving a minor and sent to review")
             if v != "pass":
                 reasons.append(f"{category} score {score:.2f} in the generated frames")
             verdict = worst(verdict, v)

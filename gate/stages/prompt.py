@@ -7,6 +7,7 @@ from sqlmodel import Session
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
 from gate.pipeline import JobContext
+from gate.policy import REAL_PERSON_HARMS
 
 
 def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -46,6 +47,12 @@ class PromptStage:
         res = clf.classify(text, characters=characters)
         verdict, flagged = policy.prompt_verdict(res.categories)
         reasons = [f"{cat} p={res.categories[cat]:.2f}" for cat in flagged]
+        if "public_figure" in flagged:
+            harms = [c for c in REAL_PERSON_HARMS if c in flagged]
+            if harms:
+                verdict = "block"
+                who = ", ".join(sorted({n["canonical"] for n in res.names if n.get("kind") == "public_figure"}))
+                reasons.append(f"a real person ({who or 'named'}) in {', '.join(harms)} content")
         # A registered character follows its owner's policy (review or block), not a global threshold.
         for hit in res.names:
             if hit.get("kind") == "character" and hit.get("canonical") in work_policies:

@@ -1,0 +1,51 @@
+"""The prompt stage applies policy to the real classifier: names alone go to a person; a real person in
+sexual or deceptive content is blocked; a registered character follows its owner's policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from gate.pipeline import JobContext
+from gate.stages.prompt import PromptStage
+
+
+def decide(c, tmp_path, prompt: str):
+    ctx = JobContext(job_id="00" * 8, user="u", request={"prompt": prompt}, workdir=tmp_path)
+    return PromptStage(c).run(ctx), ctx
+
+
+@pytest.mark.parametrize(
+    ("prompt", "verdict"),
+    [
+        ("a corgi surfing at sunset, ukulele music", "pass"),
+        ("a documentary scene about Abraham Lincoln giving a speech", "review"),
+        ("Joe Biden naked in a bedroom", "block"),
+        ("fake news footage of Barack Obama announcing a war", "block"),
+    ],
+)
+def test_public_figures(components, tmp_path, prompt: str, verdict: str) -> None:
+    d, _ = decide(components, tmp_path, prompt)
+    assert d.decision == verdict, (d.reasons, d.scores)
+    if verdict == "block":
+        assert any("a real person" in r for r in d.reasons)
+
+
+def test_mentions_reach_the_consent_check(components, tmp_path) -> None:
+    d, ctx = decide(components, tmp_path, "@alice_cam and @bob.cam dancing on a beach")
+    assert set(ctx.facts["mentions"]) == {"alice_cam", "bob.cam"}
+
+
+def test_registered_character_follows_its_owner(components, tmp_path) -> None:
+    import numpy as np
+
+    from safety.copyright.registry import register_work
+
+    rng = np.random.default_rng(0)
+    img = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    from sqlmodel import Session
+
+    with Session(components.engine) as s:
+        register_work(s, "studio", "Captain Zorblax", ["Zorblax"], "review", [img],
+                      lambda data, suffix: components.storage.put_bytes(f"works/z{suffix}", data))
+    d, _ = decide(components, tmp_path, "captain zorblax flying over a city")
+    assert d.decision == "review" and any("Zorblax" in r for r in d.reasons)
