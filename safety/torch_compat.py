@@ -5,6 +5,7 @@ Defining the two op schemas lets transforms and models import (the C++ ops thems
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -12,11 +13,6 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-for _schema in (
-    "torchvision::nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
-    "torchvision::qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
-):
-    try:
-        torch.library.define(_schema.split("(")[0], "(" + _schema.split("(", 1)[1])
-    except RuntimeError:
-        pass  # already defined (real CPU build, or imported twice)
+for _name in ("torchvision::nms", "torchvision::qnms"):
+    with contextlib.suppress(RuntimeError):  # already defined: a real CPU build, or imported twice
+        torch.library.define(_name, "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
