@@ -32,11 +32,14 @@ def register(
     def store(data: bytes, suffix: str) -> str:
         return c.storage.put_bytes(f"works/{secrets.token_hex(8)}{suffix}", data)
 
+    from safety.copyright.registry import references
+
     with Session(c.engine, expire_on_commit=False) as s:
         work = register_work(s, owner, name, aliases, policy, arrays, store)
+        refs = references(s, work.id)
     index, _ = c.copyright_index.get()
     if index is not None:
-        fresh_copyright_index(c)
+        index.add_work(work, refs, c.storage.path)  # this process at once; others see is_stale()
     audit.append(c.engine, owner, "work.registered", f"work:{work.id}",
                  {"name": work.name, "aliases": work.aliases, "policy": work.policy, "images": len(arrays)})
     return {"id": work.id, "name": work.name, "aliases": work.aliases, "policy": work.policy,
