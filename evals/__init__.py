@@ -24,3 +24,12 @@ def default_data_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def main(run, description: str | None = None) -> None:
+    """`python -m evals.NAME [--data DIR]` for an evaluation whose only input is the data folder."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--data", type=Path, default=default_data_dir(), help="the shared data folder")
+    print(run(ap.parse_args().data))

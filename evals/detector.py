@@ -14,7 +14,6 @@ training and test; training uses both preprocessing variants, testing only the p
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -30,7 +29,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from evals import default_data_dir
 from evals.train_detector import GENERATORS, MAX_SECONDS, VARIANTS, Dataset, build_dataset, train
 from safety.detector.decode import load_clip, quantise
 from safety.detector.features import FEATURE_GROUPS, FEATURE_NAMES, MODEL_FEATURES, clip_features
@@ -345,10 +343,9 @@ def run(data_dir: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="Evaluate the AI-video detector")
-    ap.add_argument("--data", type=Path, default=default_data_dir())
-    args = ap.parse_args()
-    print(run(args.data))
+    from evals import main as run_main
+
+    run_main(run, "Evaluate the AI-video detector")
 
 
 if __name__ == "__main__":

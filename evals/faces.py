@@ -10,7 +10,6 @@ below 1/N), detection and embedding time, and detections on the multi-face and n
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import re
@@ -153,12 +152,9 @@ def run(data_dir: Path) -> str:
 
 
 def main() -> None:
-    from evals import default_data_dir
+    from evals import main as run_main
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", type=Path, default=default_data_dir())
-    args = ap.parse_args()
-    print(run(args.data))
+    run_main(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,11 @@ the detection rate cannot be measured here; this reports what can be justified:
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
-from evals import default_data_dir
 from gate.policy import Policy
 from safety.frames import FrameError, FrameGate, nudity_score, sample_frames
 
@@ -65,10 +63,9 @@ def run(data_dir: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description="frame gate evaluation")
-    ap.add_argument("--data", type=Path, default=default_data_dir())
-    args = ap.parse_args()
-    print(run(args.data))
+    from evals import main as run_main
+
+    run_main(run, "frame gate evaluation")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ no face. Each row: accepted or not, the reason, the measured values behind it, a
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -136,12 +135,9 @@ def run(data_dir: Path) -> str:
 
 
 def main() -> None:
-    from evals import default_data_dir
+    from evals import main as run_main
 
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", type=Path, default=default_data_dir())
-    args = ap.parse_args()
-    print(run(args.data))
+    run_main(run, __doc__)
 
 
 if __name__ == "__main__":
