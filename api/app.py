@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from api import web
+from api.limits import BodyLimit
 from api.routes import cameos, generations, rights, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
@@ -45,16 +46,7 @@ def create_app(
     app.state.dispatch = dispatch
     app.state.rate_limiter = make_rate_limiter(c.settings.broker_url)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # refuse oversized uploads before reading them
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return _error(status.HTTP_400_BAD_REQUEST, "invalid Content-Length")
-            if int(length) > c.settings.max_upload_bytes:
-                return _error(status.HTTP_413_CONTENT_TOO_LARGE,
-                              f"request body over the {c.settings.max_upload_bytes // 2**20} MiB limit")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=c.settings.max_upload_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -170,3 +170,21 @@ def test_openapi_lists_the_contract(api) -> None:
     client, *_ = api
     paths = client.get("/openapi.json").json()["paths"]
     assert "/v1/generations" in paths and "/v1/generations/{job_id}" in paths and "/health" in paths
+
+
+def test_chunked_upload_is_cut_off_while_streaming(components) -> None:
+    """No Content-Length: the limit is enforced on the bytes as they arrive, not after spooling them.
+    (The in-process test transport drains the generator anyway; the 413 shows the server cut it off.)"""
+    from api.app import create_app
+
+    components.settings.max_upload_bytes = 2**20
+    client = TestClient(create_app(components=components, dispatch=lambda j: None))
+    def body():
+        boundary = b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.mp4\"\r\n\r\n"
+        yield boundary
+        for _ in range(64):  # 64 MiB against a 1 MiB limit
+            yield b"\x00" * 2**20
+
+    r = client.post("/v1/verify", content=body(),
+                    headers={"Content-Type": "multipart/form-data; boundary=xyz", "Transfer-Encoding": "chunked"})
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
