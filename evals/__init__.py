@@ -7,6 +7,7 @@ from pathlib import Path
 
 # name -> module with `run(data_dir: Path) -> str` (a markdown table)
 EVALS: dict[str, str] = {
+    "verify": "evals.verify_bench",
     "likeness_gate": "evals.likeness_gate",
     "generator": "evals.generator_bench",
     "detector": "evals.detector",

@@ -128,9 +128,12 @@ def verify_file(c: Components, path: Path, name: str | None = None) -> dict[str,
     t0 = time.perf_counter()
     kind = check_media(path, c.settings.max_upload_bytes)
     report: dict[str, Any] = {"file": name or path.name, "kind": kind}
-    report["c2pa"] = _c2pa(c, path)
-    report["watermark"] = _watermark(c, path, kind)
-    report["detector"] = _detector(c, path)
+    timings = {"checks": time.perf_counter() - t0}
+    for part, fn in (("c2pa", _c2pa), ("watermark", lambda c, p: _watermark(c, p, kind)), ("detector", _detector)):
+        t = time.perf_counter()
+        report[part] = fn(c, path)
+        timings[part] = time.perf_counter() - t
     report["verdict_code"], report["verdict"] = verdict(report)
+    report["timings"] = {k: round(v, 3) for k, v in timings.items()}
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
