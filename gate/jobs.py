@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from gate import audit
 from gate.components import Components
 from gate.decision import Decision
+from gate.evidence import keep_evidence_frames
 from gate.models import TERMINAL_STATES, Job, utcnow
 from gate.pipeline import JobContext, Pipeline, PipelineResult
 from gate.requests import GenerationRequest
@@ -178,7 +179,13 @@ def run_job(
         result = PipelineResult("blocked", [Decision("gate", "block", [f"job failed closed: {exc}"])])
     finally:
         stop.set()
-    _finish(c, job_id, result.status, [d.as_dict() for d in result.decisions], result.reasons)
+    decisions = [d.as_dict() for d in result.decisions]
+    if result.status != "published" and "draft" in ctx.files:
+        try:
+            keep_evidence_frames(c, job_id, ctx.files["draft"], decisions)
+        except Exception:  # showing the evidence is a courtesy; the decision stands without it
+            log.exception("could not keep the evidence frames of %s", job_id)
+    _finish(c, job_id, result.status, decisions, result.reasons)
     shutil.rmtree(workdir, ignore_errors=True)
     return result.status
 

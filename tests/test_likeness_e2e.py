@@ -54,6 +54,12 @@ def test_unrequested_face_is_found_and_blocked_then_allowed_then_taken_down(comp
     assert stage(refused, "consent")["decision"] == "pass"  # no cameo was named
     blocked = stage(refused, "likeness")
     assert blocked["decision"] == "block" and "@alice_cam" in blocked["reasons"][0]
+    # the draft is gone, but the frames that show why are kept for the creator and the operators
+    from gate.evidence import evidence_key, flagged_frames
+
+    kept = [i for i in flagged_frames(refused.decisions) if c.storage.exists(evidence_key(refused.id, i))]
+    assert kept and refused.video_key is None
+    _check_frame_page(c, refused.id, kept[0])
 
     cameos.set_permission(c, "alice", alice_cameo.id, "everyone")
     ok_id, ok = run(c, "bob", prompt="a person waving in a park, make the sky purple", remix=src_id)
@@ -63,3 +69,18 @@ def test_unrequested_face_is_found_and_blocked_then_allowed_then_taken_down(comp
     assert set(removed) == {src_id, ok_id}
     assert jobs.get_job(c, ok_id).status == "taken_down"
     assert not c.storage.exists(f"videos/{ok_id}.mp4")
+
+
+def _check_frame_page(c, job_id: str, index: int) -> None:
+    from api.app import create_app
+    from gate.users import create_user
+    from tests.web_helpers import Browser
+
+    app = create_app(components=c, dispatch=lambda j: None)
+    for name in ("bob", "eve"):
+        _, key = create_user(c.engine, name, "creator")
+        r = Browser(app).sign_in(key).get(f"/jobs/{job_id}/frames/likeness/{index}.png")
+        if name == "bob":
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text[:200]
+        else:
+            assert r.status_code == 404  # another creator sees nothing of Bob's refused clip

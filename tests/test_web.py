@@ -239,7 +239,7 @@ def test_blocked_job_is_explained_in_words_and_polling_stops(web) -> None:
         s.commit()
     page = browser("alice").get(f"/jobs/{job_id}").text
     assert "The check found nudity in the generated frames, so the gate stopped the clip." in page
-    assert "Frame 3 at 0.2 s: nudity" in page and "The clip was not kept" in page
+    assert "Frame 3 at 0.2 s: nudity" in page and "This frame was not kept" in page
     assert "hx-trigger" not in page and 'http-equiv="refresh"' not in page
     assert page.count('class="skipped"') == 5  # likeness .. publish never ran
     assert "<video" not in page

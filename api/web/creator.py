@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from PIL import Image
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,7 @@ from api.web.media import MediaError, draw_boxes, frame_image, png_bytes
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
 from gate import jobs
+from gate.evidence import evidence_key, flagged_frames
 from gate.models import TERMINAL_STATES, Job, User
 from gate.requests import GenerationRequest
 
@@ -137,16 +139,19 @@ def job_list(request: Request):
     return render(request, "jobs.html", {"jobs": rows})
 
 
-def _job_ctx(job: Job) -> dict[str, Any]:
+def _job_ctx(job: Job, storage: Any = None) -> dict[str, Any]:
+    kept = set()
+    if storage is not None and job.status in TERMINAL_STATES:
+        kept = {i for i in flagged_frames(job.decisions) if storage.exists(evidence_key(job.id, i))}
     return {"job": job, "stages": timeline(job.decisions, job.status), "done": job.status in TERMINAL_STATES,
-            "playable": bool(job.video_key) and job.status in ("published", "review")}
+            "playable": bool(job.video_key) and job.status in ("published", "review"), "kept_frames": kept}
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, job_id: str):
     user = require(request)
     job = visible_job(request, job_id, user)
-    return render(request, "job.html", _job_ctx(job) | {"styles": styles()})
+    return render(request, "job.html", _job_ctx(job, request.app.state.components.storage) | {"styles": styles()})
 
 
 @router.get("/jobs/{job_id}/progress", response_class=HTMLResponse)
@@ -154,7 +159,7 @@ def job_progress(request: Request, job_id: str):
     """The progress panel alone, polled by htmx while the job runs."""
     user = require(request)
     job = visible_job(request, job_id, user)
-    ctx = _job_ctx(job)
+    ctx = _job_ctx(job, request.app.state.components.storage)
     response = render(request, "_progress.html", ctx)
     if ctx["done"] and request.headers.get("HX-Request"):
         response.headers["HX-Refresh"] = "true"  # one full reload shows the clip, the reasons and the actions
@@ -179,12 +184,15 @@ def job_frame(request: Request, job_id: str, stage: str, index: int):
     user = require(request)
     job = visible_job(request, job_id, user)
     c = request.app.state.components
-    if not job.video_key or not c.storage.exists(job.video_key):
-        raise HTTPException(404, "the clip is no longer stored, so its frames cannot be shown")
     boxes = [b for d in job.decisions if d.get("name") == stage for e in d.get("evidence") or []
              if isinstance(e, dict) and e.get("frame") == index for b in e.get("boxes") or []]
     try:
-        img = draw_boxes(frame_image(c.storage.path(job.video_key), index), boxes)
+        if job.video_key and c.storage.exists(job.video_key):
+            img = draw_boxes(frame_image(c.storage.path(job.video_key), index), boxes)
+        elif 0 <= index <= 1_000_000 and c.storage.exists(evidence_key(job.id, index)):
+            img = draw_boxes(Image.open(c.storage.path(evidence_key(job.id, index))), boxes)
+        else:
+            raise HTTPException(404, "the clip is no longer stored, so its frames cannot be shown")
     except MediaError as exc:
         raise HTTPException(404, str(exc)) from exc
     return Response(png_bytes(img), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
