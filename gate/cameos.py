@@ -28,6 +28,22 @@ class CameoError(ValueError):
     pass
 
 
+def recheck_consent(s: Session, cameo_ids: list[int], user: str) -> tuple[list, list[str]]:
+    """Lock the cameo rows (until the caller's commit) and check each is still usable by `user`.
+
+    Returns the locked cameos and the refusals. Publishing and approving a reviewed clip both go through
+    here, so a revocation either is seen now or finds the clip afterwards."""
+    from sqlmodel import col, select
+
+    from consent import registry
+    from consent.models import Cameo
+
+    cameos = list(s.exec(select(Cameo).where(col(Cameo.id).in_(cameo_ids)).with_for_update()).all())
+    refused = [f"cameo @{cm.handle}: {why}" for cm in cameos
+               for ok, why in [registry.can_use(s, cm.handle, user)] if not ok]
+    return cameos, refused
+
+
 def issue_challenge(c: Components, user: str) -> LivenessChallenge:
     from consent.liveness import issue_challenge as new_challenge
 

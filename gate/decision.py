@@ -26,6 +26,12 @@ class Signal:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_report(cls, name: str, info: dict[str, Any], default_model: str = "") -> Signal:
+        """From a domain package's status dict: {"ran", "why", "model", "real_weights"}."""
+        return cls(name, info.get("model", default_model), bool(info.get("ran", info.get("available", False))),
+                   bool(info.get("real_weights", False)), info.get("why", ""))
+
 
 @dataclass
 class Decision:

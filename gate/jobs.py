@@ -14,6 +14,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from gate import audit
+from gate.cameos import recheck_consent
 from gate.components import Components
 from gate.decision import Decision
 from gate.evidence import keep_evidence_frames
@@ -248,8 +249,7 @@ def delete_unqueued(c: Components, job_id: str) -> None:
 
 def review(c: Components, job_id: str, actor: str, action: str, reason: str) -> Job:
     """An operator's decision on a clip held for review: approve (publish, consent re-checked) or block."""
-    from consent import registry
-    from consent.models import Appearance, Cameo
+    from consent.models import Appearance
 
     if action not in ("approve", "block"):
         raise JobError("action must be approve or block")
@@ -265,9 +265,7 @@ def review(c: Components, job_id: str, actor: str, action: str, reason: str) -> 
             job.reasons = [*job.reasons, f"blocked in review by {actor}: {reason}"]
         else:
             apps = s.exec(select(Appearance).where(Appearance.video_id == job_id)).all()
-            ids = [a.cameo_id for a in apps]
-            cameos = s.exec(select(Cameo).where(col(Cameo.id).in_(ids)).with_for_update()).all()
-            refused = [why for cm in cameos for ok, why in [registry.can_use(s, cm.handle, job.user)] if not ok]
+            _, refused = recheck_consent(s, [a.cameo_id for a in apps], job.user)
             if refused:
                 raise JobError("cannot publish: " + "; ".join(refused))
             key = f"videos/{job_id}.mp4"

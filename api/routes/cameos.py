@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
@@ -11,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from api.auth import components, current_user
+from api.uploads import save_upload
 from gate import cameos
 from gate.components import Components
 from gate.models import Job, User
@@ -43,21 +42,6 @@ def _cameo_out(cameo, approved: list[str] | None = None) -> dict:
             "approved": approved}
 
 
-def _save_upload(upload: UploadFile, limit: int) -> Path:
-    suffix = Path(upload.filename or "upload.mp4").suffix.lower()[:8] or ".mp4"
-    fd, name = tempfile.mkstemp(suffix=suffix)
-    path = Path(name)
-    with open(fd, "wb") as out:
-        copied = 0
-        while chunk := upload.file.read(1 << 20):
-            copied += len(chunk)
-            if copied > limit:
-                path.unlink(missing_ok=True)
-                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"upload over the {limit // 2**20} MiB limit")
-            out.write(chunk)
-    return path
-
-
 @router.post("/challenge")
 def challenge(user: User = Depends(current_user), c: Components = Depends(components)) -> dict:
     """Get the head movements to perform in the selfie video (valid 5 minutes, single use)."""
@@ -76,7 +60,7 @@ def enroll(
 ) -> dict:
     from consent.registry import ConsentError
 
-    path = _save_upload(video, c.settings.max_upload_bytes)
+    path = save_upload(video, c.settings.max_upload_bytes)
     try:
         return cameos.enroll(c, user.name, handle, challenge_id, path, kind=kind)
     except ConsentError as exc:

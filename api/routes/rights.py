@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, s
 from sqlmodel import Session, col, select
 
 from api.auth import components, require_roles
-from api.routes.cameos import _save_upload
+from api.uploads import save_upload
 from gate import rights
 from gate.components import Components
 from gate.models import Job, User
@@ -38,7 +38,7 @@ def register_work(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at most 50 reference images per request")
     paths: list[Path] = []
     try:
-        paths = [_save_upload(f, c.settings.max_upload_bytes) for f in images]
+        paths = [save_upload(f, c.settings.max_upload_bytes) for f in images]
         return rights.register(c, user.name, name, aliases, policy, paths)
     except (UploadError, CopyrightError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
 
 from api.auth import components, optional_user
-from api.routes.cameos import _save_upload
+from api.uploads import save_upload
 from gate.components import Components
 from gate.models import User
 from gate.uploads import UploadError
@@ -39,7 +39,7 @@ async def verify(
     file: UploadFile = File(..., description="MP4/MOV/WebM/GIF clip or an image"),
     c: Components = Depends(components),
 ) -> dict:
-    path: Path = await asyncio.to_thread(_save_upload, file, c.settings.max_upload_bytes)
+    path: Path = await asyncio.to_thread(save_upload, file, c.settings.max_upload_bytes)
     try:
         # The checks and models are CPU work: off the event loop so other requests keep flowing.
         return await asyncio.to_thread(verify_file, c, path, file.filename)

@@ -19,9 +19,7 @@ class CopyrightStage:
         index, why = self.c.copyright_index.get()
         if index is None:
             return [Signal("copyright.pdq", "pdq", False, False, why)]
-        return [Signal(f"copyright.{n}", i.get("model", n), bool(i.get("ran", False)),
-                       bool(i.get("real_weights", False)), i.get("why", ""))
-                for n, i in index.signals_status().items()]
+        return [Signal.from_report(f"copyright.{n}", i, default_model=n) for n, i in index.signals_status().items()]
 
     def run(self, ctx: JobContext) -> Decision:
         from gate.rights import fresh_copyright_index

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
 from gate.pipeline import JobContext
-
-
-def _signal_from_report(name: str, info: dict[str, Any]) -> Signal:
-    return Signal(name, info.get("model", ""), bool(info.get("ran", info.get("available", False))),
-                  bool(info.get("real_weights", False)), info.get("why", ""))
 
 
 class FrameStage:
@@ -26,7 +20,7 @@ class FrameStage:
         if gate is None:
             return [Signal("frames.nudenet", "nudenet", False, False, why),
                     Signal("frames.clip", "open_clip", False, False, why)]
-        return [_signal_from_report(n, i) for n, i in gate.signals().items()]
+        return [Signal.from_report(n, i) for n, i in gate.signals().items()]
 
     def run(self, ctx: JobContext) -> Decision:
         gate, _ = self.c.frame_gate.get()

@@ -4,8 +4,9 @@ revocation that lands while the job ran still wins (the cameo rows are locked; s
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
+from gate.cameos import recheck_consent
 from gate.components import Components
 from gate.decision import Decision, Signal
 from gate.models import Job, utcnow
@@ -22,8 +23,6 @@ class PublishStage:
         return []
 
     def run(self, ctx: JobContext) -> Decision:
-        from consent import registry
-        from consent.models import Cameo
 
         held = "review" in ctx.facts.get("verdicts", [])
         key = f"{'drafts' if held else 'videos'}/{ctx.job_id}.mp4"
@@ -32,12 +31,8 @@ class PublishStage:
         with Session(self.c.engine) as s:
             # Take the write lock first (SQLite) and the job row (PostgreSQL), then lock the cameos.
             s.exec(update(Job).where(col(Job.id) == ctx.job_id).values(updated_at=utcnow()))
-            cameos = s.exec(select(Cameo).where(col(Cameo.id).in_(cameo_ids)).with_for_update()).all()
-            refused = []
-            for cameo in cameos:
-                ok, why = registry.can_use(s, cameo.handle, ctx.user)
-                if not ok:
-                    refused.append(f"cameo @{cameo.handle}: {why} (re-checked at publish)")
+            cameos, refused = recheck_consent(s, cameo_ids, ctx.user)
+            refused = [f"{r} (re-checked at publish)" for r in refused]
             if refused:
                 s.rollback()
                 return Decision(stage=self.name, decision="block", reasons=refused)
