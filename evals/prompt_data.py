@@ -98,8 +98,14 @@ def _hatecheck(root: Path) -> Iterator[Row]:
             unknown = () if fn.startswith("threat_") else ("violence", "hate/threatening")
             yield Row(text, "hatecheck", _pos(pos, unknown=unknown), split_key=sk)
         else:
-            # Abuse of an individual or object is not hate but may be harassment; profanity likewise.
-            unknown = ("harassment",) if fn in ("target_indiv_nh", "target_obj_nh", "profanity_nh") else ()
+            # Not hateful is not harmless: abuse of an individual or a non-protected group ("I want to end his
+            # life", "lawyers' lives are worth nothing") may be harassment and may threaten violence, so those
+            # categories are unknown for them, never negative; profanity may be harassment.
+            unknown: tuple[str, ...] = ()
+            if fn in ("target_indiv_nh", "target_group_nh"):
+                unknown = ("harassment", "violence")
+            elif fn in ("target_obj_nh", "profanity_nh"):
+                unknown = ("harassment",)
             yield Row(text, "hatecheck", _neg(except_=unknown), group="hatecheck_non_hateful",
                       extra={"functionality": fn}, split_key=sk)
 

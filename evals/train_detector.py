@@ -2,6 +2,9 @@
 
 Training material (labels by what the footage *is*):
   real (0)  videos_real/*  (camera footage and a 1910s film)
+            the extra real camera footage of evals/detector_real_manifest.json (Debian packages: OpenCV's
+            sample videos, Inria ViSP camera sequences), fetched by `python -m evals.detector_data` into a
+            folder outside the repo (fetched automatically when missing; --no-extra leaves it out)
             c2pa/video/video1_no_manifest.mp4: handheld phone footage of a river (the SDK's signing target);
             its signed copies video1_signed.mp4 / legacy_signed.mp4 are the same footage and are NOT added
             twice; c_unsigned.mov is a synthetic colour gradient, not footage: excluded.
@@ -50,6 +53,7 @@ class ClipEntry:
     label: int  # 1 = AI-generated
     source: str  # "real" or the generator name
     sha256: str = ""
+    origin: str = "shared"  # "shared" (../shared/data) or "debian" (evals/detector_real_manifest.json)
 
 
 @dataclass
@@ -80,9 +84,20 @@ class Dataset:
         return X, y_arr, np.array(groups), w_arr
 
 
-def list_clips(data_dir: Path) -> list[ClipEntry]:
+def extra_real_paths(fetch_missing: bool = True) -> list[Path]:
+    """The manifest's extra real clips (fetched from Debian packages when missing and allowed)."""
+    from evals import detector_data
+
+    if detector_data.missing() and fetch_missing:
+        detector_data.fetch()
+    d = detector_data.extra_dir()
+    return [d / c["name"] for c in detector_data.manifest()["clips"] if (d / c["name"]).is_file()]
+
+
+def list_clips(data_dir: Path, extra: list[Path] | None = None) -> list[ClipEntry]:
     clips = [ClipEntry(p, 0, "real") for p in sorted((data_dir / "videos_real").iterdir()) if p.is_file()]
     clips += [ClipEntry(data_dir / rel, 0, "real") for rel in REAL_EXTRA if (data_dir / rel).is_file()]
+    clips += [ClipEntry(p, 0, "real", origin="debian") for p in extra or []]
     for gen in GENERATORS:
         gdir = data_dir / "ai_generated_video" / gen
         if gdir.is_dir():
@@ -124,8 +139,8 @@ def clip_windows(path: Path, sha: str, variant: str) -> tuple[list[tuple[int, di
     return wins, clip.source_indices
 
 
-def build_dataset(data_dir: Path, verbose: bool = False) -> Dataset:
-    ds = Dataset(list_clips(data_dir))
+def build_dataset(data_dir: Path, verbose: bool = False, extra: bool = True) -> Dataset:
+    ds = Dataset(list_clips(data_dir, extra_real_paths() if extra else None))
     if not any(c.label == 0 for c in ds.clips) or not any(c.label == 1 for c in ds.clips):
         raise SystemExit(f"no training data under {data_dir} (need videos_real/ and ai_generated_video/)")
     for c in ds.clips:
@@ -160,17 +175,74 @@ def train(ds: Dataset, clip_ids: list[str] | None = None, variants: list[str] | 
     }
 
 
+def clip_score(bundle: dict, ds: Dataset, cid: str, kind: str = "video_model") -> float:
+    """p(AI) of one clip as the detector reports it: mean over its plain-decode windows. kind="image_model"
+    scores the same windows with the spatial-only model that serves still images."""
+    names = MODEL_FEATURES if kind == "video_model" else MODEL_SPATIAL_FEATURES
+    X, _, _, _ = ds.matrix([cid], ["plain"], names)
+    return float(bundle[kind].predict_proba(X)[:, 1].mean())
+
+
+def logo_scores(
+    ds: Dataset, variants: list[str] | None = None, kind: str = "video_model"
+) -> dict[str, dict[str, float]]:
+    """Leave-one-generator-out: for each generator G and each real clip r, a model trained on
+    (real minus r) + (AI minus G) scores r and every clip of G. Returns {G: {clip id: score}}; a real clip's
+    score is its own fold's, an AI clip's is the mean over the real folds. No clip is ever on both sides."""
+    ids = [c.path.name for c in ds.clips]
+    source = {c.path.name: c.source for c in ds.clips}
+    real = [i for i in ids if source[i] == "real"]
+    out: dict[str, dict[str, float]] = {}
+    for g in GENERATORS:
+        gclips = [i for i in ids if source[i] == g]
+        if not gclips:
+            continue
+        acc: dict[str, list[float]] = {c: [] for c in gclips}
+        scores: dict[str, float] = {}
+        for r in real:
+            bundle = train(ds, [i for i in ids if i != r and source[i] != g], variants)
+            scores[r] = clip_score(bundle, ds, r, kind)
+            for c in gclips:
+                acc[c].append(clip_score(bundle, ds, c, kind))
+        scores.update({c: float(np.mean(v)) for c, v in acc.items()})
+        out[g] = scores
+    return out
+
+
+def logo_summary(ds: Dataset, scores: dict[str, dict[str, float]]) -> dict:
+    """ROC AUC per held-out generator and pooled (every generator's clips vs every real clip's scores)."""
+    from sklearn.metrics import roc_auc_score
+
+    label = {c.path.name: c.label for c in ds.clips}
+    per, ys, ss = {}, [], []
+    for g, sc in scores.items():
+        y = [label[c] for c in sc]
+        s = list(sc.values())
+        per[g] = round(float(roc_auc_score(y, s)), 4)
+        ys += y
+        ss += s
+    return {"pooled_auc": round(float(roc_auc_score(ys, ss)), 4), "per_generator_auc": per}
+
+
 def main() -> None:
     import joblib
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--no-extra", action="store_true", help="leave out the Debian real clips (manifest)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     print(f"extracting features from {args.data} (cache: {_cache_dir()})")
-    ds = build_dataset(args.data, verbose=True)
+    ds = build_dataset(args.data, verbose=True, extra=not args.no_extra)
     bundle = train(ds)
+    # The shipped model is only called informative if it ranks clips of generators it never saw above real
+    # clips it never saw (model.MIN_LOGO_AUC); clip-grouped out-of-fold AUC alone rewards recognising a
+    # generator's look.
+    bundle["validation"] = logo_summary(ds, logo_scores(ds))
+    bundle["image_validation"] = logo_summary(ds, logo_scores(ds, kind="image_model"))
+    print(f"leave-one-generator-out clip AUC, video model: {bundle['validation']}")
+    print(f"leave-one-generator-out clip AUC, image (spatial-only) model: {bundle['image_validation']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(bundle, args.out, compress=3)
     _, y, _, _ = ds.matrix([c.path.name for c in ds.clips], list(VARIANTS))
@@ -194,12 +266,16 @@ def main() -> None:
             "max_windows_per_clip": MAX_WINDOWS_PER_CLIP,
         },
         "training_windows": {"real": int((y == 0).sum()), "ai": int((y == 1).sum())},
+        "validation_leave_one_generator_out": {"video": bundle["validation"], "image": bundle["image_validation"]},
         "calibration": {
             k: {"platt_slope": m.slope, "platt_offset": m.offset, "oof_window_auc": round(m.oof_auc, 4)}
             for k, m in (("video", bundle["video_model"]), ("image", bundle["image_model"]))
         },
         "training_clips": [
-            {"path": str(c.path.relative_to(args.data)), "label": c.label, "source": c.source, "sha256": c.sha256}
+            {
+                "path": str(c.path.relative_to(args.data)) if c.origin == "shared" else f"debian:{c.path.name}",
+                "label": c.label, "source": c.source, "sha256": c.sha256,
+            }
             for c in ds.clips
         ],
     }

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedGroupKFold
@@ -71,32 +72,34 @@ def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
-    t0 = time.time()
-    rows = load_rows(data_dir, seed=seed)
-    train_rows = [r for r in rows if split_of(r) == "train"]
-    texts = normalized_texts(train_rows)
-    print(f"{len(rows)} unique prompts, {len(train_rows)} in train", flush=True)
-    emb = embed_cached(texts)
-    wc, cc = counts(texts)
-    idf_w, idf_c = idf_from(wc), idf_from(cc)
-    x_all = features(emb, texts, idf_w, idf_c, EMB_SCALE)
-    # Contrast rows (same topic, no harm) count double: they teach intent rather than topic.
-    weights_all = np.array([r.weight * (CONTRAST_WEIGHT if r.group in CONTRAST_GROUPS else 1.0)
-                            for r in train_rows], dtype=np.float64)
+def training_rows(rows: list[Row]) -> list[Row]:
+    """The 'train' side of the split, plus every authored seed positive: the seeds are never scored by
+    the eval, so the ones that hash to 'test' would otherwise be wasted."""
+    return [r for r in rows if split_of(r) == "train" or r.source == "authored_seed"]
 
+
+def row_weights(rows: list[Row], contrast_weight: float = CONTRAST_WEIGHT) -> np.ndarray:
+    # Contrast rows (same topic, no harm) weigh more: they teach intent rather than topic.
+    return np.array([r.weight * (contrast_weight if r.group in CONTRAST_GROUPS else 1.0) for r in rows],
+                    dtype=np.float64)
+
+
+def fit_heads(x_all: sp.csr_matrix, rows: list[Row], weights_all: np.ndarray, seed: int = 0,
+              c_value: float = C_VALUE, verbose: bool = True) -> tuple[list[np.ndarray], list[float],
+                                                                        list[tuple[float, float]], dict]:
+    """One head per learned category on the rows that know that category; Platt on out-of-fold scores."""
     coefs, intercepts, platt, info = [], [], [], {}
     for cat in LEARNED:
-        idx = np.array([i for i, r in enumerate(train_rows) if cat in r.labels])
-        y = np.array([train_rows[i].labels[cat] for i in idx])
+        idx = np.array([i for i, r in enumerate(rows) if cat in r.labels])
+        y = np.array([rows[i].labels[cat] for i in idx])
         x, w = x_all[idx], weights_all[idx]
         npos = int(y.sum())
 
         def head() -> LogisticRegression:
-            return LogisticRegression(C=C_VALUE, class_weight="balanced", solver="liblinear", max_iter=2000)
+            return LogisticRegression(C=c_value, class_weight="balanced", solver="liblinear", max_iter=2000)
 
         oof = np.zeros(len(y))
-        groups = [group_key(train_rows[i]) for i in idx]
+        groups = [group_key(rows[i]) for i in idx]
         folds = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed)
         for tr, te in folds.split(x, y, groups):
             m = head().fit(x[tr], y[tr], sample_weight=w[tr])
@@ -108,7 +111,23 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
         platt.append((a, b))
         info[cat] = {"train_pos": npos, "train_neg": int(len(y) - npos),
                      "oof_auprc": round(float(average_precision_score(y, oof)), 4)}
-        print(f"  {cat:18s} pos={npos:5d} neg={len(y) - npos:6d} oof AUPRC={info[cat]['oof_auprc']:.3f}", flush=True)
+        if verbose:
+            print(f"  {cat:18s} pos={npos:5d} neg={len(y) - npos:6d} oof AUPRC={info[cat]['oof_auprc']:.3f}",
+                  flush=True)
+    return coefs, intercepts, platt, info
+
+
+def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
+    t0 = time.time()
+    rows = load_rows(data_dir, seed=seed)
+    train_rows = training_rows(rows)
+    texts = normalized_texts(train_rows)
+    print(f"{len(rows)} unique prompts, {len(train_rows)} in train", flush=True)
+    emb = embed_cached(texts)
+    wc, cc = counts(texts)
+    idf_w, idf_c = idf_from(wc), idf_from(cc)
+    x_all = features(emb, texts, idf_w, idf_c, EMB_SCALE)
+    coefs, intercepts, platt, info = fit_heads(x_all, train_rows, row_weights(train_rows), seed)
 
     fingerprint = hashlib.sha256("\n".join(sorted(r.text for r in train_rows)).encode()).hexdigest()[:16]
     meta = {

@@ -29,7 +29,8 @@ from scipy.ndimage import gaussian_filter, uniform_filter
 from provenance import wm_code
 from provenance.wm_code import GRID, Layout
 
-CELL_PX = 4
+import os as _os
+CELL_PX = int(_os.environ.get("WM_CELL", "4"))
 TILE = GRID * CELL_PX  # 64
 TARGET_PSNR_DB = 40.2
 RESIDUAL_SIGMA = 3.0
@@ -39,14 +40,14 @@ SCALE_MIN, SCALE_MAX = 0.4, 1.35
 COARSE_RATIO = 1.012
 COARSE_PATCH = 256
 COARSE_KEEP = 4
-SYNC_WEIGHT = 0.8
+SYNC_WEIGHT = float(_os.environ.get("WM_SYNC", "0.8"))
 HOST_CANCEL = 1.0
 EXACT_SCALES = (1.0, 0.5)
 WHITEN_BINS = 5
 SYNC_POWER = 0.6
 READ_POWERS = (1.0, 0.5)
 SMOOTH_SIGMA = 0.8
-MASK_MIN, MASK_MAX = 0.2, 4.0  # texture masking: most of the energy goes where H.264 keeps it
+MASK_MIN, MASK_MAX = float(_os.environ.get("WM_MMIN", "0.2")), float(_os.environ.get("WM_MMAX", "4.0"))  # texture masking: most of the energy goes where H.264 keeps it
 
 
 def _smooth_tile(cells: np.ndarray, cell_px: int = CELL_PX) -> np.ndarray:

@@ -52,7 +52,11 @@ _BIDI_AND_INVISIBLE = re.compile(
 )
 _TOKEN = re.compile(r"[^\s]+")
 # Single letters separated by one space or . - _ * : three or more in a row ("s e x", "k.i.l.l").
-_SPACED = re.compile(r"(?<![\w@])((?:[A-Za-z][ .\-_*·:/]){2,}[A-Za-z])(?![\w])")
+_SPACED = re.compile(r"(?<![\w@'’])((?:[A-Za-z][ .\-_*·:/]){2,}[A-Za-z])(?![\w])")
+# A number with a unit or ordinal ("8pm", "4k", "60fps", "3rd") is not leetspeak.
+_NUMBER_UNIT = re.compile(r"^(\d+)(?:[.,]\d+)?(?:am|pm|k|m|km|cm|mm|kg|g|mb|gb|tb|fps|p|s|x|d|st|nd|rd|th|hz|khz|mhz|"
+                          r"ghz|mph|kph|ft|in|yo|yr|yrs|min|mins|h|hr|hrs|ms|v|w|kw|mp|l|ml|lb|lbs|oz|px|bit)$", re.I)
+_DIGIT_RUN3 = re.compile(r"\d{3,}")
 _RUN3 = re.compile(r"(.)\1{2,}")
 
 
@@ -86,6 +90,166 @@ def _is_word(token: str) -> bool:
     return token.lower() in _words()
 
 
+MIN_ZIPF = 1.0  # wordfreq's floor: every listed word is at least this frequent
+_FUNCTION_2 = 5.5  # two-letter pieces of a spaced run must be this common ("of", "in", "to"; not "ng")
+
+
+@functools.lru_cache(maxsize=1)
+def _freq() -> dict[str, float]:
+    """Lowercase alphabetic word -> Zipf frequency (log10 per billion words) from wordfreq's 'large'
+    English list (~290k words, shipped offline in the package), plus the obfuscation targets above."""
+    import wordfreq
+
+    out = {w: math.log10(f) + 9.0 for w, f in wordfreq.get_frequency_dict("en", wordlist="large").items()
+           if w.isalnum()}  # with digits too: "mp4" and "b2b" are words as written
+    for w in _EXTRA_WORDS:
+        out.setdefault(w, 3.0)
+    return out
+
+
+def zipf(word: str) -> float:
+    """Zipf frequency of a word (0.0 when unknown)."""
+    return _freq().get(word.lower(), 0.0)
+
+
+def _leet_options(core: str) -> tuple[list[int], list[list[str]]] | None:
+    positions = [i for i, c in enumerate(core) if c in _LEET or c == "*"]
+    if not positions or len(positions) > 12 or core.count("*") > 2:
+        return None
+    options = [
+        list(_MASK_VOWELS) if core[i] == "*"
+        else [_LEET[core[i]]] + ([_LEET_ALT[core[i]]] if core[i] in _LEET_ALT else [])
+        for i in positions
+    ]
+    return positions, options
+
+
+def _decode_leet(token: str) -> str | None:
+    """Most frequent English word the token can spell with leet glyphs read as letters; if none is a
+    word but a glyph sits between letters ("r4nd0m"), the plain substitution. Tokens that are words as
+    written ("mp4", "b2b") stay."""
+    core = token.strip(".,;:?\"'()[]{}<>").rstrip("!")
+    if len(core) < 3 or core.startswith("@") or core.isalpha() or core.isdigit():
+        return None
+    unit = _NUMBER_UNIT.match(core)
+    if not any(c.isalpha() for c in core) or (unit and len(unit.group(1)) <= 2):
+        return None
+    if not any(c in _LEET or c == "*" for c in core):
+        return None
+    opts = _leet_options(core)
+    if opts is None:
+        return None
+    positions, options = opts
+    as_written = zipf(core) if core.isascii() else 0.0
+    best, best_z = None, 0.0
+    if math.prod(len(o) for o in options) <= 256:
+        for combo in itertools.product(*options):
+            chars = list(core)
+            for i, rep in zip(positions, combo, strict=True):
+                chars[i] = rep
+            cand = "".join(chars)
+            if not cand.isalpha():
+                continue
+            # Prefer the usual reading of each glyph and the word as written over a collapsed one.
+            z = zipf(cand) - 0.5 * sum(r != o[0] for r, o in zip(combo, options, strict=True))
+            collapsed = _collapse_repeats(cand)
+            if collapsed and zipf(collapsed) - 0.5 > z:
+                cand, z = collapsed, zipf(collapsed) - 0.5
+            if z > best_z:
+                best, best_z = cand, z
+    # A decoding must be clearly more of a word than the token as written ("7up", "mp4" stay).
+    if best is not None and best_z >= max(MIN_ZIPF, as_written + 1.0):
+        return token.replace(core, best)
+    if as_written > 0:
+        return None
+    # Not a word either way (a name, a misspelling): substitute plainly when the glyphs are clearly standing
+    # for letters. A trailing digit run is a version ("gpt4", "sdxl1"), a long digit run a number ("rtx3090").
+    letters = sum(c.isalpha() for c in core)
+    body = core.rstrip("0123456789")
+    plain = "".join(_LEET.get(c, c) for c in core)
+    if ("*" in core or not plain.isalpha() or letters < 2 or not any(c in _LEET for c in body)
+            or (_DIGIT_RUN3.search(core) and letters < 4)):
+        return None
+    return token.replace(core, plain)
+
+
+def _collapse_repeats(token: str) -> str | None:
+    """'seeeexxx' -> 'sex', 'kiiilll' -> 'kill': each run read as 1 or 2 letters, the most frequent word."""
+    if not _RUN3.search(token):
+        return None
+    runs = [(m.start(), m.end(), m.group(1)) for m in re.finditer(r"(.)\1+", token)]
+    if not runs or len(runs) > 8:
+        return None
+    best, best_z = None, 0.0
+    for lengths in itertools.product((1, 2), repeat=len(runs)):
+        out, last = [], 0
+        for (start, end, ch), n in zip(runs, lengths, strict=True):
+            out.append(token[last:start])
+            out.append(ch * n)
+            last = end
+        out.append(token[last:])
+        cand = "".join(out)
+        z = zipf(cand)
+        if z > best_z:
+            best, best_z = cand, z
+    return best
+
+
+_UNKNOWN_BASE = -10.0  # log10 probability of an unknown piece, minus _UNKNOWN_PER_LETTER per letter
+_UNKNOWN_PER_LETTER = 2.0
+_PIECE_COST = 1.5  # each extra word costs: "meme" is read as one word, not "me me"
+
+
+def _segment(letters: str) -> list[str] | None:
+    """Most probable split of a letter run into words (unigram Viterbi on wordfreq frequencies), else None.
+
+    Pieces: known words of >= 3 letters, common two-letter words, 'a' / 'i', and (rarely) one unknown
+    piece of >= 4 letters (a name such as "rutkowski"), penalised by its length."""
+    low = letters.lower()
+    n = len(low)
+    if n < 3 or n > 200:
+        return None
+    best: list[tuple[float, list[str], int] | None] = [None] * (n + 1)
+    best[0] = (0.0, [], 0)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 24), end):
+            prev = best[start]
+            if prev is None:
+                continue
+            piece = low[start:end]
+            z = zipf(piece)
+            size = end - start
+            unknown = 0
+            if size == 1:
+                ok = piece in ("a", "i")
+            elif size == 2:
+                ok = z >= _FUNCTION_2
+            else:
+                ok = z >= MIN_ZIPF
+            if ok:
+                logp = z - 9.0 - _PIECE_COST
+            elif 4 <= size <= 16 and prev[2] < 2:
+                logp, unknown = _UNKNOWN_BASE - _UNKNOWN_PER_LETTER * size - _PIECE_COST, 1
+            else:
+                continue
+            cand = (prev[0] + logp, [*prev[1], piece], prev[2] + unknown)
+            cur = best[end]
+            if cur is None or cand[0] > cur[0]:
+                best[end] = cand
+    final = best[n]
+    if final is None:
+        return None
+    words = final[1]
+    if all(len(w) == 1 for w in words) or (final[2] and n < 5):
+        return None
+    # Keep the writer's case for each piece.
+    out, pos = [], 0
+    for w in words:
+        out.append(letters[pos:pos + len(w)])
+        pos += len(w)
+    return out
+
+
 def _script_is_latin(text: str) -> bool:
     """Mostly Latin letters: only then are other-script letters treated as disguise, not language."""
     letters = [c for c in text if c.isalpha()]
@@ -112,83 +276,6 @@ def _fold_homoglyphs(text: str, notes: list[str]) -> str:
     if changed:
         notes.append(f"homoglyphs: {changed} look-alike character(s) mapped to Latin")
     return "".join(out_tokens)
-
-
-def _decode_leet(token: str) -> str | None:
-    core = token.strip(".,;:?\"'()[]{}<>")
-    if len(core) < 3 or core.startswith("@") or core.isalpha() or core.isdigit():
-        return None
-    if not any(c.isalpha() for c in core) or not any(c in _LEET or c == "*" for c in core):
-        return None
-    positions = [i for i, c in enumerate(core) if c in _LEET or c == "*"]
-    if len(positions) > 12 or core.count("*") > 2:
-        return None
-    options = [
-        list(_MASK_VOWELS) if core[i] == "*"
-        else [_LEET[core[i]]] + ([_LEET_ALT[core[i]]] if core[i] in _LEET_ALT else [])
-        for i in positions
-    ]
-    if math.prod(len(o) for o in options) > 256:
-        return None
-    for combo in itertools.product(*options):
-        chars = list(core)
-        for i, rep in zip(positions, combo, strict=True):
-            chars[i] = rep
-        cand = "".join(chars)
-        if cand.isalpha() and _is_word(cand):
-            return token.replace(core, cand)
-        collapsed = _collapse_repeats(cand)
-        if collapsed and collapsed.isalpha():
-            return token.replace(core, collapsed)
-    return None
-
-
-def _collapse_repeats(token: str) -> str | None:
-    """'seeeexxx' -> 'sex', 'kiiilll' -> 'kill': try each run as 1 or 2 letters, keep a real word."""
-    if not _RUN3.search(token):
-        return None
-    runs = [(m.start(), m.end(), m.group(1)) for m in re.finditer(r"(.)\1+", token)]
-    if not runs or len(runs) > 6:
-        return None
-    for lengths in itertools.product((1, 2), repeat=len(runs)):
-        out, last = [], 0
-        for (start, end, ch), n in zip(runs, lengths, strict=True):
-            out.append(token[last:start])
-            out.append(ch * n)
-            last = end
-        out.append(token[last:])
-        cand = "".join(out)
-        if _is_word(cand):
-            return cand
-    return None
-
-
-def _segment(letters: str) -> list[str] | None:
-    """Fewest-words split of a letter run into known words (each >= 3 letters, or 'a'/'i'), else None."""
-    low = letters.lower()
-    n = len(low)
-    if n < 3 or n > 80:
-        return None
-    best: list[list[str] | None] = [None] * (n + 1)
-    best[0] = []
-    for end in range(1, n + 1):
-        for start in range(max(0, end - 20), end):
-            prev = best[start]
-            if prev is None:
-                continue
-            piece = low[start:end]
-            ok = piece in ("a", "i") or (len(piece) >= 3 and _is_word(piece))
-            if ok and (best[end] is None or len(prev) + 1 < len(best[end])):  # type: ignore[arg-type]
-                best[end] = [*prev, piece]
-    words = best[n]
-    if not words or all(len(w) == 1 for w in words):
-        return None
-    # Keep the writer's case for each piece.
-    out, pos = [], 0
-    for w in words:
-        out.append(letters[pos:pos + len(w)])
-        pos += len(w)
-    return out
 
 
 def _token_tricks(text: str, notes: list[str]) -> str:
@@ -218,7 +305,7 @@ def _token_tricks(text: str, notes: list[str]) -> str:
                 part = dec
             else:
                 core = part.strip(".,;:!?\"'()[]{}<>")
-                if core.isalpha():
+                if core.isalpha() and zipf(core) < 2.0:  # "zzz" and "www" are words as written
                     col = _collapse_repeats(core.lower())
                     if col and col != core.lower():
                         repeats.append(f"{core}->{col}")

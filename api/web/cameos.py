@@ -3,6 +3,7 @@ choose who may use the likeness, approve people, see every appearance, delete a 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -84,7 +85,9 @@ async def enroll(request: Request):
     path = None
     try:
         path = await save_upload(video, c.settings.max_upload_bytes, ".mp4")
-        cm = cameos.enroll(c, user.name, values["handle"], values["challenge_id"], path, kind=values["kind"])
+        # liveness + face embedding is seconds of CPU: off the event loop so other pages keep answering
+        cm = await asyncio.to_thread(cameos.enroll, c, user.name, values["handle"], values["challenge_id"], path,
+                                     kind=values["kind"])
     except (UploadError, MediaError) as exc:
         errors["video"] = f"Selfie video: {exc}"
     except cameos.CameoError as exc:

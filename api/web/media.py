@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import av
 from PIL import Image, ImageDraw
 from starlette.datastructures import UploadFile
+
+from api.uploads import UploadTooLarge, copy_upload
 
 THUMB = 480
 MAX_FRAME_INDEX = 20_000  # a frame number past any clip we make (60 s x 30 fps) is refused
@@ -83,22 +85,11 @@ def video_frames(video: Path, indexes: list[int], limit: int = 6) -> dict[int, I
 
 
 async def save_upload(upload: UploadFile, limit: int, default_suffix: str = ".bin") -> Path:
-    """Copy a posted file to a temporary path (the caller deletes it), refusing more than `limit` bytes."""
-    suffix = Path(upload.filename or "").suffix.lower()[:8] or default_suffix
-    if not suffix[1:].isalnum():
-        suffix = default_suffix
-    fd, name = tempfile.mkstemp(suffix=suffix)
-    path = Path(name)
-    copied = 0
-    with open(fd, "wb") as out:
-        while chunk := await upload.read(1 << 20):
-            copied += len(chunk)
-            if copied > limit:
-                out.close()
-                path.unlink(missing_ok=True)
-                raise MediaError(f"{upload.filename}: over the {limit // 2**20} MiB upload limit")
-            out.write(chunk)
-    return path
+    """`api.uploads.copy_upload` off the event loop, its size error as a MediaError for the form."""
+    try:
+        return await asyncio.to_thread(copy_upload, upload.file, upload.filename, limit, default_suffix)
+    except UploadTooLarge as exc:
+        raise MediaError(str(exc)) from exc
 
 
 def is_upload(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,8 @@ async def register(request: Request):
     try:
         for f in files:
             paths.append(await save_upload(f, c.settings.max_upload_bytes, ".png"))
-        work = rights.register(c, user.name, values["name"], aliases, values["policy"], paths)
+        # hashing and indexing the references is CPU work: off the event loop
+        work = await asyncio.to_thread(rights.register, c, user.name, values["name"], aliases, values["policy"], paths)
     except (UploadError, MediaError) as exc:
         errors["images"] = f"Reference images: {exc}"
     except CopyrightError as exc:

@@ -100,10 +100,31 @@ class CopyrightIndex:
             self.checkpoint.works = len(self._works)
 
     def remove_work(self, work_id: int) -> None:
-        """Stop matching a deleted work at once (its vectors stay until the next rebuild)."""
+        """Stop matching a deleted work at once and delete its references from the indexes that support
+        deletion (keypoints); the others only stop reporting it until the next rebuild."""
         with self._lock:
             self._works.pop(work_id, None)
+            for ref_id in [r for r, w in self._ref_work.items() if w == work_id]:
+                del self._ref_work[ref_id]
+                for index in self._indexes.values():
+                    index.remove(ref_id)
             self.checkpoint.works = len(self._works)
+
+    def add_descriptors(
+        self, work_id: int, name: str, owner: str, policy: str, reference_id: int, descriptors: dict[str, Any]
+    ) -> None:
+        """Index descriptors computed elsewhere (bulk loads, the scale benchmark): signal name -> descriptor
+        as that signal's describe_reference returns it. Signals not given are not indexed for it."""
+        with self._lock:
+            self._works.setdefault(work_id, _WorkInfo(name, owner, policy))
+            self._ref_work[reference_id] = work_id
+            for sig in self._active:
+                if sig.name in descriptors:
+                    self._indexes[sig.name].add(reference_id, descriptors[sig.name])
+            self.checkpoint.works = len(self._works)
+
+    def index_of(self, signal: str) -> SignalIndex | None:
+        return self._indexes.get(signal)
 
     def update_work(self, work: Work) -> None:
         with self._lock:

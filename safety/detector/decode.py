@@ -5,7 +5,9 @@ features measure picture content, not the file format:
   * frames are sampled at a fixed rate (TARGET_FPS) by timestamp, and exact repeats of the previous
     sampled frame are dropped (GIF exports of 16-frame generators repeat frames; film telecine does too);
   * each frame is scaled so the short side is FRAME_SIZE and centre-cropped to a square;
-  * each frame is passed through a GIF-like adaptive palette (PALETTE_COLOURS colours, no dither), so
+  * each frame is reduced to luminance (every feature is measured on grey; colour palettes would quantise
+    colourful and grey footage differently) and passed through a GIF-like adaptive palette (PALETTE_COLOURS
+    levels, no dither), so
     MP4 camera footage and palette GIFs share the same colour quantisation, and then low-passed
     (Gaussian, BLUR_SIGMA px) which removes the pixel-scale dither pattern of GIF exports (AnimateDiff's
     GIFs are 20-95 colour dithered) along with the finest camera noise: a deliberate trade of signal
@@ -40,7 +42,7 @@ class DetectorError(ValueError):
 
 @dataclass
 class Clip:
-    """Normalised frames of one input: uint8 RGB, shape (n, FRAME_SIZE, FRAME_SIZE, 3)."""
+    """Normalised frames of one input: uint8, grey replicated to RGB, shape (n, FRAME_SIZE, FRAME_SIZE, 3)."""
 
     frames: np.ndarray
     source_indices: list[int]  # index of each kept frame in the decoded stream (for evidence frames)
@@ -82,7 +84,10 @@ def normalise_frame(
     """Cropped RGB -> (optional GIF-export augmentation: (dither, colours)) -> common palette -> low-pass."""
     if gif_export:
         rgb = quantise(rgb, gif_export[1], dither=gif_export[0])
-    rgb = quantise(rgb, palette_colours)
+    # Luminance only: the features are computed on grey anyway, and a colour palette quantises the luminance
+    # of colourful clips more coarsely than that of grey ones (film, lab cameras: all real), a format leak.
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    rgb = quantise(np.repeat(grey[..., None], 3, axis=2), palette_colours)
     return cv2.GaussianBlur(rgb, (0, 0), BLUR_SIGMA)
 
 

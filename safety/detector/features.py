@@ -38,6 +38,8 @@ FEATURE_GROUPS: dict[str, list[str]] = {
         "noise_spatial_nonuniformity",  # coefficient of variation of block residual std
         "noise_spectral_peak",  # log peak/median of the residual spectrum: periodic upsampling traces
         "noise_temporal_correlation",  # residual correlation between consecutive frames (sensor noise ~0)
+        "noise_warped_correlation",  # residual correlation after flow warping: texture that moves with the scene
+        "noise_level_instability",  # CV over the window of the flat-region residual level (sensor noise is steady)
     ],
     "motion": [
         "flow_magnitude",  # median flow, px per frame at 8 fps (context for the others)
@@ -45,6 +47,7 @@ FEATURE_GROUPS: dict[str, list[str]] = {
         "flow_rigidity_violation",  # median residual of a RANSAC homography fit to the flow, normalised
         "flow_unexplained_change",  # photometric error after flow warping / image gradient energy
         "flow_jerk",  # change of the flow field between consecutive pairs, normalised
+        "flow_fb_inconsistency",  # share of pixels whose forward and backward flow disagree by > 1 px
         "luminance_flicker",  # second difference of mean brightness over the window
     ],
     "disappearance": [
@@ -56,7 +59,7 @@ FEATURE_GROUPS: dict[str, list[str]] = {
 }
 FEATURE_NAMES: list[str] = [n for names in FEATURE_GROUPS.values() for n in names]
 TEMPORAL_FEATURES: frozenset[str] = frozenset(
-    ["edge_persistence", "noise_temporal_correlation"]
+    ["edge_persistence", "noise_temporal_correlation", "noise_warped_correlation", "noise_level_instability"]
     + FEATURE_GROUPS["motion"]
     + FEATURE_GROUPS["disappearance"]
 )
@@ -117,6 +120,7 @@ def _frame_stats(g: np.ndarray) -> dict[str, float]:
     flat = blocks_res[blocks_mag <= np.percentile(blocks_mag, 25)]
     overall = float(res.std())
     out["noise_flat_region_ratio"] = float(flat.mean() / overall) if overall > 1e-6 else 0.0
+    out["_flat_noise"] = float(flat.mean())  # per-frame level, for noise_level_instability (not a feature)
     out["noise_spatial_nonuniformity"] = float(blocks_res.std() / (blocks_res.mean() + 1e-3))
     spec = np.abs(np.fft.fftshift(np.fft.fft2(res))) ** 2
     cy, cx = h // 2, w // 2
@@ -173,11 +177,24 @@ def _pair_stats(g0: np.ndarray, g1: np.ndarray) -> tuple[dict[str, float], np.nd
 
     r0 = g0f - cv2.medianBlur(g0, 3).astype(np.float32)
     r1 = g1.astype(np.float32) - cv2.medianBlur(g1, 3).astype(np.float32)
-    s0, s1 = r0.std(), r1.std()
-    out["noise_temporal_correlation"] = (
-        float(((r0 - r0.mean()) * (r1 - r1.mean())).mean() / (s0 * s1)) if s0 > 1e-6 and s1 > 1e-6 else 0.0
-    )
+    out["noise_temporal_correlation"] = _corr(r0, r1)
+    # Texture that belongs to a surface moves with it: after warping by the flow the fine residual of real
+    # footage lines up with the previous frame's; texture that is re-synthesised every frame ("boiling",
+    # shimmering detail) does not.
+    out["noise_warped_correlation"] = _corr(r0[4:-4, 4:-4], _warp(r1, flow)[4:-4, 4:-4])
+    # Physical motion is invertible where nothing is occluded: backward flow, sampled where the forward flow
+    # lands, cancels it. Morphing content has no consistent correspondence either way.
+    back = _dis().calc(g1, g0, None)
+    fb = flow + _warp(back, flow)
+    out["flow_fb_inconsistency"] = float((np.hypot(fb[..., 0], fb[..., 1])[4:-4, 4:-4] > 1.0).mean())
     return out, flow
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    sa, sb = float(a.std()), float(b.std())
+    if sa < 1e-6 or sb < 1e-6:
+        return 0.0
+    return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb))
 
 
 def _patch(g: np.ndarray, x: float, y: float, r: int = 5) -> np.ndarray | None:
@@ -266,8 +283,14 @@ def window_features(
         feats.update({name: math.nan for name in TEMPORAL_FEATURES})
         return {n: feats[n] for n in FEATURE_NAMES}
     for name in ("flow_magnitude", "flow_roughness", "flow_rigidity_violation", "flow_unexplained_change",
-                 "edge_persistence", "noise_temporal_correlation"):
+                 "edge_persistence", "noise_temporal_correlation", "noise_warped_correlation",
+                 "flow_fb_inconsistency"):
         feats[name] = _nanmean([s[name] for s in pair_stats])
+    levels = np.array([s.get("_flat_noise", math.nan) for s in frame_stats], dtype=np.float64)
+    levels = levels[np.isfinite(levels)]
+    feats["noise_level_instability"] = (
+        float(levels.std() / (levels.mean() + 0.05)) if levels.size >= 2 else math.nan
+    )
     flows = [s["_flow"] for s in pair_stats if "_flow" in s]
     if len(flows) < len(pair_stats):  # called without precomputed flows
         flows = [_pair_stats(a, b)[1] for a, b in zip(grays[:-1], grays[1:], strict=False)]

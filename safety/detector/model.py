@@ -37,11 +37,14 @@ from safety.detector.features import (
     clip_features,
 )
 
-MODEL_VERSION = "detector-v1"
+MODEL_VERSION = "detector-v2"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / f"{MODEL_VERSION}.joblib"
 PREDICT_MAX_WINDOWS = 8  # evenly spread 1 s windows analysed per input: bounds latency on 10 s clips
 MIN_OOF_AUC = 0.6  # below this out-of-fold AUC a result is flagged not informative
+# Below this pooled leave-one-generator-out clip AUC (measured at training time, stored in the bundle) the
+# model is not informative: it has not shown that it recognises generators it was not trained on.
+MIN_LOGO_AUC = 0.7
 REGULARISATION_C = 0.1  # strong L2: ~20 features, a few dozen clips
 
 
@@ -227,6 +230,15 @@ class AIVideoDetector:
             )
         else:
             notes.append(f"validation: out-of-fold window AUC {model.oof_auc:.2f} on the training clips (small data)")
+        logo = (self._bundle.get("image_validation" if is_image else "validation") or {}).get("pooled_auc")
+        logo_ok = logo is None or logo >= MIN_LOGO_AUC  # None: an in-memory evaluation fold, judged by OOF only
+        if logo is not None and not logo_ok and model.slope > 0.0:
+            notes.append(
+                f"not validated on unseen generators: leave-one-generator-out clip AUC {logo:.2f} < {MIN_LOGO_AUC}; "
+                "the probability is inconclusive, whatever its value"
+            )
+        elif logo is not None:
+            notes.append(f"leave-one-generator-out clip AUC {logo:.2f} (generators unseen in training)")
         if len(windows) < 2 and not is_image:
             notes.append(f"short input: fewer than {WINDOW} distinct frames at 8 fps; estimate is weak")
 
@@ -265,7 +277,7 @@ class AIVideoDetector:
             evidence_frames=evidence,
             model_version=self.model_version,
             notes=notes,
-            informative=model.slope > 0.0 and model.oof_auc >= MIN_OOF_AUC,
+            informative=model.slope > 0.0 and model.oof_auc >= MIN_OOF_AUC and logo_ok,
         )
 
 

@@ -34,6 +34,10 @@ class SignalIndex(ABC):
     @abstractmethod
     def __len__(self) -> int: ...
 
+    def remove(self, reference_id: int) -> bool:
+        """Delete a reference's descriptors; False when this index cannot (the caller filters instead)."""
+        return False
+
 
 class Signal(ABC):
     name: ClassVar[str]

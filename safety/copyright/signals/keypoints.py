@@ -1,11 +1,13 @@
-"""Local features: OpenCV SIFT keypoints, a FAISS L2 index over reference descriptors, Lowe's ratio test
-and a RANSAC homography. Finds a registered image inside a larger frame at another scale or position,
-and survives crops that break a global hash.
+"""Local features: OpenCV SIFT keypoints, one FAISS index over all reference descriptors, Lowe's ratio
+test and per-reference votes, a RANSAC homography on the few best-voted references. Finds a registered
+image inside a larger frame at another scale or position, mirrored or not, and survives crops that break a
+global hash.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -20,7 +22,7 @@ REF_MAX_SIDE = 1024
 REF_MAX_FEATURES = 800
 QUERY_MAX_SIDE = 960
 QUERY_MAX_FEATURES = 2000
-K = 6
+K = 10  # neighbours per query descriptor (room for the same reference's next keypoint)
 RATIO = 0.75  # Lowe's ratio, against the next-best keypoint of the SAME reference
 MIN_MATCHES = 8  # below this no homography is attempted
 RANSAC_PX = 5.0
@@ -28,9 +30,12 @@ RANSAC_PX = 5.0
 # frames stay well below; transformed references sit far above).
 MATCH_INLIERS = 10
 SLOPE = 1.5
-FLAT_LIMIT = 250_000  # descriptors (~500 references) before switching to HNSW
-HNSW_M = 32
-HNSW_EF_SEARCH = 64
+CANDIDATES = 8  # best-voted references that get the RANSAC check
+ID_SHIFT = 16  # faiss id = reference id << 16 | keypoint number
+FLAT_LIMIT = 200_000  # descriptors (~250 references) held exactly before training IVF-PQ
+IVF_NLIST = 2048
+IVF_NPROBE = 16
+PQ_M = 32  # 32 sub-quantizers x 4 bits = 16 bytes per descriptor (FastScan)
 MAX_SIDE_RATIO = 1.5  # opposite sides of the mapped outline (perspective bound)
 MAX_ASPECT_CHANGE = 1.5  # width/height of the mapped outline vs the reference
 
@@ -64,7 +69,20 @@ def extract(img: np.ndarray, min_side: int, max_side: int, nfeatures: int) -> Ke
     return KeypointSet(pts, desc.astype(np.float32), (w, h))
 
 
-def _plausible(hom: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int]) -> tuple[bool, list]:
+def _mirror_permutation() -> np.ndarray:
+    """Index permutation turning the SIFT descriptor of a keypoint into that of the same keypoint in the
+    left-right mirrored image: OpenCV lays the 128 values out as 4 x 4 spatial cells x 8 orientation bins;
+    a mirror reverses one spatial axis and negates the angle (checked on real images: exact, distance 0)."""
+    idx = np.arange(128).reshape(4, 4, 8)
+    return np.ascontiguousarray(idx[::-1][:, :, (-np.arange(8)) % 8].reshape(-1))
+
+
+MIRROR_PERMUTATION = _mirror_permutation()
+
+
+def _plausible(
+    hom: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int], mirrored: bool = False
+) -> tuple[bool, list]:
     """A copy maps the reference's outline to a convex quadrilateral close to a scaled/rotated rectangle:
     bounded size, aspect ratio and perspective. Random matches that RANSAC happens to fit rarely do, which
     is what lets a small inlier count count as evidence."""
@@ -75,6 +93,9 @@ def _plausible(hom: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int
         return False, []
     q32 = quad.astype(np.float32)
     if not cv2.isContourConvex(q32):
+        return False, []
+    # a copy keeps the outline's winding; a mirrored copy (found through mirrored descriptors) reverses it
+    if (cv2.contourArea(q32, oriented=True) < 0) != mirrored:
         return False, []
     area = float(cv2.contourArea(q32))
     qw, qh = query_size
@@ -91,103 +112,176 @@ def _plausible(hom: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int
 
 
 class KeypointIndex(SignalIndex):
-    """Exact L2 search while small; past `flat_limit` descriptors it moves to an HNSW graph (approximate,
-    no training, still incremental), because exact search grows linearly with the registry."""
+    """Every reference keypoint's descriptor in one FAISS index, its id = reference id << 16 | keypoint.
 
-    def __init__(self, flat_limit: int = FLAT_LIMIT) -> None:
-        self._index: faiss.Index = faiss.IndexFlatL2(128)
+    A query runs ONE k-NN search for all its descriptors (and their mirror images), votes per reference
+    with a ratio test, and only the `CANDIDATES` best-voted references get the RANSAC check, so the
+    geometric work does not grow with the registry. Exact (flat L2) while small; past `flat_limit`
+    descriptors the index is trained once into IVF + 4-bit PQ (FastScan): approximate, ~16 bytes per
+    descriptor, with a search cost that grows with nprobe/nlist instead of the registry size.
+    """
+
+    def __init__(self, flat_limit: int = FLAT_LIMIT, nlist: int = IVF_NLIST, nprobe: int = IVF_NPROBE) -> None:
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatL2(128))
         self._flat_limit = flat_limit
-        self._owner_chunks: list[np.ndarray] = []
-        self._owner_all = np.zeros(0, np.int64)
+        self._nlist = nlist
+        self._nprobe = nprobe
         self._points: dict[int, np.ndarray] = {}
-        self._offset: dict[int, int] = {}
         self._sizes: dict[int, tuple[int, int]] = {}
 
     def __len__(self) -> int:
         return len(self._sizes)
 
     @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
     def kind(self) -> str:
-        return "hnsw" if isinstance(self._index, faiss.IndexHNSWFlat) else "flat"
+        return "flat" if isinstance(self._index, faiss.IndexIDMap2) else "ivf-pq"
 
     def add(self, reference_id: int, descriptor: KeypointSet) -> None:
+        if not 0 <= reference_id < 1 << 46:
+            raise ValueError(f"reference id {reference_id} out of range")
+        if reference_id in self._sizes:
+            self.remove(reference_id)
         self._sizes[reference_id] = descriptor.size
-        if len(descriptor.descriptors) == 0:
+        n = min(len(descriptor.descriptors), 1 << ID_SHIFT)
+        if n == 0:
             return
-        self._offset[reference_id] = self._index.ntotal
-        self._points[reference_id] = descriptor.points
-        self._index.add(np.ascontiguousarray(descriptor.descriptors, dtype=np.float32))
-        self._owner_chunks.append(np.full(len(descriptor.descriptors), reference_id, np.int64))
+        self._points[reference_id] = np.ascontiguousarray(descriptor.points[:n], dtype=np.float32)
+        ids = (np.int64(reference_id) << ID_SHIFT) | np.arange(n, dtype=np.int64)
+        self._index.add_with_ids(np.ascontiguousarray(descriptor.descriptors[:n], dtype=np.float32), ids)
         if self.kind == "flat" and self._index.ntotal > self._flat_limit:
-            self._to_hnsw()
+            self._to_ivf()
 
-    def _to_hnsw(self) -> None:
-        vectors = self._index.reconstruct_n(0, self._index.ntotal)
-        hnsw = faiss.IndexHNSWFlat(128, HNSW_M)
-        hnsw.hnsw.efConstruction = 80
-        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
-        hnsw.add(vectors)
-        self._index = hnsw
+    def remove(self, reference_id: int) -> bool:
+        """Delete a reference's descriptors from the index (unregister)."""
+        if self._sizes.pop(reference_id, None) is None:
+            return False
+        self._points.pop(reference_id, None)
+        lo = int(reference_id) << ID_SHIFT
+        self._index.remove_ids(faiss.IDSelectorRange(lo, lo + (1 << ID_SHIFT)))
+        return True
 
-    def _owners(self) -> np.ndarray:
-        if self._owner_chunks:
-            self._owner_all = np.concatenate([self._owner_all, *self._owner_chunks])
-            self._owner_chunks = []
-        return self._owner_all
+    def _to_ivf(self) -> None:
+        flat = faiss.downcast_index(self._index.index)
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * 128).reshape(-1, 128).copy()
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        nlist = max(1, min(self._nlist, len(vectors) // 39))  # FAISS wants >= 39 training points per list
+        ivf = faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(128), 128, nlist, PQ_M, 4)
+        ivf.train(vectors)
+        ivf.nprobe = self._nprobe
+        ivf.add_with_ids(vectors, ids)
+        self._index = ivf
+
+    def set_nprobe(self, nprobe: int) -> None:
+        self._nprobe = nprobe
+        if self.kind != "flat":
+            self._index.nprobe = nprobe
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write the FAISS index and the keypoint positions (two files beside `path`)."""
+        path = Path(path)
+        faiss.write_index(self._index, str(path.with_suffix(".faiss")))
+        refs = np.array(sorted(self._sizes), dtype=np.int64)
+        counts = np.array([len(self._points.get(int(r), ())) for r in refs], dtype=np.int64)
+        pts = [self._points[int(r)] for r in refs if int(r) in self._points]
+        np.savez(
+            path.with_suffix(".npz"),
+            refs=refs,
+            counts=counts,
+            sizes=np.array([self._sizes[int(r)] for r in refs], dtype=np.int64).reshape(-1, 2),
+            points=np.concatenate(pts) if pts else np.zeros((0, 2), np.float32),
+            config=np.array([self._flat_limit, self._nlist, self._nprobe], dtype=np.int64),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> KeypointIndex:
+        path = Path(path)
+        with np.load(path.with_suffix(".npz")) as z:
+            flat_limit, nlist, nprobe = (int(x) for x in z["config"])
+            out = cls(flat_limit, nlist, nprobe)
+            out._index = faiss.read_index(str(path.with_suffix(".faiss")))
+            if out.kind != "flat":
+                out._index.nprobe = nprobe
+            starts = np.concatenate([[0], np.cumsum(z["counts"])])
+            points = z["points"]
+            for i, r in enumerate(z["refs"]):
+                out._sizes[int(r)] = (int(z["sizes"][i, 0]), int(z["sizes"][i, 1]))
+                if z["counts"][i]:
+                    out._points[int(r)] = points[starts[i] : starts[i + 1]]
+        return out
+
+    # -- searching ------------------------------------------------------------------------------
+    def _votes(self, desc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(query row, reference id, reference keypoint, mirrored) of every descriptor pair passing the
+        ratio test. Rows >= len(desc) are the mirrored descriptors."""
+        n = len(desc)
+        both = np.concatenate([desc, desc[:, MIRROR_PERMUTATION]])
+        k = min(K, self._index.ntotal)
+        dist, ids = self._index.search(both, k)
+        dist = np.sqrt(np.maximum(dist, 0))
+        refs = np.where(ids >= 0, ids >> ID_SHIFT, -1)
+        first = refs[:, :1]
+        same = refs[:, 1:] == first
+        has = same.any(axis=1)
+        nxt = same.argmax(axis=1) + 1
+        # the next keypoint of the SAME reference; if none in the top k, the k-th is a lower bound
+        d2 = np.where(has, dist[np.arange(len(both)), nxt], dist[:, -1])
+        d2 = np.where(ids[:, -1] < 0, np.inf, d2)  # fewer than k neighbours: nothing else nearby
+        ok = (ids[:, 0] >= 0) & (d2 > 0) & (dist[:, 0] < RATIO * d2)
+        rows = np.nonzero(ok)[0]
+        return rows % n, refs[rows, 0], ids[rows, 0] & ((1 << ID_SHIFT) - 1), rows >= n
 
     def search(self, descriptor: dict[str, Any]) -> list[SignalHit]:
         query: KeypointSet = descriptor["keypoints"]
         scale = float(descriptor.get("scale", 1.0))
         if self._index.ntotal < 2 or len(query.descriptors) == 0:
             return []
-        k = min(K, self._index.ntotal)
-        dist, ids = self._index.search(query.descriptors, k)
-        dist = np.sqrt(np.maximum(dist, 0))
-        qidx = np.nonzero(ids[:, 0] >= 0)[0]  # query rows with any neighbour (HNSW may return none)
-        dist, ids = dist[qidx], ids[qidx]
-        if len(ids) == 0:
+        qrow, ref, rkp, mirrored = self._votes(np.ascontiguousarray(query.descriptors, dtype=np.float32))
+        if len(qrow) == 0:
             return []
-        owners = self._owners()[np.maximum(ids, 0)]
-        owners[ids < 0] = -1
-        groups: dict[int, list[tuple[int, int]]] = {}
-        for qi in range(len(ids)):
-            ref = int(owners[qi, 0])
-            same = np.nonzero(owners[qi, 1:] == ref)[0]
-            # the next keypoint of the same reference; if none in the top k, the k-th is a lower bound
-            d2 = dist[qi, same[0] + 1] if len(same) else dist[qi, -1]
-            if d2 > 0 and dist[qi, 0] < RATIO * d2:
-                groups.setdefault(ref, []).append((int(qidx[qi]), int(ids[qi, 0]) - self._offset[ref]))
-        hits = []
-        for ref, pairs in groups.items():
-            if len(pairs) < MIN_MATCHES:
+        key = ref * 2 + mirrored
+        keys, counts = np.unique(key, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        hits: dict[int, SignalHit] = {}
+        for ki in order[:CANDIDATES]:
+            if counts[ki] < MIN_MATCHES:
+                break
+            sel = key == keys[ki]
+            r, mir = int(keys[ki] // 2), bool(keys[ki] % 2)
+            if r not in self._points:
                 continue
-            src = self._points[ref][[p[1] for p in pairs]].reshape(-1, 1, 2)
-            dst = query.points[[p[0] for p in pairs]].reshape(-1, 1, 2)
+            src = self._points[r][rkp[sel]].reshape(-1, 1, 2)
+            dst = query.points[qrow[sel]].reshape(-1, 1, 2)
             hom, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PX, maxIters=2000, confidence=0.995)
             if hom is None or mask is None:
                 continue
             inliers = int(mask.sum())
-            ok, quad = _plausible(hom, self._sizes[ref], query.size)
+            ok, quad = _plausible(hom, self._sizes[r], query.size, mirrored=mir)
             if not ok:
                 continue
-            hits.append(
-                SignalHit(
-                    ref,
-                    logistic((inliers - MATCH_INLIERS) / SLOPE),
-                    {
-                        "inliers": inliers,
-                        "matches": len(pairs),
-                        "region": [[round(x * scale, 1), round(y * scale, 1)] for x, y in quad],
-                    },
-                )
+            hit = SignalHit(
+                r,
+                logistic((inliers - MATCH_INLIERS) / SLOPE),
+                {
+                    "inliers": inliers,
+                    "matches": int(sel.sum()),
+                    "mirrored": mir,
+                    "region": [[round(x * scale, 1), round(y * scale, 1)] for x, y in quad],
+                },
             )
-        return hits
+            if r not in hits or hit.score > hits[r].score:
+                hits[r] = hit
+        return list(hits.values())
 
 
 class KeypointSignal(Signal):
     name = "keypoints"
     version = f"opencv-{cv2.__version__}/sift+ransac"
-    index_type = "faiss.IndexFlatL2(128) over SIFT descriptors + RANSAC homography"
+    index_type = "SIFT descriptors in faiss (flat L2, then IVF-PQ FastScan), votes + RANSAC on top candidates"
 
     def available(self) -> tuple[bool, str]:
         if not hasattr(cv2, "SIFT_create"):
