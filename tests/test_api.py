@@ -188,3 +188,17 @@ def test_chunked_upload_is_cut_off_while_streaming(components) -> None:
     r = client.post("/v1/verify", content=body(),
                     headers={"Content-Type": "multipart/form-data; boundary=xyz", "Transfer-Encoding": "chunked"})
     assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+
+def test_upload_copy_refuses_past_the_limit_and_leaves_no_file(tmp_path, monkeypatch) -> None:
+    import io
+    import tempfile
+
+    from api.uploads import UploadTooLarge, copy_upload
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(UploadTooLarge, match="over the 1 MiB upload limit"):
+        copy_upload(io.BytesIO(b"x" * (2 << 20)), "big.mp4", 1 << 20)
+    assert list(tmp_path.iterdir()) == []
+    ok = copy_upload(io.BytesIO(b"y" * 10), "clip.M O V", 1 << 20)  # odd suffix -> the default one
+    assert ok.suffix == ".mp4" and ok.read_bytes() == b"y" * 10
