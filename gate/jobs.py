@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 from gate import audit
@@ -18,7 +18,7 @@ from gate.cameos import recheck_consent
 from gate.components import Components
 from gate.decision import Decision
 from gate.evidence import keep_evidence_frames
-from gate.models import TERMINAL_STATES, Job, utcnow
+from gate.models import TERMINAL_STATES, Job, RightsDecision, utcnow
 from gate.pipeline import JobContext, Pipeline, PipelineResult
 from gate.requests import GenerationRequest
 
@@ -205,8 +205,27 @@ def _finish(
         job.lease_until = None
         job.updated_at = utcnow()
         s.add(job)
+        # what each rights holder sees: replaced as a whole if the job runs again
+        s.exec(delete(RightsDecision).where(col(RightsDecision.job_id) == job_id))
+        s.add_all(rights_decisions(job_id, decisions))
         s.commit()
     audit.append(c.engine, "gate", "job.finished", job_id, {"status": status, "reasons": reasons})
+
+
+def rights_decisions(job_id: str, decisions: list[dict[str, Any]]) -> list[RightsDecision]:
+    """One row per (stage, work) that a stage's evidence names by id (prompt names, pixel matches)."""
+    rows: dict[tuple[str, int], RightsDecision] = {}
+    for d in decisions:
+        for e in d.get("evidence") or []:
+            for hit in [e, *(e.get("works") or [])] if isinstance(e, dict) else []:
+                work_id = hit.get("work_id")
+                if isinstance(work_id, int) and (d.get("name", ""), work_id) not in rows:
+                    score = hit.get("score")
+                    rows[(d.get("name", ""), work_id)] = RightsDecision(
+                        work_id=work_id, job_id=job_id, stage=str(d.get("name", ""))[:32],
+                        decision=str(d.get("decision", ""))[:16],
+                        score=float(score) if isinstance(score, int | float) else None)
+    return list(rows.values())
 
 
 def stale_jobs(c: Components) -> list[str]:

@@ -82,3 +82,20 @@ class PolicyVersion(SQLModel, table=True):
     actor: str = Field(max_length=64)
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class RightsDecision(SQLModel, table=True):
+    """One gate decision that named a registered work (prompt or pixels): what its rights holder sees.
+
+    Written with the job's final status (replaced if the job re-runs); no foreign key to the work so the
+    domain's registry stays its own, and rows of a deleted work are removed with it (gate.rights.delete).
+    """
+
+    __tablename__ = "rights_decisions"
+    id: int | None = Field(default=None, primary_key=True)
+    work_id: int = Field(index=True)
+    job_id: str = Field(index=True, max_length=16)
+    stage: str = Field(max_length=32)
+    decision: str = Field(max_length=16)
+    score: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sqlmodel import Session
+from sqlalchemy import delete as sql_delete
+from sqlmodel import Session, col
 
 from gate import audit
 from gate.components import Components
+from gate.models import RightsDecision
 from gate.uploads import check_image
 
 
@@ -62,6 +64,8 @@ def delete(c: Components, owner: str | None, work_id: int, actor: str) -> None:
 
     with Session(c.engine) as s:
         keys = delete_work(s, work_id, owner)
+        s.exec(sql_delete(RightsDecision).where(col(RightsDecision.work_id) == work_id))
+        s.commit()
     for key in keys:
         c.storage.delete(key)
     fresh_copyright_index(c)

@@ -110,6 +110,9 @@ def test_shuffled_frames_look_temporally_broken(real_clip) -> None:
     assert shuf["luminance_flicker"] >= orig["luminance_flicker"]
     assert shuf["track_survival"] < orig["track_survival"]
     assert shuf["edge_persistence"] < orig["edge_persistence"]
+    # texture no longer moves with the scene, and forward and backward flow stop agreeing
+    assert shuf["noise_warped_correlation"] < orig["noise_warped_correlation"]
+    assert shuf["flow_fb_inconsistency"] > orig["flow_fb_inconsistency"]
 
 
 def test_bad_input_raises_detector_error(tmp_path: Path, detector: AIVideoDetector) -> None:
@@ -193,3 +196,24 @@ def test_calibration_finds_a_real_signal_and_admits_none() -> None:
     model = fit_model(X, y, g, w)
     p = model.predict_proba(np.random.default_rng(2).normal(size=(50, 5)))[:, 1]
     assert np.all(np.abs(p - 0.5) < 0.2)  # no signal -> no confident answers
+
+
+def test_unvalidated_on_unseen_generators_is_never_informative() -> None:
+    """A model with a strong in-distribution signal but a poor leave-one-generator-out AUC must say
+    'inconclusive', whatever probability it computes."""
+    from safety.detector.features import MODEL_FEATURES
+    from safety.detector.model import MIN_LOGO_AUC, fit_model
+
+    X, y, g, w = _synthetic(2.0)
+    X = np.hstack([X, np.zeros((len(y), len(MODEL_FEATURES) - X.shape[1]))])
+    model = fit_model(X, y, g, w)
+    assert model.slope > 0 and model.oof_auc > 0.75
+    windows = [(0, {n: 0.0 for n in FEATURE_NAMES})]
+    windows[0][1][MODEL_FEATURES[0]] = 3.0  # far on the AI side of the synthetic signal
+    for logo_auc, informative in ((MIN_LOGO_AUC - 0.15, False), (MIN_LOGO_AUC + 0.1, True)):
+        bundle = {"version": "detector-test", "feature_names": MODEL_FEATURES, "video_model": model,
+                  "image_model": model, "validation": {"pooled_auc": logo_auc}}
+        res = AIVideoDetector(bundle, Path("<mem>"), "test").predict_windows(windows, [0, 1, 2, 3, 4], False)
+        assert res.ai_probability > 0.8
+        assert res.informative is informative
+        assert any("leave-one-generator-out" in n for n in res.notes)

@@ -12,7 +12,7 @@ from api.auth import components, require_roles
 from api.uploads import save_upload
 from gate import rights
 from gate.components import Components
-from gate.models import Job, User
+from gate.models import RightsDecision, User
 from gate.uploads import UploadError
 
 router = APIRouter(prefix="/v1/rights", tags=["rights"])
@@ -70,19 +70,20 @@ def delete_work(work_id: int, user: User = Depends(holder), c: Components = Depe
 
 @router.get("/decisions")
 def decisions(limit: int = 200, user: User = Depends(holder), c: Components = Depends(components)) -> list[dict]:
-    """Recent gate decisions that named one of this holder's works (prompt or pixels)."""
+    """Gate decisions that named one of this holder's works (prompt or pixels), newest first."""
     from safety.copyright.registry import list_works
 
+    limit = max(1, min(limit, 1000))
     with Session(c.engine) as s:
-        names = {w.name for w in list_works(s, _owner_filter(user))}
-        jobs = s.exec(select(Job).order_by(col(Job.created_at).desc()).limit(max(1, min(limit, 1000)) * 5)).all()
-    out = []
-    for job in jobs:
-        for d in job.decisions:
-            hits = [e for e in d.get("evidence") or [] if e.get("work") in names]
-            hits += [{"work": n["canonical"]} for e in d.get("evidence") or [] for n in e.get("names") or []
-                     if isinstance(n, dict) and n.get("canonical") in names]
-            if hits:
-                out.append({"video_id": job.id, "stage": d.get("name"), "decision": d.get("decision"),
-                            "works": sorted({h["work"] for h in hits}), "at": job.updated_at})
-    return out[:limit]
+        names = {w.id: w.name for w in list_works(s, _owner_filter(user))}
+        rows = s.exec(select(RightsDecision).where(col(RightsDecision.work_id).in_(list(names)))
+                      .order_by(col(RightsDecision.created_at).desc(), col(RightsDecision.id).desc())
+                      .limit(limit * 4)).all() if names else []
+    out: dict[tuple[str, str], dict] = {}  # one entry per (clip, stage), listing the works it named
+    for r in rows:
+        entry = out.setdefault((r.job_id, r.stage), {"video_id": r.job_id, "stage": r.stage, "decision": r.decision,
+                                                     "works": [], "scores": {}, "at": r.created_at})
+        entry["works"] = sorted({*entry["works"], names[r.work_id]})
+        if r.score is not None:
+            entry["scores"][names[r.work_id]] = r.score
+    return list(out.values())[:limit]

@@ -38,6 +38,7 @@ class CopyrightStage:
                     continue
                 verdict = worst(verdict, "block" if policy == "block" else "review")
                 reasons.append(f"resembles registered work {m.work!r} (score {m.score:.2f}, frame {m.frame})")
-                evidence.append({"work": m.work, "score": m.score, "frame": m.frame, "signals": m.signals})
+                evidence.append({"work_id": m.work_id, "work": m.work, "score": m.score, "frame": m.frame,
+                                 "signals": m.signals})
         return Decision(stage=self.name, decision=verdict, reasons=reasons, evidence=evidence,
                         scores={m.work: round(float(m.score), 4) for m in matches})

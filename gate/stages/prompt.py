@@ -10,18 +10,20 @@ from gate.pipeline import JobContext
 from gate.policy import REAL_PERSON_HARMS
 
 
-def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Names (with aliases) of registered works whose owner did not allow them, and each one's policy."""
+def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str, list[tuple[int, str]]]]:
+    """Names (with aliases) of registered works whose owner did not allow them, and per name the works
+    (id, policy) that carry it: two holders may register the same name, and each sees its own decision."""
     from safety.copyright.registry import list_all_works
 
     names: dict[str, list[str]] = {}
-    policies: dict[str, str] = {}
+    works: dict[str, list[tuple[int, str]]] = {}
     with Session(c.engine) as s:
         for w in list_all_works(s):
-            if w.policy != "allow":
-                names[w.name] = list(w.aliases or [])
-                policies[w.name] = w.policy
-    return names, policies
+            if w.policy != "allow" and w.id is not None:
+                aliases = names.setdefault(w.name, [])
+                aliases.extend(a for a in w.aliases or [] if a not in aliases)
+                works.setdefault(w.name, []).append((w.id, w.policy))
+    return names, works
 
 
 class PromptStage:
@@ -43,7 +45,7 @@ class PromptStage:
         text = ctx.request["prompt"]
         if ctx.request.get("style"):
             text = f"{text}\nstyle: {ctx.request['style']}"
-        characters, work_policies = registered_characters(self.c)
+        characters, works_by_name = registered_characters(self.c)
         res = clf.classify(text, characters=characters)
         verdict, flagged = policy.prompt_verdict(res.categories)
         reasons = [f"{cat} p={res.categories[cat]:.2f}" for cat in flagged]
@@ -54,11 +56,15 @@ class PromptStage:
                 who = ", ".join(sorted({n["canonical"] for n in res.names if n.get("kind") == "public_figure"}))
                 reasons.append(f"a real person ({who or 'named'}) in {', '.join(harms)} content")
         # A registered character follows its owner's policy (review or block), not a global threshold.
+        named: list[dict[str, object]] = []
         for hit in res.names:
-            if hit.get("kind") == "character" and hit.get("canonical") in work_policies:
-                p = work_policies[hit["canonical"]]
+            if hit.get("kind") != "character":
+                continue
+            for work_id, p in works_by_name.get(hit.get("canonical", ""), []):
                 verdict = worst(verdict, "block" if p == "block" else "review")
                 reasons.append(f"registered character {hit['canonical']!r} named ({p} by its owner)")
+                named.append({"work_id": work_id, "work": hit["canonical"], "policy": p,
+                              "score": round(float(hit.get("score", 1.0)), 4)})
         if res.notes and verdict != "pass":
             reasons.append("after normalisation: " + "; ".join(res.notes))
         ctx.facts["mentions"] = list(res.mentions)
@@ -67,5 +73,5 @@ class PromptStage:
             stage=self.name, decision=verdict, reasons=reasons,
             scores={k: round(v, 4) for k, v in res.categories.items()},
             models={"prompt.classifier": res.model},
-            evidence=[{"normalized": res.normalized, "notes": res.notes, "names": res.names}],
+            evidence=[{"normalized": res.normalized, "notes": res.notes, "names": res.names, "works": named}],
         )
