@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -92,3 +93,73 @@ def test_anonymous_rate_limit_and_journalists_get_more(client) -> None:
     _, key = create_user(comp.engine, "jo", "journalist")
     r = c.post("/v1/verify", files={"file": ("e.mp4", b"", "video/mp4")}, headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 422  # same client address, but a journalist's key has its own, higher limit
+
+
+def _mp4_with_tracks(n: int) -> bytes:
+    """A real little H.264 MP4 whose moov box declares its video track n times."""
+    import struct
+
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        st = out.add_stream("libx264", rate=12)
+        st.width = st.height = 64
+        st.pix_fmt = "yuv420p"
+        for i in range(4):
+            for p in st.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 40, np.uint8), format="rgb24")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    data = buf.getvalue()
+
+    def boxes(buf: bytes) -> list[tuple[str, bytes]]:
+        out, off = [], 0
+        while off < len(buf):
+            size, kind = struct.unpack(">I4s", buf[off:off + 8])
+            out.append((kind.decode(), buf[off:off + size]))
+            off += size
+        return out
+
+    top = boxes(data)
+    kids = boxes(next(b for k, b in top if k == "moov")[8:])
+    body = b"".join(b for k, b in kids if k != "trak") + next(b for k, b in kids if k == "trak") * n
+    new_moov = struct.pack(">I4s", 8 + len(body), b"moov") + body
+    return b"".join(new_moov if k == "moov" else b for k, b in top)
+
+
+def _gif(size: tuple[int, int], frames: int) -> bytes:
+    buf = io.BytesIO()
+    imgs = []
+    for i in range(frames):  # a different pixel lit in each frame, so no two frames are merged
+        im = Image.new("L", size, 0)
+        im.putpixel((i % size[0], (i // size[0]) % size[1]), 255)
+        imgs.append(im)
+    imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=0, loop=0)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("name", "payload", "needle"), [
+    ("tracks.mp4", lambda: _mp4_with_tracks(1000), "streams"),  # 0.8 GB of RAM if FFmpeg were let probe it
+    ("huge.mp4", lambda: b"YUV4MPEG2 W100000 H100000 F24:1 Ip A1:1 C420jpeg\nFRAME\n" + b"\0" * 4096,
+     "not a readable video"),
+    ("archive.mp4", lambda: b"PK\x03\x04" + b"\0" * 26 + b"clip.mp4" + b"\0" * 2000, "not a readable video"),
+    ("bomb.gif", lambda: _gif((16, 16), 7_300), "longer than|frames"),  # FFmpeg reads a 0 delay as 0.1 s
+])
+def test_hostile_media_is_a_422_with_a_reason(client, name, payload, needle) -> None:
+    c, _ = client
+    r = c.post("/v1/verify", files={"file": (name, payload(), "video/mp4")})
+    assert r.status_code == 422 and re.search(needle, r.json()["detail"]), r.text
+
+
+def test_a_huge_frame_size_is_refused_before_decoding(tmp_path) -> None:
+    from gate.uploads import UploadError, check_media
+
+    # the largest GIF logical screen there is (65,535 x 65,535 = 4.3 G pixels) in a file of a few bytes
+    gif = bytearray(_gif((8, 8), 1))
+    gif[6:10] = (65535).to_bytes(2, "little") * 2
+    path = tmp_path / "screen.gif"
+    path.write_bytes(bytes(gif))
+    with pytest.raises(UploadError, match="pixel limit|not a readable video"):
+        check_media(path, 1 << 20)
