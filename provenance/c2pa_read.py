@@ -97,8 +97,12 @@ def _codes(results: dict | None, kind: str) -> list[str]:
 def _actions(manifest: dict) -> list[dict]:
     out = []
     for assertion in manifest.get("assertions", []) or []:
-        if str(assertion.get("label", "")).startswith("c2pa.actions"):
-            for action in (assertion.get("data") or {}).get("actions", []) or []:
+        data = assertion.get("data") if isinstance(assertion, dict) else None
+        if str(assertion.get("label", "") if data is not None else "").startswith("c2pa.actions"):
+            actions = data.get("actions") if isinstance(data, dict) else None
+            for action in actions if isinstance(actions, list) else []:
+                if not isinstance(action, dict):
+                    continue
                 agent = action.get("softwareAgent")
                 out.append(
                     {
@@ -125,13 +129,25 @@ def _soft_binding(assertions: dict[str, Any]) -> dict | None:
     if not isinstance(data, dict):
         return None
     payload = None
-    for block in data.get("blocks", []) or []:
+    blocks = data.get("blocks")
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict):
+            continue
         try:
             payload = base64.b64decode(str(block.get("value", "")), validate=True).hex()
             break
         except (ValueError, TypeError):
             continue
     return {"alg": data.get("alg"), "payload": payload, "name": data.get("name")}
+
+
+def _cameos(data: Any) -> list[dict]:
+    """Our cameo assertion's rows; a signed but malformed one (anyone can sign anything) yields none."""
+    rows = data.get("cameos") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        return []
+    return [{k: str(r[k])[:200] for k in ("handle", "consent_ref", "scope") if r.get(k) is not None}
+            for r in rows[:100] if isinstance(r, dict) and isinstance(r.get("handle"), str)]
 
 
 def _ingredient_tree(manifests: dict, manifest: dict, depth: int, seen: set[str]) -> list[dict]:
@@ -267,11 +283,7 @@ def read_credentials(path: Path, trust_anchors_pem: bytes | None = None) -> dict
     failures = _codes(results, "failure")
     sig = active.get("signature_info") or {}
     assertions = _assertions(active)
-    cameos = (
-        (assertions.get("com.reelgate.cameos") or {}).get("cameos", [])
-        if isinstance(assertions.get("com.reelgate.cameos"), dict)
-        else []
-    )
+    cameos = _cameos(assertions.get("com.reelgate.cameos"))
     return {
         "state": state,
         "failures": failures,

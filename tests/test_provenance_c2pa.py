@@ -196,3 +196,33 @@ def test_official_remix_chain_depth():
     assert out["manifests"] == 2
     assert len(out["chain"]) == 2  # active manifest -> its parent's manifest
     assert out["ingredients"][0]["relationship"] == "parentOf"
+
+
+@pytest.mark.parametrize("cameos", [{"cameos": "alice"}, ["alice"], {"cameos": [7, {"handle": 3}, {"x": 1}]}])
+def test_unknown_and_malformed_assertions_are_reported_not_crashed_on(env, tmp_path, cameos):
+    """Anyone can sign anything: an unknown assertion is listed as it is, a malformed one of ours yields nothing."""
+    import c2pa
+
+    from provenance.c2pa_sign import OFFLINE_SETTINGS, _make_signer
+
+    manifest = {
+        "claim_generator_info": [{"name": "someone-else", "version": "1"}], "title": "odd", "format": "video/mp4",
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": [
+                {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]}},
+            {"label": "com.example.mystery", "data": {"x": [1, 2, {"y": None}]}},
+            {"label": "com.reelgate.cameos", "data": cameos},
+        ],
+    }
+    dst = tmp_path / "odd.mp4"
+    with (
+        c2pa.Context.from_dict(OFFLINE_SETTINGS) as ctx,
+        c2pa.Builder(manifest, context=ctx) as builder,
+        _make_signer(env["signer"]) as signer,
+        env["clip"].open("rb") as fin,
+        dst.open("w+b") as fout,
+    ):
+        builder.sign(signer, "video/mp4", fin, fout)
+    out = read_credentials(dst)
+    assert out["state"] == "valid" and out["assertions"]["com.example.mystery"] == {"x": [1, 2, {"y": None}]}
+    assert out["cameos"] == [] and out["actions"][0]["action"] == "c2pa.created"
