@@ -7,8 +7,8 @@ the stage starts; an optional one is recorded as "not run: why" in the decision.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +19,44 @@ from gate.decision import Decision, Signal, worst
 from gate.policy import Policy
 
 log = logging.getLogger(__name__)
+
+# Threads of stages that overran their time limit. Python cannot kill a thread, so the job is decided
+# without it and the thread is left behind; the worker restarts itself when one is still running after
+# the job (gate.queue), and the threads are daemons so they never hold up a process's exit.
+_hung: set[threading.Thread] = set()
+_hung_lock = threading.Lock()
+
+
+def hung_stage_threads() -> list[str]:
+    """Names of abandoned stage threads that are still running in this process."""
+    with _hung_lock:
+        _hung.difference_update([t for t in _hung if not t.is_alive()])
+        return sorted(t.name for t in _hung)
+
+
+class StageTimeout(Exception):
+    pass
+
+
+def _run_with_timeout(stage: Stage, ctx: JobContext, timeout: float) -> Any:
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = stage.run(ctx)
+        except Exception as exc:  # handed to the caller, which fails the stage closed
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"stage-{stage.name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        with _hung_lock:
+            _hung.add(thread)
+        raise StageTimeout(f"timed out after {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
 
 
 @dataclass
@@ -99,19 +137,13 @@ class Pipeline:
                 )
             not_run[sig.name] = sig.why
         timeout = self.policy.stage_timeout_seconds.get(stage.name, self.default_timeout)
-        # A worker thread lets us stop waiting; Python cannot kill it, so a hung stage's thread is
-        # abandoned (its job is already decided) rather than joined.
-        pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{stage.name}")
-        future = pool.submit(stage.run, ctx)
         try:
-            d = future.result(timeout=timeout)
-        except cf.TimeoutError:
-            d = self._failed(stage.name, f"timed out after {timeout:g} s", t0)
+            d = _run_with_timeout(stage, ctx, timeout)
+        except StageTimeout as exc:
+            d = self._failed(stage.name, str(exc), t0)
         except Exception as exc:
             log.exception("stage %s raised", stage.name)
             d = self._failed(stage.name, f"raised {type(exc).__name__}: {exc}", t0)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
         if not isinstance(d, Decision) or d.decision not in ("pass", "review", "block"):
             d = self._failed(stage.name, f"returned an invalid decision {d!r}", t0)
         d.seconds = round(time.perf_counter() - t0, 4)

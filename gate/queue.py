@@ -10,6 +10,8 @@ a message that a killed worker had taken).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 
 from celery import Celery
@@ -50,7 +52,9 @@ def make_celery(settings: Settings) -> Celery:
         from gate.components import get_components
         from gate.jobs import run_job
 
-        return run_job(get_components(settings), job_id)
+        status = run_job(get_components(settings), job_id)
+        _stop_if_hung()
+        return status
 
     return app
 
@@ -83,6 +87,27 @@ def start_sweeper(app: Celery, settings: Settings, every: float = 15.0) -> threa
     return stop
 
 
+def _stop_if_hung() -> bool:
+    """After a job: if a stage thread that overran its limit is still running, ask this worker to stop
+    (warm: the finished job is acknowledged first) so run_worker can replace the process."""
+    from celery.worker import state
+
+    from gate.pipeline import hung_stage_threads
+
+    hung = hung_stage_threads()
+    if hung and _SOLO.is_set():
+        log.error("stage thread(s) %s still running after their job: restarting this worker", ", ".join(hung))
+        state.should_stop = 0  # checked by the consumer loop between messages
+        _RESTART.set()
+    elif hung:  # a prefork child: the pool's own limits (max tasks per child) have to recycle it
+        log.error("stage thread(s) %s still running after their job in a pool process", ", ".join(hung))
+    return bool(hung)
+
+
+_SOLO = threading.Event()  # set in a solo-pool worker process, where jobs run in the process itself
+_RESTART = threading.Event()  # this worker stopped itself to drop a hung stage thread: start it again
+
+
 def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO") -> None:
     app = make_celery(settings)
     stop = threading.Event()
@@ -102,5 +127,15 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO")
         stop.set()
 
     pool = "solo" if concurrency == 1 else "prefork"
-    app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
-                     "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    if pool == "solo":
+        _SOLO.set()
+    try:
+        app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
+                         "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    finally:
+        if _RESTART.is_set():  # (not when an operator stops the worker)
+            # exec replaces the process image, hung native calls and all; the queue and leases carry on
+            args = [sys.executable, "-m", "gate.cli", "worker", "--concurrency", str(concurrency),
+                    "--loglevel", loglevel]
+            log.warning("re-executing the worker: %s", " ".join(args))
+            os.execv(sys.executable, args)

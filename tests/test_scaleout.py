@@ -132,3 +132,31 @@ def test_embedded_queue_keeps_jobs_across_a_restart(tmp_path: Path, monkeypatch:
     finally:
         stop(worker)
     assert job["status"] == "published", job["reasons"]
+
+
+def test_worker_restarts_itself_to_drop_a_hung_stage_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stage that overruns its limit is decided (blocked) at once; its thread cannot be killed, so the worker
+    stops after that job and re-executes itself, and the next job runs in the fresh process."""
+    from gate.policy import Policy
+
+    env = make_env(tmp_path)
+    client, key, c = client_for(env, monkeypatch)
+    c.set_policy(Policy(stage_timeout_seconds={"generate": 0.05}), "test")  # 10 s of 720p takes seconds
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        hdr = {"Authorization": f"Bearer {key}"}
+        r = client.post("/v1/generations", json={**PROMPT, "seconds": 10, "resolution": "720p"}, headers=hdr)
+        job = wait_for(client, key, r.json()["id"], {"published", "blocked", "review", "failed"})
+        assert job["status"] == "blocked" and any("timed out" in x for x in job["reasons"]), job["reasons"]
+        deadline = time.monotonic() + 60
+        while "re-executing the worker" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "re-executing the worker" in log.read_text()
+        c.set_policy(Policy(), "test")
+        r = client.post("/v1/generations", json=PROMPT, headers=hdr)
+        job = wait_for(client, key, r.json()["id"], {"published", "blocked", "review", "failed"})
+        assert job["status"] == "published", job["reasons"]
+        assert worker.poll() is None  # the same process (exec keeps the pid), running again
+    finally:
+        stop(worker)
