@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.engine import Engine
 
 from gate.db import make_engine, migrate
+from gate.pipeline import HungStages
 from gate.policy import Policy
 from gate.settings import Settings
 from gate.storage import LocalStorage
@@ -59,6 +60,7 @@ class Components:
         self.storage = LocalStorage(settings.media_root)
         self.workdir = settings.resolved_data_dir / "work"
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.hung_stages = HungStages()  # timed-out stage threads still running in this process
 
         self.prompt_classifier: Lazy[Any] = Lazy("prompt classifier", self._load_prompt_classifier)
         self.frame_gate: Lazy[Any] = Lazy("frame gate", self._load_frame_gate)
@@ -150,8 +152,8 @@ class Components:
         from safety.copyright.index import CopyrightIndex
 
         index = CopyrightIndex(clip_weights=self.settings.clip_weights)
-        with Session(self.engine) as s:
-            index.rebuild(s, lambda key: self.storage.path(key))
+        with Session(self.engine) as s:  # saved index restored and caught up; rebuilt only when unusable
+            index.open(self.settings.resolved_data_dir / "copyright_index", s, lambda key: self.storage.path(key))
         return index
 
     def _load_detector(self) -> Any:

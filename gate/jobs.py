@@ -133,7 +133,8 @@ def build_pipeline(c: Components, progress: Progress | None = None) -> Pipeline:
         if progress:
             progress(name, None)
 
-    return Pipeline(build_stages(c), c.policy, c.settings.stage_timeout_seconds, on_decision, on_start)
+    return Pipeline(build_stages(c), c.policy, c.settings.stage_timeout_seconds, on_decision, on_start,
+                    hung=c.hung_stages)
 
 
 def run_job(

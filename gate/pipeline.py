@@ -20,25 +20,32 @@ from gate.policy import Policy
 
 log = logging.getLogger(__name__)
 
-# Threads of stages that overran their time limit. Python cannot kill a thread, so the job is decided
-# without it and the thread is left behind; the worker restarts itself when one is still running after
-# the job (gate.queue), and the threads are daemons so they never hold up a process's exit.
-_hung: set[threading.Thread] = set()
-_hung_lock = threading.Lock()
+class HungStages:
+    """Threads of stages that overran their time limit. Python cannot kill a thread, so the job is decided
+    without it and the thread is left behind (a daemon: it never holds up the process's exit); a worker
+    restarts itself when one is still running after its job (gate.queue). One per process, kept by the
+    composition root."""
 
+    def __init__(self) -> None:
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
 
-def hung_stage_threads() -> list[str]:
-    """Names of abandoned stage threads that are still running in this process."""
-    with _hung_lock:
-        _hung.difference_update([t for t in _hung if not t.is_alive()])
-        return sorted(t.name for t in _hung)
+    def add(self, thread: threading.Thread) -> None:
+        with self._lock:
+            self._threads.add(thread)
+
+    def names(self) -> list[str]:
+        """Names of the abandoned stage threads still running."""
+        with self._lock:
+            self._threads = {t for t in self._threads if t.is_alive()}
+            return sorted(t.name for t in self._threads)
 
 
 class StageTimeout(Exception):
     pass
 
 
-def _run_with_timeout(stage: Stage, ctx: JobContext, timeout: float) -> Any:
+def _run_with_timeout(stage: Stage, ctx: JobContext, timeout: float, hung: HungStages) -> Any:
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -51,8 +58,7 @@ def _run_with_timeout(stage: Stage, ctx: JobContext, timeout: float) -> Any:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        with _hung_lock:
-            _hung.add(thread)
+        hung.add(thread)
         raise StageTimeout(f"timed out after {timeout:g} s")
     if "error" in box:
         raise box["error"]
@@ -97,8 +103,10 @@ class Pipeline:
         default_timeout: float = 300.0,
         on_decision: Callable[[JobContext, Decision], None] | None = None,
         on_stage_start: Callable[[JobContext, str], None] | None = None,
+        hung: HungStages | None = None,
     ) -> None:
         self.stages = list(stages)
+        self.hung = hung if hung is not None else HungStages()
         self.policy = policy
         self.default_timeout = default_timeout
         self.on_decision = on_decision
@@ -138,7 +146,7 @@ class Pipeline:
             not_run[sig.name] = sig.why
         timeout = self.policy.stage_timeout_seconds.get(stage.name, self.default_timeout)
         try:
-            d = _run_with_timeout(stage, ctx, timeout)
+            d = _run_with_timeout(stage, ctx, timeout, self.hung)
         except StageTimeout as exc:
             d = self._failed(stage.name, str(exc), t0)
         except Exception as exc:

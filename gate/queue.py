@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
@@ -27,7 +28,9 @@ class BrokerUnavailable(RuntimeError):
     pass
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings, on_hung: Callable[[list[str]], None] | None = None) -> Celery:
+    """The Celery app and its task. `on_hung` is called after a job that left a timed-out stage thread
+    running in this process (run_worker uses it to restart the worker)."""
     app = Celery("reelgate", broker=settings.queue_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,  # ack after the job ran: a killed worker's job is delivered again
@@ -52,8 +55,11 @@ def make_celery(settings: Settings) -> Celery:
         from gate.components import get_components
         from gate.jobs import run_job
 
-        status = run_job(get_components(settings), job_id)
-        _stop_if_hung()
+        c = get_components(settings)
+        status = run_job(c, job_id)
+        hung = c.hung_stages.names()
+        if hung and on_hung is not None:
+            on_hung(hung)
         return status
 
     return app
@@ -87,29 +93,21 @@ def start_sweeper(app: Celery, settings: Settings, every: float = 15.0) -> threa
     return stop
 
 
-def _stop_if_hung() -> bool:
-    """After a job: if a stage thread that overran its limit is still running, ask this worker to stop
-    (warm: the finished job is acknowledged first) so run_worker can replace the process."""
-    from celery.worker import state
-
-    from gate.pipeline import hung_stage_threads
-
-    hung = hung_stage_threads()
-    if hung and _SOLO.is_set():
-        log.error("stage thread(s) %s still running after their job: restarting this worker", ", ".join(hung))
-        state.should_stop = 0  # checked by the consumer loop between messages
-        _RESTART.set()
-    elif hung:  # a prefork child: the pool's own limits (max tasks per child) have to recycle it
-        log.error("stage thread(s) %s still running after their job in a pool process", ", ".join(hung))
-    return bool(hung)
-
-
-_SOLO = threading.Event()  # set in a solo-pool worker process, where jobs run in the process itself
-_RESTART = threading.Event()  # this worker stopped itself to drop a hung stage thread: start it again
-
-
 def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO") -> None:
-    app = make_celery(settings)
+    pool = "solo" if concurrency == 1 else "prefork"
+    restart = threading.Event()
+
+    def on_hung(names: list[str]) -> None:
+        if pool != "solo":  # in a pool process; the pool's own limits have to recycle it
+            log.error("stage thread(s) %s still running after their job in a pool process", ", ".join(names))
+            return
+        from celery.worker import state
+
+        log.error("stage thread(s) %s still running after their job: restarting this worker", ", ".join(names))
+        restart.set()
+        state.should_stop = 0  # the consumer loop checks it between messages: a warm stop, job acknowledged
+
+    app = make_celery(settings, on_hung)
     stop = threading.Event()
 
     @worker_ready.connect
@@ -126,14 +124,11 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO")
     def _shutdown(**_: object) -> None:
         stop.set()
 
-    pool = "solo" if concurrency == 1 else "prefork"
-    if pool == "solo":
-        _SOLO.set()
     try:
         app.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
                          "--without-gossip", "--without-mingle", "--without-heartbeat"])
     finally:
-        if _RESTART.is_set():  # (not when an operator stops the worker)
+        if restart.is_set():  # (not when an operator stops the worker)
             # exec replaces the process image, hung native calls and all; the queue and leases carry on
             args = [sys.executable, "-m", "gate.cli", "worker", "--concurrency", str(concurrency),
                     "--loglevel", loglevel]

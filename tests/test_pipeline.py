@@ -73,13 +73,14 @@ def test_stage_that_times_out_blocks(tmp_path: Path) -> None:
 
 
 def test_an_overrunning_stage_thread_is_tracked_until_it_ends(tmp_path: Path) -> None:
-    from gate.pipeline import hung_stage_threads
+    from gate.pipeline import HungStages
 
+    hung = HungStages()
     policy = Policy(stage_timeout_seconds={"dawdle": 0.1})
-    assert Pipeline([FakeStage("dawdle", sleep=1.0)], policy).run(ctx(tmp_path)).status == "blocked"
-    assert "stage-dawdle" in hung_stage_threads()  # what makes a worker restart itself (gate.queue)
+    assert Pipeline([FakeStage("dawdle", sleep=1.0)], policy, hung=hung).run(ctx(tmp_path)).status == "blocked"
+    assert hung.names() == ["stage-dawdle"]  # what makes a worker restart itself (gate.queue)
     time.sleep(1.5)
-    assert "stage-dawdle" not in hung_stage_threads()
+    assert hung.names() == []
 
 
 def test_operator_may_send_errors_to_review_but_never_pass(tmp_path: Path) -> None:
