@@ -100,7 +100,10 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
         if rec:
             extra = f", status {rec['status']}" if rec["status"] != "published" else ""
             gen = f" by {rec['generator']}" if rec.get("generator") else ""
-            parts.append(f"our watermark found: clip {wm['video_id']}, generated {rec['created_at'][:10]}{gen}{extra}")
+            remix = f", a remix of clip {rec['remix_of']}" if rec.get("remix_of") else (
+                ", a remix of an uploaded clip" if rec.get("remixed_from_upload") else "")
+            parts.append(f"our watermark found: clip {wm['video_id']}, generated {rec['created_at'][:10]}{gen}"
+                         f"{remix}{extra}")
         else:
             parts.append(f"our watermark found with payload {wm['video_id']}, which is not in this registry")
     if not parts:

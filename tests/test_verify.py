@@ -36,6 +36,14 @@ def test_watermark_without_record_does_not_invent_one() -> None:
     assert code == "ours" and "not in this registry" in text
 
 
+def test_watermark_record_says_which_clip_when_by_what_and_what_it_remixed() -> None:
+    rec = {"video_id": "00112233445566ff", "status": "taken_down", "created_at": "2026-11-21T10:00:00",
+           "generator": "procedural 0.1.0", "remix_of": "aabbccddeeff0011", "remixed_from_upload": False}
+    code, text = verdict(report(wm={"found": True, "video_id": "00112233445566ff", "record": rec}))
+    assert code == "ours" and text == ("Our watermark found: clip 00112233445566ff, generated 2026-11-21 by "
+                                       "procedural 0.1.0, a remix of clip aabbccddeeff0011, status taken_down")
+
+
 def test_detector_is_only_an_estimate_and_near_chance_is_inconclusive() -> None:
     det = {"ai_probability": 0.83, "informative": True,
            "artifacts": {"texture_noise": {"score": 0.9}, "motion": {"score": 0.7}, "boundary": {"score": 0.2}}}
