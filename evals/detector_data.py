@@ -66,9 +66,11 @@ def _pack_sequence(frames: list[Path], dst: Path) -> None:
     from PIL import Image
 
     tmp = dst.with_suffix(".part.mkv")
-    with av.open(str(tmp), "w") as out:
+    # bitexact: no random segment id or encoder string, so the same frames always give the same bytes (the
+    # feature cache and the model's training record key clips by sha256)
+    with av.open(str(tmp), "w", options={"fflags": "+bitexact"}) as out:
         first = np.asarray(Image.open(frames[0]).convert("L"))
-        st = out.add_stream("ffv1", rate=Fraction(SEQUENCE_FPS))
+        st = out.add_stream("ffv1", rate=Fraction(SEQUENCE_FPS), options={"flags": "+bitexact"})
         st.width, st.height, st.pix_fmt = first.shape[1], first.shape[0], "gray"
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(np.asarray(Image.open(f).convert("L")), format="gray")

@@ -54,6 +54,10 @@ class ClipEntry:
     source: str  # "real" or the generator name
     sha256: str = ""
     origin: str = "shared"  # "shared" (../shared/data) or "debian" (evals/detector_real_manifest.json)
+    group: str = ""  # clips of one camera and place (held out together); default: the clip itself
+
+    def __post_init__(self) -> None:
+        self.group = self.group or self.path.name
 
 
 @dataclass
@@ -62,6 +66,9 @@ class Dataset:
     # per clip, per variant: list of (start frame, features)
     windows: dict[str, dict[str, list[tuple[int, dict[str, float]]]]] = field(default_factory=dict)
     source_indices: dict[str, list[int]] = field(default_factory=dict)
+
+    def group(self, clip_id: str) -> str:
+        return next(c.group for c in self.clips if c.path.name == clip_id)
 
     def matrix(self, clip_ids: list[str], variants: list[str], names: list[str] = MODEL_FEATURES):
         """X, y, groups, weights over the given clips (weights: each clip 1, classes balanced)."""
@@ -72,7 +79,7 @@ class Dataset:
             for f in wins:
                 rows.append([f[n] for n in names])
                 y.append(by_id[cid].label)
-                groups.append(cid)
+                groups.append(by_id[cid].group)  # calibration folds never split a camera/place
                 w.append(1.0 / len(wins))
         X = np.array(rows, dtype=np.float64)
         X[~np.isfinite(X)] = np.nan
@@ -84,20 +91,24 @@ class Dataset:
         return X, y_arr, np.array(groups), w_arr
 
 
-def extra_real_paths(fetch_missing: bool = True) -> list[Path]:
+def extra_real_clips(fetch_missing: bool = True) -> list[ClipEntry]:
     """The manifest's extra real clips (fetched from Debian packages when missing and allowed)."""
     from evals import detector_data
 
     if detector_data.missing() and fetch_missing:
         detector_data.fetch()
     d = detector_data.extra_dir()
-    return [d / c["name"] for c in detector_data.manifest()["clips"] if (d / c["name"]).is_file()]
+    return [
+        ClipEntry(d / c["name"], 0, "real", origin="debian", group=c.get("group", ""))
+        for c in detector_data.manifest()["clips"]
+        if (d / c["name"]).is_file()
+    ]
 
 
-def list_clips(data_dir: Path, extra: list[Path] | None = None) -> list[ClipEntry]:
+def list_clips(data_dir: Path, extra: list[ClipEntry] | None = None) -> list[ClipEntry]:
     clips = [ClipEntry(p, 0, "real") for p in sorted((data_dir / "videos_real").iterdir()) if p.is_file()]
     clips += [ClipEntry(data_dir / rel, 0, "real") for rel in REAL_EXTRA if (data_dir / rel).is_file()]
-    clips += [ClipEntry(p, 0, "real", origin="debian") for p in extra or []]
+    clips += extra or []
     for gen in GENERATORS:
         gdir = data_dir / "ai_generated_video" / gen
         if gdir.is_dir():
@@ -140,7 +151,7 @@ def clip_windows(path: Path, sha: str, variant: str) -> tuple[list[tuple[int, di
 
 
 def build_dataset(data_dir: Path, verbose: bool = False, extra: bool = True) -> Dataset:
-    ds = Dataset(list_clips(data_dir, extra_real_paths() if extra else None))
+    ds = Dataset(list_clips(data_dir, extra_real_clips() if extra else None))
     if not any(c.label == 0 for c in ds.clips) or not any(c.label == 1 for c in ds.clips):
         raise SystemExit(f"no training data under {data_dir} (need videos_real/ and ai_generated_video/)")
     for c in ds.clips:
@@ -186,12 +197,14 @@ def clip_score(bundle: dict, ds: Dataset, cid: str, kind: str = "video_model") -
 def logo_scores(
     ds: Dataset, variants: list[str] | None = None, kind: str = "video_model"
 ) -> dict[str, dict[str, float]]:
-    """Leave-one-generator-out: for each generator G and each real clip r, a model trained on
-    (real minus r) + (AI minus G) scores r and every clip of G. Returns {G: {clip id: score}}; a real clip's
-    score is its own fold's, an AI clip's is the mean over the real folds. No clip is ever on both sides."""
+    """Leave-one-generator-out: for each generator G and each real group r (one clip, or the clips of one
+    camera and place), a model trained on (real minus r) + (AI minus G) scores r's clips and every clip of G.
+    Returns {G: {clip id: score}}; a real clip's score is its own fold's, an AI clip's is the mean over the
+    real folds. No clip (and no camera/place) is ever on both sides."""
     ids = [c.path.name for c in ds.clips]
     source = {c.path.name: c.source for c in ds.clips}
-    real = [i for i in ids if source[i] == "real"]
+    group = {c.path.name: c.group for c in ds.clips}
+    real_groups = sorted({group[i] for i in ids if source[i] == "real"})
     out: dict[str, dict[str, float]] = {}
     for g in GENERATORS:
         gclips = [i for i in ids if source[i] == g]
@@ -199,9 +212,11 @@ def logo_scores(
             continue
         acc: dict[str, list[float]] = {c: [] for c in gclips}
         scores: dict[str, float] = {}
-        for r in real:
-            bundle = train(ds, [i for i in ids if i != r and source[i] != g], variants)
-            scores[r] = clip_score(bundle, ds, r, kind)
+        for r in real_groups:
+            bundle = train(ds, [i for i in ids if group[i] != r and source[i] != g], variants)
+            for i in ids:
+                if group[i] == r:
+                    scores[i] = clip_score(bundle, ds, i, kind)
             for c in gclips:
                 acc[c].append(clip_score(bundle, ds, c, kind))
         scores.update({c: float(np.mean(v)) for c, v in acc.items()})

@@ -217,3 +217,26 @@ def test_unvalidated_on_unseen_generators_is_never_informative() -> None:
         assert res.ai_probability > 0.8
         assert res.informative is informative
         assert any("leave-one-generator-out" in n for n in res.notes)
+
+
+def test_predict_reads_a_bounded_prefix(tmp_path: Path, detector: AIVideoDetector) -> None:
+    """The verify latency budget: predict reads the first PREDICT_SECONDS only, however long the input."""
+    import av
+
+    from safety.detector.model import PREDICT_SECONDS
+
+    path = tmp_path / "long.mp4"
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, size=(72, 96), dtype=np.uint8)
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=10)
+        st.width, st.height, st.pix_fmt = 96, 72, "yuv420p"
+        for i in range(int(PREDICT_SECONDS * 10) + 30):  # 3 s longer than the bound
+            rgb = np.repeat(np.roll(base, i, axis=1)[..., None], 3, axis=2)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            for pkt in st.encode(frame):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    res = detector.predict(path)
+    assert any(f"first {PREDICT_SECONDS:g} s only" in n for n in res.notes), res.notes

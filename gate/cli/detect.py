@@ -11,10 +11,10 @@ from gate.cli.base import cli, emit, fail, json_option
 
 @cli.command("detect")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--max-seconds", type=float, default=10.0, show_default=True, help="analyse at most this much")
+@click.option("--max-seconds", type=float, default=None, help="analyse at most this much (default: the model's bound)")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None, help="model file")
 @json_option
-def detect(file: Path, max_seconds: float, model_path: Path | None, as_json: bool) -> None:
+def detect(file: Path, max_seconds: float | None, model_path: Path | None, as_json: bool) -> None:
     """Estimate whether FILE (video, GIF or image) is AI-generated, with per-artifact evidence."""
     from safety.detector import AIVideoDetector, DetectorError
 
@@ -23,7 +23,7 @@ def detect(file: Path, max_seconds: float, model_path: Path | None, as_json: boo
     if not ok:
         fail(f"detector unavailable: {why}")
     try:
-        res = det.predict(file, max_seconds=max_seconds)
+        res = det.predict(file) if max_seconds is None else det.predict(file, max_seconds=max_seconds)
     except DetectorError as exc:
         fail(str(exc))
     obj = res.to_dict()

@@ -11,13 +11,16 @@ features measure picture content, not the file format:
     MP4 camera footage and palette GIFs share the same colour quantisation, and then low-passed
     (Gaussian, BLUR_SIGMA px) which removes the pixel-scale dither pattern of GIF exports (AnimateDiff's
     GIFs are 20-95 colour dithered) along with the finest camera noise: a deliberate trade of signal
-    for not learning the file format.
+    for not learning the file format;
+  * between the palette and the low-pass, the whole clip is re-encoded the same way (H.264, CRF
+    REENCODE_CRF, at FRAME_SIZE and TARGET_FPS), so every input ends with one codec's artifacts.
 Training additionally passes every clip of both classes through dithered low-colour GIF export steps
 (`gif_export`: Floyd-Steinberg and 4x4 ordered dither) so that dither and colour count carry no label.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ MAX_PIXELS = 40_000_000  # larger than 8K; anything bigger is refused before dec
 MAX_DECODED_FRAMES = 4000  # bounds work on a GIF bomb / absurd frame rates
 MAX_KEPT_FRAMES = 480  # 60 s at TARGET_FPS: bounds memory whatever max_seconds a caller passes
 BLUR_SIGMA = 1.0
+REENCODE_CRF = 26  # shared H.264 round trip: strong enough to overwrite GIF dither and pixel-scale noise
 DUPLICATE_MAD = 0.5  # mean abs difference (0-255) below which a sampled frame repeats the previous one
 
 
@@ -78,17 +82,56 @@ def quantise(rgb: np.ndarray, colours: int = PALETTE_COLOURS, dither: str | None
     return np.asarray(img.convert("RGB"))
 
 
-def normalise_frame(
+def _quantised_grey(
     rgb: np.ndarray, palette_colours: int = PALETTE_COLOURS, gif_export: tuple[str, int] | None = None
 ) -> np.ndarray:
-    """Cropped RGB -> (optional GIF-export augmentation: (dither, colours)) -> common palette -> low-pass."""
+    """Cropped RGB -> (optional GIF-export augmentation: (dither, colours)) -> grey -> common palette (grey)."""
     if gif_export:
         rgb = quantise(rgb, gif_export[1], dither=gif_export[0])
     # Luminance only: the features are computed on grey anyway, and a colour palette quantises the luminance
     # of colourful clips more coarsely than that of grey ones (film, lab cameras: all real), a format leak.
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rgb = quantise(np.repeat(grey[..., None], 3, axis=2), palette_colours)
-    return cv2.GaussianBlur(rgb, (0, 0), BLUR_SIGMA)
+    return quantise(np.repeat(grey[..., None], 3, axis=2), palette_colours)[..., 0]
+
+
+def reencode(grey: np.ndarray) -> np.ndarray:
+    """The same lossy H.264 round trip for every input (n, H, W) uint8 grey: the source codec's fingerprint
+    (GIF dither, MPEG blocks, camera noise at pixel scale) is overwritten by one shared codec's."""
+    n, h, w = grey.shape
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="matroska") as out:
+        st = out.add_stream("libx264", rate=int(TARGET_FPS))
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": str(REENCODE_CRF), "preset": "veryfast", "threads": "1", "bframes": "0"}
+        chroma = np.full((h // 2, w // 2), 128, np.uint8)
+        for i in range(n):
+            yuv = np.concatenate([grey[i], chroma.reshape(h // 4, w), chroma.reshape(h // 4, w)])
+            vf = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+            vf.pts = i
+            for pkt in st.encode(vf):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    buf.seek(0)
+    with av.open(buf, "r", format="matroska") as c:
+        dec = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
+    if len(dec) != n:
+        raise DetectorError(f"re-encode returned {len(dec)} of {n} frames")
+    return np.stack(dec)
+
+
+def finish(grey: np.ndarray) -> np.ndarray:
+    """Quantised grey frames (n, H, W) -> shared H.264 round trip -> low-pass -> (n, H, W, 3) uint8."""
+    out = reencode(grey)
+    out = np.stack([cv2.GaussianBlur(f, (0, 0), BLUR_SIGMA) for f in out])
+    return np.repeat(out[..., None], 3, axis=3)
+
+
+def normalise_frame(
+    rgb: np.ndarray, palette_colours: int = PALETTE_COLOURS, gif_export: tuple[str, int] | None = None
+) -> np.ndarray:
+    """One cropped RGB frame through the whole normalisation (as load_clip does for a clip)."""
+    return finish(_quantised_grey(rgb, palette_colours, gif_export)[None])[0]
 
 
 def _scaled_size(w: int, h: int) -> tuple[int, int]:
@@ -155,7 +198,7 @@ def load_clip(
                 while next_t <= t + 1e-6:
                     next_t += step
                 rgb = frame.to_ndarray(format="rgb24", width=sw, height=sh, interpolation="AREA")
-                rgb = normalise_frame(_crop(rgb), palette_colours, gif_export)
+                rgb = _quantised_grey(_crop(rgb), palette_colours, gif_export)
                 if frames and np.abs(rgb.astype(np.int16) - frames[-1]).mean() < DUPLICATE_MAD:
                     dropped_repeats += 1
                     continue
@@ -171,7 +214,7 @@ def load_clip(
         notes.append(f"dropped {dropped_repeats} repeated frames")
     is_image = decoded == 1
     return Clip(
-        frames=np.stack(frames),
+        frames=finish(np.stack(frames)),
         source_indices=indices,
         width=w,
         height=h,
