@@ -22,7 +22,8 @@ from provenance.watermark_video import CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
 from provenance.wm_code import WATERMARK_ALG
 
 WATERMARK_VERSION = (
-    f"reelgate-wm/2 video=tiled-luma-{CELL_PX}px-cells+border-aware+dual-whitening psnr{TARGET_PSNR_DB:g} "
+    f"reelgate-wm/3 video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+dual-whitening "
+    f"psnr{TARGET_PSNR_DB:g} "
     "audio=48band-gain code=conv-k9-r1/2+crc16"
 )
 DEFAULT_DETECT_SECONDS = 20.0
