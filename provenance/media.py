@@ -36,8 +36,30 @@ def _check_video_stream(stream: av.video.stream.VideoStream, path: Path) -> None
         raise ProvenanceError(f"unsupported frame size {w}x{h} in {path.name}")
 
 
-def iter_luma(path: Path, start_s: float = 0.0, max_seconds: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """(time, luma uint8 HxW) for each decoded frame in [start_s, start_s + max_seconds)."""
+def estimate_frames(path: Path, start_s: float = 0.0, max_seconds: float | None = None) -> int | None:
+    """Frames of the first video stream in [start_s, start_s + max_seconds), from the container's
+    duration and frame rate (None when it does not say)."""
+    with open_media(path) as box:
+        if not box.streams.video:
+            return None
+        vs = box.streams.video[0]
+        rate = float(vs.average_rate or vs.guessed_rate or 0)
+        if vs.duration is not None and vs.time_base is not None:
+            duration = float(vs.duration * vs.time_base)
+        elif box.duration:
+            duration = box.duration / av.time_base
+        else:
+            return None
+    span = max(0.0, duration - start_s)
+    if max_seconds is not None:
+        span = min(span, max_seconds)
+    return int(math.ceil(span * rate)) if rate > 0 else None
+
+
+def iter_luma(
+    path: Path, start_s: float = 0.0, max_seconds: float | None = None, stride: int = 1
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(time, luma uint8 HxW) for every `stride`-th decoded frame in [start_s, start_s + max_seconds)."""
     with open_media(path) as box:
         if not box.streams.video:
             raise ProvenanceError(f"no video stream in {Path(path).name}")
@@ -45,13 +67,16 @@ def iter_luma(path: Path, start_s: float = 0.0, max_seconds: float | None = None
         _check_video_stream(vs, Path(path))
         vs.thread_type = "AUTO"
         try:
+            i = 0
             for frame in box.decode(vs):
                 t = float(frame.time) if frame.time is not None else 0.0
                 if t < start_s:
                     continue
                 if max_seconds is not None and t >= start_s + max_seconds:
                     break
-                yield t, frame.to_ndarray(format="gray")
+                if i % stride == 0:
+                    yield t, frame.to_ndarray(format="gray")
+                i += 1
         except av.FFmpegError as exc:
             raise ProvenanceError(f"cannot decode video in {Path(path).name}: {exc}") from exc
 
