@@ -54,8 +54,9 @@ def fresh_copyright_index(c: Components):
     if index is None:
         return None, why
     with Session(c.engine) as s:
-        if index.is_stale(s):
-            index.rebuild(s, c.storage.path)
+        if index.is_stale(s):  # add what is new, delete what is gone: nothing indexed is described again
+            index.refresh(s, c.storage.path)
+            index.try_save(c.settings.resolved_data_dir / "copyright_index")
     return index, ""
 
 

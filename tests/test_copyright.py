@@ -271,20 +271,80 @@ def test_prompt_names_are_found_after_normalisation():
     assert match_prompt("a corgi surfing at sunset", names) == []
 
 
-def test_keypoint_index_switches_to_hnsw_and_still_finds_the_inset():
+def _keypoint_index(**kwargs):
     from safety.copyright.signals.keypoints import KeypointIndex, KeypointSignal
 
     sig = KeypointSignal()
-    flat, hnsw = KeypointIndex(), KeypointIndex(flat_limit=100)
+    index = KeypointIndex(**kwargs)
     for i, name in enumerate(GOPHERS):
-        d = sig.describe_reference(gopher(name))
-        flat.add(i, d)
-        hnsw.add(i, d)
-    assert flat.kind == "flat" and hnsw.kind == "hnsw"
+        index.add(i, sig.describe_reference(gopher(name)))
+    return sig, index
+
+
+def test_keypoint_index_trains_ivf_pq_and_still_finds_the_inset():
+    sig, flat = _keypoint_index()
+    _, ivf = _keypoint_index(flat_limit=1000, nlist=16, nprobe=4)
+    assert flat.kind == "flat" and ivf.kind == "ivf-pq" and ivf.ntotal == flat.ntotal > 1000
+    assert ivf.stats()["faiss_bytes"] < flat.stats()["faiss_bytes"] / 4  # 16-byte codes instead of 512
     q = sig.describe_query(composite(GOPHERS[0]))
-    for index in (flat, hnsw):
+    for index in (flat, ivf):
         best = max(index.search(q), key=lambda h: h.score)
-        assert best.reference_id == 0 and best.score >= 0.5
+        assert best.reference_id == 0 and best.score >= 0.5 and best.evidence["mirrored"] is False
+
+
+def test_sift_of_a_mirrored_image_is_the_permuted_descriptor():
+    from safety.copyright.signals.keypoints import MIRROR_PERMUTATION
+
+    gray = cv2.cvtColor(read_image_file(FIX / "coffee_400.jpg"), cv2.COLOR_RGB2GRAY)
+    sift = cv2.SIFT_create(nfeatures=300)
+    k1, d1 = sift.detectAndCompute(gray, None)
+    k2, d2 = sift.detectAndCompute(np.ascontiguousarray(gray[:, ::-1]), None)
+    p2 = np.array([(gray.shape[1] - k.pt[0], k.pt[1]) for k in k2])
+    gaps = []
+    for k, d in zip(k1, d1, strict=True):
+        near = np.nonzero(np.linalg.norm(p2 - k.pt, axis=1) < 1.0)[0]  # the same keypoint, seen mirrored
+        if len(near):
+            gaps.append(min(np.linalg.norm(d[MIRROR_PERMUTATION] - d2[j]) for j in near))
+    unrelated = np.linalg.norm(d1[:100, None] - d2[None, 100:200], axis=2)
+    # most agree exactly (up to rounding); a few differ where SIFT picked a slightly different orientation
+    assert len(gaps) > 100 and np.median(gaps) < 1.0 and np.mean(np.array(gaps) < 5) > 0.7
+    assert np.percentile(unrelated, 1) > 150
+
+
+def test_mirrored_composite_is_found_by_keypoints(registered):
+    img = np.ascontiguousarray(composite(GOPHERS[0])[:, ::-1])
+    matches = registered.check_image(img)
+    assert matches and matches[0].work == GOPHERS[0]
+    kp = matches[0].signals["keypoints"]
+    assert kp["mirrored"] is True and kp["inliers"] >= 10
+    w = img.shape[1]  # pasted at x = 0.55 W in the unmirrored frame: its right edge is now at 0.45 W
+    assert abs(max(p[0] for p in kp["region"]) - 0.45 * w) < 0.03 * w
+
+
+def test_keypoint_index_delete_and_persist(tmp_path):
+    from safety.copyright.signals.keypoints import KeypointIndex
+
+    sig, index = _keypoint_index(flat_limit=1000, nlist=16, nprobe=4)
+    q = sig.describe_query(composite(GOPHERS[0]))
+    before = {h.reference_id: h.score for h in index.search(q)}
+    index.save(tmp_path / "kp")
+    loaded = KeypointIndex.load(tmp_path / "kp")
+    assert loaded.kind == "ivf-pq" and len(loaded) == 3 and loaded.ntotal == index.ntotal
+    assert {h.reference_id: h.score for h in loaded.search(q)} == before
+    n = loaded.ntotal
+    assert loaded.remove(0) and not loaded.remove(0)
+    assert loaded.ntotal < n and len(loaded) == 2
+    assert all(h.reference_id != 0 for h in loaded.search(q))
+
+
+def test_remove_work_deletes_its_keypoints(session, store):
+    index = CopyrightIndex()
+    w = register_work(session, "h", "King", [], "block", [gopher()], store.put)
+    index.rebuild(session, store.load)
+    kp = index.index_of("keypoints")
+    assert kp.ntotal > 100
+    index.remove_work(w.id)
+    assert kp.ntotal == 0 and index.check_image(composite(GOPHERS[0])) == []
 
 
 @pytest.mark.slow
@@ -327,3 +387,47 @@ def test_region_is_reported_in_the_original_frame_coordinates(registered):
     [m] = registered.check_image(big)
     xs = [p[0] for p in m.signals["keypoints"]["region"]]
     assert abs(min(xs) - 0.55 * big.shape[1]) < 0.03 * big.shape[1]
+
+
+def test_index_is_saved_restored_and_caught_up_without_redescribing(session, store, tmp_path):
+    king = register_work(session, "h", "King", [], "block", [gopher(GOPHERS[0])], store.put)
+    register_work(session, "h", "Party", [], "block", [gopher(GOPHERS[1])], store.put)
+    first = CopyrightIndex()
+    cp = first.open(tmp_path / "idx", session, store.load)  # nothing saved yet: rebuilt, then saved
+    assert cp.references == 2 and (tmp_path / "idx" / "meta.json").is_file()
+
+    described: list[str] = []
+
+    def counting_load(key: str) -> np.ndarray:
+        described.append(key)
+        return store.load(key)
+
+    again = CopyrightIndex()
+    again.open(tmp_path / "idx", session, counting_load)
+    assert described == []  # restored from disk: no reference decoded or described again
+    assert [m.work for m in again.check_image(composite(GOPHERS[0]))] == ["King"]
+
+    # another process registers one work and deletes one: the saved index catches up with exactly those
+    register_work(session, "h", "Jetpack", [], "block", [gopher(GOPHERS[2])], store.put)
+    delete_work(session, king.id, owner="h")
+    third = CopyrightIndex()
+    third.open(tmp_path / "idx", session, counting_load)
+    assert len(described) == 1 and third.checkpoint.references == 2 and not third.is_stale(session)
+    assert third.check_image(composite(GOPHERS[0])) == []
+    assert [m.work for m in third.check_image(jpeg(gopher(GOPHERS[2])))] == ["Jetpack"]
+
+    (tmp_path / "idx" / "meta.json").write_text("{not json")
+    ok, why = CopyrightIndex().restore(tmp_path / "idx")
+    assert not ok and "unreadable" in why
+    fourth = CopyrightIndex()
+    assert fourth.open(tmp_path / "idx", session, store.load).references == 2  # rebuilt instead
+
+
+def test_an_unwritable_store_does_not_fail_the_index(session, store, tmp_path):
+    register_work(session, "h", "King", [], "block", [gopher()], store.put)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    index = CopyrightIndex()
+    cp = index.open(blocker / "idx", session, store.load)  # cannot create a folder under a file
+    assert cp.references == 1 and "not saved" in index.save_error
+    assert [m.work for m in index.check_image(gopher())] == ["King"]

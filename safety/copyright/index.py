@@ -4,7 +4,11 @@ rebuilt from the database, updated on register, with a checkpoint of what it cov
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from safety.copyright.errors import CopyrightError
 from safety.copyright.fusion import MATCH_SCORE, Match, WorkEvidence
@@ -24,6 +28,7 @@ from safety.copyright.video import sample_frames
 
 # media key -> decoded RGB array, or -> path of the stored file
 ImageLoader = Callable[[str], "np.ndarray | Path | str"]
+STORE_FORMAT = 1  # bump when the saved layout changes: an old store is then rebuilt, never misread
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts"}
 
 
@@ -62,6 +67,8 @@ class CopyrightIndex:
             else [PdqSignal(), KeypointSignal(), ClipSignal(clip_weights, clip_model)]
         )
         self._lock = threading.RLock()
+        self.last_timings: dict[str, tuple[float, float]] = {}
+        self.save_error = ""
         self._reset()
 
     # -- building -------------------------------------------------------------------------------
@@ -148,6 +155,106 @@ class CopyrightIndex:
         self.checkpoint.references += 1
         self.checkpoint.max_reference_id = max(self.checkpoint.max_reference_id, ref.id)
 
+    # -- persistence and catching up with the database -----------------------------------------------
+    def save(self, store_dir: Path) -> None:
+        """Write every signal's index and the reference -> work map; `restore` reads them back. Written
+        to a temporary folder first and swapped in, so a crash never leaves a half-written index."""
+        with self._lock:
+            store_dir = Path(store_dir)
+            tmp = store_dir.with_name(f"{store_dir.name}.tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for sig in self._active:
+                self._indexes[sig.name].save(tmp / sig.name)
+            meta = {
+                "format": STORE_FORMAT,
+                "signals": {s.name: s.version for s in self._active},
+                "ref_work": {str(r): w for r, w in self._ref_work.items()},
+                "checkpoint": self.checkpoint.to_dict(),
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta))
+            old = store_dir.with_name(f"{store_dir.name}.old{os.getpid()}")
+            shutil.rmtree(old, ignore_errors=True)
+            if store_dir.exists():
+                store_dir.rename(old)
+            tmp.rename(store_dir)
+            shutil.rmtree(old, ignore_errors=True)
+
+    def restore(self, store_dir: Path) -> tuple[bool, str]:
+        """Load a saved index made by the same signals (same versions); (False, why) when it cannot."""
+        store_dir = Path(store_dir)
+        try:
+            meta = json.loads((store_dir / "meta.json").read_text())
+            if meta.get("format") != STORE_FORMAT:
+                return False, f"format {meta.get('format')} is not {STORE_FORMAT}"
+            want = {s.name: s.version for s in self._active}
+            if meta["signals"] != want:
+                return False, f"saved with signals {meta['signals']}, running {want}"
+            indexes = {s.name: s.load_index(store_dir / s.name) for s in self._active}
+        except FileNotFoundError:
+            return False, "no saved index"
+        except (OSError, ValueError, KeyError, RuntimeError, NotImplementedError) as exc:
+            return False, f"unreadable saved index: {type(exc).__name__}: {exc}"[:300]
+        with self._lock:
+            self._reset()
+            self._indexes = indexes
+            self._ref_work = {int(r): int(w) for r, w in meta["ref_work"].items()}
+            cp = dict(meta["checkpoint"])
+            cp["skipped"] = {int(k): v for k, v in cp.get("skipped", {}).items()}
+            self.checkpoint = IndexCheckpoint(**cp)
+        return True, ""
+
+    def refresh(self, session: Session, load_image: ImageLoader) -> tuple[int, int]:
+        """Catch up with the database without re-describing what is indexed: index references this index
+        has not seen, delete those no longer there, reload work names and policies. (added, removed)."""
+        with self._lock:
+            works = {w.id: w for w in session.exec(select(Work))}
+            self._works = {wid: _WorkInfo(w.name, w.owner, w.policy) for wid, w in works.items()}
+            db_ids = set(session.exec(select(WorkReference.id)))
+            gone = [r for r in self._ref_work if r not in db_ids]
+            for r in gone:
+                del self._ref_work[r]
+                for index in self._indexes.values():
+                    index.remove(r)
+            for r in [r for r in self.checkpoint.skipped if r not in db_ids]:
+                del self.checkpoint.skipped[r]
+            known = set(self._ref_work) | set(self.checkpoint.skipped)
+            new = sorted(r for r in db_ids if r not in known)
+            for i in range(0, len(new), 500):  # bounded IN lists (SQLite's variable limit)
+                chunk = new[i : i + 500]
+                for ref in session.exec(select(WorkReference).where(col(WorkReference.id).in_(chunk))):
+                    if ref.work_id in works:
+                        self._add_reference(ref, load_image)
+            cp = self.checkpoint
+            cp.works, cp.references = len(self._works), len(self._ref_work)
+            cp.max_reference_id = max(self._ref_work, default=0)
+            for sig in self._active:
+                cp.per_signal[sig.name] = len(self._indexes[sig.name])
+            return len(new), len(gone)
+
+    def open(self, store_dir: Path, session: Session, load_image: ImageLoader) -> IndexCheckpoint:
+        """Restore the saved index (else rebuild from the database), catch up, save when anything changed."""
+        ok, _ = self.restore(store_dir)
+        if ok:
+            added, removed = self.refresh(session, load_image)
+            changed = bool(added or removed)
+        else:
+            self.rebuild(session, load_image)
+            changed = True
+        if changed:
+            self.try_save(store_dir)
+        return self.checkpoint
+
+    def try_save(self, store_dir: Path) -> str:
+        """save(), but a read-only or full disk costs the next start a rebuild instead of failing this
+        request: returns the error ('' when saved), also kept in `save_error`."""
+        try:
+            self.save(store_dir)
+            self.save_error = ""
+        except OSError as exc:
+            self.save_error = f"copyright index not saved to {store_dir}: {exc}"[:300]
+        return self.save_error
+
     def is_stale(self, session: Session) -> bool:
         """True when the database holds references this index has not seen (another worker registered)."""
         n, mx = session.exec(select(func.count(WorkReference.id), func.max(WorkReference.id))).one()
@@ -160,8 +267,13 @@ class CopyrightIndex:
     def _collect(self, img: np.ndarray, frame: int | None, t: float | None, evidence: dict[int, WorkEvidence]) -> None:
         img = validate_array(img, "frame" if frame is not None else "image")
         for sig in self._active:
+            t0 = time.perf_counter()
             desc = sig.describe_query(img)
-            for hit in self._indexes[sig.name].search(desc):
+            t1 = time.perf_counter()
+            found = self._indexes[sig.name].search(desc)
+            # seconds spent per signal on the last image: describing it, searching the index
+            self.last_timings[sig.name] = (t1 - t0, time.perf_counter() - t1)
+            for hit in found:
                 wid = self._ref_work.get(hit.reference_id)
                 if wid is None or wid not in self._works:
                     continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +39,14 @@ class SignalIndex(ABC):
         """Delete a reference's descriptors; False when this index cannot (the caller filters instead)."""
         return False
 
+    def save(self, path: Path) -> None:
+        """Write the index to files beside `path` (suffixes are the index's own)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    @classmethod
+    def load(cls, path: Path) -> SignalIndex:
+        raise NotImplementedError(f"{cls.__name__} cannot be loaded")
+
 
 class Signal(ABC):
     name: ClassVar[str]
@@ -58,6 +67,9 @@ class Signal(ABC):
 
     @abstractmethod
     def new_index(self) -> SignalIndex: ...
+
+    def load_index(self, path: Path) -> SignalIndex:
+        return type(self.new_index()).load(path)
 
     def status(self) -> dict[str, Any]:
         ok, why = self.available()

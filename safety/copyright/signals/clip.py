@@ -29,6 +29,20 @@ class ClipIndex(SignalIndex):
     def __len__(self) -> int:
         return len(set(self._ref_ids))
 
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        faiss.write_index(self._index, str(path.with_suffix(".faiss")))
+        np.save(path.with_suffix(".npy"), np.array(self._ref_ids, np.int64))
+
+    @classmethod
+    def load(cls, path: Path) -> ClipIndex:
+        path = Path(path)
+        index = faiss.read_index(str(path.with_suffix(".faiss")))
+        out = cls(index.d)
+        out._index = index
+        out._ref_ids = [int(r) for r in np.load(path.with_suffix(".npy"))]
+        return out
+
     def add(self, reference_id: int, descriptor: np.ndarray) -> None:
         self._index.add(descriptor.reshape(1, -1).astype(np.float32))
         self._ref_ids.append(reference_id)

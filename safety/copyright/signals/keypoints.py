@@ -23,7 +23,9 @@ REF_MAX_FEATURES = 800
 QUERY_MAX_SIDE = 960
 QUERY_MAX_FEATURES = 2000
 K = 10  # neighbours per query descriptor (room for the same reference's next keypoint)
-RATIO = 0.75  # Lowe's ratio, against the next-best keypoint of the SAME reference
+# Lowe's ratio, against the next-best keypoint of the SAME reference; when the top K holds none (a crowded
+# index), against the K-th neighbour, which makes it the classic global ratio test
+RATIO = 0.75
 MIN_MATCHES = 8  # below this no homography is attempted
 RANSAC_PX = 5.0
 # Inlier count at which the signal scores 0.5, and its slope. Measured by evals/copyright.py (unrelated
@@ -34,7 +36,7 @@ CANDIDATES = 8  # best-voted references that get the RANSAC check
 ID_SHIFT = 16  # faiss id = reference id << 16 | keypoint number
 FLAT_LIMIT = 200_000  # descriptors (~250 references) held exactly before training IVF-PQ
 IVF_NLIST = 2048
-IVF_NPROBE = 16
+IVF_NPROBE = 4
 PQ_M = 32  # 32 sub-quantizers x 4 bits = 16 bytes per descriptor (FastScan)
 MAX_SIDE_RATIO = 1.5  # opposite sides of the mapped outline (perspective bound)
 MAX_ASPECT_CHANGE = 1.5  # width/height of the mapped outline vs the reference
@@ -169,11 +171,25 @@ class KeypointIndex(SignalIndex):
         vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * 128).reshape(-1, 128).copy()
         ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         nlist = max(1, min(self._nlist, len(vectors) // 39))  # FAISS wants >= 39 training points per list
-        ivf = faiss.IndexIVFPQFastScan(faiss.IndexFlatL2(128), 128, nlist, PQ_M, 4)
+        # an HNSW graph over the centroids assigns each added/queried descriptor to its list cheaply
+        ivf = faiss.index_factory(128, f"IVF{nlist}_HNSW32,PQ{PQ_M}x4fs")
+        faiss.extract_index_ivf(ivf).cp.max_points_per_centroid = 64  # bounds the one-off k-means
         ivf.train(vectors)
         ivf.nprobe = self._nprobe
         ivf.add_with_ids(vectors, ids)
         self._index = ivf
+
+    def stats(self) -> dict[str, Any]:
+        """Size and layout, for /health and the scale benchmark (serialising costs a copy of the index)."""
+        return {
+            "kind": self.kind,
+            "references": len(self._sizes),
+            "descriptors": self.ntotal,
+            "nlist": self._nlist if self.kind != "flat" else None,
+            "nprobe": self._nprobe if self.kind != "flat" else None,
+            "faiss_bytes": int(faiss.serialize_index(self._index).nbytes),
+            "points_bytes": int(sum(p.nbytes for p in self._points.values())),
+        }
 
     def set_nprobe(self, nprobe: int) -> None:
         self._nprobe = nprobe
@@ -229,8 +245,8 @@ class KeypointIndex(SignalIndex):
         has = same.any(axis=1)
         nxt = same.argmax(axis=1) + 1
         # the next keypoint of the SAME reference; if none in the top k, the k-th is a lower bound
-        d2 = np.where(has, dist[np.arange(len(both)), nxt], dist[:, -1])
-        d2 = np.where(ids[:, -1] < 0, np.inf, d2)  # fewer than k neighbours: nothing else nearby
+        # (fewer than k neighbours returned and none of the same reference: nothing else nearby)
+        d2 = np.where(has, dist[np.arange(len(both)), nxt], np.where(ids[:, -1] < 0, np.inf, dist[:, -1]))
         ok = (ids[:, 0] >= 0) & (d2 > 0) & (dist[:, 0] < RATIO * d2)
         rows = np.nonzero(ok)[0]
         return rows % n, refs[rows, 0], ids[rows, 0] & ((1 << ID_SHIFT) - 1), rows >= n

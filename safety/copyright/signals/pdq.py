@@ -7,6 +7,7 @@ copy matches the unmirrored reference.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import faiss
@@ -88,6 +89,24 @@ class PdqIndex(SignalIndex):
 
     def __len__(self) -> int:
         return len(self._refs)
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        faiss.write_index_binary(self._index, str(path.with_suffix(".faissb")))
+        np.savez(path.with_suffix(".npz"), ref_ids=np.array(self._ref_ids, np.int64), variant=np.array(self._variant))
+
+    @classmethod
+    def load(cls, path: Path) -> PdqIndex:
+        path = Path(path)
+        out = cls()
+        out._index = faiss.read_index_binary(str(path.with_suffix(".faissb")))
+        with np.load(path.with_suffix(".npz")) as z:
+            out._ref_ids = [int(r) for r in z["ref_ids"]]
+            out._variant = [str(v) for v in z["variant"]]
+        out._refs = set(out._ref_ids)
+        if len(out._ref_ids) != out._index.ntotal:
+            raise ValueError(f"{path.name}: {len(out._ref_ids)} ids for {out._index.ntotal} hashes")
+        return out
 
     def nearest_distance(self, descriptor: dict[str, Any]) -> int | None:
         """Smallest Hamming distance from any dihedral variant of the query to any stored hash (for
