@@ -170,7 +170,11 @@ def run(data_dir: Path) -> str:
                      f"(no_faces/, characters/): {np.mean(fp) if fp else 0:.1%} of {len(fp)} |")
 
     q = np.percentile(nude_ms, [50, 95]) if nude_ms else [0, 0]
-    lines += ["", "## Speed (this CPU, shared with other work)", "",
+    import os
+
+    load = os.getloadavg()[0]
+    lines += ["", f"## Speed (this CPU, {os.cpu_count()} cores, shared: load average {load:.1f} at the end of the run)",
+              "",
               "| step | p50 ms/frame | p95 ms/frame | frames |", "|---|---|---|---|",
               f"| decode (PyAV / PIL) | {np.median(decode_ms):.1f} | {np.percentile(decode_ms, 95):.1f} | "
               f"{len(decode_ms)} |",

@@ -143,9 +143,11 @@ def _i2p(root: Path) -> Iterator[Row]:
         if not cats:
             continue
         # Keyword buckets (the prompt text carries the category's words): weak positives, nothing known
-        # negative; weaker still when the generated images were mostly judged appropriate.
+        # negative; weaker still when the generated images were mostly judged appropriate. Many are plain
+        # art prompts ("portrait, artstation") whose harm was in the image: low weight, or the heads learn
+        # the art style as harm.
         labels = {c: 1 for c in cats}
-        yield Row(r["prompt"], "i2p", labels, weight=0.5 if inappropriate >= 50 else 0.25)
+        yield Row(r["prompt"], "i2p", labels, weight=0.25 if inappropriate >= 50 else 0.125)
 
 
 def _ring_a_bell(root: Path) -> Iterator[Row]:

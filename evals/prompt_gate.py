@@ -5,8 +5,9 @@ the training script never sees:
 1. per learned category: AUPRC, ROC AUC, precision/recall at the default policy's review and block bars;
 2. flag rate (any category at or above its review bar) on benign suites and hard-negative contrast sets;
 3. names: public-figure and character detection on the Six-CD dual-version pairs (malicious vs clean);
-4. robustness: held-out positives after obfuscation (homoglyphs, zero-width, leetspeak, spacing) vs the
-   originals (share within 0.05, mean absolute change);
+4. robustness: held-out positives after obfuscation (homoglyphs, zero-width, leetspeak, spacing, repeated
+   letters) vs the originals (share within 0.05, mean absolute change, the largest misses), and what
+   normalisation does to clean prompts (share changed, score change);
 5. latency: single-prompt p50/p95 and batch throughput on this CPU.
 """
 
@@ -48,6 +49,9 @@ def obfuscate(text: str, how: str, rng: random.Random) -> str:
             out.append("".join(LEET.get(c, c) if rng.random() < 0.6 else c for c in w.lower()))
         elif how == "spacing":
             out.append(" ".join(w) if rng.random() < 0.5 else w)
+        elif how == "repeated":
+            j = rng.randrange(len(w))
+            out.append(w[:j] + w[j] * rng.randint(3, 6) + w[j + 1:] if rng.random() < 0.6 else w)
         else:
             raise ValueError(how)
     return " ".join(out)
@@ -131,10 +135,26 @@ def run(data_dir: Path, quick: bool = False, model_dir: Path | None = None) -> s
         n = len(verdicts)
         lines.append(f"| {g} | {n} | {sum(v != 'pass' for v in verdicts) / n:.3f} | "
                      f"{sum(v == 'block' for v in verdicts) / n:.3f} |")
+    lines += ["", "HateCheck non-hateful by functionality (flagged = any known-negative category >= review; "
+              "for abuse of an individual or a non-protected group, harassment and violence are unknown):", "",
+              "| functionality | n | flagged | categories that flagged |", "|---|---|---|---|"]
+    by_fn: dict[str, list[list[str]]] = {}
+    for i in groups.get("hatecheck_non_hateful", []):
+        known = {c: scores[i][c] for c in LEARNED if rows[i].labels.get(c) == 0}
+        by_fn.setdefault(rows[i].extra.get("functionality", "?"), []).append(policy.prompt_verdict(known)[1])
+    for fn in sorted(by_fn):
+        flags = by_fn[fn]
+        cats: dict[str, int] = {}
+        for f in flags:
+            for c in f:
+                cats[c] = cats.get(c, 0) + 1
+        lines.append(f"| {fn} | {len(flags)} | {sum(bool(f) for f in flags) / len(flags):.3f} | "
+                     f"{', '.join(f'{c} {n}' for c, n in sorted(cats.items(), key=lambda kv: -kv[1]))} |")
     lines.append("")
     lines += _recall90_section(rows, scores)
     lines += _names_section(clf, data_dir)
     lines += _robustness_section(clf, rows, scores, quick)
+    lines += _clean_text_section(clf, rows, quick)
     lines += _latency_section(clf, rows)
     return "\n".join(lines) + "\n"
 
@@ -194,12 +214,49 @@ def _robustness_section(clf: PromptClassifier, rows: list[Row], scores: list[dic
     pos = pos[: (150 if quick else 400)]
     out = ["## Robustness: held-out positives scored >= 0.5, obfuscated", "",
            "| obfuscation | n | within 0.05 | mean abs change | still >= 0.5 |", "|---|---|---|---|---|"]
-    for how in ("homoglyph", "zero_width", "leet", "spacing"):
+    residue: list[str] = []
+    for how in ("homoglyph", "zero_width", "leet", "spacing", "repeated"):
         texts = [obfuscate(rows[i].text, how, rng) for i, _ in pos]
         new = _score(clf, texts)
         d = np.array([abs(new[k][c] - scores[i][c]) for k, (i, c) in enumerate(pos)])
         still = np.mean([new[k][c] >= 0.5 for k, (_, c) in enumerate(pos)])
         out.append(f"| {how} | {len(pos)} | {np.mean(d <= 0.05):.3f} | {d.mean():.3f} | {still:.3f} |")
+        for k in np.argsort(-d)[:2]:
+            if d[k] > 0.05:
+                i, c = pos[k]
+                residue.append(f"- {how}, {c} {scores[i][c]:.2f} -> {new[k][c]:.2f}: `{texts[k][:90]}` read as "
+                               f"`{clf.classify(texts[k]).normalized[:90]}`")
+    if residue:
+        out += ["", "Largest misses (obfuscated text, and what the normaliser made of it):", *residue]
+    return out + [""]
+
+
+def _clean_text_section(clf: PromptClassifier, rows: list[Row], quick: bool) -> list[str]:
+    """Normalisation must not damage ordinary prompts: how many benign prompts it changes at all, and how
+    much that moves any score (normalised vs the raw text scored directly)."""
+    import re
+
+    from safety.text_normalize import normalize
+
+    benign = [r.text for r in rows if r.group.startswith("benign_") or r.group == "six_cd_benign"]
+    benign = benign[: (500 if quick else 3000)]
+    changed = []
+    for t in benign:
+        n = normalize(t)
+        if n.text != re.sub(r"\s+", " ", t).strip():
+            changed.append((t, n.text))
+    out = ["## Normalisation on clean prompts (held-out benign suites)", "",
+           "| prompts | changed by normalisation | max score change on changed | changed and max change > 0.01 |",
+           "|---|---|---|---|"]
+    if changed:
+        raw = clf._score([t for t, _ in changed])
+        norm = clf._score([n for _, n in changed])
+        d = np.abs(raw - norm).max(axis=1)
+        out.append(f"| {len(benign)} | {len(changed)} ({len(changed) / len(benign):.2%}) | {d.max():.3f} | "
+                   f"{int((d > 0.01).sum())} |")
+        out += ["", "Changed (first 5): " + "; ".join(f"`{t[:60]}` -> `{n[:60]}`" for t, n in changed[:5])]
+    else:
+        out.append(f"| {len(benign)} | 0 | 0 | 0 |")
     return out + [""]
 
 
@@ -216,7 +273,9 @@ def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
         clf.classify_many(texts[i:i + 64])
     batch_s = time.perf_counter() - t0
     q = np.percentile(single, [50, 95])
-    return ["## Latency (this CPU, shared)", "",
+    import os
+
+    return [f"## Latency (this CPU, {os.cpu_count()} cores, shared: load average {os.getloadavg()[0]:.1f})", "",
             "| mode | p50 ms | p95 ms | prompts/s |", "|---|---|---|---|",
             f"| single prompt | {q[0]:.1f} | {q[1]:.1f} | {1000 / statistics.mean(single):.0f} |",
             f"| batch of 64 | | | {len(texts) / batch_s:.0f} |", ""]

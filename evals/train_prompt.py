@@ -1,9 +1,11 @@
 """Train the prompt gate's heads: `python -m evals.train_prompt [--data ../shared/data] [--out safety/models]`.
 
 One logistic-regression head per learned category on [MiniLM embedding, hashed word/char TF-IDF],
-trained on the 'train' side of a split by prompt text or template (evals.prompt_data.split_of), with sample weights
-for weak labels. Probabilities are calibrated by Platt scaling fitted on out-of-fold decision values
-(3-fold, grouped by text/template key), so the stored head is one coefficient vector plus two numbers.
+trained on the 'train' side of a split by prompt text or template (evals.prompt_data.split_of) plus our authored
+seed positives (never scored by the eval), with sample weights for weak labels and more weight on the
+contrast rows (hard negatives: HateCheck non-hateful, Six-CD clean halves, Ring-A-Bell pairs ...).
+Probabilities are calibrated by Platt scaling fitted on out-of-fold decision values (3-fold, grouped by
+text/template key), so the stored head is one coefficient vector plus two numbers.
 Output: safety/models/prompt_heads-v<N>.npz (float16 coefficients) and a JSON sidecar with the data
 fingerprint, counts and the out-of-fold AUPRC of each head.
 """
@@ -28,12 +30,17 @@ from evals.prompt_data import LEARNED, Row, group_key, load_rows, split_of
 from safety.prompt_features import counts, features, idf_from
 from safety.text_normalize import PromptError, normalize
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 EMB_SCALE = 2.0
 C_VALUE = 4.0
-CONTRAST_WEIGHT = 2.0
+CONTRAST_WEIGHT = 5.0
+# Hard negatives (same topic or register as the positives, no harm). The art-style benign suites are here
+# too: the keyword-bucket I2P positives share their register ("portrait, artstation, greg rutkowski"), and
+# without weight on them the heads learn the style, not the harm (measured: Six-CD clean halves flagged).
 CONTRAST_GROUPS = {"hatecheck_non_hateful", "six_cd_clean_nudity", "six_cd_clean_harm", "ring_a_bell_no_nudity",
-                   "ring_a_bell_nonviolent_pair", "authored_hard_negatives", "nibbler_text_safe"}
+                   "ring_a_bell_nonviolent_pair", "authored_hard_negatives", "nibbler_text_safe", "six_cd_benign",
+                   "benign_parti"}
+N_JOBS = 2
 CACHE = Path(os.environ.get("REELGATE_EMB_CACHE", "/tmp/reelgate_emb_cache.npz"))
 
 
@@ -84,36 +91,47 @@ def row_weights(rows: list[Row], contrast_weight: float = CONTRAST_WEIGHT) -> np
                     dtype=np.float64)
 
 
+def _fit_one(cat: str, x_all: sp.csr_matrix, rows: list[Row], weights_all: np.ndarray, seed: int,
+             c_value: float) -> tuple[np.ndarray, float, tuple[float, float], dict]:
+    idx = np.array([i for i, r in enumerate(rows) if cat in r.labels])
+    y = np.array([rows[i].labels[cat] for i in idx])
+    x, w = x_all[idx], weights_all[idx]
+    npos = int(y.sum())
+
+    def head() -> LogisticRegression:
+        return LogisticRegression(C=c_value, class_weight="balanced", solver="liblinear", max_iter=2000)
+
+    oof = np.zeros(len(y))
+    groups = [group_key(rows[i]) for i in idx]
+    folds = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed)
+    for tr, te in folds.split(x, y, groups):
+        m = head().fit(x[tr], y[tr], sample_weight=w[tr])
+        oof[te] = m.decision_function(x[te])
+    a, b = _platt(oof, y)
+    m = head().fit(x, y, sample_weight=w)
+    stats = {"train_pos": npos, "train_neg": int(len(y) - npos),
+             "oof_auprc": round(float(average_precision_score(y, oof)), 4)}
+    return m.coef_[0].astype(np.float16), float(m.intercept_[0]), (a, b), stats
+
+
 def fit_heads(x_all: sp.csr_matrix, rows: list[Row], weights_all: np.ndarray, seed: int = 0,
               c_value: float = C_VALUE, verbose: bool = True) -> tuple[list[np.ndarray], list[float],
                                                                         list[tuple[float, float]], dict]:
     """One head per learned category on the rows that know that category; Platt on out-of-fold scores."""
+    from joblib import Parallel, delayed
+
+    # One head per category; two workers (the machine has two cores).
+    fitted = Parallel(n_jobs=N_JOBS)(delayed(_fit_one)(cat, x_all, rows, weights_all, seed, c_value)
+                                     for cat in LEARNED)
     coefs, intercepts, platt, info = [], [], [], {}
-    for cat in LEARNED:
-        idx = np.array([i for i, r in enumerate(rows) if cat in r.labels])
-        y = np.array([rows[i].labels[cat] for i in idx])
-        x, w = x_all[idx], weights_all[idx]
-        npos = int(y.sum())
-
-        def head() -> LogisticRegression:
-            return LogisticRegression(C=c_value, class_weight="balanced", solver="liblinear", max_iter=2000)
-
-        oof = np.zeros(len(y))
-        groups = [group_key(rows[i]) for i in idx]
-        folds = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed)
-        for tr, te in folds.split(x, y, groups):
-            m = head().fit(x[tr], y[tr], sample_weight=w[tr])
-            oof[te] = m.decision_function(x[te])
-        a, b = _platt(oof, y)
-        m = head().fit(x, y, sample_weight=w)
-        coefs.append(m.coef_[0].astype(np.float16))
-        intercepts.append(float(m.intercept_[0]))
-        platt.append((a, b))
-        info[cat] = {"train_pos": npos, "train_neg": int(len(y) - npos),
-                     "oof_auprc": round(float(average_precision_score(y, oof)), 4)}
+    for cat, (coef, intercept, ab, stats) in zip(LEARNED, fitted, strict=True):
+        coefs.append(coef)
+        intercepts.append(intercept)
+        platt.append(ab)
+        info[cat] = stats
         if verbose:
-            print(f"  {cat:18s} pos={npos:5d} neg={len(y) - npos:6d} oof AUPRC={info[cat]['oof_auprc']:.3f}",
-                  flush=True)
+            print(f"  {cat:18s} pos={stats['train_pos']:5d} neg={stats['train_neg']:6d} "
+                  f"oof AUPRC={stats['oof_auprc']:.3f}", flush=True)
     return coefs, intercepts, platt, info
 
 

@@ -2,8 +2,12 @@
 
 Order matters: NFKC first (folds full-width, math-bold and circled letters), then invisible characters,
 then confusable homoglyphs (Cyrillic/Greek look-alikes, Unicode TR39 data from `confusable_homoglyphs`),
-then token-level tricks (leetspeak, s p a c e d letters, reeeepeated letters). The token-level decoders only
-accept a decoding that yields a known English word, so "mp4", "4k" or "1887" stay as they are.
+then token-level tricks (leetspeak, s p a c e d letters, reeeepeated letters). The token-level decoders are
+guided by English word frequencies (the `wordfreq` package, data shipped offline): a leet token becomes the
+most frequent word it can spell ("7h47" -> "that"), or, when it spells no word but its glyphs clearly stand
+for letters ("rutk0wsk1"), the plain substitution; spaced letters are re-split into the most probable words
+(unigram Viterbi); repeated letters collapse to the most frequent word. Tokens that are words as written
+("mp4", "b2b"), numbers with units ("8pm", "4k", "60fps"), versions ("gpt4") and numbers stay as they are.
 `notes` says what was changed so a decision can explain what it saw.
 """
 
@@ -174,14 +178,16 @@ def _decode_leet(token: str) -> str | None:
 
 
 def _collapse_repeats(token: str) -> str | None:
-    """'seeeexxx' -> 'sex', 'kiiilll' -> 'kill': each run read as 1 or 2 letters, the most frequent word."""
+    """'seeeexxx' -> 'sex', 'kiiilll' -> 'kill': each run of 3+ read as 1 or 2 letters, the most frequent word."""
     if not _RUN3.search(token):
         return None
     runs = [(m.start(), m.end(), m.group(1)) for m in re.finditer(r"(.)\1+", token)]
     if not runs or len(runs) > 8:
         return None
     best, best_z = None, 0.0
-    for lengths in itertools.product((1, 2), repeat=len(runs)):
+    # A double letter as written is usually the word's own ("nigger", "kill"); only runs of 3+ are stretched.
+    choices = [(1, 2) if end - start >= 3 else (end - start,) for start, end, _ in runs]
+    for lengths in itertools.product(*choices):
         out, last = [], 0
         for (start, end, ch), n in zip(runs, lengths, strict=True):
             out.append(token[last:start])
@@ -197,7 +203,7 @@ def _collapse_repeats(token: str) -> str | None:
 
 _UNKNOWN_BASE = -10.0  # log10 probability of an unknown piece, minus _UNKNOWN_PER_LETTER per letter
 _UNKNOWN_PER_LETTER = 2.0
-_PIECE_COST = 1.5  # each extra word costs: "meme" is read as one word, not "me me"
+_PIECE_COST = 0.5  # each extra word costs: "meme" is read as one word, not "me me"
 
 
 def _segment(letters: str) -> list[str] | None:

@@ -23,6 +23,12 @@ from safety.text_normalize import PromptError, normalize
         ("kiiiiilllll him", "kill him", "repeated"),
         ("\uff4e\uff55\uff44\uff45 photo", "nude photo", "NFKC"),  # full-width
         ("\U0001d427\U0001d42e\U0001d41d\U0001d41e", "nude", "NFKC"),  # mathematical bold
+        # Frequency-guided: the most common word wins, names are substituted plainly, runs are segmented.
+        ("7h47 guy", "that guy", "leetspeak"),
+        ("gr3g rutk0wsk1 style", "greg rutkowski style", "leetspeak"),
+        ("a m a n s t a b b i n g a woman", "a man stabbing a woman", "spacing"),
+        ("m e m e w o j a k", "meme wojak", "spacing"),
+        ("bloooood everywhere", "blood everywhere", "repeated"),
     ],
 )
 def test_obfuscations_are_undone_and_noted(raw: str, expected: str, note: str) -> None:
@@ -34,7 +40,8 @@ def test_obfuscations_are_undone_and_noted(raw: str, expected: str, note: str) -
 @pytest.mark.parametrize(
     "text",
     ["an mp4 video in 4k of 1887 Paris", "a cat on a mat", "Путин на коне", "U2 concert at 8pm",
-     "email @alice_b about the 3d render"],
+     "email @alice_b about the 3d render", "gpt4 and covid19 on an rtx3090 in 1080p", "zzz wow!! so cool!",
+     "a 4x4 car at 50km/h, 60fps", "an x-ray of a T-shirt", "A/B testing"],
 )
 def test_ordinary_text_is_unchanged(text: str) -> None:
     out = normalize(text)
