@@ -18,6 +18,7 @@ EVALS: dict[str, str] = {
     "prompt": "evals.prompt_gate",
     "frames": "evals.frames",
     "watermark": "evals.watermark",
+    "watermark_audio": "evals.watermark_audio",
 }
 
 

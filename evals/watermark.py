@@ -427,48 +427,12 @@ def _baseline_speed(method: str, frames: list[np.ndarray]) -> tuple[float, float
 
 
 def _audio_durations(data_dir: Path, work: Path, am: AudioMark, quick: bool) -> list[str]:
-    """How much sound the audio mark needs: clips of 3-12 s (synthetic tone+noise and the longest real
-    speech/ambient recordings), after AAC 64 kb/s + resampling to 22.05 kHz; also the unmarked originals."""
-    srcs: list[tuple[str, np.ndarray, int]] = []
-    for seed in range(2 if quick else 3):
-        clip = make_test_clip(work / f"adur_{seed}.mp4", seconds=12.0, width=64, height=48, seed=10 + seed)
-        x, sr, _ = read_audio(clip)
-        srcs.append((f"tone+noise #{seed}", x[:1], sr))
-    wavs = sorted((data_dir / "audio").glob("*/*.wav"), key=lambda p: -p.stat().st_size)  # longest first
-    for wav in wavs[: 1 if quick else 3]:
-        got = read_audio(wav)
-        if got is not None:
-            x, sr, _ = got
-            srcs.append((wav.stem[:24], x[:1], sr))
-    host = work / "adur_video.mp4"
-    make_test_clip(host, seconds=12.0, width=64, height=48, audio=False)
-    durations = (3.0, 5.0, 7.0, 10.0, 12.0)
-    found = {d: [0, 0, 0] for d in durations}  # found, tried, unmarked false positives
-    per_src = {d: [] for d in durations}
-    for _label, x, sr in srcs:
-        for d in durations:
-            n = int(d * sr)
-            if x.shape[1] < n:
-                per_src[d].append("-")
-                continue
-            seg = np.ascontiguousarray(x[:, :n])
-            m = am.embed(seg, sr, PAYLOAD)
-            dst = work / f"adur_{abs(hash((_label, d)))}.mp4"
-            transcode(host, dst, audio=(m, sr, "mono"), crf=30, audio_bitrate=64000, audio_rate=22050,
-                      drop=lambda t, d=d: t >= d)
-            got, got_sr, _ = read_audio(dst)
-            res = am.detect(got, got_sr)
-            ok = res["found"] and res["payload"] == PAYLOAD.hex()
-            per_src[d].append("yes" if ok else "no")
-            found[d][0] += int(ok)
-            found[d][1] += 1
-            found[d][2] += int(am.detect(seg, sr)["found"])
-    names = ", ".join(label for label, _, _ in srcs)
-    out = ["", f"Audio mark vs clip length (AAC 64 kb/s + resample 22.05 kHz; sources: {names}; "
-           "recordings shorter than a length are skipped at that length):", "",
-           "| seconds | found / clips | unmarked found | per source (same order) |", "|---|---|---|---|"]
-    out += [f"| {d:g} | {f}/{n} | {fp}/{n} | {' '.join(per_src[d])} |" for d, (f, n, fp) in found.items()]
-    return out
+    """How much sound the audio mark needs: speech, ambient and generated soundtracks cut to 3-10 s,
+    after AAC 64 kb/s + resampling to 22.05 kHz (the table of `python -m evals.watermark_audio`)."""
+    from evals.watermark_audio import length_table
+
+    return ["", "Audio mark vs clip length (AAC 64 kb/s + resample 22.05 kHz; details: evals/watermark_audio.py):",
+            ""] + length_table(data_dir, work / "audio_len", mark=am, quick=quick)
 
 
 def _baseline(method: str, frames: list[np.ndarray], attacked) -> tuple[list[float | None], float, float]:

@@ -24,7 +24,7 @@ from provenance.wm_code import WATERMARK_ALG
 WATERMARK_VERSION = (
     f"reelgate-wm/3 video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+dual-whitening "
     f"psnr{TARGET_PSNR_DB:g} "
-    "audio=48band-gain code=conv-k9-r1/2+crc16"
+    "audio=48band-gain/2-neighbour-whitened+informed code=conv-k9-r1/2+crc16"
 )
 DEFAULT_DETECT_SECONDS = 20.0
 DEFAULT_DETECT_FRAMES = 48
