@@ -54,3 +54,5 @@ class Health(BaseModel):
     database: str
     queue: str
     stages: list[dict[str, Any]]
+    required_signals_unavailable: list[str] = []
+    verify: list[dict[str, Any]] = []  # the verify path's detector: loaded, and whether it is informative

@@ -202,3 +202,13 @@ def test_upload_copy_refuses_past_the_limit_and_leaves_no_file(tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
     ok = copy_upload(io.BytesIO(b"y" * 10), "clip.M O V", 1 << 20)  # odd suffix -> the default one
     assert ok.suffix == ".mp4" and ok.read_bytes() == b"y" * 10
+
+
+def test_health_says_the_detector_runs_but_is_not_informative(api) -> None:
+    """The shipped detector's own training found no signal on unseen generators: /health must say so."""
+    client, *_ = api
+    body = client.get("/health").json()
+    assert body["required_signals_unavailable"] == []
+    (det,) = body["verify"]
+    assert det["name"] == "verify.detector" and det["available"] is True
+    assert det["informative"] is False and "unseen generators" in det["why"]

@@ -31,7 +31,19 @@ def health_report(c: Components) -> dict[str, Any]:
     status = "ok" if db == "ok" and not required_missing else "degraded"
     queue = "embedded (SQLite)" if c.settings.embedded_queue else "broker"
     return {"status": status, "database": db, "queue": queue, "stages": stages,
-            "required_signals_unavailable": required_missing}
+            "required_signals_unavailable": required_missing, "verify": [_detector_health(c)]}
+
+
+def _detector_health(c: Components) -> dict[str, Any]:
+    """The verify path's AI-video detector: loaded or not, and whether its training showed a signal."""
+    det, why = c.detector.get()
+    if det is None:
+        return {"name": "verify.detector", "model": "unavailable", "available": False, "informative": False,
+                "why": why}
+    ok, why = det.available()
+    informative, validation = det.validation()
+    return {"name": "verify.detector", "model": det.model_version, "available": ok, "informative": informative,
+            "why": why if not ok else validation}
 
 
 @router.get("/health", response_model=Health)

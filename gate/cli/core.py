@@ -187,6 +187,9 @@ def health(as_json: bool) -> None:
             state = "ok" if s.get("available") else f"NOT RUNNING: {s.get('why')}"
             req = "required" if s.get("required") else "optional"
             lines.append(f"  {st['stage']:<10} {s['name']:<24} {req:<8} {s.get('model', '')}: {state}")
+    for s in report.get("verify", []):
+        state = ("ok" if s["informative"] else "runs, NOT INFORMATIVE") if s["available"] else "NOT RUNNING"
+        lines.append(f"  {'verify':<10} {s['name']:<24} {'':<8} {s['model']}: {state}: {s['why']}")
     emit(report, as_json, human="\n".join(lines))
 
 

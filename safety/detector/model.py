@@ -187,6 +187,20 @@ class AIVideoDetector:
     def available(self) -> tuple[bool, str]:
         return self._bundle is not None, self._why
 
+    def validation(self) -> tuple[bool, str]:
+        """(informative, why) for clips, from what training measured: a model that has not shown it
+        recognises generators it never saw answers 'inconclusive' whatever p it computes."""
+        if self._bundle is None:
+            return False, self._why
+        model: CalibratedLinear = self._bundle["video_model"]
+        logo = (self._bundle.get("validation") or {}).get("pooled_auc")
+        if model.slope == 0.0 or model.oof_auc < MIN_OOF_AUC:
+            return False, f"no validated signal: out-of-fold window AUC {model.oof_auc:.2f} (needs {MIN_OOF_AUC})"
+        if logo is not None and logo < MIN_LOGO_AUC:
+            return False, (f"not validated on unseen generators: leave-one-generator-out clip AUC {logo:.2f} "
+                           f"(needs {MIN_LOGO_AUC}); verdicts stay inconclusive")
+        return True, f"leave-one-generator-out clip AUC {logo:.2f}" if logo is not None else "validated out of fold"
+
     @property
     def model_version(self) -> str:
         return str(self._bundle["version"]) if self._bundle else "unavailable"
