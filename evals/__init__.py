@@ -29,10 +29,14 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def main(run, description: str | None = None) -> None:
-    """`python -m evals.NAME [--data DIR]` for an evaluation whose only input is the data folder."""
+def main(run, description: str | None = None, quick_help: str | None = None) -> None:
+    """`python -m evals.NAME [--data DIR]` for an evaluation whose only input is the data folder; with
+    `quick_help`, also `--quick` (a smaller run), passed on as run(data, quick=...)."""
     import argparse
 
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--data", type=Path, default=default_data_dir(), help="the shared data folder")
-    print(run(ap.parse_args().data))
+    if quick_help:
+        ap.add_argument("--quick", action="store_true", help=quick_help)
+    args = ap.parse_args()
+    print(run(args.data, quick=args.quick) if quick_help else run(args.data))

@@ -6,7 +6,6 @@ frames), audio-visual sync of impact sounds measured from the decoded MP4, and d
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import tempfile
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from evals import default_data_dir
 from generator import GenerationSpec, get_backend
 from generator.analysis import onset_offsets
 from generator.encode import read_audio, read_clip, write_mp4
@@ -175,12 +173,9 @@ def run(data_dir: Path, quick: bool = False) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=default_data_dir())
-    ap.add_argument("--quick", action="store_true", help="fewer speed cases")
-    args = ap.parse_args()
-    print(run(args.data, quick=args.quick))
+    from evals import main as run_main
 
+    run_main(run, __doc__.splitlines()[0], quick_help="fewer speed cases")
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,6 @@ frame. Audio: the mark after AAC 64 kb/s + resampling, and found / clips by clip
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -32,7 +31,6 @@ import av
 import cv2
 import numpy as np
 
-from evals import default_data_dir
 from provenance import wm_code
 from provenance.media import iter_luma, read_audio, transcode
 from provenance.synthetic import make_test_clip
@@ -463,12 +461,9 @@ def _baseline(method: str, frames: list[np.ndarray], attacked) -> tuple[list[flo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=default_data_dir())
-    ap.add_argument("--quick", action="store_true", help="only the CRF, resize and crop attacks")
-    args = ap.parse_args()
-    print(run(args.data, quick=args.quick))
+    from evals import main as run_main
 
+    run_main(run, __doc__.splitlines()[0], quick_help="only the CRF, resize and crop attacks")
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,6 @@ loudest) of marked vs original at 10 s (or the longest cut).
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import tempfile
@@ -23,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from evals import default_data_dir
 from provenance.media import read_audio, transcode
 from provenance.synthetic import make_test_clip
 from provenance.watermark_audio import AudioMark, snr_db
@@ -172,12 +170,9 @@ def run(data_dir: Path, quick: bool = False) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=default_data_dir())
-    ap.add_argument("--quick", action="store_true", help="fewer generated clips and ambient windows")
-    args = ap.parse_args()
-    print(run(args.data, quick=args.quick))
+    from evals import main as run_main
 
+    run_main(run, __doc__.splitlines()[0], quick_help="fewer generated clips and ambient windows")
 
 if __name__ == "__main__":
     main()
