@@ -217,15 +217,14 @@ def rights_decisions(job_id: str, decisions: list[dict[str, Any]]) -> list[Right
     """One row per (stage, work) that a stage's evidence names by id (prompt names, pixel matches)."""
     rows: dict[tuple[str, int], RightsDecision] = {}
     for d in decisions:
-        for e in d.get("evidence") or []:
-            for hit in [e, *(e.get("works") or [])] if isinstance(e, dict) else []:
-                work_id = hit.get("work_id")
-                if isinstance(work_id, int) and (d.get("name", ""), work_id) not in rows:
-                    score = hit.get("score")
-                    rows[(d.get("name", ""), work_id)] = RightsDecision(
-                        work_id=work_id, job_id=job_id, stage=str(d.get("name", ""))[:32],
-                        decision=str(d.get("decision", ""))[:16],
-                        score=float(score) if isinstance(score, int | float) else None)
+        stage = str(d.get("name", ""))[:32]
+        hits = [h for e in d.get("evidence") or [] if isinstance(e, dict) for h in [e, *(e.get("works") or [])]]
+        for hit in hits:
+            work_id, score = hit.get("work_id"), hit.get("score")
+            if isinstance(work_id, int) and (stage, work_id) not in rows:
+                rows[(stage, work_id)] = RightsDecision(
+                    work_id=work_id, job_id=job_id, stage=stage, decision=str(d.get("decision", ""))[:16],
+                    score=float(score) if isinstance(score, int | float) else None)
     return list(rows.values())
 
 
