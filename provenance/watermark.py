@@ -21,10 +21,12 @@ from provenance.watermark_audio import AudioMark, snr_db
 from provenance.watermark_video import CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
 from provenance.wm_code import WATERMARK_ALG
 
+# 3.1: the detector only (matched-filter cell read, exact decoy-rank sync p-value); the embedded mark
+# is unchanged, so WATERMARK_ALG stays v1 and clips marked by 3.0 read the same way
 WATERMARK_VERSION = (
-    f"reelgate-wm/3 video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+dual-whitening "
+    f"reelgate-wm/3.1 video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+matched-read+decoy-sync "
     f"psnr{TARGET_PSNR_DB:g} "
-    "audio=48band-gain/2-neighbour-whitened+informed code=conv-k9-r1/2+crc16"
+    "audio=48band-gain/3-neighbour-whitened+informed+johnston-masked code=conv-k9-r1/2+crc16"
 )
 DEFAULT_DETECT_SECONDS = 20.0
 DEFAULT_DETECT_FRAMES = 48

@@ -14,7 +14,10 @@ False positive bound (what `p_value` reports): under "no watermark" the soft bit
 independent, so for any fixed codeword c, P(sum c_i s_i >= t * ||s||) <= exp(-t^2/2) (Hoeffding on
 random signs). A union bound over all 2^64 payloads gives p_payload <= 2^64 exp(-T^2/2) however the
 decoder picked c. The sync statistic is independent of the payload cells and its own p-value
-(Gaussian tail, Bonferroni over every shift/scale tried) multiplies in.
+multiplies in: for video and audio alike, the rank of the real sync pattern among keyed decoy patterns
+scored by the same search (exact under "no mark"; the earlier Gaussian tail with a Bonferroni factor
+over every shift/scale tried was over-confident). log_gauss_tail / bonferroni_log_p are kept for callers
+that still want the old figure for comparison.
 """
 
 from __future__ import annotations
