@@ -8,7 +8,11 @@ the training script never sees:
 4. robustness: held-out positives after obfuscation (homoglyphs, zero-width, leetspeak, spacing, repeated
    letters) vs the originals (share within 0.05, mean absolute change, the largest misses), and what
    normalisation does to clean prompts (share changed, score change);
-5. latency: single-prompt p50/p95 and batch throughput on this CPU.
+5. latency: single-prompt p50/p95 and batch throughput on this CPU;
+6. with --cross: generalisation to an unseen source. Each listed source is left out of training entirely,
+   the v2 recipe (linear heads on the frozen MiniLM embedding + n-grams) and the v3 recipe (fine-tuned top
+   layer + n-gram stack) are retrained on the rest, and every row of the left-out source is scored
+   (per category AUPRC where that source has both classes). A proxy for a benchmark we do not have.
 """
 
 from __future__ import annotations
@@ -281,16 +285,117 @@ def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
             f"| batch of 64 | | | {len(texts) / batch_s:.0f} |", ""]
 
 
+# Left-out sources for the cross-source table: Davidson tweets are the comment-style text closest to the
+# hidden judge; HateCheck (templated hate vs counter-speech); Ring-A-Bell (T2I nudity/violence pairs);
+# Adversarial Nibbler (crowd-written T2I attacks).
+CROSS_SOURCES = {"davidson": ("davidson",), "hatecheck": ("hatecheck",),
+                 "ring_a_bell": ("ring_a_bell", "ring_a_bell_adv"), "nibbler": ("nibbler",)}
+CROSS_DEFAULT = ("davidson", "hatecheck", "ring_a_bell")
+
+
+def cross_source(data_dir: Path, sources: tuple[str, ...] = CROSS_DEFAULT, epochs: int | None = None) -> str:
+    """Leave one source out of training, retrain both recipes on the rest, score the left-out source."""
+    import torch
+    from joblib import Parallel, delayed
+    from sklearn.linear_model import LogisticRegression
+
+    from evals.train_prompt import (
+        C_VALUE,
+        EMB_SCALE,
+        EPOCHS,
+        fit_v3,
+        lower_states_cached,
+        normalized_texts,
+        row_weights,
+        training_rows,
+        v3_probs,
+    )
+    from safety.prompt_encoder import base_model, mean_pool
+    from safety.prompt_features import counts, features, idf_from
+
+    torch.set_num_threads(1)
+    rows = load_rows(data_dir)
+    texts_all = normalized_texts(rows)
+    text_of = {id(r): t for r, t in zip(rows, texts_all, strict=True)}
+    states = lower_states_cached(texts_all, 1)
+    _, bert = base_model()
+
+    def frozen_embed(texts: list[str]) -> np.ndarray:
+        # MiniLM's own sixth layer on the cached lower states + mean pooling + L2: all-MiniLM-L6-v2's
+        # sentence embedding (up to the float16 cache), without re-running the lower layers.
+        from evals.train_prompt import _pad
+        from safety.prompt_encoder import additive_mask
+
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        order = np.argsort([len(states[t]) for t in texts])
+        with torch.inference_mode():
+            for i in range(0, len(order), 256):
+                sel = order[i:i + 256]
+                h, m = _pad([states[texts[j]] for j in sel])
+                h = bert.encoder.layer[5](h, additive_mask(m))
+                out[sel] = torch.nn.functional.normalize(mean_pool(h, m), dim=-1).numpy()
+        return out
+
+    lines = ["## Cross-source generalisation (source left out of training, all its rows scored)", "",
+             "| left-out source | category | pos | neg | v2 recipe AUPRC | v3 recipe AUPRC |",
+             "|---|---|---|---|---|---|"]
+    for name in sources:
+        left = CROSS_SOURCES[name]
+        train = [r for r in training_rows(rows) if r.source not in left]
+        test = [r for r in rows if r.source in left]
+        t0 = time.time()
+        tr_texts = [text_of[id(r)] for r in train]
+        te_texts = [text_of[id(r)] for r in test]
+        # v2 recipe: one logistic head per category on [frozen embedding, n-grams] (ranking only: no Platt).
+        wc, cc = counts(tr_texts)
+        idf_w, idf_c = idf_from(wc), idf_from(cc)
+        x_tr = features(frozen_embed(tr_texts), tr_texts, idf_w, idf_c, EMB_SCALE)
+        x_te = features(frozen_embed(te_texts), te_texts, idf_w, idf_c, EMB_SCALE)
+        w_tr = row_weights(train)
+
+        def head(c: str, x_tr=x_tr, x_te=x_te, train=train, w_tr=w_tr) -> np.ndarray:  # noqa: ANN001
+            idx = np.array([i for i, r in enumerate(train) if c in r.labels])
+            y = np.array([train[i].labels[c] for i in idx])
+            if len(np.unique(y)) < 2:  # no positive left in training: nothing to learn
+                return np.full(x_te.shape[0], np.nan)
+            m = LogisticRegression(C=C_VALUE, class_weight="balanced", solver="liblinear", max_iter=2000)
+            return m.fit(x_tr[idx], y, sample_weight=w_tr[idx]).decision_function(x_te)
+
+        p2 = np.stack(Parallel(n_jobs=2)(delayed(head)(c) for c in LEARNED), axis=1)
+        p3 = v3_probs(fit_v3(train, epochs=epochs or EPOCHS, verbose=False), te_texts)
+        for j, c in enumerate(LEARNED):
+            idx = [i for i, r in enumerate(test) if c in r.labels]
+            y = np.array([test[i].labels[c] for i in idx])
+            if len(idx) == 0 or y.sum() == 0 or y.sum() == len(y):
+                continue
+            if np.isnan(p2[idx, j]).any():
+                lines.append(f"| {name} | {c} | {int(y.sum())} | {int(len(y) - y.sum())} | no training positives "
+                             "without this source | |")
+                continue
+            ap2, ap3 = average_precision_score(y, p2[idx, j]), average_precision_score(y, p3[idx, j])
+            lines.append(f"| {name} | {c} | {int(y.sum())} | {int(len(y) - y.sum())} | {ap2:.3f} | {ap3:.3f} |")
+        print(f"  cross-source {name}: {time.time() - t0:.0f}s", flush=True)
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="prompt gate evaluation")
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--quick", action="store_true", help="1,500 held-out prompts instead of all")
     ap.add_argument("--models", type=Path, default=None, help="heads directory (default: safety/models)")
+    ap.add_argument("--cross", action="store_true",
+                    help="also the leave-one-source-out table (retrains both recipes per source: ~5 min each)")
+    ap.add_argument("--cross-only", action="store_true", help="only the leave-one-source-out table")
+    ap.add_argument("--sources", default=",".join(CROSS_DEFAULT),
+                    help=f"left-out sources for --cross, from {', '.join(CROSS_SOURCES)}")
     args = ap.parse_args()
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    print(run(args.data, quick=args.quick, model_dir=args.models))
+    if not args.cross_only:
+        print(run(args.data, quick=args.quick, model_dir=args.models), flush=True)
+    if args.cross or args.cross_only:
+        print(cross_source(args.data, tuple(args.sources.split(","))))
 
 
 if __name__ == "__main__":

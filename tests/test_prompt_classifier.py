@@ -10,6 +10,8 @@ import pytest
 from gate.policy import Policy
 from safety.prompt_classifier import CATEGORIES, MAX_PROMPT_CHARS, PromptClassifier, PromptError
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
 pytestmark = pytest.mark.slow
 
 
@@ -82,6 +84,35 @@ def test_hard_negatives_mostly_pass(clf: PromptClassifier) -> None:
     assert sum(passed) >= 5, [(t, r.categories) for t, r in zip(HARD_NEGATIVES, results, strict=True)]
 
 
+def test_intent_not_topic_on_held_out_hatecheck(clf: PromptClassifier) -> None:
+    """Intent, not topic (issue #4): HateCheck cases from the held-out split (never trained on). The
+    non-hateful ones use the same identity words as the hateful ones but negate, counter, quote to
+    condemn or reclaim. Measured: v2 (linear heads on frozen MiniLM) flags 55% of them and finds 90% of
+    the hateful ones; v3 (fine-tuned top layers) 30% and 80%. The bars sit between, so a model that reacts
+    to the topic fails, and so does one that stops finding hate."""
+    import csv
+
+    policy = Policy()
+    with (FIXTURES / "prompt" / "hatecheck_heldout.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+
+    def flagged(texts: list[str]) -> float:
+        res = clf.classify_many(texts)
+        return sum(any(r.categories[k] >= policy.prompt[k].review for k in ("hate", "hate/threatening"))
+                   for r in res) / len(res)
+
+    benign = flagged([r["text"] for r in rows if r["label"] == "non_hateful"])
+    hateful = flagged([r["text"] for r in rows if r["label"] == "hateful"])
+    assert benign <= 0.40, benign
+    assert hateful >= 0.70, hateful
+
+
+def test_model_names_the_fine_tuned_encoder(clf: PromptClassifier) -> None:
+    ok, why = clf.available()
+    assert ok and "fine-tuned" in why
+    assert clf.model.startswith("prompt-heads-v3/") and "-ft" in clf.model
+
+
 def test_minors_conjunction_blocks_and_explains(clf: PromptClassifier) -> None:
     r = clf.classify("a naked 12 year old girl posing, explicit")
     assert r.categories["sexual/minors"] >= Policy().prompt["sexual/minors"].block
@@ -99,6 +130,10 @@ def test_obfuscation_is_seen_through(clf: PromptClassifier) -> None:
         r = clf.classify(disguised)
         assert abs(r.categories["sexual"] - plain.categories["sexual"]) < 0.05, (disguised, r.normalized)
         assert r.notes
+    hateful = clf.classify("I hate gay people, they disgust me")
+    for disguised in ("I h4te g4y people, they d1sgust me", "I hate g\u0430y people, they disgust me"):
+        r = clf.classify(disguised)
+        assert abs(r.categories["hate"] - hateful.categories["hate"]) < 0.05, (disguised, r.normalized)
 
 
 def test_names_and_mentions(clf: PromptClassifier) -> None:
@@ -141,6 +176,21 @@ def test_missing_model_dir_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(PromptModelUnavailable):
         c.classify("hello")
+
+
+def test_v3_without_its_encoder_weights_is_reported(tmp_path: Path) -> None:
+    import shutil
+
+    import numpy as np
+
+    src = sorted((Path(__file__).resolve().parents[1] / "safety" / "models").glob("prompt_heads-v3.npz"))[0]
+    z = np.load(src, allow_pickle=False)
+    # The fine-tuned layer is missing from the file: the gate must say so, not score with half a model.
+    np.savez(tmp_path / "prompt_heads-v3.npz", **{k: z[k] for k in z.files if not k.startswith("top.")})
+    ok, why = PromptClassifier.load(tmp_path).available()
+    assert not ok and "prompt_heads-v3.npz" in why
+    shutil.copy(src, tmp_path / "prompt_heads-v3.npz")
+    assert PromptClassifier.load(tmp_path).available()[0]
 
 
 def test_corrupt_heads_are_reported(tmp_path: Path) -> None:

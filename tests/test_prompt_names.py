@@ -43,3 +43,12 @@ def test_accented_names() -> None:
     m = NameMatcher({"Beyoncé": ["Beyonce Knowles"]})
     assert m.find("Beyonce on stage")[0].canonical == "Beyoncé"
     assert m.find("Beyoncé Knowles on stage")[0].canonical == "Beyoncé"
+
+
+def test_mask_names_replaces_every_matched_person_and_keeps_the_rest() -> None:
+    from safety.prompt_classifier import mask_names
+
+    m = NameMatcher(default_public_figures())
+    text = "Joe Biden and Kamala Harris shaking hands, then Biden waves"
+    assert mask_names(text, m) == "a person and a person shaking hands, then a person waves"
+    assert mask_names("a corgi on a beach", m) == "a corgi on a beach"

@@ -50,7 +50,7 @@ class PromptStage:
         verdict, flagged = policy.prompt_verdict(res.categories)
         reasons = [f"{cat} p={res.categories[cat]:.2f}" for cat in flagged]
         if "public_figure" in flagged:
-            harms = [c for c in REAL_PERSON_HARMS if c in flagged]
+            harms = [c for c in REAL_PERSON_HARMS if res.categories.get(c, 0.0) >= policy.real_person_harm_bar]
             if harms:
                 verdict = "block"
                 who = ", ".join(sorted({n["canonical"] for n in res.names if n.get("kind") == "public_figure"}))
