@@ -18,13 +18,15 @@ from provenance.errors import ProvenanceError
 from provenance.media import estimate_frames, iter_luma, read_audio, transcode
 from provenance.visible_watermark import add_visible_mark  # noqa: F401  (re-exported)
 from provenance.watermark_audio import AudioMark, snr_db
-from provenance.watermark_video import CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
+from provenance.watermark_video import AMP_CAP, AMP_POWER, CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
 from provenance.wm_code import WATERMARK_ALG
 
-# 3.1: the detector only (matched-filter cell read, exact decoy-rank sync p-value); the embedded mark
-# is unchanged, so WATERMARK_ALG stays v1 and clips marked by 3.0 read the same way
+# 3.1: the detector only (matched-filter cell read, exact decoy-rank sync p-value). 3.2: the embedder's
+# amplitude follows the detector's noise weight on the host, no host cancellation; the tile, code and
+# sync are unchanged, so WATERMARK_ALG stays v1 and clips marked by 3.0/3.1 read the same way (tested)
 WATERMARK_VERSION = (
-    f"reelgate-wm/3.1 video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+matched-read+decoy-sync "
+    f"reelgate-wm/3.2 video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+matched-read+decoy-sync"
+    f"+host-adaptive-amp{AMP_POWER:g}-cap{AMP_CAP:g} "
     f"psnr{TARGET_PSNR_DB:g} "
     "audio=48band-gain/3-neighbour-whitened+informed+johnston-masked code=conv-k9-r1/2+crc16"
 )
