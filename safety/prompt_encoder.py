@@ -121,9 +121,13 @@ def encoder_logits(top: Any, texts: list[str], trained_layers: int, batch_size: 
     """Raw per-category logits of the fine-tuned encoder for each text (serving path)."""
     import torch
 
-    out = []
+    out = np.zeros((len(texts), top.heads.out_features), dtype=np.float32)
+    # Batches of similar length: a batch is padded to its longest text, and one long prompt among short
+    # ones would multiply the work of the whole batch.
+    order = np.argsort([len(t) for t in texts], kind="stable")
     for i in range(0, len(texts), batch_size):
-        h, mask = lower_states(texts[i:i + batch_size], trained_layers)
+        sel = order[i:i + batch_size]
+        h, mask = lower_states([texts[j] for j in sel], trained_layers)
         with torch.inference_mode():
-            out.append(top(h, mask).float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, top.heads.out_features), dtype=np.float32)
+            out[sel] = top(h, mask).float().numpy()
+    return out
