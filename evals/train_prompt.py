@@ -35,7 +35,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from evals import default_data_dir
 from evals.prompt_data import LEARNED, Row, group_key, load_rows, split_of
-from safety.prompt_features import counts, features, idf_from
+from safety.prompt_features import counts, features, idf_from, ngram_logits, stacked_probability
 from safety.text_normalize import PromptError, normalize
 
 MODEL_VERSION = 2
@@ -379,11 +379,8 @@ def fit_ngram_heads(texts: list[str], rows: list[Row], c_value: float = C_VALUE)
             "idf_word": idf_w, "idf_char": idf_c}
 
 
-def ngram_logits(heads: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
-    from safety.prompt_features import tfidf_block
-
-    x = tfidf_block(texts, heads["idf_word"], heads["idf_char"])
-    return np.asarray(x @ heads["coef"].T) + heads["intercept"][None, :]
+def _ngram_logits(heads: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
+    return ngram_logits(texts, heads["idf_word"], heads["idf_char"], heads["coef"], heads["intercept"])
 
 
 def fit_stack(enc: np.ndarray, ngram: np.ndarray, rows: list[Row]) -> tuple[np.ndarray, dict]:
@@ -437,7 +434,7 @@ def fit_v3(train_rows: list[Row], seed: int = 0, epochs: int = EPOCHS, verbose: 
     ft_info["seconds"] = round(time.time() - t0, 1)
     ngram = fit_ngram_heads(fit_texts, fit_rows)
     enc_cal = encoder_scores(top, [states[t] for t in cal_texts])
-    stack, stack_info = fit_stack(enc_cal, ngram_logits(ngram, cal_texts), cal_rows)
+    stack, stack_info = fit_stack(enc_cal, _ngram_logits(ngram, cal_texts), cal_rows)
     if verbose:
         for cat, st in stack_info.items():
             print(f"  {cat:18s} cal pos={st['cal_pos']:4d} AUPRC encoder {st['cal_auprc_encoder']} "
@@ -451,9 +448,7 @@ def v3_probs(model: dict, texts: list[str]) -> np.ndarray:
     """Calibrated probabilities of a fit_v3 model for normalised texts (lower states from the cache)."""
     states = lower_states_cached(texts, TRAINED_LAYERS)
     enc = encoder_scores(model["top"], [states[t] for t in texts])
-    st = model["stack"]
-    z = enc * st[None, :, 0] + ngram_logits(model["ngram"], texts) * st[None, :, 1] + st[None, :, 2]
-    return 1.0 / (1.0 + np.exp(-z))
+    return stacked_probability(enc, _ngram_logits(model["ngram"], texts), model["stack"])
 
 
 def train_v3(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int = EPOCHS) -> Path:

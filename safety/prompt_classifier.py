@@ -213,20 +213,17 @@ class PromptClassifier:
         assert h is not None
         if h["kind"] == "stack":
             from safety.prompt_encoder import encoder_logits
-            from safety.prompt_features import tfidf_block
+            from safety.prompt_features import ngram_logits, stacked_probability
 
             enc = encoder_logits(h["top"], texts, int(h["meta"]["trained_layers"]))
-            ngram = np.asarray(tfidf_block(texts, h["idf_word"], h["idf_char"]) @ h["ngram_coef"].T)
-            ngram += h["ngram_intercept"][None, :]
-            st = h["stack"]
-            z = enc * st[None, :, 0] + ngram * st[None, :, 1] + st[None, :, 2]
-        else:
-            from safety.prompt_embed import embed
-            from safety.prompt_features import logits
+            ngram = ngram_logits(texts, h["idf_word"], h["idf_char"], h["ngram_coef"], h["ngram_intercept"])
+            return stacked_probability(enc, ngram, h["stack"])
+        from safety.prompt_embed import embed
+        from safety.prompt_features import logits
 
-            raw = logits(embed(texts), texts, h["idf_word"], h["idf_char"], float(h["meta"]["emb_scale"]),
-                         h["coef"], h["intercept"])
-            z = raw * h["platt"][None, :, 0] + h["platt"][None, :, 1]
+        raw = logits(embed(texts), texts, h["idf_word"], h["idf_char"], float(h["meta"]["emb_scale"]),
+                     h["coef"], h["intercept"])
+        z = raw * h["platt"][None, :, 0] + h["platt"][None, :, 1]
         return 1.0 / (1.0 + np.exp(-z))
 
     def classify(self, text: str, characters: dict[str, list[str]] | None = None) -> PromptResult:

@@ -40,8 +40,7 @@ def _tfidf(c: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
 
 def features(emb: np.ndarray, texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray,
              emb_scale: float) -> sp.csr_matrix:
-    w, c = counts(texts)
-    return sp.hstack([sp.csr_matrix(emb * emb_scale), _tfidf(w, idf_word), _tfidf(c, idf_char)],
+    return sp.hstack([sp.csr_matrix(emb * emb_scale), tfidf_block(texts, idf_word, idf_char)],
                      format="csr", dtype=np.float32)
 
 
@@ -60,3 +59,15 @@ def tfidf_block(texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray) ->
     """Hashed word and char TF-IDF side by side (the v3 n-gram heads' features: no embedding block)."""
     w, c = counts(texts)
     return sp.hstack([_tfidf(w, idf_word), _tfidf(c, idf_char)], format="csr", dtype=np.float32)
+
+
+def ngram_logits(texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray, coef: np.ndarray,
+                 intercept: np.ndarray) -> np.ndarray:
+    """The v3 n-gram heads' raw logits (training and serving)."""
+    return np.asarray(tfidf_block(texts, idf_word, idf_char) @ coef.T) + intercept[None, :]
+
+
+def stacked_probability(enc: np.ndarray, ngram: np.ndarray, stack: np.ndarray) -> np.ndarray:
+    """v3's calibrated probability per category: sigmoid(a * encoder logit + b * n-gram logit + c)."""
+    z = enc * stack[None, :, 0] + ngram * stack[None, :, 1] + stack[None, :, 2]
+    return 1.0 / (1.0 + np.exp(-z))
