@@ -120,11 +120,9 @@ def _window_report(vm: VideoMark, acc32: np.ndarray, code: np.ndarray) -> dict:
     """Detector verdict plus raw/decoded bit accuracy for one window (the accuracy needs the truth)."""
     verdict = vm.detect_residual(acc32)
     loc = vm.locate(acc32)
-    # raw accuracy at the sync peak: the better of the detector's whitenings (it decodes both)
-    reads = [soft for (a, b, _), soft in vm.soft_reads(acc32, loc) if (a, b) == (0, 0)]
-    accs = [float(np.mean((soft > 0) == (code == 1))) for soft in reads]
-    soft = reads[int(np.argmax(accs))]
-    bit_acc = max(accs)
+    # raw accuracy of the detector's read at the sync peak
+    soft = vm.soft_read(acc32, loc)
+    bit_acc = float(np.mean((soft > 0) == (code == 1)))
     info = wm_code.viterbi(soft)
     truth = np.unpackbits(np.frombuffer(PAYLOAD, np.uint8))
     payload_acc = float(np.mean(np.unpackbits(np.frombuffer(info[:8], np.uint8)) == truth)) if info else 0.5

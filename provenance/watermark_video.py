@@ -84,7 +84,6 @@ HOST_CANCEL = 0.0
 EXACT_SCALES = (1.0, 0.5)
 WHITEN_BINS = 5
 SYNC_POWER = 0.6
-READ_POWERS = (1.0,)  # 3.1: one read (was full + half whitening; with the low-pass read half never won)
 READ_SIGMA = 1.0  # 3.1: low-pass (matched) cell read (Gaussian, px per 4-px cell) before averaging each cell
 SMOOTH_SIGMA = 0.8
 # 3.1 sync p-value: the rank of the real sync pattern among keyed decoys under the same scale search
@@ -102,7 +101,6 @@ AMP_POWER = 0.5
 AMP_MIN, AMP_MAX = 0.25, 4.0  # relative to the frame's mean amplitude
 AMP_CAP = 1.6  # at most this x the even (3.1) amplitude anywhere: the mark shows most on flat areas
 AMP_EMA = 0.95  # the amplitude map is smoothed over frames (no reset at cuts): it follows moving content
-READ_OFFSETS = ((0, 0),)
 
 
 def _smooth_tile(cells: np.ndarray, cell_px: int = CELL_PX) -> np.ndarray:
@@ -245,7 +243,8 @@ class VideoMark:
         fold's frequency lattice while content power is smooth across it, so neighbouring bins
         estimate the noise. Full whitening also flattens the mark's own spectrum where it dominates
         (clean or flat content) and amplifies near-empty bins after strong compression, so the sync
-        search uses a partial whitening and the payload is read at both (see READ_POWERS)."""
+        search uses a partial whitening and the payload is read under full whitening (3.1: reading
+        under half whitening too never won once the read was low-passed)."""
         fh = np.fft.fft2(folded)
         mag = np.sqrt(uniform_filter(np.abs(fh) ** 2, size=WHITEN_BINS, mode="wrap"))
         out = fh / (mag + 1e-6 * float(mag.mean()) + 1e-12) ** power
@@ -275,7 +274,8 @@ class VideoMark:
         return cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
 
     def locate(self, resid: np.ndarray) -> dict:
-        """Search scale and grid offset. Returns the best hypothesis and how many were tried."""
+        """Search scale and grid offset. Returns the best hypothesis and the spectra the sync p-value
+        searches (see sync_p_value)."""
         h, w = resid.shape
         n_coarse = int(math.log(SCALE_MAX / SCALE_MIN) / math.log(COARSE_RATIO)) + 1
         scales = sorted(set(SCALE_MIN * COARSE_RATIO ** np.arange(n_coarse)) | set(EXACT_SCALES))
@@ -302,15 +302,13 @@ class VideoMark:
                 full[s] = self._whitened_fft(self._fold(r), SYNC_POWER)
                 spectra.append(full[s][:, : self.tile // 2 + 1].astype(np.complex64))
         coarse.sort(reverse=True)
-        tried = len(coarse)
         best = {"z": -1e9, "scale": 1.0, "shift": (0, 0)}
         def try_scale(s: float) -> None:
-            nonlocal tried, best
+            nonlocal best
             if s in full:
                 z, shift = self._score_fft(full[s])
             else:
                 z, shift = self._score(self._fold(self._rescale(resid, s)))
-            tried += 1
             if z > best["z"]:
                 best = {"z": z, "scale": s, "shift": shift}
 
@@ -324,7 +322,6 @@ class VideoMark:
         s1 = best["scale"]
         for s in s1 * (1 + np.array([-3, -2, -1, 1, 2, 3]) * 0.0005):  # fine refinement
             try_scale(float(s))
-        best["hypotheses"] = tried * self.tile * self.tile
         best["spectra"] = np.stack(spectra) if spectra else None
         return best
 
@@ -375,40 +372,20 @@ class VideoMark:
         c = self.cell
         return aligned.reshape(GRID, c, GRID, c).mean(axis=(1, 3)).ravel()
 
-    def soft_reads(self, resid: np.ndarray, loc: dict) -> list[tuple[tuple, np.ndarray]]:
-        """Soft coded bits read at the sync peak under every whitening in READ_POWERS (3.1: the peak only;
-        v3 also read its 8 neighbours, which never won once reads were matched-filtered, and every extra
-        read multiplies the false-positive bound)."""
-        dy0, dx0 = loc["shift"]
-        offsets = READ_OFFSETS
-        reads = []
-        spatials = {pw: self._spatial(resid, loc["scale"], pw) for pw in READ_POWERS}
-        for a, b in offsets:
-            for pw, spatial in spatials.items():
-                reads.append(((a, b, pw), self.layout.soft_bits(self._cells(spatial, (dy0 + a, dx0 + b)))))
-        return reads
+    def soft_read(self, resid: np.ndarray, loc: dict) -> np.ndarray:
+        """Soft coded bits read once, at the sync peak under full whitening (v3 read 18 times: the 8
+        neighbouring offsets and half whitening too; none won once the read was low-passed, and every
+        extra read multiplied the false-positive bound)."""
+        return self.layout.soft_bits(self.read_cells(resid, loc["scale"], loc["shift"]))
 
     def detect_residual(self, resid: np.ndarray) -> dict:
         """Full detection on an accumulated residual: sync search, soft bits, decode, p-value.
-
-        Every read (offset x whitening) is decoded; the first that passes the CRC wins, and the
-        false-positive bound is multiplied by the number of reads tried. The sync p-value is a decoy
-        rank (see sync_p_value), so it is never below 1 / (N_DECOYS + 1)."""
+        The sync p-value is a decoy rank (see sync_p_value), so it is never below 1 / (N_DECOYS + 1)."""
         loc = self.locate(resid)
         log_p_sync, sync_info = self.sync_p_value(loc.pop("spectra"))
         extra = {"scale": round(loc["scale"], 4), "shift": list(loc["shift"]), "sync_z": round(loc["z"], 2),
                  **sync_info}
-        reads = self.soft_reads(resid, loc)
-        first = None
-        for (a, b, pw), soft in reads:
-            out = wm_code.decide(soft, log_p_sync + math.log(len(reads)), dict(extra))
-            if first is None:
-                first = out
-            if out.get("candidate"):
-                out["read_offset"] = [a, b]
-                out["read_whitening"] = pw
-                return out
-        return first
+        return wm_code.decide(self.soft_read(resid, loc), log_p_sync, extra)
 
     def detect_frames(self, lumas: Iterable[np.ndarray]) -> dict:
         """Detect from luma frames (any iterable; residuals are summed on the fly, frames not kept)."""

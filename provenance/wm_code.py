@@ -16,8 +16,7 @@ random signs). A union bound over all 2^64 payloads gives p_payload <= 2^64 exp(
 decoder picked c. The sync statistic is independent of the payload cells and its own p-value
 multiplies in: for video and audio alike, the rank of the real sync pattern among keyed decoy patterns
 scored by the same search (exact under "no mark"; the earlier Gaussian tail with a Bonferroni factor
-over every shift/scale tried was over-confident). log_gauss_tail / bonferroni_log_p are kept for callers
-that still want the old figure for comparison.
+over every shift/scale tried was over-confident).
 """
 
 from __future__ import annotations
@@ -159,17 +158,6 @@ def payload_statistic(soft: np.ndarray, payload: bytes) -> tuple[float, float, f
     agree = float(np.mean((soft > 0) == (code > 0)))
     log_p = min(0.0, LOG_2_64 - t * t / 2) if t > 0 else 0.0
     return t, agree, log_p
-
-
-def log_gauss_tail(z: float) -> float:
-    """log P(N(0,1) >= z), stable for large z."""
-    if z < 5:
-        return math.log(max(1e-300, 0.5 * math.erfc(z / math.sqrt(2))))
-    return -z * z / 2 - math.log(z * math.sqrt(2 * math.pi)) + math.log1p(-1 / (z * z))
-
-
-def bonferroni_log_p(z: float, n_hypotheses: int) -> float:
-    return min(0.0, math.log(max(1, n_hypotheses)) + log_gauss_tail(z))
 
 
 def to_p(log_p: float) -> float:
