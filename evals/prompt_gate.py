@@ -297,13 +297,13 @@ def cross_source(data_dir: Path, sources: tuple[str, ...] = CROSS_DEFAULT, epoch
     """Leave one source out of training, retrain both recipes on the rest, score the left-out source."""
     import torch
     from joblib import Parallel, delayed
-    from sklearn.linear_model import LogisticRegression
 
     from evals.train_prompt import (
-        C_VALUE,
         EMB_SCALE,
         EPOCHS,
+        category_rows,
         fit_v3,
+        linear_head,
         lower_states_cached,
         normalized_texts,
         row_weights,
@@ -354,12 +354,10 @@ def cross_source(data_dir: Path, sources: tuple[str, ...] = CROSS_DEFAULT, epoch
         w_tr = row_weights(train)
 
         def head(c: str, x_tr=x_tr, x_te=x_te, train=train, w_tr=w_tr) -> np.ndarray:  # noqa: ANN001
-            idx = np.array([i for i, r in enumerate(train) if c in r.labels])
-            y = np.array([train[i].labels[c] for i in idx])
+            idx, y = category_rows(train, c)
             if len(np.unique(y)) < 2:  # no positive left in training: nothing to learn
                 return np.full(x_te.shape[0], np.nan)
-            m = LogisticRegression(C=C_VALUE, class_weight="balanced", solver="liblinear", max_iter=2000)
-            return m.fit(x_tr[idx], y, sample_weight=w_tr[idx]).decision_function(x_te)
+            return linear_head().fit(x_tr[idx], y, sample_weight=w_tr[idx]).decision_function(x_te)
 
         p2 = np.stack(Parallel(n_jobs=2)(delayed(head)(c) for c in LEARNED), axis=1)
         p3 = v3_probs(fit_v3(train, epochs=epochs or EPOCHS, verbose=False), te_texts)

@@ -135,24 +135,30 @@ def row_weights(rows: list[Row], contrast_weight: float = CONTRAST_WEIGHT) -> np
                     dtype=np.float64)
 
 
+def category_rows(rows: list[Row], cat: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the rows that know `cat` (labelled 0 or 1) and their labels."""
+    idx = np.array([i for i, r in enumerate(rows) if cat in r.labels], dtype=np.int64)
+    return idx, np.array([rows[i].labels[cat] for i in idx])
+
+
+def linear_head(c_value: float = C_VALUE) -> LogisticRegression:
+    """One category's logistic head (class-balanced: positives are a small minority in every category)."""
+    return LogisticRegression(C=c_value, class_weight="balanced", solver="liblinear", max_iter=2000)
+
+
 def _fit_one(cat: str, x_all: sp.csr_matrix, rows: list[Row], weights_all: np.ndarray, seed: int,
              c_value: float) -> tuple[np.ndarray, float, tuple[float, float], dict]:
-    idx = np.array([i for i, r in enumerate(rows) if cat in r.labels])
-    y = np.array([rows[i].labels[cat] for i in idx])
+    idx, y = category_rows(rows, cat)
     x, w = x_all[idx], weights_all[idx]
     npos = int(y.sum())
-
-    def head() -> LogisticRegression:
-        return LogisticRegression(C=c_value, class_weight="balanced", solver="liblinear", max_iter=2000)
-
     oof = np.zeros(len(y))
     groups = [group_key(rows[i]) for i in idx]
     folds = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed)
     for tr, te in folds.split(x, y, groups):
-        m = head().fit(x[tr], y[tr], sample_weight=w[tr])
+        m = linear_head(c_value).fit(x[tr], y[tr], sample_weight=w[tr])
         oof[te] = m.decision_function(x[te])
     a, b = _platt(oof, y)
-    m = head().fit(x, y, sample_weight=w)
+    m = linear_head(c_value).fit(x, y, sample_weight=w)
     stats = {"train_pos": npos, "train_neg": int(len(y) - npos),
              "oof_auprc": round(float(average_precision_score(y, oof)), 4)}
     return m.coef_[0].astype(np.float16), float(m.intercept_[0]), (a, b), stats
@@ -365,12 +371,10 @@ def fit_ngram_heads(texts: list[str], rows: list[Row], c_value: float = C_VALUE)
     weights = row_weights(rows)
 
     def one(cat: str) -> tuple[np.ndarray, float]:
-        idx = np.array([i for i, r in enumerate(rows) if cat in r.labels])
-        yy = np.array([rows[i].labels[cat] for i in idx])
+        idx, yy = category_rows(rows, cat)
         if len(np.unique(yy)) < 2:  # e.g. a source left out in the eval's cross-source table: nothing to learn
             return np.zeros(x.shape[1], dtype=np.float32), 0.0
-        m = LogisticRegression(C=c_value, class_weight="balanced", solver="liblinear", max_iter=2000)
-        m.fit(x[idx], yy, sample_weight=weights[idx])
+        m = linear_head(c_value).fit(x[idx], yy, sample_weight=weights[idx])
         return m.coef_[0].astype(np.float32), float(m.intercept_[0])
 
     fitted = Parallel(n_jobs=N_JOBS)(delayed(one)(c) for c in LEARNED)
