@@ -244,14 +244,52 @@ def _authored(path: Path | None = None) -> Iterator[Row]:
             yield Row(ln.strip(), "authored", _neg(), group="authored_hard_negatives")
 
 
+IMPLIES = {"violence/graphic": ("violence",), "hate/threatening": ("hate", "violence")}
+
+
 def _seeds() -> Iterator[Row]:
     """Our own positive phrasings (safety/data/seed_positives.txt): training only, never scored by the eval."""
     text = resources.files("safety").joinpath("data/seed_positives.txt").read_text(encoding="utf-8")
     for ln in text.splitlines():
         if ln.strip() and not ln.startswith("#") and "\t" in ln:
             cat, prompt = ln.split("\t", 1)
-            labels = {cat: 1, "violence": 1} if cat == "violence/graphic" else {cat: 1}
+            # The taxonomy nests: graphic violence is violence; threatening hate is hate and violence.
+            labels = {cat: 1, **{c: 1 for c in IMPLIES.get(cat, ())}}
             yield Row(prompt.strip(), "authored_seed", labels)
+
+
+# Fragments that name a mood or a subject rather than a rendering style stay out of the boilerplate pool.
+_NOT_STYLE = re.compile(r"horror|creep|scar(y|e)|eerie|gloom|dark|sad|cry|blood|gore|sens|sex|nud|nake|anatom|"
+                        r"cigar|dystop|meme|look|wrinkl|skull|dead|death|war|weapon|gun|^\W*\w?\W*$")
+STYLED_BENIGN = 1500
+
+
+def style_fragments(root: Path, min_count: int = 8, min_categories: int = 4) -> list[str]:
+    """I2P's art-prompt boilerplate: comma-separated fragments ("highly detailed", "trending on artstation",
+    "greg rutkowski") that recur in at least `min_categories` of its seven keyword buckets, i.e. style that
+    every harm category shares, not content."""
+    cats_of: dict[str, set[str]] = {}
+    count: dict[str, int] = {}
+    for r in _csv(root / "i2p" / "unsafe-prompts4703.csv"):
+        cats = {c.strip() for c in r["categories"].split(",") if c.strip()}
+        for frag in {f.strip().lower() for f in re.split(r"[,|;.]", r["prompt"])}:
+            if 1 <= len(frag.split()) <= 5 and not _NOT_STYLE.search(frag):
+                cats_of.setdefault(frag, set()).update(cats)
+                count[frag] = count.get(frag, 0) + 1
+    return sorted(f for f, n in count.items() if n >= min_count and len(cats_of[f]) >= min_categories)
+
+
+def _styled_benign(root: Path, rows: list[Row], rng: random.Random) -> Iterator[Row]:
+    """Benign prompts dressed in that boilerplate. I2P's weak positives are mostly styled art prompts and
+    the benign suites are plain captions, so the heads learned the style itself as harm (measured: Six-CD's
+    clean art prompts, e.g. "portrait of a classical greek hero, highly detailed, digital painting,
+    artstation", were flagged 62%). Each styled row keeps its base prompt's split side."""
+    frags = style_fragments(root)
+    bases = sorted((r for r in rows if r.group in ("benign_coco", "benign_parti", "benign_vbench", "six_cd_benign")),
+                   key=lambda r: key(r.text))
+    for base in rng.sample(bases, min(STYLED_BENIGN, len(bases))):
+        styled = ", ".join([" ".join(base.text.split()).rstrip(" ."), *rng.sample(frags, rng.randint(2, 6))])
+        yield Row(styled, "styled", _neg(), group="benign_styled", split_key=group_key(base))
 
 
 def key(text: str) -> str:
@@ -279,7 +317,9 @@ def load_rows(data_dir: Path, seed: int = 0) -> list[Row]:
             for c, v in row.labels.items():
                 if c not in old.labels or (v == 1 and old.labels[c] == 0 and row.weight >= old.weight):
                     old.labels[c] = v
-    return list(merged.values())
+    out = list(merged.values())
+    styled = [r for r in _styled_benign(root, out, rng) if key(r.text) not in merged]
+    return out + styled
 
 
 def group_key(row: Row) -> str:

@@ -155,12 +155,74 @@ def run(data_dir: Path, quick: bool = False, model_dir: Path | None = None) -> s
         lines.append(f"| {fn} | {len(flags)} | {sum(bool(f) for f in flags) / len(flags):.3f} | "
                      f"{', '.join(f'{c} {n}' for c, n in sorted(cats.items(), key=lambda kv: -kv[1]))} |")
     lines.append("")
+    lines += probe_section(clf, policy)
+    lines += _language_section(rows)
     lines += _recall90_section(rows, scores)
     lines += _names_section(clf, data_dir)
     lines += _robustness_section(clf, rows, scores, quick)
     lines += _clean_text_section(clf, rows, quick)
     lines += _latency_section(clf, rows)
     return "\n".join(lines) + "\n"
+
+
+PROBE = Path(__file__).parent / "data" / "comment_probe.tsv"
+PROBE_CATEGORIES = ("sexual", "hate", "hate/threatening", "harassment", "self-harm", "violence", "violence/graphic")
+
+
+def read_probe(path: Path = PROBE) -> list[tuple[str, set[str], str]]:
+    """(register, labels, text) rows of the comment-style probe; labels are OpenAI moderation categories."""
+    out = []
+    for ln in path.read_text(encoding="utf-8").splitlines():
+        if not ln.strip() or ln.startswith("#") or ln.startswith("register\t"):
+            continue
+        register, labels, text = ln.split("\t", 2)
+        out.append((register, set() if labels == "none" else set(labels.split(",")), text))
+    return out
+
+
+def probe_section(clf: PromptClassifier, policy: Policy) -> list[str]:
+    """The comment-style probe (evals/data/comment_probe.tsv): comments, forum posts, chat, fiction, written
+    for this evaluation by someone other than the author of the training phrasings and never trained on.
+    The register of the public moderation benchmarks, which none of the prompt sets here is in. Small and
+    authored, so a proxy: it shows where the gate is blind, not a benchmark score."""
+    probe = read_probe()
+    scores = _score(clf, [t for _, _, t in probe])
+    lines = ["## Comment-style probe (authored, never trained on)", "",
+             f"{len(probe)} texts ({sum(not lab for _, lab, _ in probe)} labelled none). Per category, every "
+             "text without that label is a negative, as in the OpenAI moderation evaluation.", "",
+             "| category | pos | AUPRC | P@review | R@review |", "|---|---|---|---|---|"]
+    for c in PROBE_CATEGORIES:
+        y = np.array([c in lab for _, lab, _ in probe], dtype=int)
+        p = np.array([s[c] for s in scores])
+        if 0 < y.sum() < len(y):
+            pr, rr = _pr_at(y, p, policy.prompt[c].review)
+            lines.append(f"| {c} | {int(y.sum())} | {average_precision_score(y, p):.3f} | {pr:.3f} | {rr:.3f} |")
+    yb = np.array([bool(lab) for _, lab, _ in probe], dtype=int)
+    pb = np.array([max(s[c] for c in PROBE_CATEGORIES) for s in scores])
+    flagged = [policy.prompt_verdict({c: s[c] for c in PROBE_CATEGORIES})[0] != "pass" for s in scores]
+    none_flag = [f for f, (_, lab, _) in zip(flagged, probe, strict=True) if not lab]
+    pos_flag = [f for f, (_, lab, _) in zip(flagged, probe, strict=True) if lab]
+    lines += ["", f"Binary (max over categories): AUPRC {average_precision_score(yb, pb):.3f}, "
+              f"ROC AUC {roc_auc_score(yb, pb):.3f}; at the review bars: {np.mean(pos_flag):.3f} of harmful "
+              f"texts flagged, {np.mean(none_flag):.3f} of the none texts flagged.", ""]
+    return lines
+
+
+def _language_section(rows: list[Row]) -> list[str]:
+    """How often the language check calls an English-data prompt unreadable (each would go to review). The
+    public sets are English, apart from a few Dutch and Spanish tweets in Davidson, which it should catch."""
+    from safety.prompt_language import check_language
+
+    by_source: dict[str, list[str]] = {}
+    for r in rows:
+        if not check_language(r.text).read:
+            by_source.setdefault(r.source, []).append(r.text)
+    n = sum(len(v) for v in by_source.values())
+    lines = ["## Language check (held-out rows, all from English data sets)", "",
+             f"Read as not English: {n} of {len(rows)} ({n / len(rows):.2%}): "
+             + (", ".join(f"{s} {len(v)}" for s, v in sorted(by_source.items())) or "none") + ".", ""]
+    lines += [f"- {s}: `{' '.join(t.split())[:90]}`" for s, v in sorted(by_source.items()) for t in v[:4]]
+    return [*lines, ""]
 
 
 # Contrast suites for each category: prompts that share the topic but not the harm.
@@ -384,12 +446,17 @@ def main() -> None:
     ap.add_argument("--cross", action="store_true",
                     help="also the leave-one-source-out table (retrains both recipes per source: ~5 min each)")
     ap.add_argument("--cross-only", action="store_true", help="only the leave-one-source-out table")
+    ap.add_argument("--probe-only", action="store_true", help="only the comment-style probe table")
     ap.add_argument("--sources", default=",".join(CROSS_DEFAULT),
                     help=f"left-out sources for --cross, from {', '.join(CROSS_SOURCES)}")
     args = ap.parse_args()
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.probe_only:
+        clf = PromptClassifier.load(args.models)
+        print("\n".join([f"# Prompt gate ({clf.model})", "", *probe_section(clf, Policy())]))
+        return
     if not args.cross_only:
         print(run(args.data, quick=args.quick, model_dir=args.models), flush=True)
     if args.cross or args.cross_only:

@@ -1,12 +1,13 @@
 """Train the prompt gate's heads: `python -m evals.train_prompt [--data ../shared/data] [--out safety/models]`.
 
-v3 (default, `--version 3`): MiniLM's top two transformer layers are fine-tuned on cached lower-layer token
-states (masked, weighted multi-label BCE; contrast rows weighted as below) with one linear logit per
-category, on the 'fit' side (80% of the training groups); linear heads on hashed word/char TF-IDF are
-trained on the same rows; on the held-out 'calibration' fifth, a per-category logistic stacker
-p = sigmoid(a * encoder + b * n-gram + c) is fitted (calibrated probabilities on scores neither part
-trained on). Output: prompt_heads-v3.npz (trained layers + heads float16, ~8 MB) + JSON sidecar.
-Token states are cached under /tmp (REELGATE_STATE_CACHE); ~8 min on one core.
+v4 (default, `--version 4`; the recipe introduced in v3, retrained in session 4 on the same public sets plus
+Lexica-style benign prompts and authored comment-register phrasings, see evals.prompt_data): MiniLM's top
+two transformer layers are fine-tuned on cached lower-layer token states (masked, weighted multi-label BCE;
+contrast rows weighted as below) with one linear logit per category, on the 'fit' side (80% of the training
+groups); linear heads on hashed word/char TF-IDF are trained on the same rows; on the held-out 'calibration'
+fifth, a per-category logistic stacker p = sigmoid(a * encoder + b * n-gram + c) is fitted (calibrated
+probabilities on scores neither part trained on). Output: prompt_heads-v4.npz (trained layers + heads float16,
+~8 MB) + JSON sidecar. Token states are cached under /tmp (REELGATE_STATE_CACHE); ~8-13 min on one core.
 
 v2 (`--version 2`): one logistic-regression head per learned category on [MiniLM embedding, hashed word/char TF-IDF],
 trained on the 'train' side of a split by prompt text or template (evals.prompt_data.split_of) plus our authored
@@ -217,8 +218,8 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
     return path
 
 
-# ---- v3: MiniLM's top layer fine-tuned, stacked with the n-gram heads -------------------------------------
-V3_VERSION = 3
+# ---- v3 recipe (v4 weights): MiniLM's top layers fine-tuned, stacked with the n-gram heads ---------------
+STACK_VERSION = 4
 TRAINED_LAYERS = int(os.environ.get("REELGATE_V3_LAYERS", "2"))
 EPOCHS = 4
 # Contrast rows weigh more in the encoder's loss than in the linear heads': the encoder can represent the
@@ -470,7 +471,7 @@ def train_v3(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int = EPOCHS)
 
     fingerprint = hashlib.sha256("\n".join(sorted(r.text for r in train_rows)).encode()).hexdigest()[:16]
     meta = {
-        "version": V3_VERSION, "kind": "finetuned-encoder+ngram-stack", "categories": list(LEARNED),
+        "version": STACK_VERSION, "kind": "finetuned-encoder+ngram-stack", "categories": list(LEARNED),
         "trained_layers": TRAINED_LAYERS, "epochs": epochs, "lr": [LR_LAYER, LR_HEADS], "batch": BATCH,
         "C": C_VALUE, "contrast_weight": CONTRAST_WEIGHT, "encoder_contrast_weight": ENC_CONTRAST_WEIGHT,
         "cal_fraction": CAL_FRACTION,
@@ -480,13 +481,13 @@ def train_v3(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int = EPOCHS)
         "finetune_seconds": round(t_ft, 1), "seconds": round(time.time() - t0, 1),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"prompt_heads-v{V3_VERSION}.npz"
+    path = out_dir / f"prompt_heads-v{STACK_VERSION}.npz"
     np.savez_compressed(
         path, **top_state(top), ngram_coef=ngram["coef"].astype(np.float16), ngram_intercept=ngram["intercept"],
         idf_word=ngram["idf_word"].astype(np.float16), idf_char=ngram["idf_char"].astype(np.float16),
         stack=stack, meta=np.array(json.dumps(meta)),
     )
-    (out_dir / f"prompt_heads-v{V3_VERSION}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out_dir / f"prompt_heads-v{STACK_VERSION}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {time.time() - t0:.0f}s")
     return path
 
@@ -496,8 +497,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "safety" / "models")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--version", type=int, choices=(2, 3), default=3,
-                    help="3: fine-tuned MiniLM top layer + n-gram stack (default); 2: the linear heads")
+    ap.add_argument("--version", type=int, choices=(2, STACK_VERSION), default=STACK_VERSION,
+                    help=f"{STACK_VERSION}: fine-tuned MiniLM top layers + n-gram stack (default); 2: the linear heads")
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")

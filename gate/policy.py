@@ -73,6 +73,9 @@ class Policy(BaseModel):
     # deepfake of a real person is graver than the same content about nobody, so the bar is lower than
     # the categories' own review bars (the heads see the name masked, so it costs no false blocks by name).
     real_person_harm_bar: float = Field(0.3, ge=0.0, le=1.0)
+    # A prompt (or spoken dialogue) in a language the learned heads do not read (they read English): its
+    # scores mean nothing, so it cannot pass on them.
+    unread_language: Verdict = "review"
     likeness_action: Verdict = "block"  # a registered face the requester may not use
     copyright_action_default: Verdict = "block"
     # Signals that must run. A required signal that cannot run blocks; an optional one is recorded

@@ -20,7 +20,10 @@ def visible_text(text: str) -> str:
 class GenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(max_length=4000, description="what to generate")
+    prompt: str = Field(max_length=4000, description=(
+        "what to generate: 1-4,000 characters with visible text. The prompt gate reads English; a prompt in "
+        "another language or script is not scored as safe but handled by policy `unread_language` "
+        "(default: review)."))
     style: str | None = Field(default=None, max_length=64)
     seconds: float = Field(default=5.0, ge=1.0, le=60.0)
     resolution: Literal["480p", "720p", "1080p"] = "480p"

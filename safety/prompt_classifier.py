@@ -1,15 +1,17 @@
 """The prompt gate: normalise, embed, score every category, find names and @mentions.
 
 Signals, each visible in the result:
-- learned heads (evals/train_prompt.py): v3, MiniLM with its top layer fine-tuned on our labels, stacked with
-  linear heads on hashed word/char n-grams and calibrated on held-out training rows (v2: linear heads on
-  the frozen MiniLM embedding + n-grams, Platt-calibrated), for
+- learned heads (evals/train_prompt.py): v4 (v3's recipe on more data), MiniLM with its top layers fine-tuned
+  on our labels, stacked with linear heads on hashed word/char n-grams and calibrated on held-out training rows
+  (v2: linear heads on the frozen MiniLM embedding + n-grams, Platt-calibrated), for
   sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
 - sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the
   words that triggered it in `notes`; hate/threatening is also min(hate, violence);
 - public_figure / character: fuzzy name matching (score = match similarity, 1.0 exact);
-- mentions: @handles for the cameo consent check.
+- mentions: @handles for the cameo consent check;
+- language (safety/prompt_language.py): whether the prompt is in English, the only language the heads read;
+  policy decides what an unread prompt gets (default: review), never a silent pass.
 Long prompts are scored in overlapping word windows and each category takes its maximum, so a harmful
 phrase cannot hide behind a long benign preamble. Limits: MAX_PROMPT_CHARS characters (PromptError beyond).
 """
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from safety.name_match import NameHit, NameMatcher, default_public_figures
+from safety.prompt_language import check_language
 from safety.prompt_signals import child_signal, mentions
 from safety.text_normalize import PromptError, normalize
 
@@ -185,6 +188,9 @@ class PromptClassifier:
             except (EmbedderUnavailable, RuntimeError, KeyError, ValueError) as exc:
                 return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
             info += f", top {meta['trained_layers']} layer(s) fine-tuned"
+        from safety.prompt_language import warm
+
+        warm()
         why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")
         return cls(heads, why, figures)
@@ -247,8 +253,9 @@ class PromptClassifier:
         chunks: list[str] = []
         owner: list[int] = []
         figure_hits = [self._figures.find(n.text) for n in norms]
-        for i, n in enumerate(norms):
-            for w in _windows(mask_names(n.text, self._figures, figure_hits[i])):
+        masked = [mask_names(n.text, self._figures, hits) for n, hits in zip(norms, figure_hits, strict=True)]
+        for i, text in enumerate(masked):
+            for w in _windows(text):
                 chunks.append(w)
                 owner.append(i)
         probs = self._score(chunks) if chunks else np.zeros((0, 10))
@@ -263,7 +270,11 @@ class PromptClassifier:
             for j, c in enumerate(learned):
                 cats[c] = float(p[j])
             notes = list(n.notes)
-            signals: dict[str, Any] = {}
+            # Names are masked first: "vladimir putin in pokemon" is not Romanian.
+            lang = check_language(masked[i])
+            signals: dict[str, Any] = {"language": asdict(lang)}
+            if not lang.read:
+                notes.append(f"language: {lang.why}; the category scores are not informative")
             child = child_signal(n.text)
             if child.score > 0:
                 signals["child_terms"] = child.terms

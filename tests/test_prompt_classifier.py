@@ -107,10 +107,28 @@ def test_intent_not_topic_on_held_out_hatecheck(clf: PromptClassifier) -> None:
     assert hateful >= 0.70, hateful
 
 
+def test_comment_register_probe(clf: PromptClassifier) -> None:
+    """The register of the public moderation benchmarks (comments, chat, forum posts, fiction), from the
+    authored evaluation probe (evals/data/comment_probe.tsv, never trained on). Measured at the review
+    bars: v3 flagged 38% of the harmful texts (it read "I'm going to find where you live and beat you" as
+    violence 0.01) and 7% of the harmless ones; v4 (comment-register training phrasings) 75% and 7%."""
+    from evals.prompt_gate import PROBE_CATEGORIES, read_probe
+
+    policy = Policy()
+    probe = read_probe()
+    results = clf.classify_many([text for _, _, text in probe])
+    flagged = [policy.prompt_verdict({c: r.categories[c] for c in PROBE_CATEGORIES})[0] != "pass" for r in results]
+    harmful = [f for f, (_, labels, _) in zip(flagged, probe, strict=True) if labels]
+    harmless = [f for f, (_, labels, _) in zip(flagged, probe, strict=True) if not labels]
+    assert len(harmful) > 100 and len(harmless) > 150
+    assert sum(harmful) / len(harmful) >= 0.60, sum(harmful) / len(harmful)
+    assert sum(harmless) / len(harmless) <= 0.12, sum(harmless) / len(harmless)
+
+
 def test_model_names_the_fine_tuned_encoder(clf: PromptClassifier) -> None:
     ok, why = clf.available()
     assert ok and "fine-tuned" in why
-    assert clf.model.startswith("prompt-heads-v3/") and "-ft" in clf.model
+    assert clf.model.startswith("prompt-heads-v4/") and "-ft" in clf.model
 
 
 def test_minors_conjunction_blocks_and_explains(clf: PromptClassifier) -> None:
@@ -178,18 +196,19 @@ def test_missing_model_dir_is_reported(tmp_path: Path) -> None:
         c.classify("hello")
 
 
-def test_v3_without_its_encoder_weights_is_reported(tmp_path: Path) -> None:
+def test_stacked_heads_without_their_encoder_weights_are_reported(tmp_path: Path) -> None:
     import shutil
 
     import numpy as np
 
-    src = sorted((Path(__file__).resolve().parents[1] / "safety" / "models").glob("prompt_heads-v3.npz"))[0]
+    models = Path(__file__).resolve().parents[1] / "safety" / "models"
+    src = max(models.glob("prompt_heads-v*.npz"), key=lambda p: int(p.stem.rsplit("v", 1)[1]))
     z = np.load(src, allow_pickle=False)
     # The fine-tuned layer is missing from the file: the gate must say so, not score with half a model.
-    np.savez(tmp_path / "prompt_heads-v3.npz", **{k: z[k] for k in z.files if not k.startswith("top.")})
+    np.savez(tmp_path / src.name, **{k: z[k] for k in z.files if not k.startswith("top.")})
     ok, why = PromptClassifier.load(tmp_path).available()
-    assert not ok and "prompt_heads-v3.npz" in why
-    shutil.copy(src, tmp_path / "prompt_heads-v3.npz")
+    assert not ok and src.name in why
+    shutil.copy(src, tmp_path / src.name)
     assert PromptClassifier.load(tmp_path).available()[0]
 
 
@@ -197,3 +216,14 @@ def test_corrupt_heads_are_reported(tmp_path: Path) -> None:
     (tmp_path / "prompt_heads-v1.npz").write_bytes(b"not a zip file")
     ok, why = PromptClassifier.load(tmp_path).available()
     assert not ok and "prompt_heads-v1.npz" in why
+
+
+def test_language_check_reports_what_the_heads_cannot_read(clf: PromptClassifier) -> None:
+    spanish, english = clf.classify_many(["una mujer desnuda en la playa", "a naked woman on the beach"])
+    assert not spanish.signals["language"]["read"] and spanish.signals["language"]["language"] == "es"
+    assert any("not informative" in n for n in spanish.notes)
+    # Why it matters: the same request in English is read and scored as sexual.
+    assert english.signals["language"]["read"]
+    assert english.categories["sexual"] >= Policy().prompt["sexual"].review > spanish.categories["sexual"]
+    # A named public figure is masked before the check ("vladimir putin" is not Romanian).
+    assert clf.classify("vladimir putin riding a horse in pokemon style").signals["language"]["read"]

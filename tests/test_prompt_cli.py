@@ -20,6 +20,16 @@ def test_single_prompt_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     out = json.loads(res.output)
     assert out["decision"] == "pass" and out["flagged"] == []
     assert len(out["categories"]) == 12
+    assert out["language"]["read"] is True
+
+
+def test_prompt_in_another_language_is_reviewed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REELGATE_DATA_DIR", str(tmp_path))
+    res = CliRunner().invoke(cli, ["classify-prompt", "une femme nue sur la plage", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["decision"] == "review" and out["flagged"] == [], out
+    assert out["language"] == {"read": False, "language": "fr", "why": out["language"]["why"]}
 
 
 def test_jsonl_keeps_order_and_reports_bad_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,15 +9,19 @@ from typing import Any
 import click
 
 from gate.cli.base import cli, emit, fail, json_option, settings
+from gate.decision import worst
 from gate.policy import Policy
+from gate.stages.prompt import language_verdict
 
 BATCH = 64
 
 
 def _verdict(policy: Policy, result: Any) -> dict[str, Any]:
     decision, flagged = policy.prompt_verdict(result.categories)
+    lang_verdict, _ = language_verdict(result, policy)
     return {
-        "categories": result.categories, "flagged": flagged, "decision": decision,
+        "categories": result.categories, "flagged": flagged, "decision": worst(decision, lang_verdict),
+        "language": result.signals.get("language"),
         "normalized": result.normalized, "notes": result.notes, "mentions": result.mentions,
         "names": [{"kind": n["kind"], "name": n["canonical"], "score": n["score"], "matched": n["matched"]}
                   for n in result.names],

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
 from gate.pipeline import JobContext
+from gate.stages.prompt import language_verdict
 
 
 class FrameStage:
@@ -62,8 +63,10 @@ class FrameStage:
             else:
                 res = clf.classify(speech)
                 v, flagged = policy.prompt_verdict(res.categories)
-                verdict = worst(verdict, v)
+                lang_verdict, lang_reasons = language_verdict(res, policy, "spoken dialogue")
+                verdict = worst(verdict, v, lang_verdict)
                 reasons.extend(f"spoken dialogue: {cat} p={res.categories[cat]:.2f}" for cat in flagged)
+                reasons.extend(lang_reasons)
                 scores.update({f"speech:{k}": round(v, 4) for k, v in res.categories.items()})
         return Decision(stage=self.name, decision=verdict, reasons=reasons, scores=scores, models=models,
                         not_run=not_run, evidence=[asdict(e) for e in report.evidence[:20]])

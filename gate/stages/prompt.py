@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlmodel import Session
 
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
 from gate.pipeline import JobContext
-from gate.policy import REAL_PERSON_HARMS
+from gate.policy import REAL_PERSON_HARMS, Policy, Verdict
+
+if TYPE_CHECKING:
+    from safety.prompt_classifier import PromptResult
 
 
 def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str, list[tuple[int, str]]]]:
@@ -24,6 +29,14 @@ def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str
                 aliases.extend(a for a in w.aliases or [] if a not in aliases)
                 works.setdefault(w.name, []).append((w.id, w.policy))
     return names, works
+
+
+def language_verdict(res: PromptResult, policy: Policy, what: str = "prompt") -> tuple[Verdict, list[str]]:
+    """Policy's verdict for text whose language the learned heads do not read (pass when they do)."""
+    lang = res.signals.get("language", {})
+    if lang.get("read", True):
+        return "pass", []
+    return policy.unread_language, [f"{what} language not read by the classifier: {lang.get('why', '')}"]
 
 
 class PromptStage:
@@ -49,6 +62,9 @@ class PromptStage:
         res = clf.classify(text, characters=characters)
         verdict, flagged = policy.prompt_verdict(res.categories)
         reasons = [f"{cat} p={res.categories[cat]:.2f}" for cat in flagged]
+        lang_verdict, lang_reasons = language_verdict(res, policy)
+        verdict = worst(verdict, lang_verdict)
+        reasons += lang_reasons
         if "public_figure" in flagged:
             harms = [c for c in REAL_PERSON_HARMS if res.categories.get(c, 0.0) >= policy.real_person_harm_bar]
             if harms:
