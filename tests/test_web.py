@@ -338,6 +338,7 @@ def test_review_queue_shows_evidence_and_approve_block_takedown_work(web) -> Non
     ("frames:nudity:review", "0.9", "must not be above the block threshold"),
     ("likeness_action", "ignore", "likeness action must be one of"),
     ("on_stage_error", "pass", "on stage error must be one of review, block"),
+    ("unread_language", "ignore", "unread language must be one of"),
     ("required_signals", "frames.nudenet\nDROP TABLE", "Not a signal name"),
 ])
 def test_policy_form_validates_and_keeps_the_old_policy(web, field, value, needle) -> None:
@@ -345,8 +346,8 @@ def test_policy_form_validates_and_keeps_the_old_policy(web, field, value, needl
     olga = browser("olga")
     page = olga.get("/ops/policy").text
     form = dict(re.findall(r'name="([^"]+:[^"]+)" value="([^"]*)"', page))
-    form |= {"likeness_action": "block", "copyright_action_default": "block", "on_stage_error": "block",
-             "required_signals": "frames.nudenet"}
+    form |= {"likeness_action": "block", "copyright_action_default": "block", "unread_language": "review",
+             "on_stage_error": "block", "required_signals": "frames.nudenet"}
     before = c.policy
     r = olga.post("/ops/policy", form | {field: value}, token_from="/ops/policy")
     assert r.status_code == 422 and needle in r.text
@@ -360,12 +361,13 @@ def test_policy_form_saves_thresholds_and_audits(web) -> None:
     form = dict(re.findall(r'name="([^"]+:[^"]+)" value="([^"]*)"', page))
     assert form["prompt:sexual/minors:block"] == "0.4"
     form |= {"prompt:violence:review": "0.3", "likeness_action": "review", "copyright_action_default": "review",
-             "on_stage_error": "review", "required_signals": "prompt.classifier\nframes.nudenet",
-             "visible_watermark": "1"}
+             "unread_language": "block", "on_stage_error": "review",
+             "required_signals": "prompt.classifier\nframes.nudenet", "visible_watermark": "1"}
     r = olga.post("/ops/policy", form, token_from="/ops/policy")
     assert r.status_code == 303
     p = c.policy
     assert p.prompt["violence"].review == 0.3 and p.likeness_action == "review" and p.visible_watermark
+    assert p.unread_language == "block"
     assert p.required_signals == ["prompt.classifier", "frames.nudenet"]
     assert p.prompt["sexual/minors"].block == 0.4  # untouched fields keep their values
     with Session(c.engine) as s:

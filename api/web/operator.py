@@ -93,6 +93,7 @@ def _policy_values(p: Policy) -> dict[str, Any]:
             v[f"{group}:{cat}:review"] = f"{th.review:g}"
             v[f"{group}:{cat}:block"] = "" if th.block is None else f"{th.block:g}"
     v |= {"likeness_action": p.likeness_action, "copyright_action_default": p.copyright_action_default,
+          "unread_language": p.unread_language,
           "on_stage_error": p.on_stage_error, "visible_watermark": p.visible_watermark,
           "required_signals": "\n".join(p.required_signals)}
     return v
@@ -141,7 +142,7 @@ def parse_policy_form(form: Any, current: Policy) -> tuple[dict[str, Any], Polic
                         f"threshold ({th['block']:g}).")
                 body[group][cat] = th
     for key, allowed in (("likeness_action", VERDICTS), ("copyright_action_default", VERDICTS),
-                         ("on_stage_error", ("review", "block"))):
+                         ("unread_language", VERDICTS), ("on_stage_error", ("review", "block"))):
         if values.get(key) not in allowed:
             errors[key] = f"{key.replace('_', ' ')} must be one of {', '.join(allowed)}."
         else:
