@@ -88,8 +88,8 @@ def test_intent_not_topic_on_held_out_hatecheck(clf: PromptClassifier) -> None:
     """Intent, not topic (issue #4): HateCheck cases from the held-out split (never trained on). The
     non-hateful ones use the same identity words as the hateful ones but negate, counter, quote to
     condemn or reclaim. Measured: v2 (linear heads on frozen MiniLM) flags 55% of them and finds 90% of
-    the hateful ones; v3 (fine-tuned top layers) 30% and 80%; v4 26% and 83%. The bars sit between, so a model that reacts
-    to the topic fails, and so does one that stops finding hate."""
+    the hateful ones; v3 (fine-tuned top layers) 30% and 80%; v4 26% and 83%. The bars sit between, so a
+    model that reacts to the topic fails, and so does one that stops finding hate."""
     import csv
 
     policy = Policy()
