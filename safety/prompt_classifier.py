@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from safety.name_match import NameHit, NameMatcher, default_public_figures
-from safety.prompt_language import check_language
+from safety.prompt_language import check_language, warm
 from safety.prompt_signals import child_signal, mentions
 from safety.text_normalize import PromptError, normalize
 
@@ -188,8 +188,6 @@ class PromptClassifier:
             except (EmbedderUnavailable, RuntimeError, KeyError, ValueError) as exc:
                 return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
             info += f", top {meta['trained_layers']} layer(s) fine-tuned"
-        from safety.prompt_language import warm
-
         warm()
         why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")
