@@ -9,6 +9,8 @@ the training script never sees:
    letters) vs the originals (share within 0.05, mean absolute change, the largest misses), and what
    normalisation does to clean prompts (share changed, score change);
 5. latency: single-prompt p50/p95 and batch throughput on this CPU;
+   also: the comment-style probe (evals/data/comment_probe.tsv, authored, never trained on; `--probe-only`)
+   and how often the language check calls a prompt of the English data sets unreadable;
 6. with --cross: generalisation to an unseen source. Each listed source is left out of training entirely,
    the v2 recipe (linear heads on the frozen MiniLM embedding + n-grams) and the v3 recipe (fine-tuned top
    layer + n-gram stack) are retrained on the rest, and every row of the left-out source is scored
