@@ -8,7 +8,8 @@ the training script never sees:
 4. robustness: held-out positives after obfuscation (homoglyphs, zero-width, leetspeak, spacing, repeated
    letters) vs the originals (share within 0.05, mean absolute change, the largest misses), and what
    normalisation does to clean prompts (share changed, score change);
-5. latency: single-prompt p50/p95 and batch throughput on this CPU;
+5. latency: single-prompt p50/p95 and batch throughput on this CPU, and the encoder alone as served
+   (onnxruntime) and in eager torch;
    also: the comment-style probe (evals/data/comment_probe.tsv, authored, never trained on; `--probe-only`)
    and how often the language check calls a prompt of the English data sets unreadable;
 6. with --cross: generalisation to an unseen source. Each listed source is left out of training entirely,
@@ -329,24 +330,48 @@ def _clean_text_section(clf: PromptClassifier, rows: list[Row], quick: bool) -> 
 
 
 def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
+    import os
+
+    from safety.prompt_encoder import encoder_logits, load_top, torch_runner
+
     texts = [r.text for r in rows[:200]]
     clf.classify("warm up")
-    single = []
-    for t in texts:
-        t0 = time.perf_counter()
-        clf.classify(t)
-        single.append((time.perf_counter() - t0) * 1000)
+
+    def per_prompt(f: object) -> list[float]:
+        times = []
+        for t in texts:
+            t0 = time.perf_counter()
+            f(t)  # type: ignore[operator]
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
+
+    single = per_prompt(clf.classify)
     t0 = time.perf_counter()
     for i in range(0, len(texts), 64):
         clf.classify_many(texts[i:i + 64])
     batch_s = time.perf_counter() - t0
-    q = np.percentile(single, [50, 95])
-    import os
+    runtime = clf.available()[1].split("served by ", 1)[-1].split(";")[0]
+    out = [f"## Latency (this CPU, {os.cpu_count()} cores, shared: load average {os.getloadavg()[0]:.1f})", "",
+           f"{len(texts)} held-out prompts, mean {statistics.mean(len(t) for t in texts):.0f} characters. "
+           f"The encoder is served by {runtime}.", "",
+           "| mode | p50 ms | p95 ms | prompts/s |", "|---|---|---|---|",
+           _latency_row("single prompt, whole gate", single),
+           f"| batch of 64, whole gate | | | {len(texts) / batch_s:.0f} |"]
+    heads = clf._heads
+    if heads is not None and heads["kind"] == "stack":
+        # The same encoder both ways, to show what the serving runtime buys.
+        z = np.load(heads["path"], allow_pickle=False)
+        layers = int(heads["meta"]["trained_layers"])
+        top = load_top({k: z[k] for k in z.files if k.startswith("top.")}, len(heads["meta"]["categories"]), layers)
+        eager = torch_runner(top, layers)
+        out += [_latency_row(f"encoder alone, {runtime}", per_prompt(lambda t: encoder_logits(heads["run"], [t]))),
+                _latency_row("encoder alone, eager torch", per_prompt(lambda t: encoder_logits(eager, [t])))]
+    return out + [""]
 
-    return [f"## Latency (this CPU, {os.cpu_count()} cores, shared: load average {os.getloadavg()[0]:.1f})", "",
-            "| mode | p50 ms | p95 ms | prompts/s |", "|---|---|---|---|",
-            f"| single prompt | {q[0]:.1f} | {q[1]:.1f} | {1000 / statistics.mean(single):.0f} |",
-            f"| batch of 64 | | | {len(texts) / batch_s:.0f} |", ""]
+
+def _latency_row(mode: str, times: list[float]) -> str:
+    q = np.percentile(times, [50, 95])
+    return f"| {mode} | {q[0]:.1f} | {q[1]:.1f} | {1000 / statistics.mean(times):.0f} |"
 
 
 # Left-out sources for the cross-source table: Davidson tweets are the comment-style text closest to the

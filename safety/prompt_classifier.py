@@ -181,13 +181,14 @@ class PromptClassifier:
         if not ok:
             return cls(None, info, figures)
         if heads["kind"] == "stack":
-            from safety.prompt_encoder import load_top
+            from safety.prompt_encoder import load_top, serving_runner
 
             try:
-                heads["top"] = load_top(heads.pop("top_arrays"), n_cat, int(meta["trained_layers"]))
+                layers = int(meta["trained_layers"])
+                heads["run"], runtime = serving_runner(load_top(heads.pop("top_arrays"), n_cat, layers), layers)
             except (EmbedderUnavailable, RuntimeError, KeyError, ValueError) as exc:
                 return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
-            info += f", top {meta['trained_layers']} layer(s) fine-tuned"
+            info += f", top {layers} layer(s) fine-tuned, served by {runtime}"
         warm()
         why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")
@@ -219,7 +220,7 @@ class PromptClassifier:
             from safety.prompt_encoder import encoder_logits
             from safety.prompt_features import ngram_logits, stacked_probability
 
-            enc = encoder_logits(h["top"], texts, int(h["meta"]["trained_layers"]))
+            enc = encoder_logits(h["run"], texts)
             ngram = ngram_logits(texts, h["idf_word"], h["idf_char"], h["ngram_coef"], h["ngram_intercept"])
             return stacked_probability(enc, ngram, h["stack"])
         from safety.prompt_embed import embed

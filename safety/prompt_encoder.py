@@ -117,17 +117,105 @@ def load_top(arrays: dict[str, np.ndarray], n_out: int, trained_layers: int) -> 
     return top.eval()
 
 
-def encoder_logits(top: Any, texts: list[str], trained_layers: int, batch_size: int = 64) -> np.ndarray:
-    """Raw per-category logits of the fine-tuned encoder for each text (serving path)."""
+def _full_network(top: Any, trained_layers: int) -> Any:
+    """Embeddings + frozen lower layers + the trained top as one module (what gets exported to ONNX)."""
+    from torch import nn
+
+    _, model = base_model()
+
+    class Full(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embeddings = model.embeddings
+            self.lower = nn.ModuleList(model.encoder.layer[: N_LAYERS - trained_layers])
+            self.top = top
+
+        def forward(self, input_ids: Any, token_type_ids: Any, attention_mask: Any) -> Any:
+            h = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+            am = additive_mask(attention_mask)
+            for layer in self.lower:
+                h = layer(h, am)
+            return self.top(h, attention_mask)
+
+    return Full().eval()
+
+
+class OnnxEncoder:
+    """The same network run by onnxruntime: its fused kernels take a short prompt in ~8 ms where eager
+    torch needs ~14 ms on this 2-core CPU (evals/prompt_gate.py prints both). Exported in memory at load,
+    so the served weights are always the shipped ones; `check` refuses an export whose logits drift."""
+
+    INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+
+    def __init__(self, top: Any, trained_layers: int) -> None:
+        import io
+        import warnings
+
+        import onnxruntime as ort
+        import torch
+
+        full = _full_network(top, trained_layers)
+        example = tokenize(["an example prompt", "two"])
+        buf = io.BytesIO()
+        with warnings.catch_warnings(), torch.inference_mode(False):
+            # The TorchScript exporter (deprecated, still in torch 2.13) needs no onnxscript; the graph is
+            # a plain BERT stack that it handles exactly.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(full, tuple(example[k] for k in self.INPUTS), buf, input_names=list(self.INPUTS),
+                              output_names=["logits"], opset_version=17, dynamo=False,
+                              dynamic_axes={**{k: {0: "batch", 1: "tokens"} for k in self.INPUTS},
+                                            "logits": {0: "batch"}})
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        enc = tokenize(texts)
+        feed = {k: enc[k].numpy().astype(np.int64) for k in self.INPUTS}
+        return self._session.run(["logits"], feed)[0].astype(np.float32)
+
+
+def torch_runner(top: Any, trained_layers: int) -> Any:
+    """Eager torch: the reference the ONNX export is checked against, and the fallback without it."""
     import torch
 
-    out = np.zeros((len(texts), top.heads.out_features), dtype=np.float32)
+    def run(texts: list[str]) -> np.ndarray:
+        h, mask = lower_states(texts, trained_layers)
+        with torch.inference_mode():
+            return top(h, mask).float().numpy()
+
+    return run
+
+
+CHECK_TEXTS = ("a red ball bouncing on a wooden floor", "I will find you and hurt you",
+               "a long prompt " * 40, "x")
+
+
+def serving_runner(top: Any, trained_layers: int, max_drift: float = 1e-3) -> tuple[Any, str]:
+    """The fastest runner whose logits match eager torch on CHECK_TEXTS, and its name for /health."""
+    reference = torch_runner(top, trained_layers)
+    try:
+        onnx = OnnxEncoder(top, trained_layers)
+        drift = float(np.abs(onnx(list(CHECK_TEXTS)) - reference(list(CHECK_TEXTS))).max())
+    except Exception as exc:  # noqa: BLE001 - any export/runtime failure means: serve with torch, say why
+        return reference, f"torch (onnx export failed: {type(exc).__name__}: {str(exc)[:120]})"
+    if drift > max_drift:
+        return reference, f"torch (onnx logits drift {drift:.2g} > {max_drift})"
+    return onnx, "onnxruntime"
+
+
+def encoder_logits(run: Any, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Raw per-category logits of the fine-tuned encoder for each text (serving path); `run` maps a
+    batch of texts to logits (serving_runner)."""
+    out: np.ndarray | None = None
     # Batches of similar length: a batch is padded to its longest text, and one long prompt among short
     # ones would multiply the work of the whole batch.
     order = np.argsort([len(t) for t in texts], kind="stable")
     for i in range(0, len(texts), batch_size):
         sel = order[i:i + batch_size]
-        h, mask = lower_states([texts[j] for j in sel], trained_layers)
-        with torch.inference_mode():
-            out[sel] = top(h, mask).float().numpy()
+        logits = run([texts[j] for j in sel])
+        if out is None:
+            out = np.zeros((len(texts), logits.shape[1]), dtype=np.float32)
+        out[sel] = logits
+    assert out is not None, "encoder_logits needs at least one text"
     return out

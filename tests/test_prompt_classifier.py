@@ -233,3 +233,26 @@ def test_language_check_reports_what_the_heads_cannot_read(clf: PromptClassifier
     assert english.categories["sexual"] >= Policy().prompt["sexual"].review > spanish.categories["sexual"]
     # A named public figure is masked before the check ("vladimir putin" is not Romanian).
     assert clf.classify("vladimir putin riding a horse in pokemon style").signals["language"]["read"]
+
+
+def test_onnx_serving_matches_eager_torch_and_falls_back_with_a_reason(clf: PromptClassifier,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from safety import prompt_encoder as pe
+
+    assert "served by onnxruntime" in clf.available()[1]
+    top = pe.load_top({k: v for k, v in np.load(clf._heads["path"]).items() if k.startswith("top.")},  # type: ignore[index]
+                      len(clf._heads["meta"]["categories"]), 2)  # type: ignore[index]
+    texts = ["a cat asleep on a sofa", "I will find where you live and hurt you", "blood " * 200]
+    served = pe.encoder_logits(clf._heads["run"], texts)  # type: ignore[index]
+    eager = pe.encoder_logits(pe.torch_runner(top, 2), texts)
+    assert np.abs(served - eager).max() < 1e-3
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("no exporter")
+
+    monkeypatch.setattr(pe, "OnnxEncoder", broken)
+    run, runtime = pe.serving_runner(top, 2)
+    assert runtime.startswith("torch (onnx export failed: RuntimeError: no exporter")
+    assert np.abs(pe.encoder_logits(run, texts) - eager).max() == 0
