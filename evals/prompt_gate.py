@@ -331,17 +331,18 @@ def _clean_text_section(clf: PromptClassifier, rows: list[Row], quick: bool) -> 
 
 def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
     import os
+    from collections.abc import Callable
 
-    from safety.prompt_encoder import encoder_logits, load_top, torch_runner
+    from safety.prompt_encoder import encoder_logits, torch_runner
 
     texts = [r.text for r in rows[:200]]
     clf.classify("warm up")
 
-    def per_prompt(f: object) -> list[float]:
+    def per_prompt(f: Callable[[str], object]) -> list[float]:
         times = []
         for t in texts:
             t0 = time.perf_counter()
-            f(t)  # type: ignore[operator]
+            f(t)
             times.append((time.perf_counter() - t0) * 1000)
         return times
 
@@ -350,21 +351,20 @@ def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
     for i in range(0, len(texts), 64):
         clf.classify_many(texts[i:i + 64])
     batch_s = time.perf_counter() - t0
-    runtime = clf.available()[1].split("served by ", 1)[-1].split(";")[0]
+    heads = clf._heads
+    stacked = heads is not None and heads["kind"] == "stack"
+    runtime = heads["runtime"] if stacked else "eager torch (frozen embedding)"  # type: ignore[index]
     out = [f"## Latency (this CPU, {os.cpu_count()} cores, shared: load average {os.getloadavg()[0]:.1f})", "",
            f"{len(texts)} held-out prompts, mean {statistics.mean(len(t) for t in texts):.0f} characters. "
            f"The encoder is served by {runtime}.", "",
            "| mode | p50 ms | p95 ms | prompts/s |", "|---|---|---|---|",
            _latency_row("single prompt, whole gate", single),
            f"| batch of 64, whole gate | | | {len(texts) / batch_s:.0f} |"]
-    heads = clf._heads
-    if heads is not None and heads["kind"] == "stack":
+    if stacked:
         # The same encoder both ways, to show what the serving runtime buys.
-        z = np.load(heads["path"], allow_pickle=False)
-        layers = int(heads["meta"]["trained_layers"])
-        top = load_top({k: z[k] for k in z.files if k.startswith("top.")}, len(heads["meta"]["categories"]), layers)
-        eager = torch_runner(top, layers)
-        out += [_latency_row(f"encoder alone, {runtime}", per_prompt(lambda t: encoder_logits(heads["run"], [t]))),
+        eager = torch_runner(heads["top"], int(heads["meta"]["trained_layers"]))  # type: ignore[index]
+        out += [_latency_row(f"encoder alone, {runtime}",
+                             per_prompt(lambda t: encoder_logits(heads["run"], [t]))),  # type: ignore[index]
                 _latency_row("encoder alone, eager torch", per_prompt(lambda t: encoder_logits(eager, [t])))]
     return out + [""]
 

@@ -185,10 +185,12 @@ class PromptClassifier:
 
             try:
                 layers = int(meta["trained_layers"])
-                heads["run"], runtime = serving_runner(load_top(heads.pop("top_arrays"), n_cat, layers), layers)
+                # top: the eager torch module (the reference); run: what serves it (serving_runner).
+                heads["top"] = load_top(heads.pop("top_arrays"), n_cat, layers)
+                heads["run"], heads["runtime"] = serving_runner(heads["top"], layers)
             except (EmbedderUnavailable, RuntimeError, KeyError, ValueError) as exc:
                 return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
-            info += f", top {layers} layer(s) fine-tuned, served by {runtime}"
+            info += f", top {layers} layer(s) fine-tuned, served by {heads['runtime']}"
         warm()
         why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")

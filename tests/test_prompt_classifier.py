@@ -242,8 +242,7 @@ def test_onnx_serving_matches_eager_torch_and_falls_back_with_a_reason(clf: Prom
     from safety import prompt_encoder as pe
 
     assert "served by onnxruntime" in clf.available()[1]
-    top = pe.load_top({k: v for k, v in np.load(clf._heads["path"]).items() if k.startswith("top.")},  # type: ignore[index]
-                      len(clf._heads["meta"]["categories"]), 2)  # type: ignore[index]
+    top = clf._heads["top"]  # type: ignore[index]
     texts = ["a cat asleep on a sofa", "I will find where you live and hurt you", "blood " * 200]
     served = pe.encoder_logits(clf._heads["run"], texts)  # type: ignore[index]
     eager = pe.encoder_logits(pe.torch_runner(top, 2), texts)
