@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-from consent.faces import InsightFaceBackend, get_face_backend  # noqa: E402
+from consent.faces import InsightFaceBackend, get_face_backend
 
 FACE_CENTER = (320.0, 320.0)
 

@@ -170,7 +170,8 @@ def test_expired_or_wrong_usage_certificate(tmp_path):
         load_signer(tmp_path / "noeku.pem", tmp_path / "k.pem")
 
 
-# expectations from ../shared/data/c2pa/VALIDATION_OBSERVED.tsv (c2pa-python 0.38.1, offline)
+# Expected states as c2pa-python 0.38.1 reported them offline (recorded in the shared data set as
+# c2pa/VALIDATION_OBSERVED.tsv); the files are the copies in tests/fixtures/c2pa (see ATTRIBUTION.md).
 @pytest.mark.parametrize(
     "name,state,failure,n_ingredients",
     [
