@@ -61,12 +61,13 @@ def create_job(
 
 
 def resolve_remix_source(c: Components, user: str, video_id: str) -> str:
-    """A published clip anyone may remix; a draft only its owner. Returns the media key."""
+    """Only a published clip may be remixed: a draft held for review would otherwise reach its creator
+    inside a new clip the reviewer never saw. Returns the media key."""
     with Session(c.engine) as s:
         src = s.get(Job, video_id)
     if src is None or src.video_key is None or not c.storage.exists(src.video_key):
         raise NotFound(f"no clip {video_id} to remix")
-    if src.status != "published" and src.user != user:
+    if src.status != "published":
         raise NotFound(f"no clip {video_id} to remix")
     return src.video_key
 

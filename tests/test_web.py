@@ -253,7 +253,7 @@ def test_evidence_frame_is_drawn_from_the_stored_clip(web, tmp_path) -> None:
                   "evidence": [{"frame": 2, "time": 0.17, "category": "violence", "score": 0.6,
                                 "boxes": [{"label": "x", "score": 0.6, "box": [8, 8, 30, 30]}]}]}]
     job_id = add_job(c, "alice", "review", decisions, video=tiny_mp4(tmp_path / "a.mp4"))
-    b = browser("alice")
+    b = browser("olga")  # a draft held for review: operators only (tests/test_hardening_visibility.py)
     page = b.get(f"/jobs/{job_id}").text
     assert f'src="/jobs/{job_id}/frames/frames/2.png"' in page and "<video" in page
     png = b.get(f"/jobs/{job_id}/frames/frames/2.png")

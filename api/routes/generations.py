@@ -23,9 +23,15 @@ def _visible(job: Job | None, user: User) -> Job:
     return job
 
 
-def _out(request: Request, job: Job) -> GenerationOut:
+def video_allowed(job: Job, user: User) -> bool:
+    """A clip reaches its creator only once published; a draft held for review (or any other unpublished
+    state) is seen by operators alone, so a prompt the gate could not read never gets its video out."""
+    return bool(job.video_key) and (job.status == "published" or user.role == "operator")
+
+
+def _out(request: Request, job: Job, user: User, c: Components) -> GenerationOut:
     url = None
-    if job.video_key and job.status in ("published", "review"):
+    if video_allowed(job, user) and c.storage.exists(str(job.video_key)):
         url = str(request.url_for("download_video", job_id=job.id))
     return GenerationOut(
         id=job.id, status=job.status, user=job.user, request=job.request, reasons=job.reasons,
@@ -66,14 +72,14 @@ def list_generations(
         q = select(Job).order_by(col(Job.created_at).desc()).limit(limit)
         if user.role != "operator":
             q = q.where(Job.user == user.name)
-        return [_out(request, j) for j in s.exec(q).all()]
+        return [_out(request, j, user, c) for j in s.exec(q).all()]
 
 
 @router.get("/{job_id}", response_model=GenerationOut)
 def get_generation(
     job_id: str, request: Request, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> GenerationOut:
-    return _out(request, _visible(jobs.get_job(c, job_id), user))
+    return _out(request, _visible(jobs.get_job(c, job_id), user), user, c)
 
 
 @router.get("/{job_id}/video", response_class=FileResponse)
@@ -82,9 +88,9 @@ def download_video(
 ) -> FileResponse:
     job = jobs.get_job(c, job_id)
     if job is None or job.status != "published":
-        job = _visible(job, user)  # drafts held for review: only the creator and operators
-    if not job.video_key or job.status not in ("published", "review") or not c.storage.exists(job.video_key):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this generation has no video to download")
+        job = _visible(job, user)  # anything unpublished: its creator (who gets no video) and operators
+    if not video_allowed(job, user) or not c.storage.exists(str(job.video_key)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this generation has no published video to download")
     return FileResponse(c.storage.path(job.video_key), media_type="video/mp4", filename=f"{job.id}.mp4")
 
 
@@ -97,7 +103,7 @@ def takedown(
         job = jobs.take_down(c, job_id, user.name, body.reason)
     except jobs.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    return _out(request, job)
+    return _out(request, job, user, c)
 
 
 @router.post("/{job_id}/review", response_model=GenerationOut)
@@ -112,4 +118,4 @@ def review(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except jobs.JobError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    return _out(request, job)
+    return _out(request, job, user, c)

@@ -12,6 +12,7 @@ from PIL import Image
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from api.routes.generations import video_allowed
 from api.web.explain import timeline
 from api.web.media import MediaError, draw_boxes, frame_image, png_bytes
 from api.web.render import redirect, render
@@ -112,7 +113,7 @@ async def create(request: Request):
         try:
             job = jobs.create_job(c, user.name, req)
         except jobs.NotFound as exc:
-            errors["remix"] = f"Remix of: {exc} (it must be a published clip, or one of your own)"
+            errors["remix"] = f"Remix of: {exc} (it must be a published clip)"
         except jobs.JobError as exc:
             errors["seconds" if "seconds" in str(exc) else "prompt"] = str(exc)
         else:
@@ -139,19 +140,19 @@ def job_list(request: Request):
     return render(request, "jobs.html", {"jobs": rows})
 
 
-def _job_ctx(job: Job, storage: Any = None) -> dict[str, Any]:
+def _job_ctx(job: Job, user: User, storage: Any = None) -> dict[str, Any]:
     kept = set()
     if storage is not None and job.status in TERMINAL_STATES:
         kept = {i for i in flagged_frames(job.decisions) if storage.exists(evidence_key(job.id, i))}
     return {"job": job, "stages": timeline(job.decisions, job.status), "done": job.status in TERMINAL_STATES,
-            "playable": bool(job.video_key) and job.status in ("published", "review"), "kept_frames": kept}
+            "playable": video_allowed(job, user), "kept_frames": kept}
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(request: Request, job_id: str):
     user = require(request)
     job = visible_job(request, job_id, user)
-    return render(request, "job.html", _job_ctx(job, request.app.state.components.storage) | {"styles": styles()})
+    return render(request, "job.html", _job_ctx(job, user, request.app.state.components.storage) | {"styles": styles()})
 
 
 @router.get("/jobs/{job_id}/progress", response_class=HTMLResponse)
@@ -159,7 +160,7 @@ def job_progress(request: Request, job_id: str):
     """The progress panel alone, polled by htmx while the job runs."""
     user = require(request)
     job = visible_job(request, job_id, user)
-    ctx = _job_ctx(job, request.app.state.components.storage)
+    ctx = _job_ctx(job, user, request.app.state.components.storage)
     response = render(request, "_progress.html", ctx)
     if ctx["done"] and request.headers.get("HX-Request"):
         response.headers["HX-Refresh"] = "true"  # one full reload shows the clip, the reasons and the actions
@@ -172,9 +173,9 @@ def job_video(request: Request, job_id: str):
     c = request.app.state.components
     job = jobs.get_job(c, job_id) if JOB_ID.match(job_id) else None
     if job is None or job.status != "published":
-        job = visible_job(request, job_id, user)  # a draft held for review: its creator and operators only
-    if not job.video_key or job.status not in ("published", "review") or not c.storage.exists(job.video_key):
-        raise HTTPException(404, "this clip has no video")
+        job = visible_job(request, job_id, user)  # unpublished: operators only (the creator gets no video)
+    if not video_allowed(job, user) or not c.storage.exists(str(job.video_key)):
+        raise HTTPException(404, "this clip has no published video")
     return FileResponse(c.storage.path(job.video_key), media_type="video/mp4")
 
 
@@ -187,7 +188,7 @@ def job_frame(request: Request, job_id: str, stage: str, index: int):
     boxes = [b for d in job.decisions if d.get("name") == stage for e in d.get("evidence") or []
              if isinstance(e, dict) and e.get("frame") == index for b in e.get("boxes") or []]
     try:
-        if job.video_key and c.storage.exists(job.video_key):
+        if video_allowed(job, user) and c.storage.exists(str(job.video_key)):
             img = draw_boxes(frame_image(c.storage.path(job.video_key), index), boxes)
         elif 0 <= index <= 1_000_000 and c.storage.exists(evidence_key(job.id, index)):
             img = draw_boxes(Image.open(c.storage.path(evidence_key(job.id, index))), boxes)
