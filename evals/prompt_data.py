@@ -8,7 +8,9 @@ carry a lower sample weight. `group` names a contrast or benign suite for the fa
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gzip
 import hashlib
 import json
 import random
@@ -17,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from safety.text_normalize import PromptError, normalize
 
 # Categories with a learned head; public_figure and character come from name matching.
 LEARNED = (
@@ -90,12 +94,14 @@ def _hatecheck(root: Path) -> Iterator[Row]:
         # One template filled with different identities is one example for splitting purposes.
         sk = f"hatecheck-template-{templ}"
         if r["label_gold"] == "hateful":
-            pos: tuple[str, ...] = ("hate", "harassment")
+            pos: tuple[str, ...] = ("hate",)
             if fn.startswith("threat_"):
                 pos += ("hate/threatening", "violence")
             # Other hateful templates may still threaten ("... ought to be executed" is an opinion
-            # template): whether they are threatening or violent is unknown, not negative.
-            unknown = () if fn.startswith("threat_") else ("violence", "hate/threatening")
+            # template): whether they are threatening or violent is unknown, not negative. Hate at a group
+            # is hate; harassment (abuse of a person) is not what HateCheck annotates: unknown, not positive
+            # (labelled positive, v4 learned every group statement as harassment too).
+            unknown = ("harassment",) if fn.startswith("threat_") else ("violence", "hate/threatening", "harassment")
             yield Row(text, "hatecheck", _pos(pos, unknown=unknown), split_key=sk)
         else:
             # Not hateful is not harmless: abuse of an individual or a non-protected group ("I want to end his
@@ -118,7 +124,7 @@ def _davidson(root: Path, rng: random.Random) -> Iterator[Row]:
         text = re.sub(r"(RT )?@\w+:?|https?://\S+|&amp;|&#\d+;", " ", r["tweet"]).strip()
         if r["class"] == "0":
             # Annotators' majority said hate; weak (tweets, context-free, known label noise).
-            yield Row(text, "davidson", _pos(("hate", "harassment"), unknown=("hate/threatening", "violence")),
+            yield Row(text, "davidson", _pos(("hate",), unknown=("hate/threatening", "violence", "harassment")),
                       weight=0.5)
         elif r["class"] == "2":
             yield Row(text, "davidson", _neg(), group="davidson_neither")
@@ -216,6 +222,103 @@ def _sst(root: Path) -> Iterator[Row]:
             yield Row(r["prompts_final"], "sst", {c: 1 for c in cats})
 
 
+def _jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(ln) for ln in f if ln.strip()]
+
+
+def _toxigen(root: Path) -> Iterator[Row]:
+    """ToxiGen statements about 13 groups, written implicitly hateful or neutral (no slurs). Hate about a group
+    is hate; whether it also harasses, threatens or is violent is not annotated (unknown). The neutral
+    statements mention the same groups: hard negatives for 'a group is named'."""
+    for r in _jsonl_gz(root / "toxigen" / "toxigen_statements.jsonl.gz"):
+        if r["label"] == "hate":
+            yield Row(r["text"], "toxigen", _pos(("hate",), unknown=("harassment", "violence", "hate/threatening")),
+                      extra={"target": r.get("group", "")})
+        elif r["label"] == "neutral":
+            yield Row(r["text"], "toxigen", _neg(), group="toxigen_neutral", extra={"target": r.get("group", "")})
+
+
+def _stormfront(root: Path) -> Iterator[Row]:
+    """Stormfront sentences (de Gibert et al. 2018): hate / noHate; 'relation' (hate only with the
+    neighbouring sentences) and 'idk/skip' carry no usable label. A hate sentence that needs context is
+    kept at half weight. noHate sentences from that forum are ordinary text about the same topics; they
+    may still be abusive to an individual or violent, which the label does not say (unknown)."""
+    for r in _jsonl_gz(root / "stormfront" / "stormfront_sentences.jsonl.gz"):
+        if r["label"] == "hate":
+            yield Row(r["text"], "stormfront", _pos(("hate",), unknown=("harassment", "violence", "hate/threatening")),
+                      weight=0.5 if r.get("needs_context") else 1.0)
+        elif r["label"] == "noHate":
+            yield Row(r["text"], "stormfront", _neg(except_=("harassment", "violence")), group="stormfront_nohate")
+
+
+def _surge(root: Path) -> Iterator[Row]:
+    """Surge AI social-media comments, toxic / not toxic. Toxic is mostly insults and abuse aimed at a
+    person: harassment; which other category a toxic comment falls in is not annotated (unknown)."""
+    for r in _jsonl_gz(root / "surge_toxicity" / "toxicity_en.jsonl.gz"):
+        if r["label"] == "toxic":
+            yield Row(r["text"], "surge", {"harassment": 1}, weight=0.5)
+        elif r["label"] == "not_toxic":
+            yield Row(r["text"], "surge", _neg(), group="surge_not_toxic")
+
+
+ETHOS_HATE, ETHOS_NOT_HATE = 0.5, 0.2
+
+
+def _ethos(root: Path) -> Iterator[Row]:
+    """ETHOS comments (GPL-3.0: trained on, never shipped): isHate is the share of annotators who called it
+    hate. >= 0.5 hate; <= 0.2 not hate; between: no label. For hateful rows the violence share says whether
+    it incites violence (then violent and threatening hate) and directed_vs_generalized whether it targets one
+    person (then harassment too)."""
+    for r in _jsonl_gz(root / "ethos" / "ethos.jsonl.gz"):
+        h = float(r["isHate"])
+        if h >= ETHOS_HATE:
+            violent = float(r.get("violence") or 0.0) >= 0.5
+            labels = _pos(("hate",), unknown=("harassment", "sexual", "violence/graphic"))
+            labels["violence"] = labels["hate/threatening"] = int(violent)
+            if float(r.get("directed_vs_generalized") or 0.0) >= 0.5:
+                labels["harassment"] = 1
+            yield Row(r["text"], "ethos", labels)
+        elif h <= ETHOS_NOT_HATE:
+            yield Row(r["text"], "ethos", _neg(except_=("harassment",)), group="ethos_not_hate")
+
+
+# AILuminate hazard code -> (positive categories, categories the hazard says nothing about). All others are
+# negatives: a request for suicide methods is not sexual. Specialized advice, privacy and intellectual property
+# have no content head (a trademark or character is a name signal), so those rows only teach negatives.
+AILUMINATE = {
+    "vcr": (("violence", "illegal"), ("violence/graphic", "harassment", "hate", "hate/threatening")),
+    "ncr": (("illegal",), ("deception", "harassment")),
+    "src": (("sexual", "illegal"), ("violence", "harassment", "sexual/minors")),
+    "cse": (("sexual/minors", "sexual", "illegal"), ("violence", "harassment")),
+    "iwp": (("illegal", "violence"), ("violence/graphic",)),
+    "ssh": (("self-harm",), ("violence", "violence/graphic")),
+    "hte": (("hate",), ("harassment", "violence", "hate/threatening")),
+    "dfm": (("deception",), ("harassment", "illegal", "hate")),
+    "sxc": (("sexual",), ("sexual/minors", "harassment")),
+    "spc": ((), ("illegal", "self-harm", "violence", "deception")),
+    "prv": ((), ("illegal", "harassment", "deception")),
+    "ipv": ((), ("illegal", "deception")),
+}
+
+
+def _ailuminate(root: Path) -> Iterator[Row]:
+    for r in _jsonl_gz(root / "ailuminate" / "demo_en_us.jsonl.gz"):
+        # Sub-codes name the class and a subtype: sxc_prn, spc_fin, spc_hlt ...
+        hazard = r["hazard"].split("_")[0]
+        if hazard not in AILUMINATE:
+            raise ValueError(f"AILuminate hazard {r['hazard']!r} has no mapping")
+        pos, unknown = AILUMINATE[hazard]
+        yield Row(r["text"], "ailuminate", _pos(pos, unknown=unknown), extra={"hazard": r["hazard"]})
+
+
+def red_team_openers(data_dir: Path) -> list[str]:
+    """Anthropic HH red-team first turns: no labels (mostly harmful requests, some benign openers), so they
+    are never trained on; the eval reports the share the gate flags."""
+    root = data_dir / "prompts" if (data_dir / "prompts").is_dir() else data_dir
+    return [r["text"] for r in _jsonl_gz(root / "hh_rlhf_harmless" / "first_turns_test.jsonl.gz")]
+
+
 def _benign(root: Path, rng: random.Random, coco_n: int = 4000) -> Iterator[Row]:
     d = root / "benign"
     with (d / "partiprompts" / "PartiPrompts.tsv").open(encoding="utf-8") as f:
@@ -235,10 +338,14 @@ def _benign(root: Path, rng: random.Random, coco_n: int = 4000) -> Iterator[Row]
         yield Row(r["prompt"], "coco", _neg(), group="benign_coco")
 
 
+AUTHORED_NEGATIVES = ("data/contrast_benign.txt", "data/hard_negatives.txt")
+
+
 def _authored(path: Path | None = None) -> Iterator[Row]:
-    """Our own benign contrast prompts (safety/data/contrast_benign.txt): alarming words, harmless intent."""
+    """Our own benign contrast prompts (safety/data/contrast_benign.txt, hard_negatives.txt): alarming words,
+    news, medicine, history, fiction, counter-speech; harmless intent."""
     text = (path.read_text(encoding="utf-8") if path else
-            resources.files("safety").joinpath("data/contrast_benign.txt").read_text(encoding="utf-8"))
+            "\n".join(resources.files("safety").joinpath(f).read_text(encoding="utf-8") for f in AUTHORED_NEGATIVES))
     for ln in text.splitlines():
         if ln.strip() and not ln.startswith("#"):
             yield Row(ln.strip(), "authored", _neg(), group="authored_hard_negatives")
@@ -289,7 +396,8 @@ def _styled_benign(root: Path, rows: list[Row], rng: random.Random) -> Iterator[
                    key=lambda r: key(r.text))
     for base in rng.sample(bases, min(STYLED_BENIGN, len(bases))):
         styled = ", ".join([" ".join(base.text.split()).rstrip(" ."), *rng.sample(frags, rng.randint(2, 6))])
-        yield Row(styled, "styled", _neg(), group="benign_styled", split_key=group_key(base))
+        yield Row(styled, "styled", _neg(), group="benign_styled", split_key=group_key(base),
+                  extra={"base_source": base.source})
 
 
 def key(text: str) -> str:
@@ -297,29 +405,69 @@ def key(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text.lower()).strip()
 
 
-def load_rows(data_dir: Path, seed: int = 0) -> list[Row]:
+def _loaders(root: Path, rng: random.Random) -> dict[str, Iterator[Row]]:
+    """Every labelled source by name (generators: nothing is read until a name is iterated)."""
+    return {"nibbler": _nibbler(root), "hatecheck": _hatecheck(root), "davidson": _davidson(root, rng),
+            "i2p": _i2p(root), "ring_a_bell": _ring_a_bell(root), "six_cd": _six_cd(root),
+            "harmbench": _harmbench(root), "sst": _sst(root), "toxigen": _toxigen(root),
+            "stormfront": _stormfront(root), "surge": _surge(root), "ethos": _ethos(root),
+            "ailuminate": _ailuminate(root), "benign": _benign(root, rng), "authored": _authored(),
+            "seeds": _seeds()}
+
+
+SOURCES = ("nibbler", "hatecheck", "davidson", "i2p", "ring_a_bell", "six_cd", "harmbench", "sst", "toxigen",
+           "stormfront", "surge", "ethos", "ailuminate", "benign", "authored", "seeds")
+
+
+def dedupe_key(text: str) -> str:
+    """The key that makes two rows one prompt: the serving normaliser's text (homoglyphs, leetspeak, spacing
+    undone), then case, spacing and punctuation dropped."""
+    with contextlib.suppress(PromptError):
+        text = normalize(text).text
+    return key(text)
+
+
+def dedupe(rows: Iterator[Row] | list[Row]) -> tuple[list[Row], dict[str, int]]:
+    """One row per dedupe key, before any split: text found in two sources would otherwise be trained on
+    under one and scored under the other. The first source keeps the row; a known positive from a later one
+    wins over a negative (a strong label over a weak one). Returns the rows and, per source, how many of its
+    rows were dropped as copies of another source's row."""
+    merged: dict[str, Row] = {}
+    dropped: dict[str, int] = {}
+    for row in rows:
+        k = dedupe_key(row.text)
+        if not k:
+            continue
+        if k not in merged:
+            merged[k] = row
+            continue
+        old = merged[k]
+        if old.source != row.source:
+            dropped[row.source] = dropped.get(row.source, 0) + 1
+        for c, v in row.labels.items():
+            if c not in old.labels or (v == 1 and old.labels[c] == 0 and row.weight >= old.weight):
+                old.labels[c] = v
+    return list(merged.values()), dropped
+
+
+LAST_DEDUPE: dict[str, int] = {}
+
+
+def load_rows(data_dir: Path, seed: int = 0, sources: tuple[str, ...] = SOURCES) -> list[Row]:
+    """Rows of the named sources (default: all), deduplicated across sources by normalised text."""
     root = data_dir / "prompts" if (data_dir / "prompts").is_dir() else data_dir
     rng = random.Random(seed)
-    gens = [_nibbler(root), _hatecheck(root), _davidson(root, rng), _i2p(root), _ring_a_bell(root),
-            _six_cd(root), _harmbench(root), _sst(root), _benign(root, rng), _authored(), _seeds()]
-    merged: dict[str, Row] = {}
-    for gen in gens:
-        for row in gen:
-            k = key(row.text)
-            if not k:
-                continue
-            if k not in merged:
-                merged[k] = row
-                continue
-            # The same prompt from two sources: a known positive wins over a negative, and a
-            # strong label over a weak one; contrast groups stay with the first source.
-            old = merged[k]
-            for c, v in row.labels.items():
-                if c not in old.labels or (v == 1 and old.labels[c] == 0 and row.weight >= old.weight):
-                    old.labels[c] = v
-    out = list(merged.values())
-    styled = [r for r in _styled_benign(root, out, rng) if key(r.text) not in merged]
-    return out + styled
+    loaders = _loaders(root, rng)
+    unknown = set(sources) - set(loaders)
+    if unknown:
+        raise ValueError(f"unknown prompt sources: {sorted(unknown)}")
+    out, dropped = dedupe(row for name in SOURCES if name in sources for row in loaders[name])
+    LAST_DEDUPE.clear()
+    LAST_DEDUPE.update(dropped)
+    if "benign" in sources and "i2p" in sources:
+        seen = {dedupe_key(r.text) for r in out}
+        out += [r for r in _styled_benign(root, out, rng) if dedupe_key(r.text) not in seen]
+    return out
 
 
 def group_key(row: Row) -> str:
