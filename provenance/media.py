@@ -16,6 +16,14 @@ import numpy as np
 from provenance.errors import ProvenanceError
 
 MAX_PIXELS = 4096 * 2304  # refuse absurd frame sizes (decompression bombs)
+# Audio is decoded to float32: memory is seconds x rate x channels x 4 bytes, so all three are bounded.
+MAX_AUDIO_RATE = 192_000  # the highest rate studios use; a 1 MHz track is a crafted file
+MAX_AUDIO_CHANNELS = 16  # read_audio mixes to stereo anyway; more only costs decoder memory
+MAX_AUDIO_SECONDS = 180.0  # a whole-track read (embedding our own <= 60 s clips) longer than this is refused
+
+
+class MediaLimitError(ProvenanceError):
+    """The file is over a decoding limit (frame size, sample rate, channels, audio length)."""
 
 
 def open_media(path: Path) -> av.container.InputContainer:
@@ -33,7 +41,29 @@ def open_media(path: Path) -> av.container.InputContainer:
 def _check_video_stream(stream: av.video.stream.VideoStream, path: Path) -> None:
     w, h = stream.codec_context.width, stream.codec_context.height
     if w <= 0 or h <= 0 or w * h > MAX_PIXELS:
-        raise ProvenanceError(f"unsupported frame size {w}x{h} in {path.name}")
+        raise MediaLimitError(f"unsupported frame size {w}x{h} in {path.name}")
+    # The header speaks for the first frame only: a stream can switch to a larger size mid-way. With
+    # max_pixels the decoder refuses such a frame before allocating it (a check after decoding is too late
+    # for a 60000x60000 frame); _check_frame covers decoders that do not honour the option.
+    stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(MAX_PIXELS)}
+
+
+def _check_frame(frame: av.VideoFrame, path: Path) -> None:
+    if frame.width * frame.height > MAX_PIXELS:
+        raise MediaLimitError(f"frame size changes to {frame.width}x{frame.height} mid-stream in {path.name}, "
+                              f"over the {MAX_PIXELS:,} pixel limit")
+
+
+def _decode_failed(what: str, path: Path, exc: Exception) -> ProvenanceError:
+    return ProvenanceError(f"cannot decode {what} in {path.name} (corrupt, or a frame over the "
+                           f"{MAX_PIXELS:,} pixel limit): {exc}")
+
+
+def _check_audio(rate: int, channels: int, path: Path) -> None:
+    if rate > MAX_AUDIO_RATE:
+        raise MediaLimitError(f"audio sample rate {rate:,} Hz in {path.name} is over the {MAX_AUDIO_RATE:,} Hz limit")
+    if channels > MAX_AUDIO_CHANNELS:
+        raise MediaLimitError(f"{channels} audio channels in {path.name}; the limit is {MAX_AUDIO_CHANNELS}")
 
 
 def estimate_frames(path: Path, start_s: float = 0.0, max_seconds: float | None = None) -> int | None:
@@ -69,6 +99,7 @@ def iter_luma(
         try:
             i = 0
             for frame in box.decode(vs):
+                _check_frame(frame, Path(path))
                 t = float(frame.time) if frame.time is not None else 0.0
                 if t < start_s:
                     continue
@@ -78,30 +109,49 @@ def iter_luma(
                     yield t, frame.to_ndarray(format="gray")
                 i += 1
         except av.FFmpegError as exc:
-            raise ProvenanceError(f"cannot decode video in {Path(path).name}: {exc}") from exc
+            raise _decode_failed("video", Path(path), exc) from exc
 
 
-def read_audio(path: Path, rate: int | None = None) -> tuple[np.ndarray, int, str] | None:
-    """All audio as float32 (channels, samples), its rate and layout name; None if there is no audio."""
+def read_audio(
+    path: Path, rate: int | None = None, max_seconds: float | None = None
+) -> tuple[np.ndarray, int, str] | None:
+    """Audio as float32 (channels, samples), its rate and layout name; None if there is no audio.
+
+    With max_seconds, decoding stops once that much audio is read (the rest is never decoded, whatever the
+    header claims); without it the whole track is read and one over MAX_AUDIO_SECONDS is refused. Memory is
+    at most seconds x MAX_AUDIO_RATE x 2 channels x 4 bytes."""
+    path = Path(path)
     with open_media(path) as box:
         if not box.streams.audio:
             return None
         st = box.streams.audio[0]
+        _check_audio(st.codec_context.sample_rate or 0, st.codec_context.channels or 0, path)
         sr = rate or st.codec_context.sample_rate or 48000
+        _check_audio(sr, 0, path)
         layout = "stereo" if (st.codec_context.channels or 1) >= 2 else "mono"
+        limit = math.ceil((MAX_AUDIO_SECONDS if max_seconds is None else max(0.0, max_seconds)) * sr)
         res = av.AudioResampler(format="fltp", layout=layout, rate=sr)
         chunks = []
+        n = 0
         try:
             for frame in box.decode(st):
+                _check_audio(frame.sample_rate, len(frame.layout.channels), path)  # can change mid-stream
                 for out in res.resample(frame):
                     chunks.append(out.to_ndarray())
-            for out in res.resample(None):
-                chunks.append(out.to_ndarray())
+                    n += out.samples
+                if n > limit:
+                    break
+            else:
+                for out in res.resample(None):
+                    chunks.append(out.to_ndarray())
+                    n += out.samples
         except av.FFmpegError as exc:
-            raise ProvenanceError(f"cannot decode audio in {Path(path).name}: {exc}") from exc
+            raise ProvenanceError(f"cannot decode audio in {path.name}: {exc}") from exc
+    if n > limit and max_seconds is None:
+        raise MediaLimitError(f"the audio in {path.name} is longer than {MAX_AUDIO_SECONDS:.0f} s")
     if not chunks:
         return None
-    return np.concatenate(chunks, axis=1).astype(np.float32), sr, layout
+    return np.concatenate(chunks, axis=1)[:, :limit].astype(np.float32, copy=False), sr, layout
 
 
 YuvFn = Callable[[np.ndarray, int], np.ndarray]  # (yuv420p array (H*3/2, W), frame index) -> same shape
@@ -182,6 +232,7 @@ def transcode(
             idx_in = 0
             dropped_s = 0.0
             for frame in box.decode(vin):
+                _check_frame(frame, src)
                 t = float(frame.time) if frame.time is not None else idx_in / src_fps
                 idx_in += 1
                 if drop is not None and drop(t):
@@ -230,7 +281,7 @@ def transcode(
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; published media must be readable
         os.replace(tmp, dst)
     except av.FFmpegError as exc:
-        raise ProvenanceError(f"cannot transcode {src.name}: {exc}") from exc
+        raise _decode_failed("or encode video", src, exc) from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -139,7 +139,8 @@ def detect_clip(
     video = VideoMark(key).detect_frames(y for _, y in iter_luma(path, start_s, max_seconds, stride=stride))
     t_video = time.perf_counter() - t0
     audio_res = None
-    a = read_audio(path)
+    # only the span looked at is decoded: a long soundtrack behind a short header costs nothing
+    a = read_audio(path, max_seconds=None if max_seconds is None else start_s + max_seconds)
     if a is not None:
         samples, sr, _ = a
         lo = int(start_s * sr)

@@ -145,6 +145,8 @@ def sample_frames(path: Path, every_seconds: float = 0.5, max_frames: int = 64) 
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             _check_size(stream.codec_context.width or 1, stream.codec_context.height or 1, path.name)
+            # a later frame can be larger than the header says: the decoder refuses it before allocating it
+            stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(MAX_PIXELS)}
             prev_hist: np.ndarray | None = None
             last: SampledFrame | None = None
             next_t = 0.0

@@ -33,6 +33,8 @@ def sample_frames(
             raise CopyrightError(f"{path.name} has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        # a frame can be larger than the header says: the decoder refuses it before allocating it
+        stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(MAX_PIXELS)}
         next_t, emitted = 0.0, 0
         for i, frame in enumerate(container.decode(stream)):
             if frame.width * frame.height > MAX_PIXELS:

@@ -177,6 +177,9 @@ def load_clip(
             raise DetectorError(f"{path.name}: frame size {w}x{h} exceeds the {MAX_PIXELS:,} pixel limit")
         native_fps = float(stream.average_rate) if stream.average_rate else None
         sw, sh = _scaled_size(w, h)
+        # The header speaks for the first frame: a later one can be larger. The decoder refuses a frame over
+        # the limit before allocating it; the check in the loop covers decoders that ignore the option.
+        stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(MAX_PIXELS)}
         step = 1.0 / fps
         next_t = 0.0
         frames: list[np.ndarray] = []
