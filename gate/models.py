@@ -29,6 +29,28 @@ class User(SQLModel, table=True):
     disabled: bool = False
 
 
+class WebSession(SQLModel, table=True):
+    """A console sign-in, ended on the server by sign-out or its absolute lifetime (a copied cookie dies too).
+
+    The cookie carries the id; only its SHA-256 is stored.
+    """
+
+    __tablename__ = "web_sessions"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user: str = Field(index=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class RateCount(SQLModel, table=True):
+    """Fixed-window request counts shared by every API process when the broker is not Redis."""
+
+    __tablename__ = "rate_counts"
+    key: str = Field(primary_key=True, max_length=200)  # client and window number
+    count: int = 0
+    expires_at: datetime = Field(index=True)
+
+
 class Job(SQLModel, table=True):
     """A generation request. Its id is also the video id (64 bits: the watermark payload)."""
 

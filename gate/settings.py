@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     c2pa_private_key: Path | None = None
     c2pa_trust_anchors: Path | None = None
     software_agent: str = "reelgate"
-    secure_cookies: bool = False  # set when the web console is served over HTTPS (cookie gets Secure)
+    # console cookie Secure flag: unset = Secure unless the browser uses plain http on a loopback address
+    secure_cookies: bool | None = None
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)  # absolute console session lifetime
 
     # weights an operator supplies (optional signals until configured)
     clip_weights: Path | None = None

@@ -12,7 +12,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 class Browser:
     def __init__(self, app: Any) -> None:
-        self.client = TestClient(app, follow_redirects=False)
+        # localhost: plain http on loopback, where the session cookie is not Secure (as `reelgate serve` locally)
+        self.client = TestClient(app, base_url="http://localhost", follow_redirects=False)
 
     def get(self, url: str, **kw: Any):
         return self.client.get(url, **kw)

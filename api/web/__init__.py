@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from api.security import SecurityHeaders
 from api.web import cameos, creator, operator, pages, rights, verify
 from api.web.render import render
-from api.web.session import SESSION_COOKIE, SESSION_MAX_AGE, CsrfError, SignInRequired, WrongRole, session_secret
+from api.web.session import SESSION_COOKIE, CsrfError, SignInRequired, WrongRole, session_secret
 
 API_PREFIXES = ("/v1/", "/health", "/openapi.json", "/docs", "/redoc")
 
@@ -22,8 +23,10 @@ API_PREFIXES = ("/v1/", "/health", "/openapi.json", "/docs", "/redoc")
 def install(app: FastAPI) -> None:
     c = app.state.components
     app.add_middleware(SessionMiddleware, secret_key=session_secret(c.settings.keys_dir),
-                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="lax",
-                       https_only=c.settings.secure_cookies)  # HttpOnly is always set by the middleware
+                       session_cookie=SESSION_COOKIE, max_age=int(c.settings.session_hours * 3600),
+                       same_site="lax")  # HttpOnly is always set by the middleware; Secure by SecurityHeaders
+    # outermost: CSP, no framing, nosniff on every response (API and console); Secure per request
+    app.add_middleware(SecurityHeaders, secure_cookies=c.settings.secure_cookies, session_cookie=SESSION_COOKIE)
 
     @app.exception_handler(SignInRequired)
     async def _signin(request: Request, _: SignInRequired) -> RedirectResponse:

@@ -1,26 +1,30 @@
 """Browser sessions: a signed cookie (Starlette's SessionMiddleware), sign-in by API key, CSRF tokens.
 
-The cookie holds the user's name and the SHA-256 of the key they signed in with (never the key), so a
-disabled or rotated key ends every session made with it at the next request.
+The cookie holds the user's name, the SHA-256 of the key they signed in with (never the key), and a
+server-side session id: a disabled or rotated key ends every session made with it at the next request,
+sign-out deletes the session row (a copied cookie stops working), and every session ends after
+REELGATE_SESSION_HOURS however active it is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from gate.models import User
+from gate.models import User, WebSession, utcnow
 from gate.users import user_for_key
 
 SESSION_COOKIE = "reelgate_session"
-SESSION_MAX_AGE = 8 * 3600
 CSRF_FIELD = "csrf_token"
 
 
@@ -79,13 +83,34 @@ def sign_in(request: Request, key: str) -> User | None:
     user = user_for_key(request.app.state.components.engine, key.strip())
     if user is None:
         return None
-    request.session.clear()  # a new session id and a new CSRF token: no fixation across sign-ins
-    request.session.update({"user": user.name, "kh": user.key_hash, "csrf": secrets.token_urlsafe(32)})
+    _end(request)  # a new session id and a new CSRF token: no fixation across sign-ins
+    sid = secrets.token_urlsafe(32)
+    now = utcnow()
+    lifetime = timedelta(hours=request.app.state.components.settings.session_hours)
+    with Session(request.app.state.components.engine) as s:
+        s.exec(delete(WebSession).where(col(WebSession.expires_at) < now))  # housekeeping: ended sessions
+        s.add(WebSession(id_hash=_sid_hash(sid), user=user.name, created_at=now, expires_at=now + lifetime))
+        s.commit()
+    request.session.update({"user": user.name, "kh": user.key_hash, "sid": sid, "csrf": secrets.token_urlsafe(32)})
     return user
 
 
-def sign_out(request: Request) -> None:
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def _end(request: Request) -> None:
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        with Session(request.app.state.components.engine) as s:
+            s.exec(delete(WebSession).where(col(WebSession.id_hash) == _sid_hash(sid)))
+            s.commit()
     request.session.clear()
+
+
+def sign_out(request: Request) -> None:
+    """Ends the session on the server too: the cookie, wherever it was copied to, signs in no one."""
+    _end(request)
 
 
 def web_user(request: Request) -> User | None:
@@ -93,15 +118,20 @@ def web_user(request: Request) -> User | None:
     if hasattr(request.state, "web_user"):
         return request.state.web_user
     user = None
-    name, kh = request.session.get("user"), request.session.get("kh")
-    if isinstance(name, str) and isinstance(kh, str):
+    name, kh, sid = request.session.get("user"), request.session.get("kh"), request.session.get("sid")
+    if isinstance(name, str) and isinstance(kh, str) and isinstance(sid, str):
         with Session(request.app.state.components.engine) as s:
             row = s.exec(select(User).where(User.name == name)).first()
-        if row is not None and not row.disabled and hmac.compare_digest(row.key_hash, kh):
+            live = s.get(WebSession, _sid_hash(sid))
+        if (row is not None and not row.disabled and hmac.compare_digest(row.key_hash, kh)
+                and live is not None and live.user == name and live.expires_at > utcnow()):
             user = row
         else:
-            request.session.pop("user", None)
-            request.session.pop("kh", None)
+            for k in ("user", "kh", "sid"):
+                request.session.pop(k, None)
+    elif name is not None:
+        for k in ("user", "kh", "sid"):  # a cookie from before server-side sessions: signed in no more
+            request.session.pop(k, None)
     request.state.web_user = user
     return user
 

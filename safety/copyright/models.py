@@ -32,6 +32,9 @@ class Work(SQLModel, table=True):
     name: str = Field(max_length=200)
     aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     policy: str = Field(default=WorkPolicy.block.value, max_length=16)
+    # names (the name or aliases) that are common words: not used by the prompt gate until an operator
+    # approves them, so one holder cannot block every prompt that says "ball"
+    pending_names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=_now)
 
 

@@ -69,10 +69,11 @@ def test_creator_prompt_to_gate_result(server, page, tmp_path) -> None:
     expect(page.get_by_text("a red ball bouncing on a wooden floor").first).to_be_visible()
     shot(page, "12-creator-job-running")
     # htmx polls the progress panel until the job reaches a terminal state (no page reload needed)
-    page.wait_for_function("/Through the gate: (published|blocked|review|failed)/.test(document.body.innerText)",
+    # predicates as functions: a string expression is eval'd in the page, which the console's CSP refuses
+    page.wait_for_function("() => /Through the gate: (published|blocked|review|failed)/.test(document.body.innerText)",
                            timeout=90_000)
     # ... and then reloads the page once (HX-Refresh) to show the clip or the reasons
-    page.wait_for_function("document.querySelector('video') || "
+    page.wait_for_function("() => document.querySelector('video') || "
                            "/Why (it was stopped|a person must review it|it failed)/.test(document.body.innerText)")
     text = page.inner_text("#progress")
     status = TERMINAL.search(text).group(1)
@@ -80,7 +81,7 @@ def test_creator_prompt_to_gate_result(server, page, tmp_path) -> None:
     if status == "published":
         assert page.locator("video").count() == 1
         # the browser loads and decodes the clip through the session-authenticated video route
-        page.wait_for_function("document.querySelector('video').readyState >= 1")
+        page.wait_for_function("() => document.querySelector('video').readyState >= 1")
         assert abs(page.evaluate("document.querySelector('video').duration") - 2.0) < 0.3
         expect(page.get_by_role("heading", name="Remix this clip")).to_be_visible()
     else:  # explained in words, stage by stage
@@ -216,7 +217,7 @@ def test_cameo_owner_enrolls_with_webcam_manages_and_revokes(server, page) -> No
     page.get_by_role("button", name="Record with my webcam").click()
     page.wait_for_timeout(4500)
     page.get_by_role("button", name="Stop recording").click()
-    page.wait_for_function("document.getElementById('video').files.length === 1")
+    page.wait_for_function("() => document.getElementById('video').files.length === 1")
     assert "Press Enroll" in page.inner_text("#cam-status")
     shot(page, "41-cameo-enroll-webcam")
     page.get_by_role("button", name="Enroll", exact=True).click()
@@ -260,7 +261,7 @@ def test_journalist_verifies_a_file(server, page) -> None:
     expect(page).to_have_url(re.compile(r"/verify/r/[0-9a-f]{32}$"), timeout=60_000)
     expect(page.get_by_role("heading", name="Content Credentials (C2PA)")).to_be_visible()
     expect(page.get_by_text("No Content Credentials in this file.")).to_be_visible()
-    page.wait_for_function("document.querySelector('img.frame') && document.querySelector('img.frame').complete")
+    page.wait_for_function("() => document.querySelector('img.frame') && document.querySelector('img.frame').complete")
     shot(page, "50-verify-report", phone=True)
     assert axe_violations(page) == []
     permalink = page.url
