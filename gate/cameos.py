@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from gate import audit
 from gate.components import Components
+from gate.evidence import delete_evidence, delete_evidence_showing
 from gate.models import Job, LivenessChallenge, utcnow
 from gate.uploads import check_video
 
@@ -131,6 +132,8 @@ def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: st
             done.append(vid)
         s.commit()
     for vid in done:
+        delete_evidence(c, vid)  # a review draft's kept frames show the same likeness
+    for vid in done:
         audit.append(c.engine, actor, "job.taken_down", vid, {"reason": reason})
     return done
 
@@ -175,8 +178,11 @@ def revoke(c: Components, actor: str, cameo_id: int) -> list[str]:
 
     with Session(c.engine) as s:
         lost = registry.revoke(s, cameo_id, actor)
+        handle = registry.get_cameo(s, cameo_id).handle
     removed = take_down_videos(c, lost, actor, "the cameo owner revoked consent")
-    audit.append(c.engine, actor, "cameo.revoked", str(cameo_id), {"taken_down": removed})
+    # refused clips have no appearance row, but their kept frames may show this face: they go too
+    cleared = delete_evidence_showing(c, handle)
+    audit.append(c.engine, actor, "cameo.revoked", str(cameo_id), {"taken_down": removed, "evidence_deleted": cleared})
     return removed
 
 

@@ -1,6 +1,8 @@
-"""The frames that made a stage refuse a clip, kept after the draft itself is deleted, so the creator and
-the operators can see why. Frames flagged for sexual content are never kept: the decision and its words
-are the record there, and no copy of such material is stored."""
+"""The frames that made a stage refuse a clip, kept after the draft itself is deleted, so the operators can
+see why (the creator gets the words and a blurred thumbnail, api/web/creator.py). Frames flagged for sexual
+content are never kept: the decision and its words are the record there, and no copy of such material is
+stored. Kept frames go when the clip is taken down and when a cameo they show is revoked: they may show the
+face of someone who did not consent."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import av
+from sqlalchemy import String, cast
+from sqlmodel import Session, col, select
 
 from gate.components import Components
+from gate.models import Job
 
 log = logging.getLogger(__name__)
 NEVER_KEEP = frozenset({"nudity", "minor_sexual", "sexual", "sexual_clip"})
@@ -49,3 +54,32 @@ def keep_evidence_frames(c: Components, job_id: str, draft: Path, decisions: lis
             if i >= wanted[-1]:
                 break
     return kept
+
+
+def delete_evidence(c: Components, job_id: str) -> int:
+    """Every kept frame of one job (takedown, revocation). Returns how many were deleted."""
+    return c.storage.delete_prefix(f"evidence/{job_id}")
+
+
+def shows_handle(decisions: list[dict[str, Any]], handle: str) -> bool:
+    """Whether any frame-level finding names this likeness (the likeness stage's evidence)."""
+    return any(isinstance(e, dict) and e.get("handle") == handle and isinstance(e.get("frame"), int)
+               for d in decisions for e in d.get("evidence") or [])
+
+
+def delete_evidence_showing(c: Components, handle: str) -> list[str]:
+    """On revocation: delete the kept frames of every job whose findings name @handle.
+
+    All of such a job's frames go, not only the likeness ones: a copyright or violence frame of the same
+    clip may show the same face. A coarse text match narrows the rows in SQL (handles are [a-z0-9_.],
+    which JSON never escapes); the evidence itself decides."""
+    with Session(c.engine) as s:
+        rows = s.exec(select(Job.id, Job.decisions).where(
+            cast(col(Job.decisions), String).contains(f'"{handle}"', autoescape=True))).all()
+    done = []
+    for job_id, decisions in rows:
+        if shows_handle(decisions or [], handle) and delete_evidence(c, job_id):
+            done.append(job_id)
+    if done:
+        log.info("deleted the kept frames of %d job(s) showing @%s", len(done), handle)
+    return done

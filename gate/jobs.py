@@ -17,7 +17,7 @@ from gate import audit
 from gate.cameos import recheck_consent
 from gate.components import Components
 from gate.decision import Decision
-from gate.evidence import keep_evidence_frames
+from gate.evidence import delete_evidence, keep_evidence_frames
 from gate.models import TERMINAL_STATES, Job, RightsDecision, utcnow
 from gate.pipeline import JobContext, Pipeline, PipelineResult
 from gate.requests import GenerationRequest
@@ -253,6 +253,7 @@ def take_down(c: Components, job_id: str, actor: str, reason: str) -> Job:
         job.updated_at = utcnow()
         s.add(job)
         s.commit()
+    delete_evidence(c, job_id)  # kept frames of a taken-down clip go with it
     audit.append(c.engine, actor, "job.taken_down", job_id, {"reason": reason})
     return job
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 _KEY = re.compile(r"^[a-z0-9_\-]+(/[A-Za-z0-9_\-.]+)+$")
+_PREFIX = re.compile(r"^[a-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
 
 
 class StorageError(ValueError):
@@ -22,6 +23,8 @@ class MediaStorage(Protocol):
     def path(self, key: str) -> Path: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> bool: ...
+    def keys(self, prefix: str) -> list[str]: ...
+    def delete_prefix(self, prefix: str) -> int: ...
 
 
 class LocalStorage:
@@ -63,3 +66,25 @@ class LocalStorage:
             p.unlink()
             return True
         return False
+
+    def _folder(self, prefix: str) -> Path:
+        if not _PREFIX.match(prefix) or ".." in prefix:
+            raise StorageError(f"invalid media prefix {prefix!r}")
+        return self.root / prefix
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every stored key under a folder such as "verify" or "evidence/<job id>" (in-flight temp files not)."""
+        folder = self._folder(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*")
+                      if p.is_file() and not p.name.startswith(".incoming-"))
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete a folder of keys (e.g. all evidence frames of one job). Returns how many files went."""
+        folder = self._folder(prefix)
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return count

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from api.routes.generations import video_allowed
 from api.web.explain import timeline
-from api.web.media import MediaError, draw_boxes, frame_image, png_bytes
+from api.web.media import MediaError, blurred_thumbnail, draw_boxes, frame_image, png_bytes
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
 from gate import jobs
@@ -181,7 +181,9 @@ def job_video(request: Request, job_id: str):
 
 @router.get("/jobs/{job_id}/frames/{stage}/{index}.png")
 def job_frame(request: Request, job_id: str, stage: str, index: int):
-    """The frame a stage flagged, with its boxes drawn (only while the clip is still stored)."""
+    """The frame a stage flagged, with its boxes drawn, from the clip while it may be seen, else from the
+    kept evidence: in full for operators, strongly blurred for the creator (it may show a person who did not
+    consent, violence, or someone's work; the words say what was found)."""
     user = require(request)
     job = visible_job(request, job_id, user)
     c = request.app.state.components
@@ -191,9 +193,11 @@ def job_frame(request: Request, job_id: str, stage: str, index: int):
         if video_allowed(job, user) and c.storage.exists(str(job.video_key)):
             img = draw_boxes(frame_image(c.storage.path(job.video_key), index), boxes)
         elif 0 <= index <= 1_000_000 and c.storage.exists(evidence_key(job.id, index)):
-            img = draw_boxes(Image.open(c.storage.path(evidence_key(job.id, index))), boxes)
+            with Image.open(c.storage.path(evidence_key(job.id, index))) as kept:
+                img = draw_boxes(kept, boxes) if user.role == "operator" else blurred_thumbnail(kept)
         else:
             raise HTTPException(404, "the clip is no longer stored, so its frames cannot be shown")
     except MediaError as exc:
         raise HTTPException(404, str(exc)) from exc
-    return Response(png_bytes(img), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    # not cached: a takedown or a revocation removes the frame, and a cached copy would outlive it
+    return Response(png_bytes(img), media_type="image/png", headers={"Cache-Control": "private, no-store"})
