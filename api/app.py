@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from api import web
 from api.limits import BodyLimit
-from api.routes import cameos, generations, rights, system, verify
+from api.routes import cameos, generations, me, rights, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
 from gate.queue import BrokerUnavailable, enqueue, make_celery
@@ -73,5 +73,6 @@ def create_app(
     app.include_router(cameos.router)
     app.include_router(rights.router)
     app.include_router(verify.router)
+    app.include_router(me.router)
     web.install(app)  # the server-rendered console (api/web)
     return app

@@ -6,9 +6,10 @@ import hashlib
 import re
 import secrets
 
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from gate import audit
 from gate.models import ROLES, User
@@ -32,8 +33,8 @@ def create_user(engine: Engine, name: str, role: str, actor: str = "cli") -> tup
         raise UserError("user name must be 2-32 of a-z 0-9 _ .")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    user = User(name=name, role=role, key_prefix=key[:10], key_hash=hash_key(key))
+    key, prefix, digest = _new_key()
+    user = User(name=name, role=role, key_prefix=prefix, key_hash=digest)
     with Session(engine, expire_on_commit=False) as s:
         s.add(user)
         try:
@@ -41,6 +42,50 @@ def create_user(engine: Engine, name: str, role: str, actor: str = "cli") -> tup
         except IntegrityError as exc:
             raise UserError(f"user {name!r} already exists") from exc
     audit.append(engine, actor, "user.created", name, {"role": role})
+    return user, key
+
+
+def _new_key() -> tuple[str, str, str]:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[:10], hash_key(key)
+
+
+def _end_web_sessions(s: Session, name: str) -> None:
+    from gate.models import WebSession
+
+    s.exec(delete(WebSession).where(col(WebSession.user) == name))
+
+
+def _get(s: Session, name: str) -> User:
+    user = s.exec(select(User).where(User.name == name.strip().lower())).first()
+    if user is None:
+        raise UserError(f"no user {name!r}")
+    return user
+
+
+def set_disabled(engine: Engine, name: str, disabled: bool, actor: str = "cli") -> User:
+    """A disabled user's key is refused (401) and their console sessions end; enabling restores the key."""
+    with Session(engine, expire_on_commit=False) as s:
+        user = _get(s, name)
+        user.disabled = disabled
+        s.add(user)
+        if disabled:
+            _end_web_sessions(s, user.name)
+        s.commit()
+    audit.append(engine, actor, "user.disabled" if disabled else "user.enabled", user.name, {})
+    return user
+
+
+def rotate_key(engine: Engine, name: str, actor: str = "cli") -> tuple[User, str]:
+    """A new key for the user (returned once); the old key stops working at once, so do its sessions."""
+    key, prefix, digest = _new_key()
+    with Session(engine, expire_on_commit=False) as s:
+        user = _get(s, name)
+        user.key_prefix, user.key_hash = prefix, digest
+        s.add(user)
+        _end_web_sessions(s, user.name)
+        s.commit()
+    audit.append(engine, actor, "user.key_rotated", user.name, {"key_prefix": prefix})
     return user, key
 
 

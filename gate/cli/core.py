@@ -155,6 +155,47 @@ def users_create(name: str, role: str, as_json: bool) -> None:
     emit({"name": user.name, "role": user.role, "api_key": key}, as_json, human=key)
 
 
+@users.command("rotate")
+@click.argument("name")
+@json_option
+def users_rotate(name: str, as_json: bool) -> None:
+    """Give NAME a new API key and print it (shown once); the old key and its sessions stop working."""
+    from gate.users import UserError, rotate_key
+
+    try:
+        user, key = rotate_key(_components().engine, name)
+    except UserError as exc:
+        fail(str(exc))
+    emit({"name": user.name, "role": user.role, "api_key": key}, as_json, human=key)
+
+
+@users.command("disable")
+@click.argument("name")
+@json_option
+def users_disable(name: str, as_json: bool) -> None:
+    """Refuse NAME's API key (401) and end their console sessions; `users enable` undoes it."""
+    _set_disabled(name, True, as_json)
+
+
+@users.command("enable")
+@click.argument("name")
+@json_option
+def users_enable(name: str, as_json: bool) -> None:
+    """Accept NAME's API key again."""
+    _set_disabled(name, False, as_json)
+
+
+def _set_disabled(name: str, disabled: bool, as_json: bool) -> None:
+    from gate.users import UserError, set_disabled
+
+    try:
+        user = set_disabled(_components().engine, name, disabled)
+    except UserError as exc:
+        fail(str(exc))
+    emit({"name": user.name, "disabled": user.disabled}, as_json,
+         human=f"{user.name}: {'disabled' if user.disabled else 'enabled'}")
+
+
 @cli.group()
 def audit() -> None:
     """The hash-chained audit log."""
