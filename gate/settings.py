@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     max_prompt_chars: int = 4000
     max_upload_bytes: int = 200 * 1024 * 1024
     max_seconds: float = 20.0
+    verify_report_ttl_days: float = Field(30.0, gt=0)  # stored verification reports are deleted after this
 
     # provenance: operator-supplied signer; without it a development CA is created in data_dir/keys
     c2pa_cert_chain: Path | None = None

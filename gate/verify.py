@@ -3,10 +3,16 @@ artifact detector, summed up in a verdict that says only what the evidence suppo
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from gate.components import Components
 from gate.jobs import get_job
@@ -140,3 +146,96 @@ def verify_file(c: Components, path: Path, name: str | None = None) -> dict[str,
     report["timings"] = {k: round(v, 3) for k, v in timings.items()}
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
+
+
+# --- stored reports (the console's permalinks): screened thumbnails, expiry, purge ---
+
+REPORTS = "verify"
+ORPHAN_AGE = timedelta(hours=1)  # a folder without report.json this old is a write that never finished
+
+
+def report_ttl(c: Components) -> timedelta:
+    return timedelta(days=c.settings.verify_report_ttl_days)
+
+
+def screen_thumbnails(c: Components, images: dict[str, Image.Image]) -> tuple[dict[str, Image.Image], str | None]:
+    """Anyone can upload anything here, and a report is public to whoever has its link: every picture goes
+    through the frame gate's nudity detector (NudeNet) first, and one with any exposed-part evidence is not
+    stored at all (none blurred either). Without the detector no picture is stored. Returns what may be
+    stored and, if any was left out, why (said on the report)."""
+    from safety.frames import nudity_score
+
+    if not images:
+        return {}, None
+    gate, why = c.frame_gate.get()
+    ok, why = gate.available() if gate is not None else (False, why)
+    if not ok:
+        return {}, f"no thumbnails stored: the nudity check could not run ({why})"
+    kept = {}
+    for name, img in images.items():
+        score, _ = nudity_score(gate.detect_nudity(np.asarray(img.convert("RGB"))))
+        if score <= 0.0:
+            kept[name] = img
+    withheld = len(images) - len(kept)
+    return kept, (f"{withheld} thumbnail(s) not stored: the nudity check flagged them" if withheld else None)
+
+
+def store_report(c: Components, report: dict[str, Any], thumbnails: dict[str, bytes]) -> str:
+    """Store a report and its (already screened) JPEG thumbnails under a fresh 128-bit id."""
+    rid = secrets.token_hex(16)  # the permalink is the only way to find a report
+    for name, data in thumbnails.items():
+        c.storage.put_bytes(f"{REPORTS}/{rid}/{name}.jpg", data)
+    now = datetime.now(UTC)
+    body = report | {"thumbnails": list(thumbnails), "stored_at": now.isoformat(),
+                     "expires_at": (now + report_ttl(c)).isoformat()}
+    c.storage.put_bytes(f"{REPORTS}/{rid}/report.json", json.dumps(body, default=str).encode())
+    return rid
+
+
+def _stored_at(c: Components, rid: str, report: dict[str, Any] | None) -> datetime:
+    try:
+        when = datetime.fromisoformat(str((report or {})["stored_at"]))
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    except (KeyError, ValueError):  # a report from before expiry existed: its file's age
+        files = [c.storage.path(k) for k in c.storage.keys(f"{REPORTS}/{rid}")]
+        mtimes = [p.stat().st_mtime for p in files if p.exists()]
+        return datetime.fromtimestamp(max(mtimes), UTC) if mtimes else datetime.fromtimestamp(0, UTC)
+
+
+def _read(c: Components, rid: str) -> dict[str, Any] | None:
+    key = f"{REPORTS}/{rid}/report.json"
+    if not c.storage.exists(key):
+        return None
+    try:
+        body = json.loads(c.storage.path(key).read_text())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def load_report(c: Components, rid: str, now: datetime | None = None) -> dict[str, Any] | None:
+    """The report, or None if there is none or it expired (an expired one is deleted on the spot).
+    `rid` must already be checked as 32 hex digits by the caller."""
+    report = _read(c, rid)
+    if report is None:
+        return None
+    if _stored_at(c, rid, report) + report_ttl(c) <= (now or datetime.now(UTC)):
+        c.storage.delete_prefix(f"{REPORTS}/{rid}")
+        return None
+    return report
+
+
+def purge_expired_reports(c: Components, now: datetime | None = None) -> int:
+    """Delete every expired report (and every half-written one): run at start and periodically."""
+    now = now or datetime.now(UTC)
+    rids = sorted({k.split("/")[1] for k in c.storage.keys(REPORTS) if k.count("/") == 2})
+    purged = 0
+    for rid in rids:
+        report = _read(c, rid)
+        age_limit = report_ttl(c) if report is not None else ORPHAN_AGE
+        if _stored_at(c, rid, report) + age_limit <= now:
+            c.storage.delete_prefix(f"{REPORTS}/{rid}")
+            purged += 1
+    if purged:
+        log.info("purged %d expired verification report(s)", purged)
+    return purged

@@ -27,6 +27,7 @@ def install(app: FastAPI) -> None:
                        same_site="lax")  # HttpOnly is always set by the middleware; Secure by SecurityHeaders
     # outermost: CSP, no framing, nosniff on every response (API and console); Secure per request
     app.add_middleware(SecurityHeaders, secure_cookies=c.settings.secure_cookies, session_cookie=SESSION_COOKIE)
+    verify.sweep_reports(app, force=True)  # expired verification reports go at start (then hourly, on requests)
 
     @app.exception_handler(SignInRequired)
     async def _signin(request: Request, _: SignInRequired) -> RedirectResponse:

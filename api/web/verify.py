@@ -1,5 +1,7 @@
 """Public verification page: drop a file, get the report (C2PA chain, watermark, detector estimate, evidence
-thumbnails), stored under an unguessable id so it can be shared as a permalink. Rate-limited like the API."""
+thumbnails), stored under an unguessable id so it can be shared as a permalink. Rate-limited like the API.
+Reports expire (REELGATE_VERIFY_REPORT_TTL_DAYS) and are purged at start, now and then, and when an expired one
+is asked for; thumbnails pass the nudity check before they are stored and are never cached by anyone."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import asyncio
 import json
 import logging
 import re
-import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,15 @@ from api.web.media import MediaError, is_upload, save_upload, thumbnail_bytes, v
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, web_user
 from gate.uploads import UploadError
-from gate.verify import verify_file
+from gate.verify import load_report, purge_expired_reports, screen_thumbnails, store_report, verify_file
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 REPORT_ID = re.compile(r"^[0-9a-f]{32}$")
 THUMB_NAME = re.compile(r"^thumb-[0-9]{1,5}$")
 MAX_THUMBS = 6
+PURGE_EVERY = 3600.0  # seconds between sweeps of expired reports in one process
+NO_STORE = {"Cache-Control": "private, no-store"}  # what anyone uploaded is not kept by browsers or proxies
 
 
 def _rate_limited(request: Request) -> str | None:
@@ -48,15 +52,24 @@ def _thumbnails(path: Path, kind: str, report: dict[str, Any]) -> dict[str, Imag
     return {f"thumb-{i}": img for i, img in video_frames(path, wanted, MAX_THUMBS).items()}
 
 
-def store_report(storage: Any, report: dict[str, Any], images: dict[str, Image.Image]) -> str:
-    rid = secrets.token_hex(16)  # 128 bits: the permalink is the only way to find a report
-    thumbs = []
-    for name, img in images.items():
-        storage.put_bytes(f"verify/{rid}/{name}.jpg", thumbnail_bytes(img))
-        thumbs.append(name)
-    body = report | {"thumbnails": thumbs}
-    storage.put_bytes(f"verify/{rid}/report.json", json.dumps(body, default=str).encode())
-    return rid
+def keep_report(c: Any, report: dict[str, Any], images: dict[str, Image.Image]) -> str:
+    """Screen the pictures (gate.verify.screen_thumbnails), then store the report with those that passed."""
+    kept, withheld = screen_thumbnails(c, images)
+    if withheld:
+        report = report | {"thumbnails_withheld": withheld}
+    return store_report(c, report, {name: thumbnail_bytes(img) for name, img in kept.items()})
+
+
+def sweep_reports(app: Any, force: bool = False) -> None:
+    """Purge expired reports: at start (force) and then at most every PURGE_EVERY seconds, on requests."""
+    last = getattr(app.state, "verify_swept_at", None)
+    if not force and last is not None and time.monotonic() - last < PURGE_EVERY:
+        return
+    app.state.verify_swept_at = time.monotonic()
+    try:
+        purge_expired_reports(app.state.components)
+    except Exception:  # housekeeping never takes a page down; the next sweep tries again
+        log.exception("purging expired verification reports failed")
 
 
 @router.get("/verify", response_class=HTMLResponse)
@@ -80,7 +93,7 @@ async def verify(request: Request):
         # The checks and models are CPU work: off the event loop so other pages keep answering.
         report = await asyncio.to_thread(verify_file, c, path, Path(upload.filename or "upload").name[:200])
         images = await asyncio.to_thread(_thumbnails, path, report.get("kind", "video"), report)
-        rid = await asyncio.to_thread(store_report, c.storage, report, images)
+        rid = await asyncio.to_thread(keep_report, c, report, images)
     except (UploadError, MediaError) as exc:
         return render(request, "verify.html", {"errors": {"file": str(exc)}}, 422)
     except Exception as exc:  # a verifier that cannot run is reported, never turned into a verdict
@@ -95,31 +108,35 @@ async def verify(request: Request):
 
 
 def _load(request: Request, rid: str) -> dict[str, Any]:
-    storage = request.app.state.components.storage
-    if not REPORT_ID.match(rid) or not storage.exists(f"verify/{rid}/report.json"):
-        raise HTTPException(404, "no such report")
-    return json.loads(storage.path(f"verify/{rid}/report.json").read_text())
+    sweep_reports(request.app)
+    report = load_report(request.app.state.components, rid) if REPORT_ID.match(rid) else None
+    if report is None:  # never stored, or expired (and now deleted)
+        raise HTTPException(404, "no such report (reports are deleted after a while)")
+    return report
 
 
 @router.get("/verify/r/{rid}", response_class=HTMLResponse)
 def report_page(request: Request, rid: str):
     report = _load(request, rid)
-    return render(request, "verify_report.html", {"r": report, "rid": rid,
-                                                  "permalink": str(request.url_for("report_page", rid=rid))})
+    response = render(request, "verify_report.html", {"r": report, "rid": rid,
+                                                      "permalink": str(request.url_for("report_page", rid=rid))})
+    response.headers.update(NO_STORE)
+    return response
 
 
 @router.get("/verify/r/{rid}/report.json")
 def report_json(request: Request, rid: str) -> Response:
-    return Response(json.dumps(_load(request, rid), indent=2), media_type="application/json")
+    return Response(json.dumps(_load(request, rid), indent=2), media_type="application/json", headers=NO_STORE)
 
 
 @router.get("/verify/r/{rid}/{name}.jpg")
 def report_thumb(request: Request, rid: str, name: str) -> Response:
+    if not THUMB_NAME.match(name) or name not in _load(request, rid).get("thumbnails", []):
+        raise HTTPException(404, "no such image")
     storage = request.app.state.components.storage
     key = f"verify/{rid}/{name}.jpg"
-    if not REPORT_ID.match(rid) or not THUMB_NAME.match(name) or not storage.exists(key):
+    if not storage.exists(key):
         raise HTTPException(404, "no such image")
-    return Response(storage.path(key).read_bytes(), media_type="image/jpeg",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(storage.path(key).read_bytes(), media_type="image/jpeg", headers=NO_STORE)
 
 
