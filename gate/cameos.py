@@ -17,7 +17,9 @@ from sqlmodel import Session
 
 from gate import audit
 from gate.components import Components
+from gate.db import write_session
 from gate.evidence import delete_evidence, delete_evidence_showing
+from gate.job_status import transition
 from gate.models import Job, LivenessChallenge, utcnow
 from gate.uploads import check_video
 
@@ -116,16 +118,17 @@ def _png(rgb: np.ndarray | None) -> bytes:
 def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: str) -> list[str]:
     """Remove clips that lost consent: status taken_down and the media file deleted, at once."""
     done = []
-    with Session(c.engine) as s:
+    with write_session(c.engine) as s:
         for vid in video_ids:
+            # Compare-and-set, then read: an approve that committed first has moved the file to
+            # videos/, and that is the key deleted here. A job still running (its draft recorded, not
+            # yet finished) is stopped too: its finish finds it taken down and leaves it so.
+            transition(s, vid, {"published", "review", "running", "queued"}, "taken_down")
             job = s.get(Job, vid)
             if job is None:
                 continue
             if job.video_key:
                 c.storage.delete(job.video_key)
-            if job.status in ("published", "review", "running", "queued"):
-                # A job still running is also stopped here: its publish re-check will refuse it.
-                job.status = "taken_down" if job.status in ("published", "review") else job.status
             job.reasons = [*job.reasons, f"taken down: {reason}"]
             job.updated_at = utcnow()
             s.add(job)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_IMMEDIATE = "reelgate_begin_immediate"  # execution option: this connection's transactions lock at BEGIN
 _MIGRATION_LOCK_ID = 726_150_001  # PostgreSQL advisory lock: one migrator at a time
 
 
@@ -40,6 +41,15 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:
+            # pysqlite only sends BEGIN before the first write, so a read-check-write (approve: is the
+            # cameo still active?) could read what a concurrent revocation was about to change. A write
+            # session takes the write lock before its first read instead; other sessions keep the lazy
+            # BEGIN, so long read-only sessions (a stage matching faces) never hold up every writer.
+            if conn.get_execution_options().get(_IMMEDIATE):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
         return engine
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
@@ -62,6 +72,14 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
     except OperationalError as exc:
         raise DatabaseUnavailable(f"database unavailable at {engine.url!r}: {exc.orig}") from exc
+
+
+def write_session(engine: Engine) -> Session:
+    """A session for a read-check-write: nobody else writes from its first statement to its commit.
+
+    SQLite: BEGIN IMMEDIATE (the whole database is locked for writing). PostgreSQL: nothing extra; the
+    callers lock what they read (job status compare-and-set, SELECT ... FOR UPDATE on cameos)."""
+    return Session(engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False)
 
 
 @contextmanager

@@ -16,8 +16,10 @@ from sqlmodel import Session, col, select
 from gate import audit
 from gate.cameos import recheck_consent
 from gate.components import Components
+from gate.db import write_session
 from gate.decision import Decision
 from gate.evidence import delete_evidence, keep_evidence_frames
+from gate.job_status import ALLOWED, transition
 from gate.models import TERMINAL_STATES, Job, RightsDecision, utcnow
 from gate.pipeline import JobContext, Pipeline, PipelineResult
 from gate.requests import GenerationRequest
@@ -85,17 +87,11 @@ def _claim(c: Components, job_id: str) -> Job | None:
     """Atomically take the job: queued, or running with an expired lease (its worker died)."""
     now = utcnow()
     with Session(c.engine, expire_on_commit=False) as s:
-        res = s.exec(
-            update(Job)
-            .where(col(Job.id) == job_id)
-            .where(or_(col(Job.status) == "queued",
-                       (col(Job.status) == "running") & (col(Job.lease_until) < now)))
-            .values(status="running", lease_until=now + _lease(c), attempts=Job.attempts + 1, updated_at=now)
-        )
+        claimed = transition(s, job_id, {"queued", "running"}, "running",
+                             or_(col(Job.status) == "queued", col(Job.lease_until) < now),
+                             lease_until=now + _lease(c), attempts=Job.attempts + 1)
         s.commit()
-        if res.rowcount != 1:
-            return None
-        return s.get(Job, job_id)
+        return s.get(Job, job_id) if claimed else None
 
 
 def _heartbeat(c: Components, job_id: str, stop: threading.Event) -> None:
@@ -156,13 +152,14 @@ def run_job(
     if job is None:
         return "busy"  # another worker holds a live lease
     if job.attempts > MAX_ATTEMPTS:
-        _finish(c, job_id, "failed", [], [f"gave up after {MAX_ATTEMPTS} attempts (worker lost each time)"])
-        return "failed"
+        return _finish(c, job_id, "failed", [], [f"gave up after {MAX_ATTEMPTS} attempts (worker lost each time)"],
+                       attempt=job.attempts)
 
     workdir = c.workdir / job_id
     shutil.rmtree(workdir, ignore_errors=True)  # a re-run starts clean
     workdir.mkdir(parents=True)
     ctx = JobContext(job_id=job_id, user=job.user, request=job.request, workdir=workdir)
+    ctx.facts["attempt"] = job.attempts  # only this attempt may publish or finish the job
     if frame_progress is not None:
         ctx.facts["progress"] = frame_progress
     stop = threading.Event()
@@ -188,30 +185,64 @@ def run_job(
             keep_evidence_frames(c, job_id, ctx.files["draft"], decisions)
         except Exception:  # showing the evidence is a courtesy; the decision stands without it
             log.exception("could not keep the evidence frames of %s", job_id)
-    _finish(c, job_id, result.status, decisions, result.reasons)
+    status = _finish(c, job_id, result.status, decisions, result.reasons, attempt=job.attempts)
     shutil.rmtree(workdir, ignore_errors=True)
-    return result.status
+    return status
+
+
+# the state a run leaves the job in -> the state its run may have left it in until now
+_FINISH_FROM = {"published": {"published"}, "review": {"running"}, "blocked": {"running"},
+                "failed": {"running"}}
 
 
 def _finish(
-    c: Components, job_id: str, status: str, decisions: list[dict[str, Any]], reasons: list[str]
-) -> None:
-    with Session(c.engine) as s:
+    c: Components, job_id: str, status: str, decisions: list[dict[str, Any]], reasons: list[str],
+    attempt: int | None = None,
+) -> str:
+    """Record the run's outcome; returns the job's status afterwards. A takedown that landed while the
+    job ran stands (the run's decisions are still recorded)."""
+    from consent.models import Appearance
+
+    guard = [col(Job.attempts) == attempt] if attempt is not None else []
+    taken_back = None
+    with write_session(c.engine) as s:
+        done = transition(s, job_id, _FINISH_FROM[status], status, *guard, lease_until=None)
+        if not done and status != "published":
+            # The publish stage overran its time limit, the job was decided without it, and the
+            # abandoned thread committed anyway: the clip is not public, it never passed in time.
+            taken_back = s.get(Job, job_id)
+            done = transition(s, job_id, {"published"}, status, *guard, lease_until=None)
+            if done and taken_back is not None:
+                taken_back = taken_back.video_key
+                s.exec(update(Appearance).where(col(Appearance.video_id) == job_id,
+                                                col(Appearance.status) != "removed")
+                       .values(status="removed", removed_at=utcnow()))
+            else:
+                taken_back = None
         job = s.get(Job, job_id)
         if job is None:
-            return
-        # The publish stage may have already made it public in its own locked transaction.
-        job.status = status
+            return "missing"
+        if not done and attempt is not None and job.attempts != attempt:
+            log.warning("job %s was claimed again after this worker's lease ran out; its run decides", job_id)
+            return job.status
         job.decisions = decisions
-        job.reasons = reasons
-        job.lease_until = None
-        job.updated_at = utcnow()
+        # a takedown's reason is kept after the run's own
+        job.reasons = reasons if done else [*reasons, *job.reasons]
         s.add(job)
-        # what each rights holder sees: replaced as a whole if the job runs again
-        s.exec(delete(RightsDecision).where(col(RightsDecision.job_id) == job_id))
-        s.add_all(rights_decisions(job_id, decisions))
+        if done:  # what each rights holder sees: replaced as a whole if the job runs again
+            s.exec(delete(RightsDecision).where(col(RightsDecision.job_id) == job_id))
+            s.add_all(rights_decisions(job_id, decisions))
+        final = job.status
         s.commit()
-    audit.append(c.engine, "gate", "job.finished", job_id, {"status": status, "reasons": reasons})
+    if taken_back:
+        c.storage.delete(taken_back)
+        log.warning("job %s: publish committed after its stage timed out; taken back", job_id)
+    if done:
+        audit.append(c.engine, "gate", "job.finished", job_id, {"status": status, "reasons": reasons})
+    else:
+        audit.append(c.engine, "gate", "job.finish_superseded", job_id,
+                     {"decided": status, "status": final, "reasons": reasons})
+    return final
 
 
 def rights_decisions(job_id: str, decisions: list[dict[str, Any]]) -> list[RightsDecision]:
@@ -242,15 +273,15 @@ def stale_jobs(c: Components) -> list[str]:
 
 
 def take_down(c: Components, job_id: str, actor: str, reason: str) -> Job:
-    with Session(c.engine, expire_on_commit=False) as s:
-        job = s.get(Job, job_id)
+    with write_session(c.engine) as s:
+        # From any state: a running job's publish and finish then find it taken down and leave it so.
+        transition(s, job_id, ALLOWED["taken_down"], "taken_down")
+        job = s.get(Job, job_id)  # read after the compare-and-set: the video_key is the current one
         if job is None:
             raise NotFound(f"no job {job_id}")
         if job.video_key:
             c.storage.delete(job.video_key)
-        job.status = "taken_down"
         job.reasons = [*job.reasons, f"taken down by {actor}: {reason}"]
-        job.updated_at = utcnow()
         s.add(job)
         s.commit()
     delete_evidence(c, job_id)  # kept frames of a taken-down clip go with it
@@ -274,31 +305,42 @@ def review(c: Components, job_id: str, actor: str, action: str, reason: str) -> 
 
     if action not in ("approve", "block"):
         raise JobError("action must be approve or block")
-    with Session(c.engine, expire_on_commit=False) as s:
+    with write_session(c.engine) as s:
+        # The compare-and-set first: it takes the write lock (SQLite) and the job row (PostgreSQL), so a
+        # revocation or takedown either committed before (and is seen below) or waits for this commit.
+        draft = s.exec(select(Job.video_key).where(col(Job.id) == job_id)).first()
+        to_state = "published" if action == "approve" else "blocked"
+        moved = bool(draft) and transition(s, job_id, {"review"}, to_state,
+                                           video_key=f"videos/{job_id}.mp4" if action == "approve" else None)
         job = s.get(Job, job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
-        if job.status != "review" or not job.video_key:
+        if not moved or draft is None:
             raise JobError(f"job {job_id} is {job.status}, not waiting for review")
         if action == "block":
-            c.storage.delete(job.video_key)
-            job.status, job.video_key = "blocked", None
             job.reasons = [*job.reasons, f"blocked in review by {actor}: {reason}"]
         else:
-            apps = s.exec(select(Appearance).where(Appearance.video_id == job_id)).all()
-            _, refused = recheck_consent(s, [a.cameo_id for a in apps], job.user)
+            # Locks in the publish stage's order (job, cameos, appearances), so neither waits on the other
+            # and a revocation (cameo, then its appearances) cannot deadlock with this.
+            cameo_ids = s.exec(select(Appearance.cameo_id).where(Appearance.video_id == job_id)).all()
+            _, refused = recheck_consent(s, list(cameo_ids), job.user)
             if refused:
                 raise JobError("cannot publish: " + "; ".join(refused))
-            key = f"videos/{job_id}.mp4"
-            c.storage.put_file(key, c.storage.path(job.video_key))
-            c.storage.delete(job.video_key)
-            job.status, job.video_key = "published", key
+            apps = s.exec(select(Appearance).where(Appearance.video_id == job_id).with_for_update()).all()
+            if any(a.status == "removed" for a in apps):
+                raise JobError("cannot publish: a person it shows has deleted it")
+            c.storage.put_file(f"videos/{job_id}.mp4", c.storage.path(draft))
             job.reasons = [*job.reasons, f"approved in review by {actor}: {reason}"]
             for a in apps:
                 a.status = "published"
                 s.add(a)
-        job.updated_at = utcnow()
         s.add(job)
-        s.commit()
+        try:
+            s.commit()
+        except Exception:
+            if action == "approve":  # no record vouches for the copy
+                c.storage.delete(f"videos/{job_id}.mp4")
+            raise
+    c.storage.delete(draft)
     audit.append(c.engine, actor, f"job.review_{action}", job_id, {"reason": reason})
     return job

@@ -3,13 +3,14 @@ revocation that lands while the job ran still wins (the cameo rows are locked; s
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlmodel import Session, col
 
 from gate.cameos import recheck_consent
 from gate.components import Components
+from gate.db import write_session
 from gate.decision import Decision, Signal
-from gate.models import Job, utcnow
+from gate.job_status import transition
+from gate.models import Job
 from gate.pipeline import JobContext
 
 
@@ -28,9 +29,17 @@ class PublishStage:
         key = f"{'drafts' if held else 'videos'}/{ctx.job_id}.mp4"
         cameo_ids = sorted({g["cameo_id"] for g in ctx.facts.get("cameos", [])}
                            | set(ctx.facts.get("appearances", [])))
-        with Session(self.c.engine) as s:
-            # Take the write lock first (SQLite) and the job row (PostgreSQL), then lock the cameos.
-            s.exec(update(Job).where(col(Job.id) == ctx.job_id).values(updated_at=utcnow()))
+        with write_session(self.c.engine) as s:
+            # The write lock (SQLite) and the job row (PostgreSQL) first, then the cameos. Only a job
+            # still running this attempt may publish: a takedown, or a finish that decided the job
+            # without this stage (it overran its time limit), committed first and stands.
+            attempt = ctx.facts.get("attempt")
+            guard = [col(Job.attempts) == attempt] if attempt is not None else []
+            if not transition(s, ctx.job_id, {"running"}, "published" if not held else "running", *guard,
+                              video_key=key):
+                s.rollback()
+                return Decision(stage=self.name, decision="block",
+                                reasons=["the job was taken down or decided while it ran; not published"])
             cameos, refused = recheck_consent(s, cameo_ids, ctx.user)
             refused = [f"{r} (re-checked at publish)" for r in refused]
             if refused:
@@ -51,12 +60,6 @@ class PublishStage:
     def _commit(s: Session, ctx: JobContext, key: str, held: bool, cameos: list) -> None:
         from consent import registry
 
-        job = s.get(Job, ctx.job_id)
-        if job is not None:
-            job.video_key = key
-            if not held:
-                job.status = "published"
-            s.add(job)
         # Status and appearances land in one commit, with the cameo rows locked until then: a
         # revocation after it finds the clip; one before it was seen by the re-check above.
         for cameo in cameos:
