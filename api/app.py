@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from api import web
-from api.limits import BodyLimit
+from api.limits import RequestGuard
 from api.routes import cameos, generations, me, rights, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
@@ -46,7 +46,8 @@ def create_app(
     app.state.dispatch = dispatch
     app.state.rate_limiter = make_rate_limiter(c.settings.broker_url)
 
-    app.add_middleware(BodyLimit, max_bytes=c.settings.max_upload_bytes)
+    # body limits per route, the API key and the rate limit, all before a body is read
+    app.add_middleware(RequestGuard, upload_bytes=c.settings.max_upload_bytes)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,42 +1,157 @@
-"""Request-body limit enforced while the body streams in: a declared Content-Length over the limit is
-refused before reading, and a chunked body is cut off at the limit, so a 2 GB upload is never spooled."""
+"""Requests are refused from their request line and headers, before a byte of their body is read.
+
+FastAPI reads and parses the whole body (JSON, or a multipart upload spooled to disk) before it runs a
+route's dependencies: a 200 MiB JSON was parsed before its 401, and a client over the verify rate limit
+uploaded its whole file before its 429. RequestGuard, for the route a request matches:
+  * enforces the route's body limit: an upload route (a File parameter, or a console page marked
+    accepts_upload) gets the configured upload limit, every other route JSON_MAX_BYTES. A declared
+    Content-Length over it is refused before reading, a chunked body is cut off at it;
+  * checks the API key of a route that takes one: 401 for an invalid key, or a missing one where needed;
+  * runs the route's dependencies marked before_body (the verify rate limit: 429).
+Refusals are JSON {"detail": ...} like the rest of the API, and close the connection (the body unread)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+from fastapi import HTTPException, Request, params
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import _bearer, _header, current_user, optional_user  # the very schemes the routes declare
+
+log = logging.getLogger(__name__)
+# Every body but an upload: the largest is a 4,000-character prompt, 48 KiB if a client writes each
+# character as a JSON \uXXXX surrogate pair; a form posts it percent-encoded in about as much.
+JSON_MAX_BYTES = 64 * 2**10
+_BEFORE_BODY: set[Callable[..., Any]] = set()
+_UPLOAD_PAGES: set[Callable[..., Any]] = set()
+_DONE = "before_body_done"
+
+
+def before_body(dep: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a dependency `(request, user) -> None` that decides from the headers and the API key alone:
+    RequestGuard runs it before the body is read. One with a side effect (a rate limit counts) returns at
+    once when ran_before_body() says so, so that FastAPI's own call after the body does not repeat it."""
+    _BEFORE_BODY.add(dep)
+    return dep
+
+
+def ran_before_body(request: Request, dep: Callable[..., Any]) -> bool:
+    return dep in request.scope.get("state", {}).get(_DONE, ())
+
+
+def accepts_upload(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a console page that reads a file from its form itself (FastAPI cannot see it): upload limit."""
+    _UPLOAD_PAGES.add(endpoint)
+    return endpoint
+
+
+@dataclass(frozen=True)
+class Rules:
+    max_bytes: int
+    key: str | None  # "required", "optional" (checked when one is sent) or None: the route takes no key
+    before_body: tuple[Callable[..., Any], ...] = ()
+
+
+def _dependants(d: Dependant) -> Iterator[Dependant]:
+    yield d
+    for sub in d.dependencies:
+        yield from _dependants(sub)
+
+
+def route_contexts(app: Any) -> list[Any]:
+    """Every route of the app with what matches it, included routers flattened (FastAPI >= 0.16x keeps
+    them nested in app.routes: a context matches with the include's prefix and carries its dependencies)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: app.routes is flat already
+        return list(getattr(app, "routes", ()))
+    return list(iter_route_contexts(getattr(app, "routes", ())))
+
+
+def rules_for(route: Any, upload_bytes: int) -> Rules:
+    """The rules of one route (an APIRoute, or FastAPI's RouteContext of one)."""
+    if not isinstance(getattr(route, "original_route", route), APIRoute):
+        return Rules(JSON_MAX_BYTES, None)
+    deps = list(_dependants(route.dependant))
+    calls = [d.call for d in deps]
+    upload = route.endpoint in _UPLOAD_PAGES or any(
+        isinstance(p.field_info, params.File) for d in deps for p in d.body_params)
+    key = "required" if current_user in calls else "optional" if optional_user in calls else None
+    pre = tuple(dict.fromkeys(c for c in calls if c in _BEFORE_BODY))
+    return Rules(upload_bytes if upload else JSON_MAX_BYTES, key, pre)
+
+
+def _refusal(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status, headers={**(headers or {}), "Connection": "close"})
 
 
 class _TooLarge(Exception):
     pass
 
 
-class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+class RequestGuard:
+    def __init__(self, app: ASGIApp, upload_bytes: int) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
+        self._table: list[tuple[Any, Rules]] | None = None  # built at the first request: routes are all in
 
-    async def _refuse(self, send: Send, status: int, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+    def rules(self, scope: Scope) -> Rules:
+        if self._table is None:
+            self._table = [(r, rules_for(r, self.upload_bytes)) for r in route_contexts(scope.get("app"))]
+        for route, rules in self._table:  # in FastAPI's order: the first full match is the one it runs
+            if route.matches(scope)[0] == Match.FULL:
+                return rules
+        return Rules(JSON_MAX_BYTES, None)  # no such route (404/405): nothing to read a body for
+
+    async def _check(self, scope: Scope, rules: Rules) -> JSONResponse | None:
+        request = Request(scope)  # no receive: nothing here can read the body
+        try:
+            user = None
+            if rules.key:
+                bearer, header = await _bearer(request), await _header(request)
+                user = await run_in_threadpool(optional_user, request, bearer, header)
+                if rules.key == "required":
+                    current_user(user)
+            for dep in rules.before_body:
+                await run_in_threadpool(dep, request, user)
+                scope.setdefault("state", {}).setdefault(_DONE, set()).add(dep)
+        except HTTPException as exc:
+            return _refusal(exc.status_code, exc.detail, exc.headers)
+        except Exception:  # e.g. the database is down: the route's own dependencies answer (503), late
+            log.warning("checks before the body could not run; the route's dependencies will", exc_info=True)
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit_msg = f"request body over the {self.max_bytes // 2**20} MiB limit"
-        length = dict(scope["headers"]).get(b"content-length")
+        rules = self.rules(scope)
+        limit = rules.max_bytes
+        unit = f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 2**10} KiB"
+        limit_msg = f"request body over the {unit} limit of this route"
+        length = Headers(scope=scope).get("content-length")
         if length is not None:
             if not length.isdigit():
-                await self._refuse(send, 400, "invalid Content-Length")
+                await _refusal(400, "invalid Content-Length")(scope, receive, send)
                 return
-            if int(length) > self.max_bytes:
-                await self._refuse(send, 413, limit_msg)
+            if int(length) > limit:
+                await _refusal(413, limit_msg)(scope, receive, send)
+                return
+        if rules.key or rules.before_body:
+            refused = await self._check(scope, rules)
+            if refused is not None:
+                await refused(scope, receive, send)
                 return
         seen = 0
         started = refused = False
@@ -46,11 +161,11 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     # Answer now: the app's body parser would turn any exception into its own 400.
                     if not started and not refused:
                         refused = True
-                        await self._refuse(send, 413, limit_msg)
+                        await _refusal(413, limit_msg)(scope, receive, send)
                     raise _TooLarge
             return message
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile, status
 
 from api.auth import components, optional_user
+from api.limits import before_body, ran_before_body
 from api.uploads import save_upload
 from gate.components import Components
 from gate.models import User
@@ -20,7 +21,10 @@ LIMITS = {"anonymous": 10, "journalist": 120, "operator": 600}  # requests per m
 DEFAULT_LIMIT = 30
 
 
+@before_body  # an over-limit client is refused before it uploads its file
 def rate_limit(request: Request, user: User | None = Depends(optional_user)) -> None:
+    if ran_before_body(request, rate_limit):
+        return  # counted once, by api.limits.RequestGuard
     limiter = request.app.state.rate_limiter
     if user is None:
         client = f"ip:{request.client.host if request.client else 'unknown'}"

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlmodel import Session, col, select
 
+from api.limits import accepts_upload
 from api.web.media import MediaError, is_upload, save_upload
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
@@ -60,6 +61,7 @@ async def challenge(request: Request):
 
 
 @router.post("/cameos/enroll", response_class=HTMLResponse)
+@accepts_upload
 async def enroll(request: Request):
     from consent.registry import ConsentError, normalize_handle
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from api.limits import accepts_upload
 from api.routes.rights import decisions as decisions_for
 from api.routes.rights import list_works
 from api.web.media import MediaError, is_upload, save_upload
@@ -35,6 +36,7 @@ def works_page(request: Request):
 
 
 @router.post("/rights/works", response_class=HTMLResponse)
+@accepts_upload
 async def register(request: Request):
     from safety.copyright.errors import CopyrightError
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from PIL import Image
 
+from api.limits import accepts_upload
 from api.routes.verify import DEFAULT_LIMIT, LIMITS
 from api.web.media import MediaError, is_upload, save_upload, thumbnail_bytes, video_frames
 from api.web.render import redirect, render
@@ -78,14 +79,15 @@ def verify_form(request: Request):
 
 
 @router.post("/verify", response_class=HTMLResponse)
+@accepts_upload
 async def verify(request: Request):
+    limited = _rate_limited(request)  # from the session alone: an over-limit visitor's file is never read
+    if limited:
+        return render(request, "verify.html", {"errors": {"file": limited}}, 429)
     form = await checked_form(request)
     upload = form.get("file")
     if not is_upload(upload):
         return render(request, "verify.html", {"errors": {"file": "Choose a clip or an image to verify."}}, 422)
-    limited = _rate_limited(request)
-    if limited:
-        return render(request, "verify.html", {"errors": {"file": limited}}, 429)
     c = request.app.state.components
     path = None
     try:
