@@ -6,9 +6,12 @@ import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from api import web
 from api.limits import RequestGuard
@@ -64,6 +67,17 @@ def create_app(
         log.error("database unavailable: %s", exc)
         return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "database unavailable; nothing was stored, retry later")
 
+    @app.exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED)
+    async def _method_not_allowed(request: Request, exc: StarletteHTTPException):
+        # Starlette's Allow names only the first route matching the path; a resource served by several
+        # routes (GET and POST /v1/cameos) must list them all (RFC 9110).
+        methods = {m for r in request.app.router.routes if isinstance(r, Route) and r.methods
+                   and r.matches(request.scope)[0] != Match.NONE for m in r.methods}
+        exc = StarletteHTTPException(exc.status_code, exc.detail,
+                                     headers={**(exc.headers or {}), "Allow": ", ".join(sorted(methods))})
+        handler = request.app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+        return await handler(request, exc)
+
     @app.exception_handler(BrokerUnavailable)
     async def _queue_down(_: Request, exc: BrokerUnavailable) -> JSONResponse:
         log.error("broker unavailable: %s", exc)
@@ -76,4 +90,20 @@ def create_app(
     app.include_router(verify.router)
     app.include_router(me.router)
     web.install(app)  # the server-rendered console (api/web)
+    _publish_installation_limits(app, c.settings)
     return app
+
+
+def _publish_installation_limits(app: FastAPI, settings: Settings) -> None:
+    """The schema states this installation's limits (REELGATE_MAX_SECONDS, REELGATE_MAX_PROMPT_CHARS), not
+    only the hard ceilings of the request model, so a request it calls valid is not then refused."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            props = build()["components"]["schemas"]["GenerationRequest"]["properties"]
+            props["seconds"]["maximum"] = min(props["seconds"]["maximum"], settings.max_seconds)
+            props["prompt"]["maxLength"] = min(props["prompt"]["maxLength"], settings.max_prompt_chars)
+        return app.openapi_schema
+
+    app.openapi = openapi

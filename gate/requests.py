@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Literal
@@ -10,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 HANDLE = re.compile(r"^[a-z0-9_.]{2,32}$")
 VIDEO_ID = re.compile(r"^[0-9a-f]{16}$")
+# The request's rules as JSON Schema patterns (ECMA syntax, ASCII classes), so the published schema says
+# exactly what is accepted; the validators below apply the same patterns with re.fullmatch.
+HANDLE_PATTERN = r"^@?[A-Za-z0-9_.]{2,32}$"  # a cameo handle as written: an optional @, any case
+STYLE_PATTERN = r"^[A-Za-z0-9_ -]*[A-Za-z0-9_-][A-Za-z0-9_ -]*$"  # words, digits, hyphens; not only spaces
+VIDEO_ID_PATTERN = r"^[0-9a-f]{16}$"
 
 
 def visible_text(text: str) -> str:
@@ -17,20 +23,51 @@ def visible_text(text: str) -> str:
     return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc", "Cs")).strip()
 
 
+def _is_invisible(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cf", "Cc", "Cs") or ch.isspace()
+
+
+@functools.cache
+def visible_pattern() -> str:
+    """A pattern that matches exactly the strings `visible_text` leaves non-empty: it finds one character
+    that is neither whitespace nor a format/control character. Built from this Python's Unicode tables, so
+    it never disagrees with the validator. Surrogates are left out (no regex engine or UTF-8 JSON document
+    can carry one), so a prompt of lone surrogate escapes alone is the one invalid prompt it lets pass."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF or not _is_invisible(chr(cp)):
+            continue
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+
+    def char(cp: int) -> str:  # BMP as \uXXXX; astral characters literally (ECMA has no portable escape)
+        return f"\\u{cp:04X}" if cp <= 0xFFFF else chr(cp)
+
+    return "[^" + "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges) + "]"
+
+
+def _visible_schema(schema: dict) -> None:
+    schema["pattern"] = visible_pattern()  # built when a schema is asked for: ~0.5 s, not at import
+
+
 class GenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(max_length=4000, description=(
+    prompt: str = Field(max_length=4000, json_schema_extra=_visible_schema, description=(
         "what to generate: 1-4,000 characters with visible text. The prompt gate reads English; a prompt in "
         "another language or script is not scored as safe but handled by policy `unread_language` "
         "(default: review)."))
-    style: str | None = Field(default=None, max_length=64)
+    style: str | None = Field(default=None, max_length=64, json_schema_extra={"pattern": STYLE_PATTERN})
     seconds: float = Field(default=5.0, ge=1.0, le=60.0)
     resolution: Literal["480p", "720p", "1080p"] = "480p"
     fps: Literal[24, 30] = 24
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    cameos: list[str] = Field(default_factory=list, max_length=4, description="cameo handles")
-    remix: str | None = Field(default=None, description="video id of a clip to remix")
+    cameos: list[str] = Field(default_factory=list, max_length=4, description="cameo handles",
+                              json_schema_extra={"items": {"type": "string", "pattern": HANDLE_PATTERN}})
+    remix: str | None = Field(default=None, description="video id of a clip to remix",
+                              json_schema_extra={"pattern": VIDEO_ID_PATTERN})
 
     @field_validator("prompt")
     @classmethod
@@ -44,19 +81,18 @@ class GenerationRequest(BaseModel):
     def _style(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        v = visible_text(v)
-        if not re.fullmatch(r"[\w \-]{1,64}", v):
+        if not re.fullmatch(STYLE_PATTERN, v):
             raise ValueError("style must be a short word or phrase (letters, digits, spaces, hyphens)")
-        return v.lower()
+        return v.strip().lower()
 
     @field_validator("cameos")
     @classmethod
     def _handles(cls, v: list[str]) -> list[str]:
         out = []
         for h in v:
-            h = h.strip().lstrip("@").lower()
-            if not HANDLE.match(h):
+            if not re.fullmatch(HANDLE_PATTERN, h):
                 raise ValueError(f"invalid cameo handle {h!r}: 2-32 of a-z 0-9 _ .")
+            h = h.removeprefix("@").lower()
             if h not in out:
                 out.append(h)
         return out
@@ -64,7 +100,7 @@ class GenerationRequest(BaseModel):
     @field_validator("remix")
     @classmethod
     def _remix(cls, v: str | None) -> str | None:
-        if v is not None and not VIDEO_ID.match(v):
+        if v is not None and not re.fullmatch(VIDEO_ID_PATTERN, v):
             raise ValueError("remix must be a video id (16 hex characters)")
         return v
 

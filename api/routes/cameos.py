@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from api.auth import components, current_user
+from api.schemas import (
+    COMMON_ERRORS,
+    AppearanceOut,
+    ApprovedOut,
+    CameoOut,
+    ChallengeOut,
+    EnrolledOut,
+    PermissionsOut,
+    RevokedOut,
+    TakenDownOut,
+    UnapprovedOut,
+    error_responses,
+)
 from api.uploads import save_upload
 from gate import cameos
 from gate.components import Components
 from gate.models import Job, User
 
-router = APIRouter(prefix="/v1/cameos", tags=["cameos"])
+# Every cameo route needs a key; another person's cameo answers 404 like a missing one.
+router = APIRouter(prefix="/v1/cameos", tags=["cameos"], responses=error_responses(*COMMON_ERRORS, 401))
+# A cameo id as stored: a positive 64-bit integer (a larger one would overflow the database driver).
+CameoId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+OWNED = error_responses(404, 422)
 
 
 class PermissionIn(BaseModel):
@@ -36,20 +53,21 @@ def _consent_errors(exc: Exception) -> HTTPException:
     return HTTPException(code, "no such cameo" if isinstance(exc, Forbidden) else str(exc))
 
 
-def _cameo_out(cameo, approved: list[str] | None = None) -> dict:
-    return {"id": cameo.id, "handle": cameo.handle, "kind": cameo.kind, "permission": cameo.permission,
-            "status": cameo.status, "created_at": cameo.created_at, "revoked_at": cameo.revoked_at,
-            "approved": approved}
+def _cameo_out(cameo, approved: list[str] | None = None) -> CameoOut:
+    return CameoOut(id=cameo.id, handle=cameo.handle, kind=cameo.kind, permission=cameo.permission,
+                    status=cameo.status, created_at=cameo.created_at, revoked_at=cameo.revoked_at,
+                    approved=approved)
 
 
-@router.post("/challenge")
-def challenge(user: User = Depends(current_user), c: Components = Depends(components)) -> dict:
+@router.post("/challenge", response_model=ChallengeOut)
+def challenge(user: User = Depends(current_user), c: Components = Depends(components)) -> ChallengeOut:
     """Get the head movements to perform in the selfie video (valid 5 minutes, single use)."""
     ch = cameos.issue_challenge(c, user.name)
-    return {"id": ch.id, "steps": ch.steps, "expires_at": ch.expires_at}
+    return ChallengeOut(id=ch.id, steps=ch.steps, expires_at=ch.expires_at)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrolledOut,
+             responses=error_responses(404, 409, 422))
 def enroll(
     handle: str = Form(..., min_length=3, max_length=32),
     challenge_id: str = Form(..., max_length=64),
@@ -57,12 +75,12 @@ def enroll(
     video: UploadFile = File(..., description="selfie video performing the challenge"),
     user: User = Depends(current_user),
     c: Components = Depends(components),
-) -> dict:
+) -> EnrolledOut:
     from consent.registry import ConsentError
 
     path = save_upload(video, c.settings.max_upload_bytes)
     try:
-        return cameos.enroll(c, user.name, handle, challenge_id, path, kind=kind)
+        return EnrolledOut.model_validate(cameos.enroll(c, user.name, handle, challenge_id, path, kind=kind))
     except ConsentError as exc:
         raise _consent_errors(exc) from exc
     except ValueError as exc:  # UploadError, CameoError, liveness VideoError/ChallengeError: the file or challenge
@@ -71,55 +89,56 @@ def enroll(
         path.unlink(missing_ok=True)
 
 
-@router.get("")
-def my_cameos(user: User = Depends(current_user), c: Components = Depends(components)) -> list[dict]:
+@router.get("", response_model=list[CameoOut])
+def my_cameos(user: User = Depends(current_user), c: Components = Depends(components)) -> list[CameoOut]:
     from consent.models import Cameo
 
     with Session(c.engine) as s:
         return [_cameo_out(x) for x in s.exec(select(Cameo).where(Cameo.owner == user.name)).all()]
 
 
-@router.put("/{cameo_id}/permissions")
+@router.put("/{cameo_id}/permissions", response_model=PermissionsOut, responses=OWNED)
 def set_permissions(
-    cameo_id: int, body: PermissionIn, user: User = Depends(current_user), c: Components = Depends(components)
-) -> dict:
+    cameo_id: CameoId, body: PermissionIn, user: User = Depends(current_user), c: Components = Depends(components)
+) -> PermissionsOut:
     from consent import registry
 
     try:
         cameo, removed = cameos.set_permission(c, user.name, cameo_id, body.permission, body.approved)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    return {"cameo": _cameo_out(cameo, body.approved), "taken_down": removed}
+    return PermissionsOut(cameo=_cameo_out(cameo, body.approved), taken_down=removed)
 
 
-@router.post("/{cameo_id}/approvals")
+@router.post("/{cameo_id}/approvals", response_model=ApprovedOut, responses=error_responses(404, 409, 422))
 def approve(
-    cameo_id: int, body: ApprovalIn, user: User = Depends(current_user), c: Components = Depends(components)
-) -> dict:
+    cameo_id: CameoId, body: ApprovalIn, user: User = Depends(current_user), c: Components = Depends(components)
+) -> ApprovedOut:
     from consent import registry
 
     try:
         cameos.approve(c, user.name, cameo_id, body.user)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    return {"approved": body.user}
+    return ApprovedOut(approved=body.user)
 
 
-@router.delete("/{cameo_id}/approvals/{other}")
+@router.delete("/{cameo_id}/approvals/{other}", response_model=UnapprovedOut, responses=OWNED)
 def unapprove(
-    cameo_id: int, other: str, user: User = Depends(current_user), c: Components = Depends(components)
-) -> dict:
+    cameo_id: CameoId, other: Annotated[str, Path(max_length=64)], user: User = Depends(current_user),
+    c: Components = Depends(components),
+) -> UnapprovedOut:
     from consent import registry
 
     try:
         removed = cameos.unapprove(c, user.name, cameo_id, other)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    return {"unapproved": other, "taken_down": removed}
+    return UnapprovedOut(unapproved=other, taken_down=removed)
 
 
-@router.post("/{cameo_id}/revoke")
-def revoke(cameo_id: int, user: User = Depends(current_user), c: Components = Depends(components)) -> dict:
+@router.post("/{cameo_id}/revoke", response_model=RevokedOut, responses=OWNED)
+def revoke(cameo_id: CameoId, user: User = Depends(current_user), c: Components = Depends(components)) -> RevokedOut:
     """Blocks new uses at once and takes down every clip with this likeness in the same request."""
     from consent import registry
 
@@ -127,11 +146,13 @@ def revoke(cameo_id: int, user: User = Depends(current_user), c: Components = De
         removed = cameos.revoke(c, user.name, cameo_id)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    return {"revoked": cameo_id, "taken_down": removed}
+    return RevokedOut(revoked=cameo_id, taken_down=removed)
 
 
-@router.get("/{cameo_id}/appearances")
-def appearances(cameo_id: int, user: User = Depends(current_user), c: Components = Depends(components)) -> list:
+@router.get("/{cameo_id}/appearances", response_model=list[AppearanceOut], responses=OWNED)
+def appearances(
+    cameo_id: CameoId, user: User = Depends(current_user), c: Components = Depends(components)
+) -> list[AppearanceOut]:
     from consent import registry
 
     try:
@@ -140,14 +161,15 @@ def appearances(cameo_id: int, user: User = Depends(current_user), c: Components
             jobs = {j.id: j for j in s.exec(select(Job).where(Job.id.in_([a.video_id for a in rows]))).all()}
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    return [{"video_id": a.video_id, "status": a.status, "created_at": a.created_at,
-             "job_status": jobs[a.video_id].status if a.video_id in jobs else None} for a in rows]
+    return [AppearanceOut(video_id=a.video_id, status=a.status, created_at=a.created_at,
+                          job_status=jobs[a.video_id].status if a.video_id in jobs else None) for a in rows]
 
 
-@router.delete("/{cameo_id}/appearances/{video_id}")
+@router.delete("/{cameo_id}/appearances/{video_id}", response_model=TakenDownOut, responses=OWNED)
 def delete_appearance(
-    cameo_id: int, video_id: str, user: User = Depends(current_user), c: Components = Depends(components)
-) -> dict:
+    cameo_id: CameoId, video_id: Annotated[str, Path(max_length=64)], user: User = Depends(current_user),
+    c: Components = Depends(components),
+) -> TakenDownOut:
     """The owner deletes a clip (draft or published) that contains their likeness."""
     from consent import registry
 
@@ -155,6 +177,6 @@ def delete_appearance(
         removed = cameos.delete_appearance(c, user.name, cameo_id, video_id)
     except registry.ConsentError as exc:
         raise _consent_errors(exc) from exc
-    return {"taken_down": removed}
+    return TakenDownOut(taken_down=removed)
 
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import FileResponse
 from sqlmodel import Session, col, select
 
 from api.auth import components, current_user, require_roles
-from api.schemas import GenerationCreated, GenerationOut, ReviewIn, StageDecision, TakedownIn
+from api.schemas import (
+    COMMON_ERRORS,
+    GenerationCreated,
+    GenerationOut,
+    ReviewIn,
+    StageDecision,
+    TakedownIn,
+    error_responses,
+)
 from gate import jobs
 from gate.components import Components
 from gate.models import Job, User
 from gate.requests import GenerationRequest
 
-router = APIRouter(prefix="/v1/generations", tags=["generations"])
+router = APIRouter(prefix="/v1/generations", tags=["generations"], responses=error_responses(*COMMON_ERRORS, 401))
+JobId = Annotated[str, Path(min_length=1, max_length=64)]  # ids are 16 hex characters; anything else is a 404
+MP4 = {200: {"description": "The clip", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def _visible(job: Job | None, user: User) -> Job:
@@ -40,7 +52,8 @@ def _out(request: Request, job: Job, user: User, c: Components) -> GenerationOut
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=GenerationCreated)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=GenerationCreated,
+             responses=error_responses(403, 404, 422))
 def create_generation(
     body: GenerationRequest,
     request: Request,
@@ -62,7 +75,7 @@ def create_generation(
                              url=str(request.url_for("get_generation", job_id=job.id)))
 
 
-@router.get("", response_model=list[GenerationOut])
+@router.get("", response_model=list[GenerationOut], responses=error_responses(422))
 def list_generations(
     request: Request, limit: int = 50, user: User = Depends(current_user),
     c: Components = Depends(components),
@@ -75,16 +88,16 @@ def list_generations(
         return [_out(request, j, user, c) for j in s.exec(q).all()]
 
 
-@router.get("/{job_id}", response_model=GenerationOut)
+@router.get("/{job_id}", response_model=GenerationOut, responses=error_responses(404, 422))
 def get_generation(
-    job_id: str, request: Request, user: User = Depends(current_user), c: Components = Depends(components)
+    job_id: JobId, request: Request, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> GenerationOut:
     return _out(request, _visible(jobs.get_job(c, job_id), user), user, c)
 
 
-@router.get("/{job_id}/video", response_class=FileResponse)
+@router.get("/{job_id}/video", response_class=FileResponse, responses={**MP4, **error_responses(404, 422)})
 def download_video(
-    job_id: str, user: User = Depends(current_user), c: Components = Depends(components)
+    job_id: JobId, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> FileResponse:
     job = jobs.get_job(c, job_id)
     if job is None or job.status != "published":
@@ -94,9 +107,9 @@ def download_video(
     return FileResponse(c.storage.path(job.video_key), media_type="video/mp4", filename=f"{job.id}.mp4")
 
 
-@router.post("/{job_id}/takedown", response_model=GenerationOut)
+@router.post("/{job_id}/takedown", response_model=GenerationOut, responses=error_responses(403, 404, 422))
 def takedown(
-    job_id: str, body: TakedownIn, request: Request, user: User = Depends(require_roles("operator")),
+    job_id: JobId, body: TakedownIn, request: Request, user: User = Depends(require_roles("operator")),
     c: Components = Depends(components),
 ) -> GenerationOut:
     try:
@@ -106,9 +119,9 @@ def takedown(
     return _out(request, job, user, c)
 
 
-@router.post("/{job_id}/review", response_model=GenerationOut)
+@router.post("/{job_id}/review", response_model=GenerationOut, responses=error_responses(403, 404, 409, 422))
 def review(
-    job_id: str, body: ReviewIn, request: Request, user: User = Depends(require_roles("operator")),
+    job_id: JobId, body: ReviewIn, request: Request, user: User = Depends(require_roles("operator")),
     c: Components = Depends(components),
 ) -> GenerationOut:
     """Approve (publish, with consent re-checked) or block a clip the gate sent to review."""

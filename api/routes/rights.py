@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
+from fastapi import Path as PathParam
 from sqlmodel import Session, col, select
 
 from api.auth import components, require_roles
+from api.schemas import COMMON_ERRORS, RightsDecisionOut, WorkDeleted, WorkOut, WorkRegistered, error_responses
 from api.uploads import save_upload
 from gate import rights
 from gate.components import Components
 from gate.models import RightsDecision, User
 from gate.uploads import UploadError
 
-router = APIRouter(prefix="/v1/rights", tags=["rights"])
+# Every route needs a rights holder's (or, to read and delete, an operator's) key.
+router = APIRouter(prefix="/v1/rights", tags=["rights"], responses=error_responses(*COMMON_ERRORS, 401, 403))
 holder = require_roles("rights_holder", "operator")
 
 
@@ -23,7 +26,8 @@ def _owner_filter(user: User) -> str | None:
     return None if user.role == "operator" else user.name
 
 
-@router.post("/works", status_code=status.HTTP_201_CREATED)
+@router.post("/works", status_code=status.HTTP_201_CREATED, response_model=WorkRegistered,
+             responses=error_responses(422))
 def register_work(
     name: str = Form(..., max_length=10_000),
     aliases: list[str] = Form(default_factory=list),
@@ -47,7 +51,7 @@ def register_work(
             p.unlink(missing_ok=True)
 
 
-@router.get("/works")
+@router.get("/works", response_model=list[WorkOut])
 def list_works(user: User = Depends(holder), c: Components = Depends(components)) -> list[dict]:
     from safety.copyright.registry import list_works, references
 
@@ -57,8 +61,11 @@ def list_works(user: User = Depends(holder), c: Components = Depends(components)
                 for w in list_works(s, _owner_filter(user))]
 
 
-@router.delete("/works/{work_id}")
-def delete_work(work_id: int, user: User = Depends(holder), c: Components = Depends(components)) -> dict:
+@router.delete("/works/{work_id}", response_model=WorkDeleted, responses=error_responses(404, 422))
+def delete_work(
+    work_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], user: User = Depends(holder),
+    c: Components = Depends(components),
+) -> dict:
     from safety.copyright.errors import CopyrightError
 
     try:
@@ -68,7 +75,7 @@ def delete_work(work_id: int, user: User = Depends(holder), c: Components = Depe
     return {"deleted": work_id}
 
 
-@router.get("/decisions")
+@router.get("/decisions", response_model=list[RightsDecisionOut], responses=error_responses(422))
 def decisions(limit: int = 200, user: User = Depends(holder), c: Components = Depends(components)) -> list[dict]:
     """Gate decisions that named one of this holder's works (prompt or pixels), newest first."""
     from safety.copyright.registry import list_works

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import text
 
 from api.auth import components, require_roles
-from api.schemas import Health
+from api.schemas import COMMON_ERRORS, AuditEntryOut, ChainReportOut, Health, error_responses
 from gate import audit
 from gate.components import Components
 from gate.jobs import build_pipeline
@@ -16,6 +16,8 @@ from gate.models import User
 from gate.policy import Policy
 
 router = APIRouter(tags=["system"])
+# Operator-only routes: a key is checked against the database first (401, 403, 503).
+OPERATOR = error_responses(*COMMON_ERRORS, 401, 403)
 
 
 def health_report(c: Components) -> dict[str, Any]:
@@ -46,31 +48,31 @@ def _detector_health(c: Components) -> dict[str, Any]:
             "why": why if not ok else validation}
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, responses=error_responses(400, 413))
 def health(c: Components = Depends(components)) -> dict[str, Any]:
     return health_report(c)
 
 
-@router.get("/v1/audit")
+@router.get("/v1/audit", response_model=list[AuditEntryOut], responses={**OPERATOR, **error_responses(422)})
 def audit_log(
-    limit: int = 100, subject: str | None = None, _: User = Depends(require_roles("operator")),
+    limit: int = 100, subject: str | None = Query(None, max_length=64), _: User = Depends(require_roles("operator")),
     c: Components = Depends(components),
 ) -> list[dict[str, Any]]:
     rows = audit.recent(c.engine, max(1, min(limit, 1000)), subject)
     return [r.model_dump() for r in rows]
 
 
-@router.get("/v1/audit/verify")
+@router.get("/v1/audit/verify", response_model=ChainReportOut, responses=OPERATOR)
 def audit_verify(_: User = Depends(require_roles("operator")), c: Components = Depends(components)) -> dict:
     return audit.verify_chain(c.engine).as_dict()
 
 
-@router.get("/v1/policy", response_model=Policy)
+@router.get("/v1/policy", response_model=Policy, responses=OPERATOR)
 def get_policy(_: User = Depends(require_roles("operator")), c: Components = Depends(components)) -> Policy:
     return c.policy
 
 
-@router.put("/v1/policy", response_model=Policy)
+@router.put("/v1/policy", response_model=Policy, responses={**OPERATOR, **error_responses(422)})
 def put_policy(body: Policy, user: User = Depends(require_roles("operator")),
                c: Components = Depends(components)) -> Policy:
     """Replace the policy (validated; applies to the next job in every process sharing the data dir)."""

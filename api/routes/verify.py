@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 
 from api.auth import components, optional_user
 from api.limits import before_body, ran_before_body
+from api.schemas import COMMON_ERRORS, VerifyReport, error_responses
 from api.uploads import save_upload
 from gate.components import Components
 from gate.models import User
@@ -38,7 +39,9 @@ def rate_limit(request: Request, user: User | None = Depends(optional_user)) -> 
                             headers={"Retry-After": str(retry)})
 
 
-@router.post("/v1/verify", dependencies=[Depends(rate_limit)])
+# Open to anyone; a key, if sent, must be valid (401). 422: a file we will not read (empty, truncated, bomb).
+@router.post("/v1/verify", dependencies=[Depends(rate_limit)], response_model=VerifyReport,
+             responses=error_responses(*COMMON_ERRORS, 401, 422, 429))
 async def verify(
     file: UploadFile = File(..., description="MP4/MOV/WebM/GIF clip or an image"),
     c: Components = Depends(components),
