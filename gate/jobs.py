@@ -22,6 +22,7 @@ from gate.evidence import delete_evidence, keep_evidence_frames
 from gate.job_status import ALLOWED, transition
 from gate.models import TERMINAL_STATES, Job, RightsDecision, utcnow
 from gate.pipeline import JobContext, Pipeline, PipelineResult
+from gate.quota import enforce as quota_enforce
 from gate.requests import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,11 @@ def new_job_id() -> str:
 
 
 def create_job(
-    c: Components, user: str, req: GenerationRequest, job_id: str | None = None, extra: dict[str, Any] | None = None
+    c: Components, user: str, req: GenerationRequest, job_id: str | None = None, extra: dict[str, Any] | None = None,
+    quota: bool = False,
 ) -> Job:
-    """`extra` carries gate-internal fields (e.g. the media key of an uploaded remix source)."""
+    """`extra` carries gate-internal fields (e.g. the media key of an uploaded remix source). `quota`: the
+    front doors (API, console) hold the user to gate.quota's limits (QuotaExceeded); the CLI and evals not."""
     try:
         req.check_limits(c.settings.max_seconds, c.settings.max_prompt_chars)
     except ValueError as exc:
@@ -58,6 +61,8 @@ def create_job(
     with Session(c.engine, expire_on_commit=False) as s:
         s.add(job)
         s.commit()
+    if quota:
+        quota_enforce(c, user, job.id)
     audit.append(c.engine, user, "job.created", job.id, {"request": job.request})
     return job
 

@@ -21,6 +21,7 @@ from api.schemas import (
 from gate import jobs
 from gate.components import Components
 from gate.models import Job, User
+from gate.quota import QuotaExceeded
 from gate.requests import GenerationRequest
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"], responses=error_responses(*COMMON_ERRORS, 401))
@@ -53,7 +54,7 @@ def _out(request: Request, job: Job, user: User, c: Components) -> GenerationOut
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=GenerationCreated,
-             responses=error_responses(403, 404, 422))
+             responses=error_responses(403, 404, 422, 429))
 def create_generation(
     body: GenerationRequest,
     request: Request,
@@ -61,7 +62,10 @@ def create_generation(
     c: Components = Depends(components),
 ) -> GenerationCreated:
     try:
-        job = jobs.create_job(c, user.name, body)
+        job = jobs.create_job(c, user.name, body, quota=True)
+    except QuotaExceeded as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
+                            headers={"Retry-After": str(exc.retry_after)}) from exc
     except jobs.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except jobs.JobError as exc:

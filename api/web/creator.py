@@ -20,6 +20,7 @@ from api.web.session import checked_form, flash, require
 from gate import jobs
 from gate.evidence import evidence_key, flagged_frames
 from gate.models import TERMINAL_STATES, Job, User
+from gate.quota import QuotaExceeded
 from gate.requests import GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,12 @@ async def create(request: Request):
     c = request.app.state.components
     if req is not None:
         try:
-            job = jobs.create_job(c, user.name, req)
+            job = jobs.create_job(c, user.name, req, quota=True)
+        except QuotaExceeded as exc:
+            errors["prompt"] = f"Not queued: {exc}."
+            response = render(request, "create.html", _create_ctx(request, user, values, errors), 429)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except jobs.NotFound as exc:
             errors["remix"] = f"Remix of: {exc} (it must be a published clip)"
         except jobs.JobError as exc:
