@@ -1,12 +1,17 @@
 """Append-only, hash-chained audit log. Each row's hash covers its content and the previous hash,
-so changing, deleting or reordering any row breaks the chain from that row on."""
+so changing, deleting or reordering any row breaks the chain from that row on. Cutting the newest rows
+or recomputing the whole chain is found against the signed checkpoints (gate.audit_checkpoint), and the
+database refuses UPDATE and DELETE on the table (trigger, migration 0005)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
+import logging
+import weakref
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +19,17 @@ from sqlmodel import Session, col, select
 
 from gate.models import AuditEntry, utcnow
 
+if TYPE_CHECKING:
+    from gate.audit_checkpoint import Checkpointer
+
+log = logging.getLogger(__name__)
 GENESIS = "0" * 64
+_checkpointers: weakref.WeakKeyDictionary[Engine, Checkpointer] = weakref.WeakKeyDictionary()
+
+
+def use_checkpoints(engine: Engine, checkpointer: Checkpointer) -> None:
+    """Sign a checkpoint every `checkpointer.every` entries appended through this engine."""
+    _checkpointers[engine] = checkpointer
 
 
 def canonical(payload: Any) -> str:
@@ -43,9 +58,16 @@ def append(engine: Engine, actor: str, event: str, subject: str = "", payload: A
             s.add(row)
             try:
                 s.commit()
-                return row
             except IntegrityError:
                 s.rollback()
+                continue
+        cp = _checkpointers.get(engine)
+        if cp is not None and seq % cp.every == 0:
+            try:
+                cp.write(seq, row.hash)
+            except OSError:  # the entry stands; the next checkpoint (or `audit verify`) covers it
+                log.exception("could not write the audit checkpoint at entry %d", seq)
+        return row
     raise RuntimeError("audit log append kept losing the race; giving up")
 
 
@@ -55,13 +77,21 @@ class ChainReport:
     entries: int
     first_bad_seq: int | None = None
     problem: str = ""
+    head: str = GENESIS
+    heads: dict[int, str] = field(default_factory=dict)  # hash at the entries asked for
+    checkpoints: int = 0  # signed checkpoints checked
+    last_checkpoint: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "entries": self.entries, "first_bad_seq": self.first_bad_seq,
-                "problem": self.problem}
+                "problem": self.problem, "head": self.head, "checkpoints": self.checkpoints,
+                "last_checkpoint": self.last_checkpoint}
 
 
-def verify_chain(engine: Engine, batch: int = 5000) -> ChainReport:
+def verify_chain(engine: Engine, batch: int = 5000, heads_at: Collection[int] = ()) -> ChainReport:
+    """Walk the chain from the start. `heads_at`: entries whose hash the report keeps (checkpoints)."""
+    want = set(heads_at)
+    heads: dict[int, str] = {}
     prev = GENESIS
     expected_seq = 1
     count = 0
@@ -82,7 +112,42 @@ def verify_chain(engine: Engine, batch: int = 5000) -> ChainReport:
                     return ChainReport(False, count, r.seq, "content does not match its hash (altered)")
                 prev, expected_seq, last = r.hash, expected_seq + 1, r.seq
                 count += 1
-    return ChainReport(True, count)
+                if r.seq in want:
+                    heads[r.seq] = r.hash
+    return ChainReport(True, count, head=prev, heads=heads)
+
+
+def verify_signed(engine: Engine, checkpointer: Checkpointer, write: bool = True) -> ChainReport:
+    """The chain, then the signed checkpoints: a chain shorter than one (its newest rows deleted) or with
+    another hash at one (recomputed) fails. An intact chain gets a new checkpoint at its head."""
+    # Checkpoints first, the chain after: the chain only grows, so it holds every checkpointed entry.
+    checkpoints, problems = checkpointer.read()
+    report = verify_chain(engine, heads_at={cp.seq for cp in checkpoints})
+    report.checkpoints = len(checkpoints)
+    last = max(checkpoints, key=lambda cp: cp.seq, default=None)
+    if last is not None:
+        report.last_checkpoint = {"seq": last.seq, "head": last.head, "time": last.time, "key_id": last.key_id}
+    if not report.ok:
+        return report
+    if problems:
+        report.ok, report.problem = False, problems[0]
+        return report
+    if last is not None and report.entries < last.seq:
+        report.ok, report.first_bad_seq = False, report.entries + 1
+        report.problem = (f"entries {report.entries + 1}..{last.seq} were deleted: the chain has {report.entries} "
+                          f"entries, the checkpoint signed at {last.time} has {last.seq}")
+        return report
+    for cp in sorted(checkpoints, key=lambda cp: cp.seq):
+        if report.heads.get(cp.seq) != cp.head:
+            report.ok, report.first_bad_seq = False, cp.seq
+            report.problem = (f"the chain was rewritten: entry {cp.seq} does not have the hash signed at "
+                              f"{cp.time} ({cp.head[:16]}...)")
+            return report
+    if write and report.entries:
+        cp = checkpointer.write(report.entries, report.head)
+        report.checkpoints += 1
+        report.last_checkpoint = {"seq": cp.seq, "head": cp.head, "time": cp.time, "key_id": cp.key_id}
+    return report
 
 
 def recent(engine: Engine, limit: int = 100, subject: str | None = None) -> list[AuditEntry]:

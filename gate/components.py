@@ -14,6 +14,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from gate import audit
+from gate.audit_checkpoint import Checkpointer
 from gate.db import make_engine, migrate
 from gate.pipeline import HungStages
 from gate.policy import Policy
@@ -57,6 +59,9 @@ class Components:
         self.engine: Engine = make_engine(settings.db_url)
         if run_migrations:
             migrate(self.engine)
+        # audit checkpoints signed with a key outside the database (made at first start if not configured)
+        self.audit_checkpoints = Checkpointer.from_settings(settings)
+        audit.use_checkpoints(self.engine, self.audit_checkpoints)
         self.storage = LocalStorage(settings.media_root)
         self.workdir = settings.resolved_data_dir / "work"
         self.workdir.mkdir(parents=True, exist_ok=True)

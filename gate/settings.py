@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # console cookie Secure flag: unset = Secure unless the browser uses plain http on a loopback address
     secure_cookies: bool | None = None
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)  # absolute console session lifetime
+    # audit checkpoints: Ed25519 key (PEM file path, PEM text or base64 32-byte seed) kept outside the
+    # database; without it one is generated in data_dir/keys. A signed checkpoint every N entries.
+    audit_signing_key: SecretStr | None = None
+    audit_checkpoint_every: int = Field(default=100, ge=1)
 
     # weights an operator supplies (optional signals until configured)
     clip_weights: Path | None = None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from gate.models import AuditEntry, Job
@@ -387,7 +388,8 @@ def test_audit_page_searches_and_reports_a_broken_chain(web) -> None:
     assert "No entries match" in olga.get("/ops/audit", params={"q": "nothing-like-this"}).text
     assert "No entries match" in olga.get("/ops/audit", params={"q": "job_taken"}).text  # _ is no wildcard
     assert "No entries match" in olga.get("/ops/audit", params={"q": "%"}).text  # nor is %
-    with Session(c.engine) as s:  # tamper with a row
+    with Session(c.engine) as s:  # tamper with a row (dropping the append-only trigger first)
+        s.exec(text("DROP TRIGGER audit_log_no_update"))
         row = s.get(AuditEntry, 2)
         row.actor = "mallory"
         s.add(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import shutil
 import subprocess
 import sys
@@ -15,12 +16,13 @@ from gate.cli.base import cli, emit, fail, json_option, settings
 
 
 def _components():
+    from gate.audit_checkpoint import AuditKeyError
     from gate.components import get_components
     from gate.db import DatabaseUnavailable
 
     try:
         return get_components(settings())
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, AuditKeyError) as exc:
         fail(str(exc))
 
 
@@ -35,6 +37,8 @@ def serve(host: str, port: int, workers: int) -> None:
     from api.app import create_app
 
     c = _components()
+    # the gate's own log lines (audit checkpoints, takedowns) beside uvicorn's, on the operator's stderr
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     procs = [subprocess.Popen([sys.executable, "-m", "gate.cli", "worker"]) for _ in range(max(0, workers))]
     try:
         click.echo(f"reelgate: data in {c.settings.resolved_data_dir}; queue "
@@ -204,12 +208,14 @@ def audit() -> None:
 @audit.command("verify")
 @json_option
 def audit_verify(as_json: bool) -> None:
-    """Check every entry's hash and link; exit 1 if the chain is broken."""
-    from gate.audit import verify_chain
+    """Check every entry's hash and link, and the chain against its signed checkpoints (a deleted tail,
+    a recomputed chain); exit 1 if anything fails. An intact chain gets a new signed checkpoint."""
+    from gate.audit import verify_signed
 
-    report = verify_chain(_components().engine)
-    human = (f"audit chain intact: {report.entries} entries" if report.ok
-             else f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
+    c = _components()
+    report = verify_signed(c.engine, c.audit_checkpoints)
+    human = (f"audit chain intact: {report.entries} entries, {report.checkpoints} signed checkpoint(s) hold"
+             if report.ok else f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}")
     emit(report.as_dict(), as_json, human=human)
     if not report.ok:
         sys.exit(1)
