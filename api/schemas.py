@@ -49,6 +49,12 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class HealthPublic(BaseModel):
+    """/health for anyone but an operator: up and complete, or not; no models, versions or failure reasons."""
+
+    status: str  # "ok" or "degraded"
+
+
 class Health(BaseModel):
     status: str
     database: str

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import text
 
-from api.auth import components, require_roles
-from api.schemas import COMMON_ERRORS, AuditEntryOut, ChainReportOut, Health, error_responses
+from api.auth import components, optional_user, require_roles
+from api.schemas import COMMON_ERRORS, AuditEntryOut, ChainReportOut, Health, HealthPublic, error_responses
 from gate import audit
 from gate.components import Components
 from gate.jobs import build_pipeline
@@ -48,9 +48,14 @@ def _detector_health(c: Components) -> dict[str, Any]:
             "why": why if not ok else validation}
 
 
-@router.get("/health", response_model=Health, responses=error_responses(400, 413))
-def health(c: Components = Depends(components)) -> dict[str, Any]:
-    return health_report(c)
+@router.get("/health", response_model=Health | HealthPublic, responses=error_responses(400, 401, 413))
+def health(user: User | None = Depends(optional_user), c: Components = Depends(components)) -> Health | HealthPublic:
+    """An operator's key sees every stage, its model and why a signal is not running; anyone else only
+    ok or degraded (model names and failure reasons help an attacker pick what to evade)."""
+    report = health_report(c)
+    if user is not None and user.role == "operator":
+        return Health(**report)
+    return HealthPublic(status=report["status"])
 
 
 @router.get("/v1/audit", response_model=list[AuditEntryOut], responses={**OPERATOR, **error_responses(422)})
