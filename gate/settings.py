@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -52,16 +54,16 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_data_dir(self) -> Path:
         path = self.data_dir.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)  # 0700 when made here: faces, keys, database
         return path
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'reelgate.db'}"
+        return self.database_url or f"sqlite:///{_private_file(self.resolved_data_dir / 'reelgate.db')}"
 
     @property
     def queue_url(self) -> str:
-        return self.broker_url or f"sqla+sqlite:///{self.resolved_data_dir / 'queue.db'}"
+        return self.broker_url or f"sqla+sqlite:///{_private_file(self.resolved_data_dir / 'queue.db')}"
 
     @property
     def embedded_queue(self) -> bool:
@@ -70,14 +72,22 @@ class Settings(BaseSettings):
     @property
     def media_root(self) -> Path:
         path = (self.media_dir or self.resolved_data_dir / "media").expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
     @property
     def keys_dir(self) -> Path:
         path = self.resolved_data_dir / "keys"
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
+
+
+def _private_file(path: Path) -> Path:
+    """Create an SQLite file 0600 before SQLite does (it would use the umask, usually 0644); its -wal and
+    -shm files take the database file's mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
 
 
 def load_settings() -> Settings:
