@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,17 +87,23 @@ def _generated_key(keys_dir: Path) -> Ed25519PrivateKey:
     if not path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        # Written whole under a temporary name, then linked into place: a process starting at the same
+        # moment finds no file or the complete key, never half of one.
+        tmp = keys_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(tmp, path)
         except FileExistsError:
             pass
         else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-                f.flush()
-                os.fsync(f.fileno())
             log.warning("generated the audit signing key %s (set REELGATE_AUDIT_SIGNING_KEY to keep it "
                         "outside the data dir)", path)
+        finally:
+            tmp.unlink()
     try:
         return _parse_key(str(path))
     except AuditKeyError as exc:

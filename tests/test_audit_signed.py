@@ -174,3 +174,24 @@ def test_update_delete_truncate_refused_on_postgresql(tmp_path, monkeypatch: pyt
             assert audit.verify_signed(c.engine, c.audit_checkpoints).entries == 3
         finally:
             c.engine.dispose()
+
+
+def test_processes_starting_together_share_one_generated_key(tmp_path) -> None:
+    import threading
+
+    from gate.audit_checkpoint import _generated_key, key_id
+
+    ids: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def start() -> None:
+        barrier.wait()
+        ids.append(key_id(_generated_key(tmp_path).public_key()))
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 8 and len(set(ids)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["audit_ed25519.pem"]  # no temporary file left
