@@ -62,6 +62,7 @@ class Health(BaseModel):
     stages: list[dict[str, Any]]
     required_signals_unavailable: list[str] = []
     verify: list[dict[str, Any]] = []  # the verify path's detector: loaded, and whether it is informative
+    warnings: list[str] = []  # configuration the operator should fix (e.g. watermark keys across processes)
 
 
 # --- errors: every status a route can answer, each with the {"detail": str} body the handlers send ---

@@ -34,6 +34,7 @@ import av
 import cv2
 import numpy as np
 
+from evals.watermark_audio import EVAL_KEY, OTHER_KEY
 from provenance import wm_code
 from provenance.media import iter_luma, read_audio, transcode
 from provenance.synthetic import make_test_clip
@@ -187,8 +188,8 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
         sources["generated"] = gen_clips[0]  # the product's own content, 854x480, 5 s
     except Exception as exc:  # reported, never hidden
         gen_error = f"generator unavailable: {type(exc).__name__}: {str(exc)[:100]}"
-    vm = VideoMark()
-    other = VideoMark(key="some-other-operator-key")  # wrong-key detection on marked files = false positives
+    vm = VideoMark(EVAL_KEY.layout_key)
+    other = VideoMark(OTHER_KEY.layout_key)  # another installation's key on our marked files = false positives
     code = wm_code.encode_payload(PAYLOAD)
     lines = [f"# Watermark evaluation ({WATERMARK_VERSION})", "",
              f"Payload {PAYLOAD.hex()}; clips: bikes, chaplin, generated (4 s; generated 5 s; a synthetic 720p "
@@ -201,7 +202,7 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
     speed_rows = []
     for name, src in sources.items():
         dst = work / f"marked_{name}.mp4"
-        info = embed_clip(src, dst, PAYLOAD)
+        info = embed_clip(src, dst, PAYLOAD, key=EVAL_KEY)
         marked[name] = (dst, info)
         speed_rows.append((name, info))
 
@@ -279,7 +280,7 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
             continue
         whole_src, whole_wm, whole_att = (work / f"whole_{k}_{name}" for k in ("src", "wm", "crf35"))
         transcode(real / name, whole_src, crf=18)
-        winfo = embed_clip(whole_src, whole_wm, PAYLOAD)
+        winfo = embed_clip(whole_src, whole_wm, PAYLOAD, key=EVAL_KEY)
         ATTACKS["H.264 CRF 35"](whole_wm, whole_att, winfo["width"], winfo["height"])
         times, res = _residual_series(vm, whole_att)
         rows = [_window_report(vm, acc, code) for _, acc in _window_sums(times, res, 1.0)]
@@ -293,12 +294,12 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
               "|---|---|---|---|---|---|---|"]
     for i, gsrc in enumerate(gen_clips[:2 if quick else 4]):
         gdst, gatt = work / f"gen{i}_wm.mp4", work / f"gen{i}_crf28.mp4"
-        ginfo = embed_clip(gsrc, gdst, PAYLOAD)
+        ginfo = embed_clip(gsrc, gdst, PAYLOAD, key=EVAL_KEY)
         transcode(gdst, gatt, crf=28)
         cells, audio_ok = [], False
         for path in (gdst, gatt):
             for secs in (None, WINDOW_S):
-                res = detect_clip(path, max_seconds=secs)
+                res = detect_clip(path, keys=EVAL_KEY, max_seconds=secs)
                 cells.append("yes" if res["found"] and res["payload"] == PAYLOAD.hex() else "no")
                 if path == gdst and secs is None:
                     audio_ok = (res.get("audio") or {}).get("payload") == PAYLOAD.hex()
@@ -390,7 +391,7 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
               + f" ({len(p_sync)} windows)."]
 
     # ---- audio ----------------------------------------------------------------------------------
-    am = AudioMark()
+    am = AudioMark(EVAL_KEY.layout_key)
     lines += ["", "## Audio channel (same payload)", "",
               "| clip | attack | found | log10 p |", "|---|---|---|---|"]
     audio_src = make_test_clip(work / "audio_src.mp4", seconds=12.0, width=64, height=48, seed=5)

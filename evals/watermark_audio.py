@@ -14,6 +14,7 @@ loudest) of marked vs original at 10 s (or the longest cut).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
@@ -25,6 +26,12 @@ import numpy as np
 from provenance.media import read_audio, transcode
 from provenance.synthetic import make_test_clip
 from provenance.watermark_audio import BAND_EDGES_HZ, AudioMark, snr_db
+from provenance.wm_keys import WatermarkKey
+
+# The eval's own fixed keys (reproducible runs; an installation generates or is given its own secret key).
+# OTHER_KEY stands for another installation: marks read with it are counted as false positives.
+EVAL_KEY = WatermarkKey.from_secret("eval", hashlib.sha256(b"reelgate watermark eval key").digest())
+OTHER_KEY = WatermarkKey.from_secret("other", hashlib.sha256(b"reelgate watermark eval: another installation").digest())
 
 PAYLOAD = bytes.fromhex("5eed0fc0ffee2026")
 DURATIONS = (3.0, 4.0, 5.0, 7.0, 10.0)
@@ -161,7 +168,7 @@ def _sources(data_dir: Path, work: Path, quick: bool) -> tuple[list[tuple[str, s
 
 def _measure(am: AudioMark, srcs: list, host: Path, work: Path, perceptual: bool = True) -> tuple[list[dict], dict]:
     """Per source: found / log10 p per cut length, and audibility of the longest cut; false-positive counts."""
-    other = type(am)(key="some-other-operator-key")
+    other = type(am)(OTHER_KEY.layout_key)
     rows: list[dict] = []
     fp = {"n": 0, "found": 0, "min": 0.0}
     for kind, label, x, sr in srcs:
@@ -216,7 +223,7 @@ def _f(v: float | None, fmt: str = ".2f") -> str:
 def length_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quick: bool = False,
                  tradeoff: bool = False) -> list[str]:
     """Markdown lines: found-by-length and audibility per source, false positives (and the balance table)."""
-    am = mark or AudioMark()
+    am = mark or AudioMark(EVAL_KEY.layout_key)
     work.mkdir(parents=True, exist_ok=True)
     srcs, notes = _sources(data_dir, work, quick)
     host = work / "host_video.mp4"
@@ -306,7 +313,7 @@ def tradeoff_table(srcs: list, host: Path, work: Path) -> list[str]:
         try:
             for k, v in vals.items():
                 setattr(wma, k, v)
-            rows, _ = _measure(AudioMark(), srcs, host, work, perceptual=False)
+            rows, _ = _measure(AudioMark(EVAL_KEY.layout_key), srcs, host, work, perceptual=False)
         finally:
             for k, v in saved.items():
                 setattr(wma, k, v)

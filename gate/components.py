@@ -21,6 +21,7 @@ from gate.pipeline import HungStages
 from gate.policy import Policy
 from gate.settings import Settings
 from gate.storage import LocalStorage
+from gate.watermark_keys import WatermarkKeys
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,6 +67,11 @@ class Components:
         self.workdir = settings.resolved_data_dir / "work"
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.hung_stages = HungStages()  # timed-out stage threads still running in this process
+        # the watermark keyring: configured, or generated at first start into data_dir/keys
+        self.watermark_keys = WatermarkKeys(settings)
+        if warning := self.watermark_keys.shared_broker_warning():
+            log.warning(warning)
+
 
         self.prompt_classifier: Lazy[Any] = Lazy("prompt classifier", self._load_prompt_classifier)
         self.frame_gate: Lazy[Any] = Lazy("frame gate", self._load_frame_gate)

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     c2pa_cert_chain: Path | None = None
     c2pa_private_key: Path | None = None
     c2pa_trust_anchors: Path | None = None
+    # invisible watermark key ("ID:HEX", >= 32 bytes); without it one is generated in data_dir/keys. Every
+    # API and worker process must share it. Old keys (comma-separated, "legacy-v1" = the 3.x source key)
+    # are tried when detecting.
+    watermark_key: SecretStr | None = None
+    watermark_old_keys: SecretStr | None = None
     software_agent: str = "reelgate"
     # console cookie Secure flag: unset = Secure unless the browser uses plain http on a loopback address
     secure_cookies: bool | None = None

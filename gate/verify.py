@@ -51,7 +51,9 @@ def _watermark(c: Components, path: Path, kind: str) -> dict[str, Any]:
     from provenance import watermark
 
     try:
-        res = watermark.detect_clip(path) if kind == "video" else watermark.detect_image(path)
+        keys = c.watermark_keys.get()  # the installation's ring: a mark under any other key is not ours
+        res = (watermark.detect_clip(path, keys=keys) if kind == "video"
+               else watermark.detect_image(path, keys=keys))
     except Exception as exc:
         log.exception("watermark detection failed")
         return {"found": False, "payload": None, "error": f"{type(exc).__name__}: {exc}"}
@@ -112,6 +114,8 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
                          f"{remix}{extra}")
         else:
             parts.append(f"our watermark found with payload {wm['video_id']}, which is not in this registry")
+        if wm.get("key_legacy"):
+            parts[-1] += " (under the legacy 3.x key, which anyone with the source code can forge)"
     if not parts:
         det = report["detector"]
         p = det.get("ai_probability")

@@ -1,12 +1,14 @@
 """Clip-level watermark API: mark the video and audio of an MP4 with one 64-bit payload; detect it.
 
-embed_clip / detect_clip / detect_image / add_visible_mark are what the gate calls.
+embed_clip / detect_clip / detect_image / add_visible_mark are what the gate calls. Every call takes the
+installation's key(s) (provenance.wm_keys): embed with the current key, detect with the whole ring.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import av
@@ -20,12 +22,18 @@ from provenance.visible_watermark import add_visible_mark  # noqa: F401  (re-exp
 from provenance.watermark_audio import AudioMark, snr_db
 from provenance.watermark_video import AMP_CAP, AMP_POWER, CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
 from provenance.wm_code import WATERMARK_ALG
+from provenance.wm_keys import Keyring, WatermarkKey, as_keys
+
+Keys = WatermarkKey | Keyring | Iterable[WatermarkKey]
 
 # 3.1: the detector only (matched-filter cell read, exact decoy-rank sync p-value). 3.2: the embedder's
 # amplitude follows the detector's noise weight on the host, no host cancellation; the tile, code and
-# sync are unchanged, so WATERMARK_ALG stays v1 and clips marked by 3.0/3.1 read the same way (tested)
+# sync are unchanged, so WATERMARK_ALG stays v1 and clips marked by 3.0/3.1 read the same way (tested).
+# 3.3: the key is the installation's secret (provenance.wm_keys), no longer the source's; the mark is unchanged
+# and 3.2 clips read under the legacy-v1 key when the operator lists it
 WATERMARK_VERSION = (
-    f"reelgate-wm/3.2 video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+matched-read+decoy-sync"
+    "reelgate-wm/3.3 key=installation "
+    f"video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+matched-read+decoy-sync"
     f"+host-adaptive-amp{AMP_POWER:g}-cap{AMP_CAP:g} "
     f"psnr{TARGET_PSNR_DB:g} "
     "audio=48band-gain/3-neighbour-whitened+informed+johnston-masked code=conv-k9-r1/2+crc16"
@@ -58,12 +66,16 @@ def _payload(payload: bytes | str) -> bytes:
     return bytes(payload)
 
 
-def embed_clip(src: Path, dst: Path, payload: bytes, *, crf: int = 18, key: str = wm_code.DEFAULT_KEY) -> dict:
-    """Mark src's luma and soundtrack with payload; write dst (H.264 + AAC MP4) atomically."""
+def embed_clip(src: Path, dst: Path, payload: bytes, *, key: WatermarkKey, crf: int = 18) -> dict:
+    """Mark src's luma and soundtrack with payload under key; write dst (H.264 + AAC MP4) atomically."""
     payload = _payload(payload)
+    if not isinstance(key, WatermarkKey):
+        raise ProvenanceError("embed_clip needs the installation's WatermarkKey")
+    if key.legacy:
+        raise ProvenanceError("the legacy 3.x key is for reading old clips only (anyone can forge with it)")
     src, dst = Path(src), Path(dst)
     t0 = time.perf_counter()
-    vm, am = VideoMark(key), AudioMark(key)
+    vm, am = VideoMark(key.layout_key), AudioMark(key.layout_key)
     tile = vm.tile_for(payload)
     psnrs: list[float] = []
 
@@ -100,6 +112,7 @@ def embed_clip(src: Path, dst: Path, payload: bytes, *, crf: int = 18, key: str 
         "fps_processed": round(info["frames"] / elapsed, 1) if elapsed > 0 else None,
         "version": WATERMARK_VERSION,
         "alg": WATERMARK_ALG,
+        "key_id": key.key_id,
     }
 
 
@@ -123,37 +136,73 @@ def _combine(video: dict, audio: dict | None) -> dict:
     return out
 
 
+def _union_bound(res: dict | None, n_keys: int) -> dict | None:
+    """One channel's result after trying n_keys keys: a mark is reported only if its bound times the number
+    of keys tried stays under the threshold (a union bound: each extra key is one more chance of a fluke)."""
+    if res is None or n_keys <= 1:
+        return res
+    out = dict(res)
+    p = min(1.0, float(res.get("p_value", 1.0)) * n_keys)
+    out["p_value"] = p
+    out["log10_p"] = round(math.log10(max(p, 1e-300)), 2)
+    if out.get("found") and p > wm_code.FOUND_P_VALUE:
+        out.update(found=False, payload=None)
+    return out
+
+
+def _best_key(per_key: list[tuple[WatermarkKey, dict]]) -> dict:
+    """The key whose mark was found with the smallest bound; without one, the current key's report."""
+    found = [(r["p_value"], i) for i, (_, r) in enumerate(per_key) if r.get("found")]
+    i = min(found)[1] if found else 0
+    key, out = per_key[i]
+    out = dict(out)
+    out.update(key_id=key.key_id if out.get("found") else None, keys_tried=len(per_key))
+    if out.get("found") and key.legacy:
+        out["key_legacy"] = True  # 3.x's public key: evidence that anyone with the source could fake
+    return out
+
+
 def detect_clip(
-    path: Path, *, start_s: float = 0.0, max_seconds: float | None = DEFAULT_DETECT_SECONDS,
-    key: str = wm_code.DEFAULT_KEY, max_frames: int | None = DEFAULT_DETECT_FRAMES,
+    path: Path, *, keys: Keys, start_s: float = 0.0, max_seconds: float | None = DEFAULT_DETECT_SECONDS,
+    max_frames: int | None = DEFAULT_DETECT_FRAMES,
 ) -> dict:
-    """Look for the watermark in [start_s, start_s + max_seconds) of the video and its soundtrack.
+    """Look for the watermark in [start_s, start_s + max_seconds) of the video and its soundtrack, under
+    every key of the installation's ring (the current key first). A mark made with any other key is noise
+    to this detector: not found.
 
     The mark is the same in every frame, so about `max_frames` frames spread evenly over the span are
     enough: measured on 10-s 720p clips, 48 spread frames decide as all 100-240 do (the same log10 p within
     0.2, also after CRF 35), 4-6x faster; spread frames average the picture out better than 48 in a row."""
+    ring = as_keys(keys)
     path = Path(path)
     t0 = time.perf_counter()
     total = estimate_frames(path, start_s, max_seconds) if max_frames else None
     stride = max(1, total // max_frames) if total and max_frames else 1  # keeps max_frames..2*max_frames
-    video = VideoMark(key).detect_frames(y for _, y in iter_luma(path, start_s, max_seconds, stride=stride))
+    vms = [VideoMark(k.layout_key) for k in ring]
+    acc, n = vms[0].accumulate(y for _, y in iter_luma(path, start_s, max_seconds, stride=stride))
+    videos = [vm.detect_accumulated(acc, n) for vm in vms]
     t_video = time.perf_counter() - t0
-    audio_res = None
+    audios: list[dict | None] = [None] * len(ring)
     # only the span looked at is decoded: a long soundtrack behind a short header costs nothing
     a = read_audio(path, max_seconds=None if max_seconds is None else start_s + max_seconds)
     if a is not None:
         samples, sr, _ = a
         lo = int(start_s * sr)
         hi = samples.shape[-1] if max_seconds is None else int((start_s + max_seconds) * sr)
-        audio_res = AudioMark(key).detect(samples[..., lo:hi], sr)
-    out = _combine(video, audio_res)
-    out.update(video=video, audio=audio_res, version=WATERMARK_VERSION,
-               seconds=round(time.perf_counter() - t0, 3),
-               video_fps_processed=round(video.get("frames", 0) / t_video, 1) if t_video > 0 else None)
+        audios = [AudioMark(k.layout_key).detect(samples[..., lo:hi], sr) for k in ring]
+    per_key = []
+    for k, v, au in zip(ring, videos, audios, strict=True):
+        v, au = _union_bound(v, len(ring)), _union_bound(au, len(ring))
+        res = _combine(v, au)
+        res.update(video=v, audio=au)
+        per_key.append((k, res))
+    out = _best_key(per_key)
+    out.update(version=WATERMARK_VERSION, seconds=round(time.perf_counter() - t0, 3),
+               video_fps_processed=round(n / t_video, 1) if t_video > 0 else None)
     return out
 
 
-def detect_image(image: np.ndarray | Path, key: str = wm_code.DEFAULT_KEY) -> dict:
+def detect_image(image: np.ndarray | Path, *, keys: Keys) -> dict:
     """Detect in one still frame (RGB/BGR array, gray array, or an image file). Weaker than a clip:
     a single frame has no temporal averaging."""
     if isinstance(image, str | Path):
@@ -169,6 +218,10 @@ def detect_image(image: np.ndarray | Path, key: str = wm_code.DEFAULT_KEY) -> di
             raise ProvenanceError(f"expected an HxW or HxWx3 image, got shape {arr.shape}")
     if min(arr.shape) < 32:
         raise ProvenanceError(f"image too small for watermark detection: {arr.shape}")
-    out = VideoMark(key).detect_frames([arr.astype(np.uint8)])
+    ring = as_keys(keys)
+    vms = [VideoMark(k.layout_key) for k in ring]
+    acc, n = vms[0].accumulate([arr.astype(np.uint8)])
+    per_key = [(k, _union_bound(vm.detect_accumulated(acc, n), len(ring))) for k, vm in zip(ring, vms, strict=True)]
+    out = _best_key(per_key)
     out["version"] = WATERMARK_VERSION
     return out

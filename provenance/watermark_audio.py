@@ -91,7 +91,7 @@ def _resample(x: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
 
 
 class AudioMark:
-    def __init__(self, key: str = wm_code.DEFAULT_KEY) -> None:
+    def __init__(self, key: str) -> None:
         self.layout = Layout(key, "audio")
         # reference (band, hop) sync pattern over one period
         self.sync_ref = np.repeat(self.layout.sync.reshape(GRID, GRID), HOPS_PER_CELL, axis=1)

@@ -112,7 +112,7 @@ def _smooth_tile(cells: np.ndarray, cell_px: int = CELL_PX) -> np.ndarray:
 class VideoMark:
     """Embedder/detector for one key. Cheap to build; keeps the reference tiles."""
 
-    def __init__(self, key: str = wm_code.DEFAULT_KEY, cell_px: int = CELL_PX) -> None:
+    def __init__(self, key: str, cell_px: int = CELL_PX) -> None:
         self.layout = Layout(key, "video")
         self.cell = cell_px
         self.tile = GRID * cell_px
@@ -389,6 +389,10 @@ class VideoMark:
 
     def detect_frames(self, lumas: Iterable[np.ndarray]) -> dict:
         """Detect from luma frames (any iterable; residuals are summed on the fly, frames not kept)."""
+        return self.detect_accumulated(*self.accumulate(lumas))
+
+    def accumulate(self, lumas: Iterable[np.ndarray]) -> tuple[np.ndarray | None, int]:
+        """(summed residual, frames): independent of the key, so one pass serves every key of a ring."""
         acc: np.ndarray | None = None
         n = 0
         for y in lumas:
@@ -397,6 +401,9 @@ class VideoMark:
             if y.shape == acc.shape:  # a mid-stream size change is ignored rather than mixed in
                 acc += self.residual(y)
                 n += 1
+        return acc, n
+
+    def detect_accumulated(self, acc: np.ndarray | None, n: int) -> dict:
         if acc is None or min(acc.shape) < 16:
             return wm_code.decide(None, 0.0, {"frames": n})
         out = self.detect_residual(acc.astype(np.float32))

@@ -38,7 +38,6 @@ CONSTRAINT = 9
 POLYS = (0o753, 0o561)
 N_CODED_BITS = (INFO_BITS + CONSTRAINT - 1) * 2  # 176
 LOG_CRC_PASS = -CRC_BITS * math.log(2)  # P(random decode passes the CRC)
-DEFAULT_KEY = "reelgate-watermark-v1"
 WATERMARK_ALG = "com.reelgate.watermark.v1"  # our name in the C2PA soft-binding assertion
 LOG_2_64 = 64 * math.log(2)
 _N_STATES = 1 << (CONSTRAINT - 1)
@@ -60,7 +59,9 @@ _NEXT = _REG >> 1  # (state, input)
 class Layout:
     """The keyed sync pattern and bit-to-cell assignment for one key (and one medium salt)."""
 
-    def __init__(self, key: str = DEFAULT_KEY, salt: str = "video") -> None:
+    def __init__(self, key: str, salt: str = "video") -> None:
+        # key: the installation's secret (provenance.wm_keys.WatermarkKey.layout_key); no default, since a
+        # key everyone knows lets anyone stamp our payloads
         seed = int.from_bytes(hashlib.sha256(f"{key}|{salt}".encode()).digest()[:8], "big")
         rng = np.random.default_rng(seed)
         self.sync = rng.choice(np.array([-1.0, 1.0]), size=N_CELLS)  # per cell

@@ -148,6 +148,7 @@ def test_read_audio_stops_decoding_at_the_limit(tmp_path) -> None:
 
 def test_watermark_detection_decodes_only_the_span_it_reads(tmp_path, monkeypatch) -> None:
     from provenance import watermark
+    from provenance.wm_keys import new_key
 
     peaks: list[int] = []
     real = watermark.read_audio
@@ -162,7 +163,7 @@ def test_watermark_detection_decodes_only_the_span_it_reads(tmp_path, monkeypatc
     monkeypatch.setattr(watermark, "read_audio", measured)
     tracemalloc.start()
     try:
-        res = watermark.detect_clip(lying_mkv(tmp_path / "lie.mkv", 600), max_seconds=20)
+        res = watermark.detect_clip(lying_mkv(tmp_path / "lie.mkv", 600), keys=new_key()[0], max_seconds=20)
     finally:
         tracemalloc.stop()
     assert res["audio"]["seconds"] == pytest.approx(20.0)

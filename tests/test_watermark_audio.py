@@ -13,15 +13,18 @@ from evals.watermark_audio import masking_check
 from provenance.media import read_audio, transcode
 from provenance.synthetic import make_test_clip
 from provenance.watermark_audio import AudioMark, snr_db
+from provenance.wm_keys import WatermarkKey
 
 PAYLOAD = bytes.fromhex("0badc0ffee123456")
+KEY = WatermarkKey.from_secret("test", bytes(range(32)))  # a test installation's key
+OTHER = WatermarkKey.from_secret("other", bytes(range(1, 33)))  # another installation's
 SPEECH = Path(__file__).parent / "fixtures" / "watermark" / "cmu_arctic_us_aew_a0001.wav"
 
 
 @pytest.fixture(scope="module")
 def speech():
     x, sr, _ = read_audio(SPEECH)
-    return x, sr, AudioMark().embed(x, sr, PAYLOAD)
+    return x, sr, AudioMark(KEY.layout_key).embed(x, sr, PAYLOAD)
 
 
 def _aac64(tmp_path: Path, x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
@@ -36,24 +39,24 @@ def _aac64(tmp_path: Path, x: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
 def test_audio_survives_aac_64k_and_resampling(tmp_path):
     src = make_test_clip(tmp_path / "a.mp4", seconds=10.0, width=64, height=48, seed=1)
     samples, sr, layout = read_audio(src)
-    marked = AudioMark().embed(samples, sr, PAYLOAD)
+    marked = AudioMark(KEY.layout_key).embed(samples, sr, PAYLOAD)
     out_path = tmp_path / "aac64.mp4"
     transcode(src, out_path, audio=(marked, sr, layout), crf=30, audio_bitrate=64000, audio_rate=32000)
     got, got_sr, _ = read_audio(out_path)
     assert got_sr == 32000
-    res = AudioMark().detect(got, got_sr)
+    res = AudioMark(KEY.layout_key).detect(got, got_sr)
     assert res["found"] and res["payload"] == PAYLOAD.hex()
-    assert not AudioMark().detect(samples, sr)["found"]
+    assert not AudioMark(KEY.layout_key).detect(samples, sr)["found"]
 
 
 def test_marked_speech_survives_aac_64k(tmp_path, speech):
     # 3.9 s of real read speech, marked under the masking bound, read after AAC 64 kb/s at 22.05 kHz
     x, sr, marked = speech
     got, got_sr = _aac64(tmp_path, marked, sr)
-    am = AudioMark()
+    am = AudioMark(KEY.layout_key)
     res = am.detect(got, got_sr)
     assert res["found"] and res["payload"] == PAYLOAD.hex() and res["p_value"] <= 1e-6
-    for r in (am.detect(x, sr), AudioMark(key="another-operator").detect(got, got_sr)):
+    for r in (am.detect(x, sr), AudioMark(OTHER.layout_key).detect(got, got_sr)):
         assert not r["found"]
         assert r["p_sync"] >= 1 / 256  # the sync p-value is a rank among 255 decoys: never below 1/256
 
@@ -69,7 +72,7 @@ def test_speech_mark_is_masked(speech):
     try:
         wma.MASK_MARGIN_DB = wma.SNR_FLOOR_DB = wma.SILENCE_DB = None
         wma.MAX_GAIN_DB = 5.0
-        old_share, old_nmr, _ = masking_check(x, AudioMark().embed(x, sr, PAYLOAD), sr)
+        old_share, old_nmr, _ = masking_check(x, AudioMark(KEY.layout_key).embed(x, sr, PAYLOAD), sr)
     finally:
         wma.MASK_MARGIN_DB, wma.SNR_FLOOR_DB, wma.SILENCE_DB, wma.MAX_GAIN_DB = saved
     # measured on this fixture: 5% of cells over the mask, NMR -4.7 dB (audio/2: 10%, -3.5 dB)
@@ -80,12 +83,12 @@ def test_silence_stays_silent():
     sr = 48000
     rng = np.random.default_rng(0)
     x = np.zeros((2, 6 * sr), dtype=np.float32)
-    assert np.array_equal(AudioMark().embed(x, sr, PAYLOAD), x)  # digital silence: nothing to mark
+    assert np.array_equal(AudioMark(KEY.layout_key).embed(x, sr, PAYLOAD), x)  # digital silence: nothing to mark
     # a burst of sound between silence and a -80 dB noise floor: neither the silence nor the floor
     # (more than SILENCE_DB below the loudest frame) is touched
     x[:, 2 * sr : 4 * sr] = 0.2 * rng.standard_normal((2, 2 * sr))
     x[:, 4 * sr :] = 1e-4 * rng.standard_normal((2, 2 * sr))
-    y = AudioMark().embed(x, sr, PAYLOAD)
+    y = AudioMark(KEY.layout_key).embed(x, sr, PAYLOAD)
     assert y.shape == x.shape
     assert np.max(np.abs(y[:, : 2 * sr - 2048])) < 1e-6
     assert np.max(np.abs(y[:, 4 * sr + 2048 :] - x[:, 4 * sr + 2048 :])) < 1e-6
@@ -98,7 +101,7 @@ def test_quiet_tone_is_bounded():
     sr = 32000
     t = np.arange(5 * sr) / sr
     x = (0.01 * (np.sin(2 * np.pi * 440 * t) + 0.5 * np.sin(2 * np.pi * 1320 * t))).astype(np.float32)
-    y = AudioMark().embed(x, sr, PAYLOAD)
+    y = AudioMark(KEY.layout_key).embed(x, sr, PAYLOAD)
     assert snr_db(x, y) >= max(20.0, wma.SNR_FLOOR_DB)
     _, nmr, _ = masking_check(x, y, sr)
     assert nmr < -wma.MASK_MARGIN_DB
@@ -108,8 +111,8 @@ def test_snr_floor_holds(monkeypatch):
     sr = 32000
     x = (0.01 * np.random.default_rng(1).standard_normal(5 * sr)).astype(np.float32)
     monkeypatch.setattr(wma, "SNR_FLOOR_DB", None)
-    free = snr_db(x, AudioMark().embed(x, sr, PAYLOAD))
+    free = snr_db(x, AudioMark(KEY.layout_key).embed(x, sr, PAYLOAD))
     floor = free + 6.0  # a floor the masking bound alone does not meet on noise
     monkeypatch.setattr(wma, "SNR_FLOOR_DB", floor)
-    y = AudioMark().embed(x, sr, PAYLOAD)
+    y = AudioMark(KEY.layout_key).embed(x, sr, PAYLOAD)
     assert floor - 0.01 <= snr_db(x, y) < floor + 1.0  # met, and the mark is shrunk no more than needed

@@ -14,6 +14,7 @@ from gate.components import Components
 from gate.jobs import build_pipeline
 from gate.models import User
 from gate.policy import Policy
+from gate.watermark_keys import key_warnings
 
 router = APIRouter(tags=["system"])
 # Operator-only routes: a key is checked against the database first (401, 403, 503).
@@ -33,7 +34,8 @@ def health_report(c: Components) -> dict[str, Any]:
     status = "ok" if db == "ok" and not required_missing else "degraded"
     queue = "embedded (SQLite)" if c.settings.embedded_queue else "broker"
     return {"status": status, "database": db, "queue": queue, "stages": stages,
-            "required_signals_unavailable": required_missing, "verify": [_detector_health(c)]}
+            "required_signals_unavailable": required_missing, "verify": [_detector_health(c)],
+            "warnings": key_warnings(c.engine, c.watermark_keys, "this API process") if db == "ok" else []}
 
 
 def _detector_health(c: Components) -> dict[str, Any]:

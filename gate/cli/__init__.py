@@ -12,6 +12,7 @@ from gate.cli import (  # noqa: E402,F401  isort: skip
     prompt,
     provenance,
     rights,
+    watermark_keys,
 )
 
 

@@ -98,6 +98,7 @@ def watermark_group() -> None:
 @json_option
 def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool) -> None:
     """Mark SRC's video and audio with PAYLOAD and write DST (H.264 + AAC MP4)."""
+    from gate.cli.watermark_keys import keyring_or_fail
     from provenance.errors import ProvenanceError
     from provenance.watermark import embed_clip
 
@@ -105,8 +106,9 @@ def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool)
         raw = bytes.fromhex(payload)
     except ValueError:
         fail(f"payload must be hex, got {payload!r}")
+    key = keyring_or_fail().get().current  # the installation's key, as the pipeline uses
     try:
-        out = embed_clip(src, dst, raw, crf=crf)
+        out = embed_clip(src, dst, raw, crf=crf, key=key)
     except (ProvenanceError, OSError) as exc:
         fail(str(exc))
     emit(out, as_json, f"marked {dst} with {raw.hex()} (PSNR {out.get('psnr_db')} dB)")
@@ -120,15 +122,18 @@ def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool)
 @json_option
 def watermark_detect(file: Path, start_s: float, max_seconds: float, as_json: bool) -> None:
     """Look for our watermark in FILE (video and audio) and report payload, confidence and p-value."""
+    from gate.cli.watermark_keys import keyring_or_fail
     from provenance.errors import ProvenanceError
     from provenance.watermark import detect_clip
 
+    keys = keyring_or_fail().get()
     try:
-        out = detect_clip(file, start_s=start_s, max_seconds=max_seconds)
+        out = detect_clip(file, keys=keys, start_s=start_s, max_seconds=max_seconds)
     except (ProvenanceError, OSError) as exc:
         fail(str(exc))
     if out["found"]:
-        human = f"found payload {out['payload']} (confidence {out['confidence']:.4f}, p={out['p_value']:.2e})"
+        human = (f"found payload {out['payload']} with key {out['key_id']} (confidence {out['confidence']:.4f}, "
+                 f"p={out['p_value']:.2e})" + (" [legacy 3.x key: forgeable]" if out.get("key_legacy") else ""))
     else:
         human = f"no watermark found (p={out['p_value']:.2e})"
     emit(out, as_json, human)

@@ -32,10 +32,13 @@ class WatermarkStage:
             add_visible_mark(src, visible, text=self.c.settings.software_agent)
             src = visible
         marked = ctx.workdir / "marked.mp4"
-        report = watermark.embed_clip(src, marked, bytes.fromhex(ctx.job_id))
+        key = self.c.watermark_keys.get().current
+        report = watermark.embed_clip(src, marked, bytes.fromhex(ctx.job_id), key=key)
         ctx.files["marked"] = marked
-        ctx.facts["watermark"] = {"name": watermark.WATERMARK_VERSION, "payload": ctx.job_id}
+        ctx.facts["watermark"] = {"name": watermark.WATERMARK_VERSION, "payload": ctx.job_id, "key_id": key.key_id}
         scores = {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
+        # the key's id, fingerprint and source (never the key): /health compares them across processes
         return Decision(stage=self.name, decision="pass", scores=scores,
-                        models={"provenance.watermark": watermark.WATERMARK_VERSION},
-                        reasons=[f"payload {ctx.job_id} embedded in video and audio"])
+                        models={"provenance.watermark": watermark.WATERMARK_VERSION,
+                                "provenance.watermark_key": self.c.watermark_keys.stamp()},
+                        reasons=[f"payload {ctx.job_id} embedded in video and audio (key {key.key_id})"])
