@@ -106,9 +106,12 @@ class Components:
 
     # --- loaders (domain packages take plain arguments; this is the only place that wires them) ---
     def _load_prompt_classifier(self) -> Any:
+        from gate.names import apply_names
         from safety.prompt_classifier import PromptClassifier
 
-        return PromptClassifier.load()
+        clf = PromptClassifier.load()
+        apply_names(clf, self.settings.resolved_data_dir)  # the operator's added and removed names
+        return clf
 
     def _load_frame_gate(self) -> Any:
         from safety.frames import FrameGate

@@ -15,7 +15,7 @@ Verdict = Literal["pass", "review", "block"]
 
 PROMPT_CATEGORIES = (
     "sexual", "sexual/minors", "hate", "hate/threatening", "harassment", "self-harm", "violence",
-    "violence/graphic", "public_figure", "character", "deception", "illegal",
+    "violence/graphic", "public_figure", "character", "deception", "illegal", "trademark",
 )
 
 
@@ -47,8 +47,11 @@ def _prompt_defaults() -> dict[str, Threshold]:
     # A name match says who, not what: alone it goes to a person; with sexual, deceptive or violent
     # content it blocks (PromptStage: REAL_PERSON_HARMS).
     t["public_figure"] = Threshold(review=0.85, block=None)
-    # A registered character's owner chose block, review or allow for it (PromptStage applies that).
+    # A registered character's owner chose block, review or allow for it; a character on the shipped list
+    # gets `character_action`, a franchise named alone `franchise_action` (PromptStage applies them).
     t["character"] = Threshold(review=0.85, block=None)
+    # A brand's logo, ad, packaging or product as the subject (safety/prompt_named.py): a person looks.
+    t["trademark"] = Threshold(review=0.5, block=None)
     return t
 
 
@@ -77,6 +80,12 @@ class Policy(BaseModel):
     # scores mean nothing, so it cannot pass on them.
     unread_language: Verdict = "review"
     likeness_action: Verdict = "block"  # a registered face the requester may not use
+    # A character on the shipped opt-out list (safety/data/characters.txt) named in the prompt, and a
+    # franchise named without any of its characters. Registered works follow their owner's policy instead.
+    character_action: Verdict = "block"
+    franchise_action: Verdict = "review"
+    # A prompt longer than the classifier scores (safety.prompt_classifier.MAX_SCORED_CHARS): its tail is unread.
+    truncated_prompt: Verdict = "review"
     copyright_action_default: Verdict = "block"
     # Signals that must run. A required signal that cannot run blocks; an optional one is recorded
     # as "not run: why". Default: every signal whose weights ship with the install, and the
@@ -95,6 +104,13 @@ class Policy(BaseModel):
     on_stage_error: Literal["review", "block"] = "block"  # a stage that raises or times out; never pass
     stage_timeout_seconds: dict[str, float] = Field(default_factory=dict)
     visible_watermark: bool = False
+
+    @model_validator(mode="after")
+    def _all_prompt_categories(self) -> Policy:
+        # A policy saved before a category existed gets that category's default bars, not the generic ones.
+        for name, threshold in _prompt_defaults().items():
+            self.prompt.setdefault(name, threshold)
+        return self
 
     def prompt_verdict(self, categories: dict[str, float]) -> tuple[Verdict, list[str]]:
         """The strictest per-category verdict and the categories that reached review or block."""

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from generator.validate import MAX_PROMPT_CHARS
+
 HANDLE = re.compile(r"^[a-z0-9_.]{2,32}$")
 VIDEO_ID = re.compile(r"^[0-9a-f]{16}$")
 # The request's rules as JSON Schema patterns (ECMA syntax, ASCII classes), so the published schema says
@@ -55,8 +57,11 @@ def _visible_schema(schema: dict) -> None:
 class GenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(max_length=4000, json_schema_extra=_visible_schema, description=(
-        "what to generate: 1-4,000 characters with visible text. The prompt gate reads English; a prompt in "
+    # The one prompt limit for generation requests (API, CLI, console): the generator's own ceiling, which an
+    # installation may lower with REELGATE_MAX_PROMPT_CHARS (gate.settings), never raise.
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS, json_schema_extra=_visible_schema, description=(
+        f"what to generate: 1-{MAX_PROMPT_CHARS:,} characters with visible text (an installation may set a lower "
+        "limit, REELGATE_MAX_PROMPT_CHARS). The prompt gate reads English; a prompt in "
         "another language or script is not scored as safe but handled by policy `unread_language` "
         "(default: review)."))
     style: str | None = Field(default=None, max_length=64, json_schema_extra={"pattern": STYLE_PATTERN})

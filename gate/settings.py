@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     stage_timeout_seconds: float = 300.0
     job_lease_seconds: float = 60.0  # a running job whose worker stops renewing this is re-queued
     sweep_seconds: float = 15.0  # how often each worker looks for such jobs
-    max_prompt_chars: int = 4000
+    # generation requests' prompt limit: at most generator.validate.MAX_PROMPT_CHARS (2,000), which is the default
+    max_prompt_chars: int = Field(2000, ge=1, le=2000)
     max_upload_bytes: int = 200 * 1024 * 1024
     max_seconds: float = 20.0
     jobs_per_hour: int = 60  # per user, API and console (0: no limit)

@@ -13,7 +13,12 @@ Signals, each visible in the result:
 - language (safety/prompt_language.py): whether the prompt is in English, the only language the heads read;
   policy decides what an unread prompt gets (default: review), never a silent pass.
 Long prompts are scored in overlapping word windows and each category takes its maximum, so a harmful
-phrase cannot hide behind a long benign preamble. Limits: MAX_PROMPT_CHARS characters (PromptError beyond).
+phrase cannot hide behind a long benign preamble. Any length gets a decision: beyond MAX_SCORED_CHARS
+(100,000) characters only the start is scored, and `signals["truncated"]` says so (policy: at least review).
+Generation requests have their own, much lower limit (gate settings `max_prompt_chars`).
+- names beyond people (safety/prompt_named.py): copyrighted characters and franchises (`character`), brands
+  asked for as the subject (`trademark`), real events/places/people staged as news or evidence (raises
+  `deception`; details in `signals["staged_news"]`).
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ from safety.text_normalize import PromptError, normalize
 
 CATEGORIES = (
     "sexual", "sexual/minors", "hate", "hate/threatening", "harassment", "self-harm", "violence",
-    "violence/graphic", "public_figure", "character", "deception", "illegal",
+    "violence/graphic", "public_figure", "character", "deception", "illegal", "trademark",
 )
-MAX_PROMPT_CHARS = 20_000
+MAX_SCORED_CHARS = 100_000  # beyond this a prompt is scored on its start and marked truncated, never refused
+MAX_PROMPT_CHARS = MAX_SCORED_CHARS  # the old name
 WINDOW_WORDS = 64
 WINDOW_STRIDE = 48
 
@@ -90,12 +96,12 @@ def _windows(text: str) -> list[str]:
             out.append(" ".join(words[start:start + WINDOW_WORDS]))
             if start + WINDOW_WORDS >= len(words):
                 break
+    out = list(dict.fromkeys(out))  # repeated boilerplate costs nothing twice
     sentences = [s.strip() for s in _SENTENCE.split(text) if len(s.split()) >= 3]
     if len(sentences) > 1:
-        out.extend(sentences)
-    # Repeated boilerplate costs nothing twice; a pathological prompt is capped (the windows come first,
-    # so every word is still covered by some chunk).
-    return list(dict.fromkeys(out))[:MAX_CHUNKS]
+        # Sentences fill what is left of the budget; the windows are never cut, so every word is scored.
+        out.extend(list(dict.fromkeys(s for s in sentences if s not in out))[:max(0, MAX_CHUNKS - len(out))])
+    return out
 
 
 def mask_names(text: str, matcher: NameMatcher, hits: list[NameHit] | None = None,
@@ -133,7 +139,31 @@ class PromptClassifier:
         self._heads = heads
         self._why = why
         self._figures = NameMatcher(public_figures)
+        self._figure_list = public_figures
         self._char_cache: tuple[int, NameMatcher] | None = None
+        self._named: Any = None  # safety.prompt_named.NamedFinder, built at first use (~0.3 s)
+        self._overrides: dict[str, Any] = {}
+
+    def configure_names(self, add: dict[str, dict[str, list[str]]] | None = None,
+                        remove: dict[str, list[str]] | None = None) -> None:
+        """The operator's changes to the shipped lists: kind ("public_figure" | "character" | "brand") ->
+        names to add (with aliases) / names to remove (matched on the folded canonical name)."""
+        from safety.name_match import fold
+
+        add, remove = add or {}, remove or {}
+        gone = {k: {fold(n) for n in v} for k, v in remove.items()}
+        figures = {c: a for c, a in self._figure_list.items() if fold(c) not in gone.get("public_figure", set())}
+        figures.update(add.get("public_figure", {}))
+        self._figures = NameMatcher(figures)
+        self._overrides = {"add": add, "remove": gone}
+        self._named = None
+
+    def _named_finder(self) -> Any:
+        if self._named is None:
+            from safety.prompt_named import NamedFinder
+
+            self._named = NamedFinder.build(self._overrides.get("remove"), self._overrides.get("add"))
+        return self._named
 
     @classmethod
     def load(cls, model_dir: Path | None = None,
@@ -215,6 +245,35 @@ class PromptClassifier:
             self._char_cache = (key, NameMatcher(characters))
         return self._char_cache[1]
 
+    def _named_signals(self, text: str, real_person: bool, cats: dict[str, float], names: list[dict[str, Any]],
+                       notes: list[str], signals: dict[str, Any]) -> None:
+        """Shipped characters/franchises, brands and staged news (safety/prompt_named.py) into the result."""
+        from safety.prompt_named import staged_news, trademark_score
+
+        found = self._named_finder().find(text)
+        chars = [(h, w) for h, w in found["character"] if w.kind == "character"]
+        # A franchise counts on its own only when none of its characters is named.
+        named_franchises = {w.franchise for _, w in chars}
+        for h, w in chars + [(h, w) for h, w in found["character"]
+                             if w.kind == "franchise" and w.franchise not in named_franchises]:
+            names.append({**asdict(NameMatch("character", h.canonical, h.alias, h.score, h.matched)),
+                          "source": "default", "work": w.kind, "franchise": w.franchise, "holder": w.holder})
+            cats["character"] = max(cats["character"], h.score)
+        brands = [h for h, _ in found["brand"]]
+        if brands:
+            score, why = trademark_score(text, brands, self._named.brand_info)
+            cats["trademark"] = max(cats.get("trademark", 0.0), score)
+            for h, w in found["brand"]:
+                names.append({**asdict(NameMatch("brand", h.canonical, h.alias, h.score, h.matched)),
+                              "brand": w.franchise})
+            notes.append("trademark: " + "; ".join(why))
+        staged = staged_news(text, real_person)
+        if staged.score > 0:
+            signals["staged_news"] = asdict(staged)
+            if staged.score > cats["deception"]:
+                cats["deception"] = staged.score
+                notes.append(f"deception: {staged.why} (staged news rule {staged.score:.2f})")
+
     def _score(self, texts: list[str]) -> np.ndarray:
         h = self._heads
         assert h is not None
@@ -244,9 +303,11 @@ class PromptClassifier:
             raise PromptModelUnavailable(self._why)
         t0 = time.perf_counter()
         norms = []
+        truncated: dict[int, int] = {}
         for i, text in enumerate(texts):
-            if isinstance(text, str) and len(text) > MAX_PROMPT_CHARS:
-                raise PromptError(f"prompt {i}: {len(text)} characters exceeds the limit of {MAX_PROMPT_CHARS}")
+            if isinstance(text, str) and len(text) > MAX_SCORED_CHARS:
+                truncated[i] = len(text)
+                text = text[:MAX_SCORED_CHARS]
             try:
                 norms.append(normalize(text))
             except PromptError as exc:
@@ -299,7 +360,11 @@ class PromptClassifier:
             if figure_hits[i]:
                 who = ", ".join(h.matched for h in figure_hits[i])
                 notes.append(f"names: the content heads read {who} as 'a person' (who it is: public_figure)")
+            if i in truncated:
+                signals["truncated"] = {"chars": truncated[i], "scored": MAX_SCORED_CHARS}
+                notes.append(f"truncated: {truncated[i]} characters, the first {MAX_SCORED_CHARS} scored")
             names: list[dict[str, Any]] = []
+            self._named_signals(n.text, bool(figure_hits[i]), cats, names, notes, signals)
             for kind, matcher in (("public_figure", self._figures), ("character", chars)):
                 if matcher is None:
                     continue
@@ -307,7 +372,7 @@ class PromptClassifier:
                 for hit in hits:
                     names.append(asdict(NameMatch(kind, hit.canonical, hit.alias, hit.score, hit.matched)))
                 if hits:
-                    cats[kind] = max(hh.score for hh in hits)
+                    cats[kind] = max(cats[kind], max(hh.score for hh in hits))
             results.append(PromptResult(
                 categories={c: round(v, 4) for c, v in cats.items()}, normalized=n.text, notes=notes,
                 mentions=mentions(n.text), names=names,

@@ -159,12 +159,12 @@ def test_the_console_verify_page_refuses_over_the_limit_before_the_upload(api, m
 
 
 def test_json_limit_fits_the_largest_valid_prompt(api) -> None:
-    """4,000 characters outside the BMP, each written as a JSON \\uXXXX\\uXXXX pair: 48 KB, under the limit."""
+    """2,000 characters outside the BMP, each written as a JSON \\uXXXX\\uXXXX pair: 24 KB, under the limit."""
     import json
 
     client, keys, _ = api
-    raw = json.dumps({"prompt": "\U0001f408" * 4000}, ensure_ascii=True).encode()
-    assert 48_000 <= len(raw) <= JSON_MAX_BYTES
+    raw = json.dumps({"prompt": "\U0001f408" * 2000}, ensure_ascii=True).encode()
+    assert 24_000 <= len(raw) <= JSON_MAX_BYTES
     r = client.post("/v1/generations", content=raw,
                     headers=hdr(keys["alice"]) | {"Content-Type": "application/json"})
     assert r.status_code != 413, r.text

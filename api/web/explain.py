@@ -26,7 +26,8 @@ CATEGORY_WORDS = {
     "hate/threatening": "threats against a group", "harassment": "harassment of a person",
     "self-harm": "self-harm", "violence": "violence", "violence/graphic": "graphic violence",
     "public_figure": "a real public figure", "character": "a protected character", "deception": "deceptive content",
-    "illegal": "illegal activity", "nudity": "nudity", "minor_sexual": "sexualised content that may involve minors",
+    "illegal": "illegal activity", "trademark": "a brand's logo or product",
+    "nudity": "nudity", "minor_sexual": "sexualised content that may involve minors",
 }
 VERDICT_WORDS = {"block": "stopped the clip", "review": "sent the clip to a person for review"}
 

@@ -9,6 +9,7 @@ from gate.cli import (  # noqa: E402,F401  isort: skip
     core,
     detect,
     faces,
+    names,
     prompt,
     provenance,
     rights,

@@ -1,4 +1,11 @@
-"""`reelgate classify-prompt TEXT` / `--file PROMPTS.jsonl`: the prompt gate's verdicts, one per prompt."""
+"""`reelgate classify-prompt TEXT` / `--file PROMPTS.jsonl`: the prompt gate's verdicts, one per prompt.
+
+The batch contract: one JSON object per input line, in input order, each with its line number and a
+decision. A line that holds no prompt (blank, not JSON, no "text", nothing visible after normalisation) gets
+{"line": n, "decision": "block", "error": "..."} (there is nothing the gate could let through) and the command
+exits 1 after answering every line. Any length is scored: the classifier windows long text (see
+safety.prompt_classifier.MAX_SCORED_CHARS); the generation limit (REELGATE_MAX_PROMPT_CHARS) is for requests.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +16,29 @@ from typing import Any
 import click
 
 from gate.cli.base import cli, emit, fail, json_option, settings
-from gate.decision import worst
+from gate.names import apply_names
 from gate.policy import Policy
-from gate.stages.prompt import language_verdict
+from gate.stages.prompt import prompt_decision
 
 BATCH = 64
 
 
 def _verdict(policy: Policy, result: Any) -> dict[str, Any]:
-    decision, flagged = policy.prompt_verdict(result.categories)
-    lang_verdict, _ = language_verdict(result, policy)
+    decision, flagged, reasons, _ = prompt_decision(result, policy)
     return {
-        "categories": result.categories, "flagged": flagged, "decision": worst(decision, lang_verdict),
+        "categories": result.categories, "flagged": flagged, "decision": decision, "reasons": reasons,
         "language": result.signals.get("language"),
         "normalized": result.normalized, "notes": result.notes, "mentions": result.mentions,
-        "names": [{"kind": n["kind"], "name": n["canonical"], "score": n["score"], "matched": n["matched"]}
+        "names": [{"kind": n["kind"], "name": n["canonical"], "score": n["score"], "matched": n["matched"],
+                   **{k: n[k] for k in ("work", "franchise", "holder", "brand") if k in n}}
                   for n in result.names],
+        "signals": {k: v for k, v in result.signals.items() if k in ("staged_news", "truncated")},
         "model": result.model,
     }
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, str | None, str | None]]:
-    """(line number, text, error) per non-blank line; a bad line is an error entry, not an abort."""
+    """(line number, text, error) per line; a bad or blank line is an error entry, not an abort or a gap."""
     out: list[tuple[int, str | None, str | None]] = []
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -38,6 +46,7 @@ def _read_jsonl(path: Path) -> list[tuple[int, str | None, str | None]]:
         fail(f"cannot read {path}: {exc.strerror or exc}")
     for n, line in enumerate(lines, start=1):
         if not line.strip():
+            out.append((n, None, f"line {n}: blank"))
             continue
         try:
             obj = json.loads(line)
@@ -69,6 +78,7 @@ def classify_prompt(text: str | None, file_: Path | None, as_json: bool) -> None
     ok, why = clf.available()
     if not ok:
         fail(f"prompt classifier unavailable: {why}")
+    apply_names(clf, cfg.resolved_data_dir)
     items = [(0, text, None)] if text is not None else _read_jsonl(file_)  # type: ignore[arg-type]
     errors = 0
     for start in range(0, len(items), BATCH):
@@ -77,9 +87,6 @@ def classify_prompt(text: str | None, file_: Path | None, as_json: bool) -> None
         good = []
         for k, (_, t, err) in enumerate(chunk):
             if err is None and t is not None:
-                if len(t) > cfg.max_prompt_chars:
-                    chunk[k] = (chunk[k][0], None, f"{len(t)} characters exceeds the limit of {cfg.max_prompt_chars}")
-                    continue
                 good.append(k)
         try:
             batch = clf.classify_many([chunk[k][1] for k in good]) if good else []  # type: ignore[misc]
@@ -93,12 +100,14 @@ def classify_prompt(text: str | None, file_: Path | None, as_json: bool) -> None
         for k, (line, _, err) in enumerate(chunk):
             if k in results:
                 out = _verdict(policy, results[k])
+                if file_ is not None:
+                    out = {"line": line, **out}
                 human = f"{out['decision']}: {', '.join(out['flagged']) or 'nothing flagged'}"
             else:
                 errors += 1
                 if text is not None:
                     fail(str(err))
-                out = {"line": line, "error": err, "decision": None}
+                out = {"line": line, "decision": "block", "error": err, "flagged": [], "categories": {}}
                 human = f"line {line}: error: {err}"
             emit(out, as_json or file_ is not None, human)
     if errors:

@@ -16,18 +16,23 @@ if TYPE_CHECKING:
 
 
 def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str, list[tuple[int, str]]]]:
-    """Names (with aliases) of registered works whose owner did not allow them, and per name the works
-    (id, policy) that carry it: two holders may register the same name, and each sees its own decision."""
-    from safety.copyright.registry import list_all_works
+    """Names (with aliases) of registered works whose owner did not allow them, and per folded name the works
+    (id, policy) that carry it, allowed ones included: two holders may register the same name, and each sees
+    its own decision; an owner's "allow" lifts the shipped list's default action for that name."""
+    from safety.copyright.registry import active_names, list_all_works
+    from safety.name_match import fold
 
     names: dict[str, list[str]] = {}
     works: dict[str, list[tuple[int, str]]] = {}
     with Session(c.engine) as s:
         for w in list_all_works(s):
-            if w.policy != "allow" and w.id is not None:
-                aliases = names.setdefault(w.name, [])
-                aliases.extend(a for a in w.aliases or [] if a not in aliases)
-                works.setdefault(w.name, []).append((w.id, w.policy))
+            active = active_names(w)  # common words ("ball") wait for an operator's approval
+            if w.id is None or not active:
+                continue
+            works.setdefault(fold(active[0]), []).append((w.id, w.policy))
+            if w.policy != "allow":
+                aliases = names.setdefault(active[0], [])
+                aliases.extend(a for a in active[1:] if a not in aliases)
     return names, works
 
 
@@ -37,6 +42,59 @@ def language_verdict(res: PromptResult, policy: Policy, what: str = "prompt") ->
     if lang.get("read", True):
         return "pass", []
     return policy.unread_language, [f"{what} language not read by the classifier: {lang.get('why', '')}"]
+
+
+def prompt_decision(res: PromptResult, policy: Policy,
+                    works_by_name: dict[str, list[tuple[int, str]]] | None = None,
+                    ) -> tuple[Verdict, list[str], list[str], list[dict[str, object]]]:
+    """The policy's decision on a classified prompt: (verdict, flagged categories, reasons, registered works
+    named). One function for the generation stage and `reelgate classify-prompt`, so both decide alike."""
+    from safety.name_match import fold
+
+    works_by_name = works_by_name or {}
+    char_hits = [h for h in res.names if h.get("kind") == "character"]
+    allowed = [h for h in char_hits
+               if any(p == "allow" for _, p in works_by_name.get(fold(str(h.get("canonical", ""))), []))]
+    scores = dict(res.categories)
+    if char_hits and len(allowed) == len(char_hits):
+        scores["character"] = 0.0  # every character named is one its registered owner allowed
+    verdict, flagged = policy.prompt_verdict(scores)
+    reasons = [f"{cat} p={res.categories[cat]:.2f}" for cat in flagged]
+    lang_verdict, lang_reasons = language_verdict(res, policy)
+    verdict = worst(verdict, lang_verdict)
+    reasons += lang_reasons
+    if res.signals.get("truncated"):
+        verdict = worst(verdict, policy.truncated_prompt)
+        t = res.signals["truncated"]
+        reasons.append(f"prompt of {t['chars']} characters: only the first {t['scored']} were scored")
+    if "public_figure" in flagged:
+        harms = [c for c in REAL_PERSON_HARMS if res.categories.get(c, 0.0) >= policy.real_person_harm_bar]
+        if harms:
+            verdict = "block"
+            who = ", ".join(sorted({n["canonical"] for n in res.names if n.get("kind") == "public_figure"}))
+            reasons.append(f"a real person ({who or 'named'}) in {', '.join(harms)} content")
+    # A registered character follows its owner's policy (review or block); one on the shipped opt-out list
+    # gets policy.character_action, a franchise named alone policy.franchise_action.
+    named: list[dict[str, object]] = []
+    bar = policy.prompt["character"].review
+    for hit in res.names:
+        if hit.get("kind") != "character":
+            continue
+        works = works_by_name.get(fold(str(hit.get("canonical", ""))), [])
+        for work_id, p in works:
+            if p == "allow":
+                reasons.append(f"character {hit['canonical']!r} allowed by its registered owner")
+                continue
+            verdict = worst(verdict, "block" if p == "block" else "review")
+            reasons.append(f"registered character {hit['canonical']!r} named ({p} by its owner)")
+            named.append({"work_id": work_id, "work": hit["canonical"], "policy": p,
+                          "score": round(float(hit.get("score", 1.0)), 4)})
+        if not works and hit.get("source") == "default" and float(hit.get("score", 0.0)) >= bar:
+            action = policy.character_action if hit.get("work") == "character" else policy.franchise_action
+            verdict = worst(verdict, action)
+            reasons.append(f"{hit.get('work', 'character')} {hit['canonical']!r} ({hit.get('franchise')}, "
+                           f"{hit.get('holder') or 'rights holder unknown'}): {action} by default")
+    return verdict, flagged, reasons, named
 
 
 class PromptStage:
@@ -60,27 +118,7 @@ class PromptStage:
             text = f"{text}\nstyle: {ctx.request['style']}"
         characters, works_by_name = registered_characters(self.c)
         res = clf.classify(text, characters=characters)
-        verdict, flagged = policy.prompt_verdict(res.categories)
-        reasons = [f"{cat} p={res.categories[cat]:.2f}" for cat in flagged]
-        lang_verdict, lang_reasons = language_verdict(res, policy)
-        verdict = worst(verdict, lang_verdict)
-        reasons += lang_reasons
-        if "public_figure" in flagged:
-            harms = [c for c in REAL_PERSON_HARMS if res.categories.get(c, 0.0) >= policy.real_person_harm_bar]
-            if harms:
-                verdict = "block"
-                who = ", ".join(sorted({n["canonical"] for n in res.names if n.get("kind") == "public_figure"}))
-                reasons.append(f"a real person ({who or 'named'}) in {', '.join(harms)} content")
-        # A registered character follows its owner's policy (review or block), not a global threshold.
-        named: list[dict[str, object]] = []
-        for hit in res.names:
-            if hit.get("kind") != "character":
-                continue
-            for work_id, p in works_by_name.get(hit.get("canonical", ""), []):
-                verdict = worst(verdict, "block" if p == "block" else "review")
-                reasons.append(f"registered character {hit['canonical']!r} named ({p} by its owner)")
-                named.append({"work_id": work_id, "work": hit["canonical"], "policy": p,
-                              "score": round(float(hit.get("score", 1.0)), 4)})
+        verdict, flagged, reasons, named = prompt_decision(res, policy, works_by_name)
         if res.notes and verdict != "pass":
             reasons.append("after normalisation: " + "; ".join(res.notes))
         ctx.facts["mentions"] = list(res.mentions)
