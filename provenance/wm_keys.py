@@ -192,7 +192,7 @@ def rotate_keyring_file(keys_dir: Path, key_id: str | None = None) -> Keyring:
     """A new current key; the previous ones stay for detection (beyond MAX_KEYS - 1 the oldest go)."""
     keys_dir = _private_dir(keys_dir)
     path = keys_dir / KEYRING_FILE
-    with open(keys_dir / ".watermark_keys.lock", "a") as lock:
+    with os.fdopen(os.open(keys_dir / ".watermark_keys.lock", os.O_RDWR | os.O_CREAT, 0o600)) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one rotation at a time
         ensure_keyring_file(keys_dir)
         body = json.loads(path.read_text())
