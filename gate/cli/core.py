@@ -237,6 +237,7 @@ def health(as_json: bool) -> None:
     for s in report.get("verify", []):
         state = ("ok" if s["informative"] else "runs, NOT INFORMATIVE") if s["available"] else "NOT RUNNING"
         lines.append(f"  {'verify':<10} {s['name']:<24} {'':<8} {s['model']}: {state}: {s['why']}")
+    lines += [f"warning: {w}" for w in report.get("warnings", [])]
     emit(report, as_json, human="\n".join(lines))
 
 
