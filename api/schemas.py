@@ -154,11 +154,20 @@ class WorkRegistered(BaseModel):
     aliases: list[str]
     policy: str
     references: int
+    pending_names: list[str] = []  # common words: the prompt gate ignores them until an operator approves
 
 
 class WorkOut(WorkRegistered):
     owner: str
     created_at: datetime
+
+
+class NamesApproved(BaseModel):
+    id: int
+    name: str
+    owner: str
+    approved: list[str]  # the names the prompt gate uses from now on
+    pending_names: list[str]
 
 
 class WorkDeleted(BaseModel):

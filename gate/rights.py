@@ -22,10 +22,26 @@ def load_rgb(path: Path, max_bytes: int) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def common_name(name: str, threshold: float) -> bool:
+    """A name that is an everyday word or phrase ("ball", "city", "red ball"), as written or once disguises
+    are undone ("b4ll"): one holder registering it would block everyone's prompts that use it.
+
+    wordfreq's Zipf frequency (log10 per billion words; "ball" 5.0, "gopher" 2.9); a phrase's is derived
+    from its words' frequencies, so a phrase of common words is common too.
+    """
+    from wordfreq import zipf_frequency
+
+    from safety.text_normalize import normalize
+
+    forms = {name, normalize(name).text}
+    return any(zipf_frequency(f, "en") >= threshold for f in forms if f.strip())
+
+
 def register(
     c: Components, owner: str, name: str, aliases: list[str], policy: str, images: list[Path]
 ) -> dict:
-    """Raises UploadError or CopyrightError (both ValueError) before anything is stored."""
+    """Raises UploadError or CopyrightError (both ValueError) before anything is stored. Names that are
+    common words are stored pending: the prompt gate ignores them until an operator approves them."""
     from safety.copyright.registry import register_work, validate_work
 
     validate_work(name, aliases, policy)  # cheap checks first: a 5,000-character name stores no image
@@ -37,15 +53,30 @@ def register(
     from safety.copyright.registry import references
 
     with Session(c.engine, expire_on_commit=False) as s:
-        work = register_work(s, owner, name, aliases, policy, arrays, store)
+        work = register_work(s, owner, name, aliases, policy, arrays, store,
+                             is_pending=lambda n: common_name(n, c.settings.common_name_zipf))
         refs = references(s, work.id)
     index, _ = c.copyright_index.get()
     if index is not None:
         index.add_work(work, refs, c.storage.path)  # this process at once; others see is_stale()
     audit.append(c.engine, owner, "work.registered", f"work:{work.id}",
-                 {"name": work.name, "aliases": work.aliases, "policy": work.policy, "images": len(arrays)})
+                 {"name": work.name, "aliases": work.aliases, "policy": work.policy, "images": len(arrays),
+                  "pending_names": work.pending_names})
     return {"id": work.id, "name": work.name, "aliases": work.aliases, "policy": work.policy,
-            "references": len(arrays)}
+            "references": len(arrays), "pending_names": work.pending_names}
+
+
+def approve_names(c: Components, work_id: int, actor: str) -> dict:
+    """An operator lets the prompt gate use a work's common-word names. Raises CopyrightError if absent."""
+    from safety.copyright.registry import approve_names as approve
+    from safety.copyright.registry import get_work
+
+    with Session(c.engine, expire_on_commit=False) as s:
+        before = list(get_work(s, work_id).pending_names or [])
+        work = approve(s, work_id)
+    audit.append(c.engine, actor, "work.names_approved", f"work:{work_id}", {"names": before})
+    return {"id": work.id, "name": work.name, "aliases": work.aliases, "policy": work.policy,
+            "owner": work.owner, "pending_names": work.pending_names, "approved": before}
 
 
 def fresh_copyright_index(c: Components):

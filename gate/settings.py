@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     max_seconds: float = 20.0
     jobs_per_hour: int = 60  # per user, API and console (0: no limit)
     concurrent_jobs: int = 4  # per user: queued or running at once (0: no limit)
+    # a registered work's name at or above this wordfreq Zipf frequency ("ball" 5.0) waits for an operator
+    common_name_zipf: float = 3.5
     verify_report_ttl_days: float = Field(30.0, gt=0)  # stored verification reports are deleted after this
 
     # provenance: operator-supplied signer; without it a development CA is created in data_dir/keys

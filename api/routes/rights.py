@@ -10,7 +10,15 @@ from fastapi import Path as PathParam
 from sqlmodel import Session, col, select
 
 from api.auth import components, require_roles
-from api.schemas import COMMON_ERRORS, RightsDecisionOut, WorkDeleted, WorkOut, WorkRegistered, error_responses
+from api.schemas import (
+    COMMON_ERRORS,
+    NamesApproved,
+    RightsDecisionOut,
+    WorkDeleted,
+    WorkOut,
+    WorkRegistered,
+    error_responses,
+)
 from api.uploads import save_upload
 from gate import rights
 from gate.components import Components
@@ -57,8 +65,23 @@ def list_works(user: User = Depends(holder), c: Components = Depends(components)
 
     with Session(c.engine) as s:
         return [{"id": w.id, "name": w.name, "aliases": w.aliases, "policy": w.policy, "owner": w.owner,
-                 "references": len(references(s, w.id)), "created_at": w.created_at}
+                 "references": len(references(s, w.id)), "created_at": w.created_at,
+                 "pending_names": w.pending_names or []}
                 for w in list_works(s, _owner_filter(user))]
+
+
+@router.post("/works/{work_id}/approve-names", response_model=NamesApproved, responses=error_responses(404, 422))
+def approve_names(
+    work_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], user: User = Depends(require_roles("operator")),
+    c: Components = Depends(components),
+) -> dict:
+    """Operators: let the prompt gate use a work's names that are common words (pending since registration)."""
+    from safety.copyright.errors import CopyrightError
+
+    try:
+        return rights.approve_names(c, work_id, user.name)
+    except CopyrightError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
 @router.delete("/works/{work_id}", response_model=WorkDeleted, responses=error_responses(404, 422))

@@ -76,6 +76,9 @@ async def register(request: Request):
         return render(request, "rights.html", _ctx(request, user, values, errors), 422)
     flash(request, f"Registered “{work['name']}” with {work['references']} reference image(s); "
                    "the gate checks it from now on.")
+    if work.get("pending_names"):
+        flash(request, f"{', '.join(work['pending_names'])}: common words, so prompts are not checked for them "
+                       "until an operator approves them (the reference images are checked now).", "warn")
     return redirect("/rights")
 
 

@@ -70,9 +70,11 @@ def register_work(
     images: Sequence[np.ndarray],
     store_image: Callable[[bytes, str], str],
     kinds: Sequence[str] | None = None,
+    is_pending: Callable[[str], bool] | None = None,
 ) -> Work:
     """Validate everything, store the reference images via `store_image(png_bytes, ".png") -> key`,
-    then add the Work and its WorkReferences and commit. Raises CopyrightError on bad input."""
+    then add the Work and its WorkReferences and commit. Raises CopyrightError on bad input.
+    `is_pending(name)`: names (after cleaning) the prompt side must not use until approve_names."""
     owner = _clean_label(owner, "owner", MAX_NAME)
     clean, clean_aliases, pol = validate_work(name, aliases, policy)
     if not images:
@@ -90,7 +92,8 @@ def register_work(
         prepared.append((img, pdq_hash(img)[0]))
 
     stored = [store_image(encode_png(img), ".png") for img, _ in prepared]
-    work = Work(owner=owner, name=clean, aliases=clean_aliases, policy=pol)
+    pending = [n for n in (clean, *clean_aliases) if is_pending is not None and is_pending(n)]
+    work = Work(owner=owner, name=clean, aliases=clean_aliases, policy=pol, pending_names=pending)
     try:
         session.add(work)
         session.flush()
@@ -144,10 +147,30 @@ def delete_work(session: Session, work_id: int, owner: str | None = None) -> lis
     return keys
 
 
+def active_names(work: Work) -> list[str]:
+    """The work's name and aliases the prompt side may use: those not waiting for an operator's approval."""
+    pending = set(work.pending_names or [])
+    return [n for n in (work.name, *(work.aliases or [])) if n not in pending]
+
+
+def approve_names(session: Session, work_id: int) -> Work:
+    """An operator accepts the work's pending names: the prompt side uses them from now on."""
+    work = get_work(session, work_id)
+    work.pending_names = []
+    session.add(work)
+    session.commit()
+    session.refresh(work)
+    return work
+
+
 def work_names(session: Session, policies: Sequence[str] = ("block", "review")) -> dict[str, list[str]]:
-    """{work name: aliases} of works whose policy asks the prompt gate to act."""
+    """{name: aliases} of works whose policy asks the prompt gate to act (names pending approval left out;
+    a work whose own name is pending is keyed by its first active alias)."""
     out: dict[str, list[str]] = {}
     for w in session.exec(select(Work).where(Work.policy.in_(list(policies)))):  # type: ignore[attr-defined]
-        out.setdefault(w.name, [])
-        out[w.name].extend(a for a in w.aliases if a not in out[w.name])
+        active = active_names(w)
+        if not active:
+            continue
+        out.setdefault(active[0], [])
+        out[active[0]].extend(a for a in active[1:] if a not in out[active[0]])
     return out
