@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api.limits import before_body
 from gate.components import Components
 from gate.models import User
 from gate.users import user_for_key
@@ -48,4 +49,4 @@ def require_roles(*roles: str) -> Callable[[User], User]:
                                 f"this needs the role {' or '.join(roles)}; your key has {user.role}")
         return user
 
-    return check
+    return before_body(check)  # a wrong role is refused before the body (an upload) is read

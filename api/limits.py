@@ -7,12 +7,13 @@ uploaded its whole file before its 429. RequestGuard, for the route a request ma
     accepts_upload) gets the configured upload limit, every other route JSON_MAX_BYTES. A declared
     Content-Length over it is refused before reading, a chunked body is cut off at it;
   * checks the API key of a route that takes one: 401 for an invalid key, or a missing one where needed;
-  * runs the route's dependencies marked before_body (the verify rate limit: 429).
+  * runs the route's dependencies marked before_body (role checks: 403, the verify rate limit: 429).
 Refusals are JSON {"detail": ...} like the rest of the API, and close the connection (the body unread)."""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,10 +28,8 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import _bearer, _header, current_user, optional_user  # the very schemes the routes declare
-
 log = logging.getLogger(__name__)
-# Every body but an upload: the largest is a 4,000-character prompt, 48 KiB if a client writes each
+# Every body but an upload: the largest is a 2,000-character prompt, 24 KiB if a client writes each
 # character as a JSON \uXXXX surrogate pair; a form posts it percent-encoded in about as much.
 JSON_MAX_BYTES = 64 * 2**10
 _BEFORE_BODY: set[Callable[..., Any]] = set()
@@ -39,9 +38,12 @@ _DONE = "before_body_done"
 
 
 def before_body(dep: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a dependency `(request, user) -> None` that decides from the headers and the API key alone:
-    RequestGuard runs it before the body is read. One with a side effect (a rate limit counts) returns at
-    once when ran_before_body() says so, so that FastAPI's own call after the body does not repeat it."""
+    """Mark a dependency that decides from the headers and the API key alone, taking `request` and/or
+    `user`: RequestGuard runs it before the body is read. One with a side effect (a rate limit counts)
+    returns at once when ran_before_body() says so, so FastAPI's own call after the body does not repeat it."""
+    names = set(inspect.signature(dep).parameters)
+    if not names <= {"request", "user"}:
+        raise TypeError(f"{dep.__qualname__}: a before_body dependency takes only request and user")
     _BEFORE_BODY.add(dep)
     return dep
 
@@ -81,6 +83,8 @@ def route_contexts(app: Any) -> list[Any]:
 
 def rules_for(route: Any, upload_bytes: int) -> Rules:
     """The rules of one route (an APIRoute, or FastAPI's RouteContext of one)."""
+    from api.auth import current_user, optional_user  # here: api.auth marks its role checks with before_body
+
     if not isinstance(getattr(route, "original_route", route), APIRoute):
         return Rules(JSON_MAX_BYTES, None)
     deps = list(_dependants(route.dependant))
@@ -115,6 +119,8 @@ class RequestGuard:
         return Rules(JSON_MAX_BYTES, None)  # no such route (404/405): nothing to read a body for
 
     async def _check(self, scope: Scope, rules: Rules) -> JSONResponse | None:
+        from api.auth import _bearer, _header, current_user, optional_user  # the schemes the routes declare
+
         request = Request(scope)  # no receive: nothing here can read the body
         try:
             user = None
@@ -124,7 +130,8 @@ class RequestGuard:
                 if rules.key == "required":
                     current_user(user)
             for dep in rules.before_body:
-                await run_in_threadpool(dep, request, user)
+                args = {"request": request, "user": user}
+                await run_in_threadpool(dep, **{k: args[k] for k in inspect.signature(dep).parameters})
                 scope.setdefault("state", {}).setdefault(_DONE, set()).add(dep)
         except HTTPException as exc:
             return _refusal(exc.status_code, exc.detail, exc.headers)

@@ -61,6 +61,15 @@ def test_a_large_json_with_an_invalid_key_is_401_unread(api) -> None:
     assert body.pulled == 0
 
 
+def test_a_wrong_role_is_403_before_the_upload(api) -> None:
+    client, keys, _ = api
+    body = Body(32)  # a creator posting reference images to a rights holder's route
+    r = client.post("/v1/rights/works", content=iter(body), headers=hdr(keys["alice"]) | {
+        "Content-Type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 403 and "rights_holder" in r.json()["detail"], r.text
+    assert body.pulled == 0
+
+
 def test_a_declared_length_over_the_json_limit_is_413_unread(api) -> None:
     client, keys, _ = api
     body = Body(1, JSON_MAX_BYTES + 1)
@@ -168,3 +177,25 @@ def test_json_limit_fits_the_largest_valid_prompt(api) -> None:
     r = client.post("/v1/generations", content=raw,
                     headers=hdr(keys["alice"]) | {"Content-Type": "application/json"})
     assert r.status_code != 413, r.text
+
+
+def test_each_route_gets_its_limit_and_checks(api) -> None:
+    from api.limits import RequestGuard
+
+    _, _, app = api
+    upload = app.state.components.settings.max_upload_bytes
+    guard = RequestGuard(app, upload)
+
+    def rules(method: str, path: str):
+        return guard.rules({"type": "http", "method": method, "path": path, "root_path": "", "app": app,
+                            "headers": [], "query_string": b""})
+
+    for method, path in [("POST", "/v1/verify"), ("POST", "/v1/cameos"), ("POST", "/v1/rights/works"),
+                         ("POST", "/verify"), ("POST", "/cameos/enroll"), ("POST", "/rights/works")]:
+        assert rules(method, path).max_bytes == upload, path  # the console pages read their files themselves
+    for method, path in [("POST", "/v1/generations"), ("PUT", "/v1/policy"), ("POST", "/create"),
+                         ("POST", "/signin"), ("GET", "/v1/generations/abc"), ("POST", "/no/such/route")]:
+        assert rules(method, path).max_bytes == JSON_MAX_BYTES, path
+    assert rules("POST", "/v1/generations").key == "required"
+    assert rules("POST", "/v1/verify").key == "optional" and rules("POST", "/v1/verify").before_body
+    assert rules("POST", "/verify").key is None  # the console signs in with a session, not a key
