@@ -47,7 +47,7 @@ def create_app(
             enqueue(celery_app, job_id)
 
     app.state.dispatch = dispatch
-    app.state.rate_limiter = make_rate_limiter(c.settings.broker_url)
+    app.state.rate_limiter = make_rate_limiter(c.settings.broker_url, c.engine)  # shared by every API process
 
     # body limits per route, the API key and the rate limit, all before a body is read
     app.add_middleware(RequestGuard, upload_bytes=c.settings.max_upload_bytes)
