@@ -16,6 +16,7 @@ EVALS: dict[str, str] = {
     "faces_index": "evals.faces_index",
     "liveness": "evals.liveness",
     "prompt": "evals.prompt_gate",
+    "prompt_names": "evals.prompt_names",
     "frames": "evals.frames",
     "watermark": "evals.watermark",
     "watermark_audio": "evals.watermark_audio",

@@ -13,7 +13,7 @@ A person's one-word alias ("Obama", "Trump", a surname) counts only written with
 alone ("Taylor") never counts; a several-word alias made only of English words or starting with "the"
 ("The Rock", "Ice Cube") needs capitals. With `strict=True` (characters, brands) a one-word
 alias that is an English word, a given name or `guarded` ("Link", "Frozen", "Tokyo") counts only next to a
-context phrase of its own (its franchise), and other word-like ones need a capital not owed to a sentence start.
+context phrase of its own (its franchise), and other word-like ones ("Batman", "Apple") need a capital.
 """
 
 from __future__ import annotations
@@ -208,7 +208,11 @@ class NameMatcher:
                 if len(toks) > 1 and min(map(len, toks)) > 1:  # "models" is not "Model S"
                     self._joined[joined].append(idx)
                 if len(joined) >= 5 and not exact_only:
-                    for pos, t in enumerate(toks):
+                    # A misspelling is found from one anchor word within one edit: the distinctive words
+                    # ("jordan", not "michael" or "the") keep the candidate lists short.
+                    anchors = [(p, t) for p, t in enumerate(toks) if len(t) >= FUZZY_MIN_TOKEN
+                               and t not in _FUNCTION_WORDS and (len(toks) == 1 or t not in given)]
+                    for pos, t in anchors or [(p, t) for p, t in enumerate(toks) if len(t) >= FUZZY_MIN_TOKEN]:
                         self._post[t].append((idx, pos))
         self._lengths = sorted({len(a.toks) for a in self._aliases})
         self._exact, self._joined, self._post = dict(self._exact), dict(self._joined), dict(self._post)
@@ -243,18 +247,14 @@ class NameMatcher:
             ctx = self._context[canonical] = (tuple(strong), tuple(weak))
         return ctx
 
-    def _allowed(self, a: _Alias, surface: str, padded: tuple[str, str], sentence_start: bool) -> bool:
+    def _allowed(self, a: _Alias, surface: str, padded: tuple[str, str]) -> bool:
         if not a.rule:
             return True
         strong, weak = self._context_of(a.canonical)
         if any(p in padded[0] for p in strong) or any(p in padded[1] for p in weak):
             return True
         if a.rule == "capital":
-            # "iPhone", "eBay": a capital anywhere. A capital at the start of a sentence says nothing ("Shell beach
-            # at dawn") for a character or brand.
-            if self._strict and sentence_start:
-                return surface.isupper() or any(c.isupper() for c in surface[1:])
-            return any(c.isupper() for c in surface)
+            return any(c.isupper() for c in surface)  # "Batman", "iPhone", "eBay": a capital anywhere
         if a.rule == "title":
             words = [w for w in re.split(r"[\s\-]+", surface) if w]
             return all(w[:1].isupper() for w in words if len(w) > 3 or w is words[0])
@@ -308,8 +308,7 @@ class NameMatcher:
             al = self._aliases[a]
             start, end = toks[i][1], toks[j][2]
             surface = text[start:end]
-            sentence_start = not text[:start].strip() or text[:start].rstrip()[-1:] in ".!?:;\n\"'"
-            if not self._allowed(al, surface, padded, sentence_start):
+            if not self._allowed(al, surface, padded):
                 continue
             hit = NameHit(al.canonical, al.alias, round(score, 3), (start, end), surface)
             prev = best.get(al.canonical)
