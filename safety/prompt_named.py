@@ -55,7 +55,7 @@ remy riven rocky roo rosita roz ryder san sandman sans sarge schroeder scooter s
 sora sparky starlight strider trish vega vi villager wallace winston wong woodstock x xiao zed zuma halo doom
 marvel disney trolls arcane neo ryu ken
 """
-AMBIGUOUS = frozenset(_AMBIGUOUS.split())
+AMBIGUOUS = frozenset(_AMBIGUOUS.split()) | {"shaggy"}
 
 def _data(name: str) -> str:
     return resources.files("safety").joinpath(f"data/{name}").read_text(encoding="utf-8")
