@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
-from gate import audit
+from gate import audit, metrics
 from gate.cameos import recheck_consent
 from gate.components import Components
 from gate.db import write_session
@@ -114,6 +114,7 @@ def build_pipeline(c: Components, progress: Progress | None = None) -> Pipeline:
     from gate.stages import build_stages
 
     def on_decision(ctx: JobContext, d: Decision) -> None:
+        metrics.stage_decided(d.stage, d.decision, d.seconds)
         audit.append(c.engine, "gate", "stage.decision", ctx.job_id, d.as_dict())
         with Session(c.engine) as s:  # live progress for GET /v1/generations/{id}
             job = s.get(Job, ctx.job_id)
@@ -243,6 +244,7 @@ def _finish(
         c.storage.delete(taken_back)
         log.warning("job %s: publish committed after its stage timed out; taken back", job_id)
     if done:
+        metrics.job_finished(status)
         audit.append(c.engine, "gate", "job.finished", job_id, {"status": status, "reasons": reasons})
     else:
         audit.append(c.engine, "gate", "job.finish_superseded", job_id,

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # a registered work's name at or above this wordfreq Zipf frequency ("ball" 5.0) waits for an operator
     common_name_zipf: float = 3.5
     verify_report_ttl_days: float = Field(30.0, gt=0)  # stored verification reports are deleted after this
+    # a worker's own Prometheus endpoint (workers have no HTTP server; the API has GET /metrics); unset: none
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_addr: str = "127.0.0.1"  # it takes no key: open it only to the scraper
 
     # provenance: operator-supplied signer; without it a development CA is created in data_dir/keys
     c2pa_cert_chain: Path | None = None
