@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gate import metrics
 from gate.components import Components
 from gate.jobs import get_job
-from gate.uploads import check_media
+from gate.uploads import UploadError, check_media
 
 log = logging.getLogger(__name__)
 INCONCLUSIVE_BAND = (0.35, 0.65)  # detector estimates inside this band are not reported as leaning
@@ -138,6 +139,20 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
 
 def verify_file(c: Components, path: Path, name: str | None = None) -> dict[str, Any]:
     """Raises gate.uploads.UploadError for files we will not read (empty, oversized, bombs, truncated)."""
+    t0 = time.perf_counter()
+    code = "error"
+    try:
+        report = _verify_file(c, path, name)
+        code = str(report["verdict_code"])
+        return report
+    except UploadError:
+        code = "rejected"
+        raise
+    finally:  # every caller (API, console, CLI) counted here, once
+        metrics.verify_done(code, time.perf_counter() - t0)
+
+
+def _verify_file(c: Components, path: Path, name: str | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     kind = check_media(path, c.settings.max_upload_bytes)
     report: dict[str, Any] = {"file": name or path.name, "kind": kind}
