@@ -119,6 +119,13 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO")
         for job_id in stale_jobs(get_components(settings)):
             enqueue(app, job_id)
         stop = start_sweeper(app, settings, every=settings.sweep_seconds)
+        if settings.metrics_port is not None:
+            from gate.metrics import multiprocess_dir, serve_port
+
+            if pool != "solo" and not multiprocess_dir():
+                log.warning("metrics: the pool's processes run the jobs; set PROMETHEUS_MULTIPROC_DIR so that "
+                            "port %d shows their figures", settings.metrics_port)
+            serve_port(get_components(settings).engine, settings.metrics_port, settings.metrics_addr)
 
     @worker_shutdown.connect
     def _shutdown(**_: object) -> None:
