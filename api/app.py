@@ -14,8 +14,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from api import web
+from api.http_metrics import HttpMetrics
 from api.limits import RequestGuard
-from api.routes import cameos, generations, me, rights, system, verify
+from api.routes import cameos, generations, me, metrics, rights, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
 from gate.queue import BrokerUnavailable, enqueue, make_celery
@@ -51,6 +52,7 @@ def create_app(
 
     # body limits per route, the API key and the rate limit, all before a body is read
     app.add_middleware(RequestGuard, upload_bytes=c.settings.max_upload_bytes)
+    app.add_middleware(HttpMetrics)  # added last, so outermost: it counts RequestGuard's refusals too
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -89,6 +91,7 @@ def create_app(
     app.include_router(rights.router)
     app.include_router(verify.router)
     app.include_router(me.router)
+    app.include_router(metrics.router)
     web.install(app)  # the server-rendered console (api/web)
     _publish_installation_limits(app, c.settings)
     return app

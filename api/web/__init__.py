@@ -17,7 +17,7 @@ from api.web import cameos, creator, operator, pages, rights, verify
 from api.web.render import render
 from api.web.session import SESSION_COOKIE, CsrfError, SignInRequired, WrongRole, session_secret
 
-API_PREFIXES = ("/v1/", "/health", "/openapi.json", "/docs", "/redoc")
+API_PREFIXES = ("/v1/", "/health", "/metrics", "/openapi.json", "/docs", "/redoc")
 
 
 def install(app: FastAPI) -> None:
