@@ -20,6 +20,7 @@ EVALS: dict[str, str] = {
     "frames": "evals.frames",
     "watermark": "evals.watermark",
     "watermark_audio": "evals.watermark_audio",
+    "faults": "evals.faults",
 }
 
 
