@@ -243,8 +243,8 @@ def _finish(
     if taken_back:
         c.storage.delete(taken_back)
         log.warning("job %s: publish committed after its stage timed out; taken back", job_id)
+    metrics.job_finished(final)  # what this run left the job in: a takedown that landed during it counts
     if done:
-        metrics.job_finished(status)
         audit.append(c.engine, "gate", "job.finished", job_id, {"status": status, "reasons": reasons})
     else:
         audit.append(c.engine, "gate", "job.finish_superseded", job_id,

@@ -92,6 +92,26 @@ def test_a_job_moves_its_stage_and_outcome_metrics(api, monkeypatch: pytest.Monk
     assert delta("reelgate_jobs_finished_total", status="published") == 0
 
 
+def test_a_takedown_during_the_run_is_the_outcome_counted(api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gate.stages
+
+    client, keys, c = api
+
+    class _TakenDownMidway(_Timed):
+        def run(self, ctx) -> Decision:
+            jobs.take_down(c, ctx.job_id, "olga", "reported")
+            return super().run(ctx)
+
+    monkeypatch.setattr(gate.stages, "build_stages", lambda c: [_TakenDownMidway("mtr_td", "pass", 0.0)])
+    before = scrape(client, keys["olga"])
+    job = jobs.create_job(c, "alice", jobs.GenerationRequest(prompt="a red ball"))
+    assert jobs.run_job(c, job.id) == "taken_down"
+    after = scrape(client, keys["olga"])
+    for status, moved in [("taken_down", 1), ("published", 0)]:
+        assert (value(after, "reelgate_jobs_finished_total", status=status)
+                - value(before, "reelgate_jobs_finished_total", status=status)) == moved
+
+
 def test_queue_depth_is_read_from_the_database(api) -> None:
     from sqlmodel import Session
 
