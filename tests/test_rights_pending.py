@@ -76,3 +76,24 @@ def test_approving_an_unknown_work_is_404(api) -> None:
     client, h, _ = api
     assert client.post("/v1/rights/works/999/approve-names", headers=h["olga"]).status_code == 404
     assert client.post("/v1/rights/works/0/approve-names", headers=h["olga"]).status_code == 422
+
+
+def test_operator_approves_in_the_console(api) -> None:
+    from tests.web_helpers import Browser
+
+    client, h, c = api
+    work = register(client, h["rita"], "Ball", ["Ballzorp"])
+    assert work["pending_names"] == ["Ball"]
+    keys = {n: hdr["Authorization"].removeprefix("Bearer ") for n, hdr in h.items()}
+    holder = Browser(client.app).sign_in(keys["rita"])
+    assert "not checked in prompts until an operator approves them: Ball" in holder.get("/rights").text
+    assert holder.get("/ops/names").status_code == 403
+    ops = Browser(client.app).sign_in(keys["olga"])
+    page = ops.get("/ops/names").text
+    assert "Ball" in page and f'action="/ops/names/{work["id"]}/approve"' in page
+    assert registered_characters(c)[0] == {"Ballzorp": []}  # the uncommon alias works already
+    r = ops.post(f"/ops/names/{work['id']}/approve", token_from="/ops/names")
+    assert r.status_code == 303 and r.headers["location"] == "/ops/names"
+    assert registered_characters(c)[0] == {"Ball": ["Ballzorp"]}
+    assert "No work names are waiting." in ops.get("/ops/names").text
+    assert ops.post("/ops/names/999/approve", token_from="/ops/names").status_code == 404

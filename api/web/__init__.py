@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.security import SecurityHeaders
-from api.web import cameos, creator, operator, pages, rights, verify
+from api.web import cameos, creator, operator, pages, rights, verify, work_names
 from api.web.render import render
 from api.web.session import SESSION_COOKIE, CsrfError, SignInRequired, WrongRole, session_secret
 
@@ -64,5 +64,5 @@ def install(app: FastAPI) -> None:
             return await api_invalid(request, exc)
         return render(request, "error.html", {"heading": "Not found", "message": "There is no such page."}, 404)
 
-    for module in (pages, creator, operator, rights, cameos, verify):
+    for module in (pages, creator, operator, rights, cameos, verify, work_names):
         app.include_router(module.router)

@@ -18,7 +18,8 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent
 NAV: dict[str, list[tuple[str, str]]] = {
     "creator": [("/create", "Create"), ("/jobs", "My clips")],
     "operator": [("/ops/review", "Review queue"), ("/ops/dashboard", "Dashboard"), ("/ops/audit", "Audit log"),
-                 ("/ops/policy", "Policy"), ("/ops/health", "Health"), ("/create", "Create"), ("/jobs", "Clips")],
+                 ("/ops/policy", "Policy"), ("/ops/names", "Work names"), ("/ops/health", "Health"),
+                 ("/create", "Create"), ("/jobs", "Clips")],
     "rights_holder": [("/rights", "My works"), ("/rights/decisions", "Decisions")],
     "journalist": [],
 }
