@@ -52,7 +52,7 @@ def create_app(
 
     # body limits per route, the API key and the rate limit, all before a body is read
     app.add_middleware(RequestGuard, upload_bytes=c.settings.max_upload_bytes)
-    app.add_middleware(HttpMetrics)  # added last, so outermost: it counts RequestGuard's refusals too
+    app.add_middleware(HttpMetrics)  # added after RequestGuard, so around it: counts its refusals too
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
