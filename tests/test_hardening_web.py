@@ -158,3 +158,13 @@ def test_session_cookie_is_secure_unless_plain_http_on_loopback(settings, monkey
     assert ("secure" in flags) is secure
     assert "httponly" in flags and "samesite=lax" in flags
     c.engine.dispose()
+
+
+def test_plain_http_sign_in_explains_the_secure_cookie(app_keys) -> None:
+    app, keys, _ = app_keys
+    b = Browser(app)
+    b.client.base_url = "http://reelgate.example"  # a LAN address over http: the cookie is Secure
+    page = b.client.get("/signin").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = b.client.post("/signin", data={"csrf_token": token, "api_key": keys["alice"]})
+    assert r.status_code == 403 and "REELGATE_SECURE_COOKIES=false" in r.text

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from api.security import SecurityHeaders
+from api.security import SecurityHeaders, cookie_secure
 from api.web import cameos, creator, operator, pages, rights, verify, work_names
 from api.web.render import render
 from api.web.session import SESSION_COOKIE, CsrfError, SignInRequired, WrongRole, session_secret
@@ -45,6 +45,10 @@ def install(app: FastAPI) -> None:
         msg = ("This form could not be accepted: its security token is missing or out of date (the page was "
                "open too long, you signed in again, or the form came from another site). Reload the page and "
                "try again.")
+        if request.url.scheme == "http" and cookie_secure(request.scope, c.settings.secure_cookies):
+            # the browser keeps a Secure cookie to itself over plain http: no session, so no token
+            msg += (" This server is reached over plain http, where the sign-in cookie (Secure) is not sent back:"
+                    " serve the console over HTTPS, or set REELGATE_SECURE_COOKIES=false on a trusted network.")
         return render(request, "error.html", {"heading": "Form expired", "message": msg}, 403)
 
     @app.exception_handler(StarletteHTTPException)
