@@ -192,8 +192,8 @@ class NameMatcher:
                         rule = "context"  # "Link", "Frozen", a character called "Bob": only beside its franchise
                     elif not strict or word in common or is_common_word(word):
                         rule = "capital"  # a person's single name is a proper noun: "Bento", not "bento box"
-                elif strict and all(t in common for t in toks):
-                    rule = "title"  # "Black Widow", "Big Bird": capitals, or the spider and the bird
+                elif strict and all(is_english_word(t) or t in _FUNCTION_WORDS for t in toks):
+                    rule = "title"  # "Black Widow", "Snow White": capitals, or the spider and the mountains
                 elif toks[0] not in given and (toks[0] == "the" or all(is_english_word(t) for t in toks)):
                     rule = "title"  # people: "The Rock", "Ice Cube" (but "will smith", "mickey mouse" as written)
                 joined = "".join(toks)
