@@ -178,11 +178,13 @@ _FRAMING = re.compile(r"\b(?:" + "|".join((
     r"footage (?:of|from|showing)", r"breaking news", r"news (?:report|broadcast|bulletin|segment|story|"
     r"anchor|channel|headline|ticker|chyron|graphic)", r"(?:cctv|bodycam|body cam|dashcam|security cam(?:era)?)",
     r"caught on (?:camera|tape|video)", r"leaked", r"press (?:photo|conference footage)",
-    r"(?:evidence|proof) (?:of|that)", r"(?:label(?:l)?ed|captioned|titled|dated|with the caption|"
-    r"with (?:a|the) headline|headline reading|caption reading)", r"as (?:seen|reported) on",
+    r"(?:evidence|proof) (?:of|that)", r"as (?:seen|reported) on",
     r"(?:cnn|fox news|bbc news|reuters|associated press|al jazeera|sky news|msnbc|nbc news|abc news|cbs news)",
-    r"live on air", r"this really happened", r"(?:is|was) real",
+    r"live on air", r"this really happened",
 )) + r")\b")
+# A caption or date presents an image as a record, but only of an event: "a poster of Obama titled Hope" is art.
+_CAPTION = re.compile(r"\b(?:label(?:l)?ed|captioned|titled|dated|with the caption|with (?:a|the) headline|"
+                      r"headline reading|caption reading)\b")
 # Real events that fakes and hoaxes reuse.
 _EVENTS = re.compile(r"(?:\b9 ?/ ?11\b|\b(?:" + "|".join((
     r"nine eleven", r"september 11(?:th)?", r"twin towers", r"world trade center", r"pearl harbou?r",
@@ -224,7 +226,9 @@ _DISASTER = re.compile(r"\b(?:" + "|".join((
 
 REVIEW_SCORE = 0.7  # above the policy's deception review bar (0.5), below its block bar (0.85)
 SCENE_SCORE = 0.6  # a famous real place in a disaster, or a disaster staged as footage: review too
-HINT_SCORE = 0.3  # a real event named without framing: recorded, below review
+# Recorded, below review and below the real-person harm bar (0.3): a real person in news footage giving a
+# speech, or "the 9/11 memorial", is reviewed for the person (public_figure) only.
+HINT_SCORE = 0.2
 
 
 @dataclass
@@ -245,11 +249,15 @@ def staged_news(text: str, real_person: bool) -> StagedNews:
     """Whether the prompt stages a real event, place or person as news or evidence."""
     low = " ".join(text.lower().replace("’", "'").split())
     s = StagedNews(0.0, _found(_FRAMING, low), _found(_EVENTS, low), _found(_PLACES, low), _found(_DISASTER, low))
-    if s.framing and (s.events or real_person):
-        s.score, s.why = REVIEW_SCORE, "a real event or person presented as footage/news/evidence"
+    caption = _found(_CAPTION, low)
+    if (s.framing or caption) and s.events:
+        s.framing += caption
+        s.score, s.why = REVIEW_SCORE, "a real event presented as footage/news/evidence"
     elif s.framing and (s.places or s.disasters):
-        s.score = REVIEW_SCORE if s.places else SCENE_SCORE
-        s.why = "a real place or a disaster presented as footage/news"
+        s.score = REVIEW_SCORE if s.places or real_person else SCENE_SCORE
+        s.why = "a real place, person or a disaster presented as footage/news"
+    elif s.framing and real_person:
+        s.score, s.why = HINT_SCORE, "a real person presented in footage/news"
     elif s.events and (s.places or s.disasters):
         s.score, s.why = SCENE_SCORE, "a real attack or disaster re-enacted"
     elif s.places and s.disasters:

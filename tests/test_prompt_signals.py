@@ -76,6 +76,12 @@ def test_staged_news() -> None:
     for benign in ("a peaceful view of the Eiffel Tower at sunset", "a documentary about whales",
                    "a campfire burning on a beach", "the 9/11 memorial fountains with flowers"):
         assert staged_news(benign, False).score < 0.5, benign
+    # With a real person, anything at or above the real-person bar (0.3) blocks: only an incident staged as
+    # news gets there; the person in ordinary footage, or a titled poster, is reviewed for the person alone.
+    assert staged_news("leaked video of Trump in handcuffs", True).score >= 0.5
+    for text in ("news footage of Joe Biden giving a speech", "a poster of Obama titled Hope",
+                 "Obama at the 9/11 memorial"):
+        assert staged_news(text, True).score < Policy().real_person_harm_bar, text
 
 
 def _result(**scores: float) -> PromptResult:
