@@ -64,7 +64,7 @@ def run(data_dir: Path) -> str:
             work.mkdir()
             write_mp4(clip, work / "draft.mp4")
             ctx = JobContext(job_id=f"{seed:016x}", user="mallory", request={"prompt": prompt}, workdir=work)
-            ctx.files["draft"] = work / "draft.mp4"
+            ctx.draft = work / "draft.mp4"
             t0 = time.perf_counter()
             d = stage.run(ctx)
             secs = time.perf_counter() - t0

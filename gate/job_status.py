@@ -13,22 +13,26 @@ from typing import Any
 from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col
 
-from gate.models import JOB_STATES, Job, utcnow
+from gate.models import Job, JobStatus, utcnow
 
+__all__ = ["ALLOWED", "JobStatus", "TransitionError", "transition"]
+
+Q, RUN, PUB, REV, BLK, FAIL, DOWN = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PUBLISHED, JobStatus.REVIEW,
+                                     JobStatus.BLOCKED, JobStatus.FAILED, JobStatus.TAKEN_DOWN)
 # to_state -> the states it may be reached from
-ALLOWED: dict[str, frozenset[str]] = {
-    "queued": frozenset(),  # only ever inserted
+ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
+    Q: frozenset(),  # only ever inserted
     # a worker claims a queued job, or a running one whose worker stopped renewing the lease
-    "running": frozenset({"queued", "running"}),
+    RUN: frozenset({Q, RUN}),
     # the publish stage (running), an operator's approve (review), the finish that records it (published)
-    "published": frozenset({"running", "review", "published"}),
-    "review": frozenset({"running"}),
+    PUB: frozenset({RUN, REV, PUB}),
+    REV: frozenset({RUN}),
     # a finished run (running), an operator's block (review), a publish that committed after its stage
     # had already timed out and the job was decided without it (published: taken back)
-    "blocked": frozenset({"running", "review", "published"}),
-    "failed": frozenset({"running", "published"}),
+    BLK: frozenset({RUN, REV, PUB}),
+    FAIL: frozenset({RUN, PUB}),
     # an operator or a cameo owner may take down anything not already taken down
-    "taken_down": frozenset(set(JOB_STATES) - {"taken_down"}),
+    DOWN: frozenset(set(JobStatus) - {DOWN}),
 }
 
 
@@ -46,12 +50,16 @@ def transition(
     UPDATE takes the write lock; on PostgreSQL it locks the row: either way, until the caller commits,
     nobody else changes the job, so what the caller reads after a successful transition is current.
     """
-    if to_state not in ALLOWED or not from_states or not set(from_states) <= ALLOWED[to_state]:
-        raise TransitionError(f"a job may not go from {sorted(from_states)} to {to_state!r}")
+    try:
+        to, froms = JobStatus(to_state), {JobStatus(f) for f in from_states}
+    except ValueError as exc:
+        raise TransitionError(f"not a job state: {exc}") from exc
+    if not froms or not froms <= ALLOWED[to]:
+        raise TransitionError(f"a job may not go from {sorted(froms)} to {to_state!r}")
     res = s.exec(  # type: ignore[call-overload]
         update(Job)
-        .where(col(Job.id) == job_id, col(Job.status).in_(sorted(from_states)), *where)
-        .values(status=to_state, updated_at=utcnow(), **values)
+        .where(col(Job.id) == job_id, col(Job.status).in_([str(f) for f in sorted(froms)]), *where)
+        .values(status=str(to), updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
     loaded = s.identity_map.get(s.identity_key(Job, job_id))

@@ -21,7 +21,7 @@ from gate.decision import Decision
 from gate.evidence import delete_evidence, keep_evidence_frames
 from gate.job_status import ALLOWED, transition
 from gate.models import TERMINAL_STATES, Job, RightsDecision, utcnow
-from gate.pipeline import JobContext, Pipeline, PipelineResult
+from gate.pipeline import JobState, Pipeline, PipelineResult
 from gate.quota import enforce as quota_enforce
 from gate.requests import GenerationRequest
 
@@ -113,19 +113,20 @@ def _heartbeat(c: Components, job_id: str, stop: threading.Event) -> None:
 def build_pipeline(c: Components, progress: Progress | None = None) -> Pipeline:
     from gate.stages import build_stages
 
-    def on_decision(ctx: JobContext, d: Decision) -> None:
+    def on_decision(ctx: JobState, d: Decision) -> None:
         metrics.stage_decided(d.stage, d.decision, d.seconds)
         audit.append(c.engine, "gate", "stage.decision", ctx.job_id, d.as_dict())
         with Session(c.engine) as s:  # live progress for GET /v1/generations/{id}
             job = s.get(Job, ctx.job_id)
-            if job is not None:
-                job.decisions = [*job.decisions[:-1], d.as_dict()]
+            if job is not None:  # the stage's "running" row (several run at once) becomes its decision
+                job.decisions = [d.as_dict() if r.get("name") == d.stage and r.get("decision") == "running" else r
+                                 for r in job.decisions]
                 s.add(job)
                 s.commit()
         if progress:
             progress(d.stage, d)
 
-    def on_start(ctx: JobContext, name: str) -> None:
+    def on_start(ctx: JobState, name: str) -> None:
         with Session(c.engine) as s:
             job = s.get(Job, ctx.job_id)
             if job is not None:
@@ -164,10 +165,9 @@ def run_job(
     workdir = c.workdir / job_id
     shutil.rmtree(workdir, ignore_errors=True)  # a re-run starts clean
     workdir.mkdir(parents=True)
-    ctx = JobContext(job_id=job_id, user=job.user, request=job.request, workdir=workdir)
-    ctx.facts["attempt"] = job.attempts  # only this attempt may publish or finish the job
-    if frame_progress is not None:
-        ctx.facts["progress"] = frame_progress
+    # only this attempt may publish or finish the job
+    ctx = JobState(job_id=job_id, user=job.user, request=job.request, workdir=workdir, attempt=job.attempts,
+                   frame_progress=frame_progress)
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(c, job_id, stop), daemon=True).start()
     try:
@@ -176,9 +176,9 @@ def run_job(
             s.commit()
         if job.request.get("remix"):
             key = resolve_remix_source(c, job.user, job.request["remix"])
-            ctx.files["remix_source"] = c.storage.path(key)
+            ctx.remix_source = c.storage.path(key)
         elif job.request.get("remix_key"):
-            ctx.files["remix_source"] = c.storage.path(job.request["remix_key"])
+            ctx.remix_source = c.storage.path(job.request["remix_key"])
         result = build_pipeline(c, progress).run(ctx)
     except Exception as exc:  # outside any stage (e.g. the remix source vanished): fail closed
         log.exception("job %s failed", job_id)
@@ -186,9 +186,9 @@ def run_job(
     finally:
         stop.set()
     decisions = [d.as_dict() for d in result.decisions]
-    if result.status != "published" and "draft" in ctx.files:
+    if result.status != "published" and ctx.draft is not None:
         try:
-            keep_evidence_frames(c, job_id, ctx.files["draft"], decisions)
+            keep_evidence_frames(c, job_id, ctx.draft, decisions)
         except Exception:  # showing the evidence is a courtesy; the decision stands without it
             log.exception("could not keep the evidence frames of %s", job_id)
     status = _finish(c, job_id, result.status, decisions, result.reasons, attempt=job.attempts)

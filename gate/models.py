@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index
@@ -14,8 +15,21 @@ def utcnow() -> datetime:
 
 
 ROLES = ("creator", "operator", "rights_holder", "journalist")
-JOB_STATES = ("queued", "running", "published", "blocked", "review", "failed", "taken_down")
-TERMINAL_STATES = frozenset({"published", "blocked", "review", "failed", "taken_down"})
+class JobStatus(StrEnum):
+    """A job's state. Stored as its string; only gate.job_status.transition changes it."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PUBLISHED = "published"
+    BLOCKED = "blocked"
+    REVIEW = "review"
+    FAILED = "failed"
+    TAKEN_DOWN = "taken_down"
+
+
+JOB_STATES = tuple(JobStatus)
+TERMINAL_STATES = frozenset({JobStatus.PUBLISHED, JobStatus.BLOCKED, JobStatus.REVIEW, JobStatus.FAILED,
+                             JobStatus.TAKEN_DOWN})
 
 
 class User(SQLModel, table=True):

@@ -122,6 +122,13 @@ def sample_frames(path: Path, every_seconds: float = 0.5, max_frames: int = 64) 
     A still image (PNG/JPEG/...) is one frame. Over max_frames, first/last/shot frames are kept and the
     interval frames are thinned evenly.
     """
+    return thin_frames(decode_sample(path, every_seconds), max_frames)
+
+
+def decode_sample(path: Path, every_seconds: float = 0.5, strict: bool = False) -> list[SampledFrame]:
+    """Every frame `sample_frames` may pick (first, interval, shot changes, last), before thinning: one decode
+    that several checks share, each thinning it to its own budget with `thin_frames`. `strict`: a decoding
+    error anywhere is a FrameError (by default a truncated tail keeps the frames decoded before it)."""
     import av
 
     path = Path(path)
@@ -171,7 +178,7 @@ def sample_frames(path: Path, every_seconds: float = 0.5, max_frames: int = 64) 
                     picked.append(current)
                 last = current
     except av.FFmpegError as exc:
-        if not picked:
+        if not picked or strict:
             raise FrameError(f"{path.name}: cannot decode ({exc})") from exc
         # A truncated tail: keep what decoded, say so through the last frame we have.
     if last is None:
@@ -181,15 +188,21 @@ def sample_frames(path: Path, every_seconds: float = 0.5, max_frames: int = 64) 
     else:
         last.reasons.append("last")
         picked.append(last)
-    if len(picked) > max_frames:
-        must = [f for f in picked if {"first", "last", "shot"} & set(f.reasons)][:max_frames]
-        rest = [f for f in picked if f not in must]
-        room = max_frames - len(must)
-        if room > 0 and rest:
-            step = len(rest) / room
-            must += [rest[int(k * step)] for k in range(room)]
-        picked = sorted(must, key=lambda f: f.index)
     return picked
+
+
+def thin_frames(picked: list[SampledFrame], max_frames: int) -> list[SampledFrame]:
+    """At most max_frames of a decoded sample: first/last/shot frames kept, interval frames thinned evenly.
+    Returns a new list (the frames themselves are shared, never changed)."""
+    if len(picked) <= max_frames:
+        return list(picked)
+    must = [f for f in picked if {"first", "last", "shot"} & set(f.reasons)][:max_frames]
+    rest = [f for f in picked if f not in must]
+    room = max_frames - len(must)
+    if room > 0 and rest:
+        step = len(rest) / room
+        must += [rest[int(k * step)] for k in range(room)]
+    return sorted(must, key=lambda f: f.index)
 
 
 # ---------------------------------------------------------------- scoring
@@ -317,7 +330,11 @@ class FrameGate:
 
     def assess(self, path: Path, sample_every: float = 0.5, max_frames: int = 64) -> FrameReport:
         t0 = time.perf_counter()
-        frames = sample_frames(path, every_seconds=sample_every, max_frames=max_frames)
+        return self.assess_frames(sample_frames(path, every_seconds=sample_every, max_frames=max_frames), t0)
+
+    def assess_frames(self, frames: list[SampledFrame], t0: float | None = None) -> FrameReport:
+        """Score frames already sampled (e.g. the gate's one shared decode of a draft)."""
+        t0 = time.perf_counter() if t0 is None else t0
         signals = self.signals()
         cats = {"nudity": 0.0, "minor_sexual": 0.0}
         evidence: list[Evidence] = []

@@ -13,8 +13,10 @@ from pathlib import Path
 import av
 import pytest
 
+from gate.stages import STAGE_NAMES
+
 pytestmark = pytest.mark.slow
-STAGES = ["prompt", "consent", "generate", "frames", "likeness", "copyright", "watermark", "sign", "publish"]
+STAGES = list(STAGE_NAMES)  # the order the stages declare (gate/stages/__init__.py)
 
 
 def reelgate(data_dir: Path, *args: str) -> subprocess.CompletedProcess:

@@ -181,7 +181,7 @@ class _Generate:
     def run(self, ctx) -> Decision:
         signed = ctx.workdir / "signed.mp4"
         signed.write_bytes(b"\x00" * 64)
-        ctx.files["signed"] = signed
+        ctx.signed = signed
         return Decision(stage=self.name, decision="pass", reasons=["generated"])
 
 
@@ -208,9 +208,8 @@ def _end_of_run(c, job_id: str, workdir: Path) -> None:
     from gate.pipeline import JobContext
     from gate.stages.publish import PublishStage
 
-    ctx = JobContext(job_id=job_id, user="bob", request={"prompt": "a red ball"}, workdir=workdir)
-    ctx.files["signed"] = workdir / "signed.mp4"
-    ctx.facts.update(verdicts=["pass"], attempt=1)
+    ctx = JobContext(job_id=job_id, user="bob", request={"prompt": "a red ball"}, workdir=workdir,
+                     signed=workdir / "signed.mp4", verdicts=["pass"], attempt=1)
     d = PublishStage(c).run(ctx)
     status = "published" if d.decision == "pass" else "blocked"
     jobs._finish(c, job_id, status, [d.as_dict()], [f"publish: {r}" for r in d.reasons])

@@ -36,7 +36,7 @@ def test_public_figures(components, tmp_path, prompt: str, verdict: str) -> None
 
 def test_mentions_reach_the_consent_check(components, tmp_path) -> None:
     d, ctx = decide(components, tmp_path, "@alice_cam and @bob.cam dancing on a beach")
-    assert set(ctx.facts["mentions"]) == {"alice_cam", "bob.cam"}
+    assert set(ctx.mentions) == {"alice_cam", "bob.cam"}
 
 
 def test_registered_character_follows_its_owner(components, tmp_path) -> None:

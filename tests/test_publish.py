@@ -6,7 +6,7 @@ import numpy as np
 from sqlmodel import Session, select
 
 from gate.models import Job
-from gate.pipeline import JobContext
+from gate.pipeline import GrantedCameo, JobContext
 from gate.stages.publish import PublishStage
 
 
@@ -22,9 +22,9 @@ def setup(c, tmp_path, permission: str = "everyone"):
     signed = tmp_path / "signed.mp4"
     signed.write_bytes(b"\x00" * 100)
     ctx = JobContext(job_id="00000000000000aa", user="bob", request={"cameos": ["alice_cam"]}, workdir=tmp_path)
-    ctx.files["signed"] = signed
-    ctx.facts["cameos"] = [{"handle": "alice_cam", "cameo_id": cameo.id, "reference_image": "x.png"}]
-    ctx.facts["verdicts"] = ["pass"] * 8
+    ctx.signed = signed
+    ctx.cameos = [GrantedCameo("alice_cam", cameo.id, "x.png")]
+    ctx.verdicts = ["pass"] * 8
     return cameo, ctx
 
 
@@ -57,7 +57,7 @@ def test_revoked_while_running_blocks_at_publish(components, tmp_path) -> None:
 
 def test_held_for_review_is_stored_as_a_draft(components, tmp_path) -> None:
     _, ctx = setup(components, tmp_path)
-    ctx.facts["verdicts"] = ["pass", "review", "pass"]
+    ctx.verdicts = ["pass", "review", "pass"]
     d = PublishStage(components).run(ctx)
     assert d.decision == "review"
     with Session(components.engine) as s:

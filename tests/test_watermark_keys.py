@@ -242,10 +242,10 @@ def test_stage_marks_with_the_installation_key(components, tmp_path) -> None:
     from gate.stages.watermark import WatermarkStage
 
     src = make_test_clip(tmp_path / "draft.mp4", seconds=2.5, width=160, height=120, seed=2)
-    ctx = JobContext(job_id=PAYLOAD.hex(), user="carol", request={}, workdir=tmp_path, files={"draft": src})
+    ctx = JobContext(job_id=PAYLOAD.hex(), user="carol", request={}, workdir=tmp_path, draft=src)
     d = WatermarkStage(components).run(ctx)
     ring = components.watermark_keys.get()
     assert d.models["provenance.watermark_key"].split() == [ring.current.key_id, ring.current.fingerprint, "generated"]
-    assert detect_clip(ctx.files["marked"], keys=ring)["key_id"] == ring.current.key_id
-    assert not detect_clip(ctx.files["marked"], keys=KEY_A)["found"]
+    assert detect_clip(ctx.marked, keys=ring)["key_id"] == ring.current.key_id
+    assert not detect_clip(ctx.marked, keys=KEY_A)["found"]
     assert np.isfinite(d.scores["psnr_db"])

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-STAGE_ORDER = ("prompt", "consent", "generate", "frames", "likeness", "copyright", "watermark", "sign", "publish")
-STAGE_TITLES = {
-    "prompt": "Prompt check", "consent": "Cameo consent", "generate": "Generation", "frames": "Frame check",
-    "likeness": "Likeness check", "copyright": "Copyright check", "watermark": "Watermark",
-    "sign": "Content Credentials", "publish": "Publish", "gate": "Gate",
-}
-STAGE_WHAT = {
-    "prompt": "checks the words asked for, for harmful requests",
-    "consent": "checks that the owners of the cameos named have given their consent",
-    "generate": "makes the clip",
-    "frames": "checks the frames and any spoken words for nudity, violence and other harm",
-    "likeness": "compares faces in the clip with people who registered their likeness",
-    "copyright": "compares the clip with works registered by rights holders",
-    "watermark": "embeds an invisible watermark",
-    "sign": "signs Content Credentials (C2PA) into the file",
-    "publish": "checks consent again and publishes the clip",
-}
+from gate.stages import STAGE_DESCRIPTIONS, STAGE_NAMES
+from gate.stages import STAGE_TITLES as _TITLES
+
+# order, titles and descriptions come from the stages themselves; "gate" is a failure outside any stage
+STAGE_ORDER = STAGE_NAMES
+STAGE_TITLES = {**_TITLES, "gate": "Gate"}
+STAGE_WHAT = dict(STAGE_DESCRIPTIONS)
 CATEGORY_WORDS = {
     "sexual": "sexual content", "sexual/minors": "sexual content involving minors", "hate": "hateful content",
     "hate/threatening": "threats against a group", "harassment": "harassment of a person",

@@ -63,14 +63,17 @@ def worker(concurrency: int, loglevel: str) -> None:
 
 
 def _progress_printer(as_json: bool):
+    from gate.stages import STAGE_TITLES
+
     bar = {"obj": None}
 
     def stage(name: str, decision) -> None:
+        title = STAGE_TITLES.get(name, name)
         if decision is None:
-            click.echo(f"  {name} ...", err=True)
+            click.echo(f"  {title} ...", err=True)
         else:
             why = f" ({decision.reasons[0]})" if decision.reasons and decision.decision != "pass" else ""
-            click.echo(f"  {name}: {decision.decision} in {decision.seconds:.2f} s{why}", err=True)
+            click.echo(f"  {title}: {decision.decision} in {decision.seconds:.2f} s{why}", err=True)
 
     def frames(done: int, total: int) -> None:
         from tqdm import tqdm

@@ -6,11 +6,16 @@ from sqlmodel import Session
 
 from gate.components import Components
 from gate.decision import Decision, Signal
-from gate.pipeline import JobContext
+from gate.pipeline import GrantedCameo, JobState
 
 
 class ConsentStage:
     name = "consent"
+    title = "Cameo consent"
+    description = "checks that the owners of the cameos named have given their consent"
+    reads = frozenset({"request", "user", "mentions"})
+    provides = frozenset({"cameos"})
+    concurrent = False
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -18,12 +23,12 @@ class ConsentStage:
     def signals(self) -> list[Signal]:
         return []  # a registry lookup: no model involved
 
-    def run(self, ctx: JobContext) -> Decision:
+    def run(self, ctx: JobState) -> Decision:
         from consent import registry
 
-        handles = list(dict.fromkeys([*ctx.request.get("cameos", []), *ctx.facts.get("mentions", [])]))
+        handles = list(dict.fromkeys([*ctx.request.get("cameos", []), *ctx.mentions]))
         reasons: list[str] = []
-        granted: list[dict] = []
+        granted: list[GrantedCameo] = []
         with Session(self.c.engine) as s:
             for h in handles:
                 ok, why = registry.can_use(s, h, ctx.user)
@@ -31,9 +36,9 @@ class ConsentStage:
                     reasons.append(f"cameo @{h}: {why}")
                     continue
                 cameo = registry.get_by_handle(s, h)
-                granted.append({"handle": h, "cameo_id": cameo.id, "reference_image": cameo.reference_image})
-        ctx.facts["cameos"] = granted
+                granted.append(GrantedCameo(h, cameo.id, cameo.reference_image))
+        ctx.cameos = granted
         if reasons:
             return Decision(stage=self.name, decision="block", reasons=reasons)
         return Decision(stage=self.name, decision="pass",
-                        reasons=[f"consent on record for @{g['handle']}" for g in granted])
+                        reasons=[f"consent on record for @{g.handle}" for g in granted])

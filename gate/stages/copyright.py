@@ -6,11 +6,16 @@ from sqlmodel import Session
 
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
-from gate.pipeline import JobContext
+from gate.pipeline import JobState
 
 
 class CopyrightStage:
     name = "copyright"
+    title = "Copyright check"
+    description = "compares the clip with works registered by rights holders"
+    reads = frozenset({"frame_sample"})
+    provides: frozenset[str] = frozenset()
+    concurrent = True
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -21,12 +26,15 @@ class CopyrightStage:
             return [Signal("copyright.pdq", "pdq", False, False, why)]
         return [Signal.from_report(f"copyright.{n}", i, default_model=n) for n, i in index.signals_status().items()]
 
-    def run(self, ctx: JobContext) -> Decision:
+    def run(self, ctx: JobState) -> Decision:
         from gate.rights import fresh_copyright_index
         from safety.copyright.models import Work
+        from safety.copyright.video import MAX_SAMPLED_FRAMES
 
         index, _ = fresh_copyright_index(self.c)
-        matches = index.check_video(ctx.files["draft"])
+        # the frames taken every 0.5 s, as the index's own video sampler picks them (no shot/last extras)
+        frames = ctx.frames().at_interval(MAX_SAMPLED_FRAMES)
+        matches = index.check_frames((f.index, f.time, f.image) for f in frames)
         verdict = "pass"
         reasons: list[str] = []
         evidence = []

@@ -6,12 +6,18 @@ from dataclasses import asdict
 
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
-from gate.pipeline import JobContext
-from gate.stages.prompt import language_verdict
+from gate.pipeline import JobState
+from gate.stages.text import language_verdict
 
 
 class FrameStage:
     name = "frames"
+    title = "Frame check"
+    description = "checks the frames and any spoken words for nudity, violence and other harm"
+    reads = frozenset({"frame_sample", "clip_metadata"})
+    provides: frozenset[str] = frozenset()
+    concurrent = True
+    MAX_FRAMES = 64
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -23,10 +29,10 @@ class FrameStage:
                     Signal("frames.clip", "open_clip", False, False, why)]
         return [Signal.from_report(n, i) for n, i in gate.signals().items()]
 
-    def run(self, ctx: JobContext) -> Decision:
+    def run(self, ctx: JobState) -> Decision:
         gate, _ = self.c.frame_gate.get()
         policy = self.c.policy
-        report = gate.assess(ctx.files["draft"])
+        report = gate.assess_frames(ctx.frames().thinned(self.MAX_FRAMES))
         verdict = "pass"
         reasons: list[str] = []
         for category, score in report.categories.items():
@@ -52,7 +58,7 @@ class FrameStage:
         models = {n: i.get("model", "") for n, i in report.signals.items()}
 
         # Spoken words are content too: the dialogue goes through the prompt gate.
-        speech = " ".join(ctx.facts.get("clip_metadata", {}).get("speech_text", []) or [])
+        speech = " ".join(ctx.clip_metadata.get("speech_text", []) or [])
         scores = {k: round(float(v), 4) for k, v in report.categories.items()}
         scores["frames_sampled"] = float(report.frames)
         if speech.strip():

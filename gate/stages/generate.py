@@ -6,11 +6,16 @@ from pathlib import Path
 
 from gate.components import Components
 from gate.decision import Decision, Signal
-from gate.pipeline import JobContext
+from gate.pipeline import FrameSample, JobState
 
 
 class GenerateStage:
     name = "generate"
+    title = "Generation"
+    description = "makes the clip"
+    reads = frozenset({"request", "job_id", "cameos", "remix_source", "frame_progress", "workdir"})
+    provides = frozenset({"draft", "clip_metadata", "frame_sample"})
+    concurrent = False
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -20,16 +25,15 @@ class GenerateStage:
         ok, why = backend.available()
         return [Signal(f"generator.{backend.name}", f"{backend.name} {backend.version}", ok, ok, why)]
 
-    def run(self, ctx: JobContext) -> Decision:
+    def run(self, ctx: JobState) -> Decision:
         from generator import CameoRef, GenerationSpec
         from generator.encode import write_mp4
 
         r = ctx.request
         cameos = tuple(
-            CameoRef(handle=g["handle"], face_image=self.c.storage.path(g["reference_image"]))
-            for g in ctx.facts.get("cameos", [])
+            CameoRef(handle=g.handle, face_image=self.c.storage.path(g.reference_image)) for g in ctx.cameos
         )
-        source = ctx.files.get("remix_source")
+        source = ctx.remix_source
         spec = GenerationSpec(
             prompt=r["prompt"], style=r.get("style"), seconds=float(r.get("seconds", 5)),
             resolution=r.get("resolution", "480p"), fps=int(r.get("fps", 24)),
@@ -39,10 +43,10 @@ class GenerateStage:
         backend = self.c.generator()
         clip = backend.generate(spec)
         draft = ctx.workdir / "draft.mp4"
-        progress = ctx.facts.get("progress")
-        write_mp4(clip, draft, progress=progress)
-        ctx.files["draft"] = draft
-        ctx.facts["clip_metadata"] = clip.metadata
+        write_mp4(clip, draft, progress=ctx.frame_progress)
+        ctx.draft = draft
+        ctx.clip_metadata = clip.metadata
+        ctx.frame_sample = FrameSample(draft)  # decoded once, on first use, for every analysis stage
         return Decision(
             stage=self.name, decision="pass",
             reasons=[f"{clip.n_frames} frames at {clip.fps} fps, {clip.width}x{clip.height}"],

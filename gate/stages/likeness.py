@@ -6,11 +6,17 @@ from sqlmodel import Session
 
 from gate.components import Components
 from gate.decision import Decision, Signal
-from gate.pipeline import JobContext
+from gate.pipeline import JobState
 
 
 class LikenessStage:
     name = "likeness"
+    title = "Likeness check"
+    description = "compares faces in the clip with people who registered their likeness"
+    reads = frozenset({"frame_sample", "user"})
+    provides = frozenset({"appearances"})
+    concurrent = True
+    MAX_FRAMES = 48
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -26,13 +32,12 @@ class LikenessStage:
             sigs.append(Signal("likeness.index", "faiss", False, False, why))
         return sigs
 
-    def run(self, ctx: JobContext) -> Decision:
+    def run(self, ctx: JobState) -> Decision:
         from consent import registry
-        from safety.frames import sample_frames
 
         backend, _ = self.c.face_backend.get()
         index, _ = self.c.fresh_face_index()
-        frames = sample_frames(ctx.files["draft"], every_seconds=0.5, max_frames=48)
+        frames = ctx.frames().thinned(self.MAX_FRAMES)
         faces_seen = 0
         hits_by_cameo: dict[int, object] = {}
         evidence = []
@@ -47,7 +52,7 @@ class LikenessStage:
                         evidence.append({"frame": fr.index, "time": fr.time, "handle": hit.handle,
                                          "distance": round(float(hit.distance), 4), "allowed": hit.allowed})
         refused = [h for h in hits_by_cameo.values() if not h.allowed]
-        ctx.facts["appearances"] = [h.cameo_id for h in hits_by_cameo.values() if h.allowed]
+        ctx.appearances = [h.cameo_id for h in hits_by_cameo.values() if h.allowed]
         scores = {f"@{h.handle}": round(float(h.distance), 4) for h in hits_by_cameo.values()}
         scores["faces_seen"] = float(faces_seen)
         if refused:

@@ -8,8 +8,9 @@ from sqlmodel import Session
 
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
-from gate.pipeline import JobContext
+from gate.pipeline import JobState
 from gate.policy import REAL_PERSON_HARMS, Policy, Verdict
+from gate.stages.text import language_verdict
 
 if TYPE_CHECKING:
     from safety.prompt_classifier import PromptResult
@@ -34,14 +35,6 @@ def registered_characters(c: Components) -> tuple[dict[str, list[str]], dict[str
                 aliases = names.setdefault(active[0], [])
                 aliases.extend(a for a in active[1:] if a not in aliases)
     return names, works
-
-
-def language_verdict(res: PromptResult, policy: Policy, what: str = "prompt") -> tuple[Verdict, list[str]]:
-    """Policy's verdict for text whose language the learned heads do not read (pass when they do)."""
-    lang = res.signals.get("language", {})
-    if lang.get("read", True):
-        return "pass", []
-    return policy.unread_language, [f"{what} language not read by the classifier: {lang.get('why', '')}"]
 
 
 def prompt_decision(res: PromptResult, policy: Policy,
@@ -99,6 +92,11 @@ def prompt_decision(res: PromptResult, policy: Policy,
 
 class PromptStage:
     name = "prompt"
+    title = "Prompt check"
+    description = "checks the words asked for, for harmful requests"
+    reads = frozenset({"request"})
+    provides = frozenset({"mentions"})
+    concurrent = False
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -110,7 +108,7 @@ class PromptStage:
         ok, why = clf.available()
         return [Signal("prompt.classifier", clf.model, ok, ok, why)]
 
-    def run(self, ctx: JobContext) -> Decision:
+    def run(self, ctx: JobState) -> Decision:
         clf, _ = self.c.prompt_classifier.get()
         policy = self.c.policy
         text = ctx.request["prompt"]
@@ -121,8 +119,7 @@ class PromptStage:
         verdict, flagged, reasons, named = prompt_decision(res, policy, works_by_name)
         if res.notes and verdict != "pass":
             reasons.append("after normalisation: " + "; ".join(res.notes))
-        ctx.facts["mentions"] = list(res.mentions)
-        ctx.facts["prompt_normalized"] = res.normalized
+        ctx.mentions = list(res.mentions)
         return Decision(
             stage=self.name, decision=verdict, reasons=reasons,
             scores={k: round(v, 4) for k, v in res.categories.items()},

@@ -9,13 +9,18 @@ from gate.cameos import recheck_consent
 from gate.components import Components
 from gate.db import write_session
 from gate.decision import Decision, Signal
-from gate.job_status import transition
+from gate.job_status import JobStatus, transition
 from gate.models import Job
-from gate.pipeline import JobContext
+from gate.pipeline import JobState
 
 
 class PublishStage:
     name = "publish"
+    title = "Publish"
+    description = "checks consent again and publishes the clip"
+    reads = frozenset({"signed", "verdicts", "cameos", "appearances", "attempt", "job_id", "user"})
+    provides: frozenset[str] = frozenset()
+    concurrent = False
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -23,19 +28,17 @@ class PublishStage:
     def signals(self) -> list[Signal]:
         return []
 
-    def run(self, ctx: JobContext) -> Decision:
-
-        held = "review" in ctx.facts.get("verdicts", [])
+    def run(self, ctx: JobState) -> Decision:
+        held = "review" in ctx.verdicts
         key = f"{'drafts' if held else 'videos'}/{ctx.job_id}.mp4"
-        cameo_ids = sorted({g["cameo_id"] for g in ctx.facts.get("cameos", [])}
-                           | set(ctx.facts.get("appearances", [])))
+        cameo_ids = sorted({g.cameo_id for g in ctx.cameos} | set(ctx.appearances))
         with write_session(self.c.engine) as s:
             # The write lock (SQLite) and the job row (PostgreSQL) first, then the cameos. Only a job
             # still running this attempt may publish: a takedown, or a finish that decided the job
             # without this stage (it overran its time limit), committed first and stands.
-            attempt = ctx.facts.get("attempt")
-            guard = [col(Job.attempts) == attempt] if attempt is not None else []
-            if not transition(s, ctx.job_id, {"running"}, "published" if not held else "running", *guard,
+            guard = [col(Job.attempts) == ctx.attempt] if ctx.attempt is not None else []
+            to_state = JobStatus.RUNNING if held else JobStatus.PUBLISHED
+            if not transition(s, ctx.job_id, {JobStatus.RUNNING}, to_state, *guard,
                               video_key=key):
                 s.rollback()
                 return Decision(stage=self.name, decision="block",
@@ -45,19 +48,18 @@ class PublishStage:
             if refused:
                 s.rollback()
                 return Decision(stage=self.name, decision="block", reasons=refused)
-            self.c.storage.put_file(key, ctx.files["signed"])
+            self.c.storage.put_file(key, ctx.need("signed"))
             try:
                 self._commit(s, ctx, key, held, cameos)
             except Exception:
                 self.c.storage.delete(key)  # never leave a file behind that no record vouches for
                 raise
-        ctx.facts["video_key"] = key
         if held:
             return Decision(stage=self.name, decision="review", reasons=["held for review as a draft"])
         return Decision(stage=self.name, decision="pass", reasons=["published"])
 
     @staticmethod
-    def _commit(s: Session, ctx: JobContext, key: str, held: bool, cameos: list) -> None:
+    def _commit(s: Session, ctx: JobState, key: str, held: bool, cameos: list) -> None:
         from consent import registry
 
         # Status and appearances land in one commit, with the cameo rows locked until then: a

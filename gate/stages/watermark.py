@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from gate.components import Components
 from gate.decision import Decision, Signal
-from gate.pipeline import JobContext
+from gate.pipeline import JobState
 
 
 class WatermarkStage:
     name = "watermark"
+    title = "Watermark"
+    description = "embeds an invisible watermark"
+    reads = frozenset({"draft", "job_id", "workdir"})
+    provides = frozenset({"marked", "watermark"})
+    # it reads only the draft, so it runs beside the analysis stages: its file is used only if all of them
+    # pass (sign and publish come after the group), and a block among them still stops the job
+    concurrent = True
 
     def __init__(self, c: Components) -> None:
         self.c = c
@@ -21,10 +28,10 @@ class WatermarkStage:
         ok, why = watermark.available()
         return [Signal("provenance.watermark", watermark.WATERMARK_VERSION, ok, ok, why)]
 
-    def run(self, ctx: JobContext) -> Decision:
+    def run(self, ctx: JobState) -> Decision:
         from provenance import watermark
 
-        src = ctx.files["draft"]
+        src = ctx.need("draft")
         if self.c.policy.visible_watermark:
             from provenance.visible_watermark import add_visible_mark
 
@@ -34,8 +41,8 @@ class WatermarkStage:
         marked = ctx.workdir / "marked.mp4"
         key = self.c.watermark_keys.get().current
         report = watermark.embed_clip(src, marked, bytes.fromhex(ctx.job_id), key=key)
-        ctx.files["marked"] = marked
-        ctx.facts["watermark"] = {"name": watermark.WATERMARK_VERSION, "payload": ctx.job_id, "key_id": key.key_id}
+        ctx.marked = marked
+        ctx.watermark = {"name": watermark.WATERMARK_VERSION, "payload": ctx.job_id, "key_id": key.key_id}
         scores = {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
         # the key's id, fingerprint and source (never the key): /health compares them across processes
         return Decision(stage=self.name, decision="pass", scores=scores,
