@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -46,6 +46,7 @@ def multiprocess_dir() -> str | None:
 if multiprocess_dir():  # prometheus_client opens its files there at the first sample; a missing dir would raise
     os.makedirs(multiprocess_dir() or "", mode=0o700, exist_ok=True)
 
+disable_created_metrics()  # no `_created` series beside every counter and histogram (multiprocess mode has none)
 # Our own registry, not prometheus_client's global one: only these metrics, whatever else a library registers.
 REGISTRY = CollectorRegistry(auto_describe=True)
 
