@@ -190,7 +190,7 @@ def test_rights_holder_registers_a_work(server, page) -> None:
     shot(page, "30-rights-form")
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_text("Registered “Rocket Ranger” with 1 reference image(s)")).to_be_visible()
-    expect(page.get_by_role("cell", name="Ranger R, the rocket guy")).to_be_visible()
+    expect(page.get_by_role("cell", name="Ranger R, the rocket guy", exact=True)).to_be_visible()
     shot(page, "31-rights-works", phone=True)
     page.get_by_role("link", name="Decisions", exact=True).click()
     expect(page.get_by_role("heading", name="Decisions for my works")).to_be_visible()
