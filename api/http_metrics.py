@@ -41,7 +41,7 @@ class HttpMetrics:
             await self.app(scope, receive, send)
             return
         t0 = time.perf_counter()
-        route = self.route_of(dict(scope))  # before routing: a Mount rewrites root_path in the scope
+        before = dict(scope)  # as it came in: routing adds to the scope (a Mount rewrites its root_path)
         status = 500  # what the server sends if the app raises before it answers
 
         async def counted_send(message: Message) -> None:
@@ -54,4 +54,6 @@ class HttpMetrics:
             await self.app(scope, receive, counted_send)
         finally:
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            # the route the router ran; else (refused before routing, or no route) the first that matches
+            route = getattr(scope.get("route"), "path_format", None) or self.route_of(before)
             metrics.http_request(method, route, status, time.perf_counter() - t0)

@@ -144,6 +144,7 @@ def test_verify_and_http_requests_are_counted_by_verdict_and_route(api) -> None:
     job_id = "0123456789abcdef"  # a raw id must not become a label
     assert client.get(f"/v1/generations/{job_id}", headers={"Authorization": f"Bearer {keys['alice']}"}
                       ).status_code == 404
+    assert client.get(f"/v1/generations/{job_id}").status_code == 401  # refused before routing (RequestGuard)
     assert client.get("/no/such/path/5f3a").status_code == 404
     after = scrape(client, keys["olga"])
 
@@ -157,6 +158,8 @@ def test_verify_and_http_requests_are_counted_by_verdict_and_route(api) -> None:
     assert delta("reelgate_http_requests_total", method="POST", route="/v1/verify", status="422") == 1
     assert delta("reelgate_http_requests_total", method="GET", route="/v1/generations/{job_id}",
                  status="404") == 1
+    assert delta("reelgate_http_requests_total", method="GET", route="/v1/generations/{job_id}",
+                 status="401") == 1
     assert delta("reelgate_http_requests_total", method="GET", route="unmatched", status="404") == 1
     assert delta("reelgate_http_request_seconds_count", method="POST", route="/v1/verify") == 2
     # the scrape before this one was counted too
