@@ -182,6 +182,15 @@ _FRAMING = re.compile(r"\b(?:" + "|".join((
     r"(?:cnn|fox news|bbc news|reuters|associated press|al jazeera|sky news|msnbc|nbc news|abc news|cbs news)",
     r"live on air", r"this really happened",
 )) + r")\b")
+# Asking outright for a fake that passes as real.
+_INTENT = re.compile(r"\b(?:" + "|".join((
+    r"deep ?fakes?", r"fake (?:news|video|footage|photo|photograph|image|evidence|report|announcement|broadcast|"
+    r"headline|tweet|screenshot|documents?|leak)s?", r"hoax", r"disinformation", r"misinformation",
+    r"doctored", r"fabricated (?:footage|video|photo|evidence|image)s?", r"false flag",
+    r"(?:make|making) (?:it|this) (?:look|seem) (?:real|authentic|genuine)", r"(?:make|making) people believe",
+    r"convince (?:people|viewers|voters|everyone) that", r"pass(?:es|ed)? (?:it |this )?(?:off )?as real",
+    r"indistinguishable from real", r"so (?:people|viewers) think (?:it|this) (?:is|was) real",
+)) + r")\b")
 # A caption or date presents an image as a record, but only of an event: "a poster of Obama titled Hope" is art.
 _CAPTION = re.compile(r"\b(?:label(?:l)?ed|captioned|titled|dated|with the caption|with (?:a|the) headline|"
                       r"headline reading|caption reading)\b")
@@ -209,6 +218,7 @@ _PLACES = re.compile(r"\b(?:" + "|".join((
     r"one world trade center", r"freedom tower", r"space needle", r"cn tower", r"tokyo tower", r"shard",
     r"mar[- ]a[- ]lago", r"camp david", r"oval office", r"supreme court", r"un headquarters",
     r"united nations headquarters", r"nato headquarters", r"federal reserve", r"wall street",
+    r"polling (?:station|place|booth)s?", r"ballot box(?:es)?", r"vote counting", r"counting center",
     r"new york stock exchange", r"jfk airport", r"heathrow", r"zaporizhzhia nuclear plant",
 )) + r")\b")
 _DISASTER = re.compile(r"\b(?:" + "|".join((
@@ -220,7 +230,7 @@ _DISASTER = re.compile(r"\b(?:" + "|".join((
     r"looting", r"coup", r"assassinat(?:ed|ion)", r"invasion", r"invaded", r"missile", r"airstrike",
     r"nuclear (?:strike|explosion|attack|meltdown)", r"evacuat(?:ed|ion)", r"stormed", r"under siege",
     r"election fraud", r"ballot stuffing", r"stuffing ballots", r"rigged election", r"stolen election",
-    r"fake ballots", r"destroying ballots", r"voter fraud", r"arrested", r"in handcuffs", r"collapsing",
+    r"fake ballots", r"destroying ballots", r"voter fraud", r"arrest(?:ed|ing|s)?", r"in handcuffs", r"collapsing",
     r"dead", r"dying", r"killed", r"corpses?", r"bodies", r"war", r"tanks? (?:rolling|in the streets)",
 )) + r")\b")
 
@@ -250,7 +260,11 @@ def staged_news(text: str, real_person: bool) -> StagedNews:
     low = " ".join(text.lower().replace("’", "'").split())
     s = StagedNews(0.0, _found(_FRAMING, low), _found(_EVENTS, low), _found(_PLACES, low), _found(_DISASTER, low))
     caption = _found(_CAPTION, low)
-    if (s.framing or caption) and s.events:
+    intent = _found(_INTENT, low)
+    if intent:
+        s.framing += intent
+        s.score, s.why = REVIEW_SCORE, "asks for a fake to pass as real"
+    elif (s.framing or caption) and s.events:
         s.framing += caption
         s.score, s.why = REVIEW_SCORE, "a real event presented as footage/news/evidence"
     elif s.framing and (s.places or s.disasters):

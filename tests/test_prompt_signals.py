@@ -79,6 +79,9 @@ def test_staged_news() -> None:
     # With a real person, anything at or above the real-person bar (0.3) blocks: only an incident staged as
     # news gets there; the person in ordinary footage, or a titled poster, is reviewed for the person alone.
     assert staged_news("leaked video of Trump in handcuffs", True).score >= 0.5
+    assert staged_news("a deepfake of Tom Hanks endorsing a crypto scam", True).score >= 0.5
+    assert staged_news("fake news video of a UFO landing in New York", False).score >= 0.5
+    assert staged_news("a man wearing a fake mustache", False).score == 0.0
     for text in ("news footage of Joe Biden giving a speech", "a poster of Obama titled Hope",
                  "Obama at the 9/11 memorial"):
         assert staged_news(text, True).score < Policy().real_person_harm_bar, text
