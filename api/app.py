@@ -11,11 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 from api import web
 from api.http_metrics import HttpMetrics
-from api.limits import RequestGuard
+from api.limits import RequestGuard, route_contexts, rules_for
 from api.routes import cameos, generations, me, metrics, rights, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
@@ -73,7 +73,7 @@ def create_app(
     async def _method_not_allowed(request: Request, exc: StarletteHTTPException):
         # Starlette's Allow names only the first route matching the path; a resource served by several
         # routes (GET and POST /v1/cameos) must list them all (RFC 9110).
-        methods = {m for r in request.app.router.routes if isinstance(r, Route) and r.methods
+        methods = {m for r in route_contexts(request.app) if getattr(r, "methods", None)
                    and r.matches(request.scope)[0] != Match.NONE for m in r.methods}
         exc = StarletteHTTPException(exc.status_code, exc.detail,
                                      headers={**(exc.headers or {}), "Allow": ", ".join(sorted(methods))})
@@ -93,20 +93,32 @@ def create_app(
     app.include_router(me.router)
     app.include_router(metrics.router)
     web.install(app)  # the server-rendered console (api/web)
-    _publish_installation_limits(app, c.settings)
+    _complete_schema(app, c.settings)
     return app
 
 
-def _publish_installation_limits(app: FastAPI, settings: Settings) -> None:
-    """The schema states this installation's limits (REELGATE_MAX_SECONDS, REELGATE_MAX_PROMPT_CHARS), not
-    only the hard ceilings of the request model, so a request it calls valid is not then refused."""
+def _complete_schema(app: FastAPI, settings: Settings) -> None:
+    """What FastAPI's generated schema leaves out, so that a request it calls valid is not then refused:
+    * this installation's limits (REELGATE_MAX_SECONDS, REELGATE_MAX_PROMPT_CHARS), not only the hard
+      ceilings of the request model;
+    * that a key is optional where it is (verify, health): an empty security requirement beside the
+      schemes, which FastAPI otherwise lists as if one of them were required."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            props = build()["components"]["schemas"]["GenerationRequest"]["properties"]
+            schema = build()
+            props = schema["components"]["schemas"]["GenerationRequest"]["properties"]
             props["seconds"]["maximum"] = min(props["seconds"]["maximum"], settings.max_seconds)
             props["prompt"]["maxLength"] = min(props["prompt"]["maxLength"], settings.max_prompt_chars)
+            for route in route_contexts(app):
+                operations = schema["paths"].get(getattr(route, "path_format", None) or "", {})
+                if rules_for(route, settings.max_upload_bytes).key != "optional":
+                    continue
+                for method in route.methods or ():
+                    op = operations.get(method.lower())
+                    if op is not None and {} not in op.get("security", [{}]):
+                        op["security"].append({})
         return app.openapi_schema
 
     app.openapi = openapi

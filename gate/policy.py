@@ -20,9 +20,11 @@ PROMPT_CATEGORIES = (
 
 
 class Threshold(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: the API's published schema is the contract; 0 is not false and "0.5" is not a number
+    model_config = ConfigDict(extra="forbid", strict=True)
     review: float = Field(0.5, ge=0.0, le=1.0)
-    block: float | None = Field(0.85, ge=0.0, le=1.0, description="null: this category alone never blocks")
+    block: float | None = Field(0.85, ge=0.0, le=1.0,
+                                description="at least `review`; null: this category alone never blocks")
 
     @model_validator(mode="after")
     def _ordered(self) -> Threshold:
@@ -60,7 +62,7 @@ REAL_PERSON_HARMS = ("sexual", "deception", "violence", "violence/graphic", "har
 
 
 class Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     version: int = 1
     prompt: dict[str, Threshold] = Field(default_factory=_prompt_defaults)
