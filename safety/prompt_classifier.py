@@ -248,7 +248,7 @@ class PromptClassifier:
     def _named_signals(self, text: str, real_person: bool, cats: dict[str, float], names: list[dict[str, Any]],
                        notes: list[str], signals: dict[str, Any]) -> None:
         """Shipped characters/franchises, brands and staged news (safety/prompt_named.py) into the result."""
-        from safety.prompt_named import staged_news, trademark_score
+        from safety.prompt_named import incidental_mention, staged_news, trademark_score
 
         found = self._named_finder().find(text)
         chars = [(h, w) for h, w in found["character"] if w.kind == "character"]
@@ -257,7 +257,8 @@ class PromptClassifier:
         for h, w in chars + [(h, w) for h, w in found["character"]
                              if w.kind == "franchise" and w.franchise not in named_franchises]:
             names.append({**asdict(NameMatch("character", h.canonical, h.alias, h.score, h.matched)),
-                          "source": "default", "work": w.kind, "franchise": w.franchise, "holder": w.holder})
+                          "source": "default", "work": w.kind, "franchise": w.franchise, "holder": w.holder,
+                          "subject": w.kind == "character" and not incidental_mention(text, h.span)})
             cats["character"] = max(cats["character"], h.score)
         brands = [h for h, _ in found["brand"]]
         if brands:

@@ -281,6 +281,19 @@ def staged_news(text: str, real_person: bool) -> StagedNews:
     return s
 
 
+# A character on a costume, a cake or a toy is merchandise or fan dress, not the character itself as the
+# subject: the franchise action (review) applies rather than the character action (block).
+_INCIDENTAL = re.compile(r"\b(?:costumes?|dressed (?:up )?as|cosplay(?:er|ing)?|themed|figurines?|toys?|plush(?:ie)?s?|"
+                         r"posters?|t-?shirts?|shirts?|mugs?|lunch ?box(?:es)?|stickers?|cakes?|balloons?|masks?|"
+                         r"pajamas|backpacks?|action figures?|lego|funko|merch(?:andise)?)\b")
+
+
+def incidental_mention(text: str, span: tuple[int, int]) -> bool:
+    """Whether the character named at `span` is printed on, worn as or made into something."""
+    window = text[max(0, span[0] - 30):span[1] + 30].lower()
+    return bool(_INCIDENTAL.search(window))
+
+
 # --- trademark --------------------------------------------------------------------------------------------
 BRAND_SCORE = 0.9  # logo, ad, packaging or a named product: review
 PRESENT_SCORE = 0.3  # a brand merely present: recorded, below review

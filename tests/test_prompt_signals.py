@@ -9,7 +9,13 @@ import pytest
 from gate.policy import PROMPT_CATEGORIES, Policy
 from gate.stages.prompt import prompt_decision
 from safety.prompt_classifier import CATEGORIES, PromptResult
-from safety.prompt_named import NamedFinder, default_characters, staged_news, trademark_score
+from safety.prompt_named import (
+    NamedFinder,
+    default_characters,
+    incidental_mention,
+    staged_news,
+    trademark_score,
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -114,6 +120,10 @@ def test_decisions() -> None:
     char.names = [{"kind": "character", "canonical": "Pikachu", "score": 1.0, "source": "default",
                    "work": "character", "franchise": "Pokemon", "holder": "Nintendo"}]
     assert prompt_decision(char, p)[0] == "block"
+    # On a costume, a cake or a toy the character is not the subject: the franchise action (review).
+    on_a_cake = _result(character=1.0)
+    on_a_cake.names = [{**char.names[0], "subject": False}]
+    assert prompt_decision(on_a_cake, p)[0] == "review"
     # The rights holder registered it with "allow": their choice replaces the default.
     assert prompt_decision(char, p, {"pikachu": [(7, "allow")]})[0] == "pass"
     assert prompt_decision(char, p.model_copy(update={"character_action": "review"}))[0] == "review"
@@ -145,3 +155,12 @@ def test_generation_prompt_limit_is_one_constant() -> None:
         GenerationRequest(prompt="x" * (MAX_PROMPT_CHARS + 1))
     with pytest.raises(ValidationError):
         Settings(max_prompt_chars=4000)  # an installation may lower it, never raise it past the generator's
+
+
+def test_incidental_mentions() -> None:
+    for text, name in (("a kid in a Spider-Man costume at a party", "Spider-Man"),
+                       ("a birthday cake with Pikachu on top", "Pikachu"), ("a Stormtrooper figurine", "Stormtrooper")):
+        i = text.index(name)
+        assert incidental_mention(text, (i, i + len(name))), text
+    text = "Pikachu robbing a bank"
+    assert not incidental_mention(text, (0, 7))

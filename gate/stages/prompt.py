@@ -83,7 +83,10 @@ def prompt_decision(res: PromptResult, policy: Policy,
             named.append({"work_id": work_id, "work": hit["canonical"], "policy": p,
                           "score": round(float(hit.get("score", 1.0)), 4)})
         if not works and hit.get("source") == "default" and float(hit.get("score", 0.0)) >= bar:
-            action = policy.character_action if hit.get("work") == "character" else policy.franchise_action
+            # A character as the subject gets character_action; a franchise, or a character on a costume, a cake
+            # or a toy, franchise_action.
+            subject = hit.get("work") == "character" and hit.get("subject", True)
+            action = policy.character_action if subject else policy.franchise_action
             verdict = worst(verdict, action)
             reasons.append(f"{hit.get('work', 'character')} {hit['canonical']!r} ({hit.get('franchise')}, "
                            f"{hit.get('holder') or 'rights holder unknown'}): {action} by default")
