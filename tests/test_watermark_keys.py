@@ -182,7 +182,7 @@ def test_health_warns_about_generated_keys_on_a_shared_broker(components) -> Non
     from pydantic import SecretStr
     from sqlmodel import Session
 
-    from api.routes.system import health_report
+    from gate.health import health_report
     from gate.models import Job
     from gate.watermark_keys import WatermarkKeys
 

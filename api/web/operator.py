@@ -19,6 +19,7 @@ from api.web.explain import STAGE_ORDER, STAGE_TITLES, timeline
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
 from gate import audit, jobs
+from gate.health import health_report
 from gate.models import AuditEntry, Job, utcnow
 from gate.policy import PROMPT_CATEGORIES, Policy
 
@@ -239,7 +240,5 @@ def dashboard(request: Request):
 
 @router.get("/ops/health", response_class=HTMLResponse)
 def health_page(request: Request):
-    from api.routes.system import health_report
-
     require(request, "operator")
     return render(request, "health.html", {"report": health_report(request.app.state.components)})

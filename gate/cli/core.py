@@ -228,7 +228,7 @@ def audit_verify(as_json: bool) -> None:
 @json_option
 def health(as_json: bool) -> None:
     """Every stage, its model, whether it runs on real weights."""
-    from api.routes.system import health_report
+    from gate.health import health_report
 
     report = health_report(_components())
     lines = [f"status: {report['status']} (database {report['database']}, queue {report['queue']})"]
