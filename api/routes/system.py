@@ -19,7 +19,7 @@ router = APIRouter(tags=["system"])
 OPERATOR = error_responses(*COMMON_ERRORS, 401, 403)
 
 
-@router.get("/health", response_model=Health | HealthPublic, responses=error_responses(400, 401, 413))
+@router.get("/health", response_model=Health | HealthPublic, responses=error_responses(400, 401, 413, 503))
 def health(user: User | None = Depends(optional_user), c: Components = Depends(components)) -> Health | HealthPublic:
     """An operator's key sees every stage, its model and why a signal is not running; anyone else only
     ok or degraded (model names and failure reasons help an attacker pick what to evade)."""
