@@ -5,6 +5,8 @@ multiprocess mode (PROMETHEUS_MULTIPROC_DIR) it shows every process of the host,
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import components, require_roles
@@ -16,8 +18,9 @@ from gate.models import User
 router = APIRouter(tags=["system"])
 
 _TEXT = {"schema": {"type": "string"}}
-SCRAPE = {200: {"description": "Prometheus text format (OpenMetrics when the Accept header asks for it)",
-                "content": {"text/plain": _TEXT, "application/openmetrics-text": _TEXT}}}
+SCRAPE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Prometheus text format (OpenMetrics when the Accept header asks for it)",
+          "content": {"text/plain": _TEXT, "application/openmetrics-text": _TEXT}}}
 
 
 @router.get("/metrics", response_class=Response, responses={**SCRAPE, **error_responses(*COMMON_ERRORS, 401, 403)})
