@@ -13,6 +13,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -69,6 +72,44 @@ def append(engine: Engine, actor: str, event: str, subject: str = "", payload: A
                 log.exception("could not write the audit checkpoint at entry %d", seq)
         return row
     raise RuntimeError("audit log append kept losing the race; giving up")
+
+
+# pg_advisory_xact_lock key: appends inside a caller's transaction take turns until that transaction ends
+_APPEND_LOCK_ID = 0x72656C6761746531
+
+
+def append_in(s: Session, actor: str, event: str, subject: str = "", payload: Any = None) -> AuditEntry:
+    """Append inside the caller's transaction, so the entry commits (or rolls back) with the change it records.
+
+    Appends serialise on the chain head for the rest of that transaction: on SQLite `s` must be a
+    gate.db write session (BEGIN IMMEDIATE holds the write lock from the start), on PostgreSQL a
+    transaction-scoped advisory lock is taken here. The checkpoint, if one is due, is signed after commit."""
+    bind = s.get_bind()
+    if bind.dialect.name == "postgresql":
+        s.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_APPEND_LOCK_ID))  # type: ignore[call-overload]
+    head = s.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+    seq = (head.seq + 1) if head else 1
+    prev = head.hash if head else GENESIS
+    ts = utcnow().isoformat()
+    body = canonical(payload if payload is not None else {})
+    row = AuditEntry(seq=seq, ts=ts, actor=actor, event=event, subject=subject, payload=body, prev_hash=prev,
+                     hash=entry_hash(seq, ts, actor, event, subject, body, prev))
+    s.add(row)
+    s.flush()
+    cp = _checkpointers.get(getattr(bind, "_proxied", bind))  # write sessions bind an OptionEngine
+    if cp is not None and seq % cp.every == 0:
+        digest = row.hash
+
+        def checkpoint(_session: Session) -> None:
+            if not sa_inspect(row).persistent:  # rolled back, and the session committed something else later
+                return
+            try:
+                cp.write(seq, digest)
+            except OSError:
+                log.exception("could not write the audit checkpoint at entry %d", seq)
+
+        sa_event.listen(s, "after_commit", checkpoint, once=True)
+    return row
 
 
 @dataclass

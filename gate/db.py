@@ -83,10 +83,11 @@ def write_session(engine: Engine) -> Session:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
+def session_scope(engine: Engine, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error. `write`: a write session (see
+    write_session), for a read-check-write or an audit entry appended in the same transaction."""
     try:
-        session = Session(engine, expire_on_commit=False)
+        session = write_session(engine) if write else Session(engine, expire_on_commit=False)
     except OperationalError as exc:  # pragma: no cover - connection made lazily
         raise DatabaseUnavailable(str(exc)) from exc
     try:

@@ -123,6 +123,9 @@ class FrameSample:
         return [f for f in self._decoded() if "interval" in f.reasons][:max_frames]
 
 
+_SAMPLE_LOCK = threading.Lock()
+
+
 @dataclass
 class JobState:
     """What flows through the pipeline for one job. Stages declare the fields they read and provide (class
@@ -154,8 +157,9 @@ class JobState:
         return value
 
     def frames(self) -> FrameSample:
-        if self.frame_sample is None and self.draft is not None:
-            self.frame_sample = FrameSample(self.draft)  # a draft set directly (evals, tests)
+        with _SAMPLE_LOCK:  # concurrent readers of a draft set directly (evals, tests) share one sample too
+            if self.frame_sample is None and self.draft is not None:
+                self.frame_sample = FrameSample(self.draft)
         return self.need("frame_sample")
 
 
@@ -249,7 +253,8 @@ class Pipeline:
         limit, and its decisions are taken in the declared order, so the first block in that order stops
         the job exactly as if they had run one by one (decisions after it are dropped, as never needed)."""
         decisions: list[Decision] = []
-        for group in stage_groups(self.stages):
+        groups = stage_groups(self.stages)
+        for k, group in enumerate(groups):
             for stage in group:
                 if self.on_stage_start:
                     self.on_stage_start(ctx, stage.name)
@@ -260,6 +265,8 @@ class Pipeline:
                     self.on_decision(ctx, d)
                 if d.decision == "block":
                     return PipelineResult(JobStatus.BLOCKED, decisions)
+            if not any("frame_sample" in _decl(st, "reads", ()) for g in groups[k + 1:] for st in g):
+                ctx.frame_sample = None  # the decoded frames (hundreds of MB at 1080p) are not needed again
         final = worst(*(d.decision for d in decisions))
         return PipelineResult(JobStatus.REVIEW if final == "review" else JobStatus.PUBLISHED, decisions)
 

@@ -14,10 +14,10 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from gate.components import Components
-from gate.models import Job, utcnow
+from gate.models import Job, JobStatus, utcnow
 
 HOUR = timedelta(hours=1)
-IN_FLIGHT = ("queued", "running")
+IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
 BUSY_RETRY_SECONDS = 30  # a job usually leaves the queue within this on the default stack
 
 

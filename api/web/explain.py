@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gate.models import JobStatus
 from gate.stages import STAGE_DESCRIPTIONS, STAGE_NAMES
 from gate.stages import STAGE_TITLES as _TITLES
 
@@ -79,12 +80,13 @@ def frames_of(d: dict[str, Any]) -> list[dict[str, Any]]:
 def timeline(decisions: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
     """Every stage in flow order: its decision so far, or pending / skipped."""
     seen = {d.get("name"): d for d in decisions}
-    stopped = status in ("blocked", "failed", "taken_down") or any(d.get("decision") == "block" for d in decisions)
+    stopped = (status in (JobStatus.BLOCKED, JobStatus.FAILED, JobStatus.TAKEN_DOWN)
+               or any(d.get("decision") == "block" for d in decisions))
     rows = []
     for name in STAGE_ORDER:
         d = seen.pop(name, None)
         if d is None:
-            state = "skipped" if stopped or status in ("published", "review") else "pending"
+            state = "skipped" if stopped or status in (JobStatus.PUBLISHED, JobStatus.REVIEW) else "pending"
             rows.append({"name": name, "title": STAGE_TITLES[name], "state": state, "what": STAGE_WHAT[name]})
             continue
         rows.append(_row(name, d))

@@ -7,6 +7,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -103,6 +104,7 @@ def _progress_printer(as_json: bool):
 def generate(prompt, style, seconds, resolution, fps, seed, cameos, remix, user, output, as_json) -> None:
     """Generate a clip through the whole gate, inline, and write the MP4 if it is published."""
     from gate import jobs
+    from gate.models import JobStatus
     from gate.requests import GenerationRequest
     from gate.uploads import UploadError, check_video
 
@@ -126,12 +128,23 @@ def generate(prompt, style, seconds, resolution, fps, seed, cameos, remix, user,
     except (jobs.JobError, UploadError) as exc:
         fail(str(exc))
     stage_cb, frame_cb = _progress_printer(as_json)
+    # once the prompt passed, the later stages' models load while the clip is generated (cold: overlapped
+    # instead of one after another); joined before exit so no thread is cut off mid-load
+    preload = threading.Thread(target=jobs.prewarm, args=(c,), name="prewarm", daemon=True)
+
+    def progress(name: str, decision) -> None:
+        if name == "prompt" and decision is not None and decision.decision != "block":
+            preload.start()
+        stage_cb(name, decision)
+
     click.echo(f"reelgate: job {job.id}", err=True)
-    status = jobs.run_job(c, job.id, progress=stage_cb, frame_progress=frame_cb)
+    status = jobs.run_job(c, job.id, progress=progress, frame_progress=frame_cb)
+    if preload.is_alive():
+        preload.join()
     final = jobs.get_job(c, job.id)
     out = {"status": status, "video_id": job.id, "reasons": final.reasons, "stages": final.decisions,
            "output": None}
-    if status == "published" and final.video_key:
+    if status == JobStatus.PUBLISHED and final.video_key:
         output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(c.storage.path(final.video_key), output)
         out["output"] = str(output)

@@ -1,0 +1,86 @@
+"""Operators' decisions on jobs: approve or block a clip held for review, take one down. Each status change
+is a compare-and-set (gate.job_status) whose audit entry commits in the same transaction."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from gate import audit
+from gate.cameos import recheck_consent
+from gate.components import Components
+from gate.db import session_scope
+from gate.evidence import delete_evidence
+from gate.job_status import ALLOWED, transition
+from gate.job_store import JobError, NotFound
+from gate.models import Job, JobStatus
+
+
+def take_down(c: Components, job_id: str, actor: str, reason: str) -> Job:
+    with session_scope(c.engine, write=True) as s:
+        # From any state: a running job's publish and finish then find it taken down and leave it so.
+        transition(s, job_id, ALLOWED[JobStatus.TAKEN_DOWN], JobStatus.TAKEN_DOWN)
+        job = s.get(Job, job_id)  # read after the compare-and-set: the video_key is the current one
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        if job.video_key:
+            c.storage.delete(job.video_key)
+        job.reasons = [*job.reasons, f"taken down by {actor}: {reason}"]
+        s.add(job)
+        audit.append_in(s, actor, "job.taken_down", job_id, {"reason": reason})
+    delete_evidence(c, job_id)  # kept frames of a taken-down clip go with it
+    return job
+
+
+def review(c: Components, job_id: str, actor: str, action: str, reason: str) -> Job:
+    """An operator's decision on a clip held for review: approve (publish, consent re-checked) or block."""
+    if action not in ("approve", "block"):
+        raise JobError("action must be approve or block")
+    published = f"videos/{job_id}.mp4"
+    copied = False
+    try:
+        with session_scope(c.engine, write=True) as s:
+            job, draft, copied = _decide(c, s, job_id, actor, action, reason)
+            audit.append_in(s, actor, f"job.review_{action}", job_id, {"reason": reason})
+    except Exception:
+        if copied:  # no record vouches for the copy
+            c.storage.delete(published)
+        raise
+    c.storage.delete(draft)
+    return job
+
+
+def _decide(c: Components, s: Session, job_id: str, actor: str, action: str, reason: str) -> tuple[Job, str, bool]:
+    """The review's changes in the caller's write transaction: (job, draft key, whether the clip was copied to
+    its published key)."""
+    from consent.models import Appearance
+
+    # The compare-and-set first: it takes the write lock (SQLite) and the job row (PostgreSQL), so a
+    # revocation or takedown either committed before (and is seen below) or waits for this commit.
+    draft = s.exec(select(Job.video_key).where(col(Job.id) == job_id)).first()
+    to_state = JobStatus.PUBLISHED if action == "approve" else JobStatus.BLOCKED
+    moved = bool(draft) and transition(s, job_id, {JobStatus.REVIEW}, to_state,
+                                       video_key=f"videos/{job_id}.mp4" if action == "approve" else None)
+    job = s.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if not moved or draft is None:
+        raise JobError(f"job {job_id} is {job.status}, not waiting for review")
+    if action == "block":
+        job.reasons = [*job.reasons, f"blocked in review by {actor}: {reason}"]
+    else:
+        # Locks in the publish stage's order (job, cameos, appearances), so neither waits on the other
+        # and a revocation (cameo, then its appearances) cannot deadlock with this.
+        cameo_ids = s.exec(select(Appearance.cameo_id).where(Appearance.video_id == job_id)).all()
+        _, refused = recheck_consent(s, list(cameo_ids), job.user)
+        if refused:
+            raise JobError("cannot publish: " + "; ".join(refused))
+        apps = s.exec(select(Appearance).where(Appearance.video_id == job_id).with_for_update()).all()
+        if any(a.status == "removed" for a in apps):
+            raise JobError("cannot publish: a person it shows has deleted it")
+        c.storage.put_file(f"videos/{job_id}.mp4", c.storage.path(draft))
+        job.reasons = [*job.reasons, f"approved in review by {actor}: {reason}"]
+        for a in apps:
+            a.status = "published"
+            s.add(a)
+    s.add(job)
+    return job, draft, action == "approve"
