@@ -25,9 +25,12 @@ INCONCLUSIVE_BAND = (0.35, 0.65)  # detector estimates inside this band are not 
 
 def _c2pa(c: Components, path: Path) -> dict[str, Any]:
     from provenance.c2pa_read import read_credentials
+    from provenance.errors import UnsupportedFormat
 
     try:
         return read_credentials(path, c.trust_anchors_pem)
+    except UnsupportedFormat as exc:  # e.g. Matroska: no credentials can be there, so none are broken
+        return {"state": "absent", "failures": [], "unsupported": True, "error": str(exc)}
     except Exception as exc:  # an unreadable manifest is evidence too, not a crash
         return {"state": "invalid", "failures": [], "error": f"{type(exc).__name__}: {exc}"}
 
