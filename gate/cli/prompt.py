@@ -74,7 +74,7 @@ def classify_prompt(text: str | None, file_: Path | None, as_json: bool) -> None
         fail("give either TEXT or --file PROMPTS.jsonl")
     cfg = settings()
     policy = Policy.load(cfg.policy_file or cfg.resolved_data_dir / "policy.json")
-    clf = PromptClassifier.load()
+    clf = PromptClassifier.load(cache_dir=cfg.resolved_data_dir / "cache")
     ok, why = clf.available()
     if not ok:
         fail(f"prompt classifier unavailable: {why}")

@@ -1,0 +1,264 @@
+"""Leave-one-source-out evaluation of the prompt heads: `python -m evals.prompt_gate --loso`.
+
+The headline figure of the prompt gate. Every source family (evals.train_prompt.FAMILY) is scored by heads
+trained without it (the v5 recipe: frozen MiniLM pooled states + hashed n-grams, multi-task heads; features
+are computed once and cached, so a fold costs seconds). The per-category calibration is fitted on those
+left-out logits, exactly as `python -m evals.train_prompt` does for the shipped heads, so the policy's bars
+(gate/policy.py) are applied to probabilities that were calibrated on text the heads never saw. Beside each
+figure: the in-distribution split (heads trained on the 'train' side of every source, scored on the 'test'
+side), i.e. how much of the in-distribution figure survives a new source.
+
+Printed: per source and category AUPRC (left out vs split) and the share flagged/blocked at the shipped bars;
+binary AUPRC per source and its mean over the comment-register sources; per category pooled AUPRC; benign
+suites' and benign comments' flag/block rates; red-team openers (unlabelled) flagged; with --v4, the
+shipped v4 heads on the sources v4 never trained on, for comparison.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import average_precision_score
+
+from evals.prompt_data import LEARNED, Row, load_rows, red_team_openers, split_of
+from evals.train_prompt import (
+    COMMENT_FAMILIES,
+    family_of,
+    fit_platt_oof,
+    fit_v5_on,
+    loso_predictions,
+    v5_features,
+    v5_logits,
+)
+from gate.policy import Policy
+from safety.prompt_frozen import calibrated
+from safety.prompt_signals import child_signal
+
+BENIGN_T2X = ("benign_parti", "benign_vbench", "benign_coco", "benign_styled", "six_cd_benign")
+BENIGN_COMMENTS = ("davidson_neither", "surge_not_toxic", "stormfront_nohate", "toxigen_neutral", "ethos_not_hate",
+                   "hatecheck_non_hateful")
+# Sources the v4 heads never trained on: their v4 figure is a leave-one-source-out figure too.
+NEW_IN_V5 = ("toxigen", "stormfront", "surge", "ethos", "ailuminate")
+# v4's recipe, source left out (the session 6 cross-source table, `--cross-only`): for comparison.
+V4_CROSS = {("davidson", "hate"): 0.260, ("davidson", "harassment"): 0.381, ("hatecheck", "hate"): 0.747,
+            ("hatecheck", "hate/threatening"): 0.752, ("hatecheck", "harassment"): 0.755,
+            ("hatecheck", "violence"): 0.727}
+
+
+def post_rules(p: np.ndarray, texts: list[str]) -> np.ndarray:
+    """The classifier's two rules over the heads (safety.prompt_classifier): sexual/minors counts only as far
+    as there is a sexual signal or a child reference (and is at least sexual x child); hate/threatening is at
+    least min(hate, violence)."""
+    p = p.copy()
+    j = {c: LEARNED.index(c) for c in LEARNED}
+    child = np.array([child_signal(t).score for t in texts])
+    sm = np.minimum(p[:, j["sexual/minors"]], np.maximum(p[:, j["sexual"]], child))
+    p[:, j["sexual/minors"]] = np.maximum(sm, p[:, j["sexual"]] * child)
+    p[:, j["hate/threatening"]] = np.maximum(p[:, j["hate/threatening"]],
+                                             np.minimum(p[:, j["hate"]], p[:, j["violence"]]))
+    return p
+
+
+def _bars(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    review = np.array([policy.prompt[c].review for c in LEARNED])
+    block = np.array([policy.prompt[c].block if policy.prompt[c].block is not None else np.inf for c in LEARNED])
+    return review, block
+
+
+def binary(rows: list[Row], p: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unsafe (any category positive) vs safe (every category known negative), scored by the max category."""
+    y, s = [], []
+    for i in idx:
+        labels = rows[i].labels
+        if any(v == 1 for v in labels.values()):
+            y.append(1)
+        elif len(labels) == len(LEARNED) and all(v == 0 for v in labels.values()):
+            y.append(0)
+        else:
+            continue
+        s.append(np.nanmax(p[i]))
+    return np.array(y), np.array(s)
+
+
+def _ap(y: np.ndarray, s: np.ndarray) -> float:
+    return float(average_precision_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
+
+
+def _fmt(v: float) -> str:
+    return "n/a" if np.isnan(v) else f"{v:.3f}"
+
+
+def compute(data_dir: Path, seed: int = 0) -> dict:
+    """Everything the table needs, and what training ships: left-out logits, their calibration, and the heads
+    trained on the 'train' side of every source (the shipped heads; scored on the 'test' side)."""
+    t0 = time.time()
+    rows = load_rows(data_dir, seed=seed)
+    texts, states, cnt = v5_features(rows)
+    print(f"  {len(rows)} rows, features in {time.time() - t0:.0f}s", flush=True)
+    oof = loso_predictions(rows, states, cnt, seed)
+    platt, cal_info = fit_platt_oof(oof, rows)
+    scored = np.array([r.source != "authored_seed" for r in rows])
+    is_test = np.array([split_of(r) == "test" for r in rows]) & scored
+    heads = fit_v5_on(np.flatnonzero(~is_test), rows, states, cnt, seed)
+    return {"rows": rows, "texts": texts, "states": states, "cnt": cnt, "oof": oof, "platt": platt,
+            "cal_info": cal_info, "scored": scored, "is_test": is_test, "heads": heads, "t0": t0}
+
+
+def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None) -> str:
+    ctx = ctx or compute(data_dir, seed)
+    policy = Policy()
+    review, block = _bars(policy)
+    rows, texts, states, cnt, oof, platt = (ctx[k] for k in ("rows", "texts", "states", "cnt", "oof", "platt"))
+    scored, is_test, heads, t0 = ctx["scored"], ctx["is_test"], ctx["heads"], ctx["t0"]
+    idl = np.full_like(oof, np.nan)
+    idl[is_test] = v5_logits(heads, np.flatnonzero(is_test), states, cnt)
+    p_lo = np.full_like(oof, np.nan)
+    p_lo[scored] = post_rules(calibrated(oof[scored], platt), [texts[i] for i in np.flatnonzero(scored)])
+    p_id = np.full_like(oof, np.nan)
+    p_id[is_test] = post_rules(calibrated(idl[is_test], platt), [texts[i] for i in np.flatnonzero(is_test)])
+
+    fams = np.array([family_of(r) for r in rows])
+    lines = ["# Prompt heads, leave-one-source-out (v5 recipe)", "",
+             f"{len(rows)} unique prompts (deduplicated across sources by normalised text) in "
+             f"{len(set(fams[scored]))} source families; each family scored by heads trained without it. "
+             "Calibration (Platt per category) fitted on those left-out logits; bars: the shipped policy's "
+             "(review/block). 'split' = heads trained on the train side of every source, scored on the test side.",
+             ""]
+
+    # Binary per source.
+    lines += ["## Binary unsafe vs safe per source (max over categories)", "",
+              "| source | pos | neg | AUPRC left out | AUPRC split | pos flagged | pos blocked | neg flagged | "
+              "neg blocked |", "|---|---|---|---|---|---|---|---|---|"]
+    comment_aps = []
+    for fam in sorted(set(fams[scored])):
+        idx = np.flatnonzero((fams == fam) & scored)
+        y, s = binary(rows, p_lo, idx)
+        if len(y) == 0:
+            continue
+        yi, si = binary(rows, p_id, idx[is_test[idx]])
+        flagged, blocked = _verdicts(rows, p_lo, idx, review, block, only_known=False)
+        y_all = np.array([any(v == 1 for v in rows[i].labels.values()) for i in idx])
+        neg_known = np.array([bool(rows[i].labels) and all(v == 0 for v in rows[i].labels.values()) for i in idx])
+        nf, nb = _verdicts(rows, p_lo, idx, review, block, only_known=True)
+        ap = _ap(y, s)
+        if fam in COMMENT_FAMILIES:
+            comment_aps.append(ap)
+        lines.append(f"| {fam} | {int(y.sum())} | {int(len(y) - y.sum())} | {_fmt(ap)} | {_fmt(_ap(yi, si))} | "
+                     f"{_share(flagged[y_all])} | {_share(blocked[y_all])} | {_share(nf[neg_known])} | "
+                     f"{_share(nb[neg_known])} |")
+    lines += ["", f"**Mean binary AUPRC over the comment-register sources ({', '.join(COMMENT_FAMILIES)}), "
+              f"left out: {np.nanmean(comment_aps):.3f}** (target 0.85)", ""]
+
+    # Per category pooled, then per source x category.
+    lines += ["## Per category, pooled over all sources (each row scored left out)", "",
+              "| category | pos | neg | AUPRC left out | AUPRC split | recall at review | recall at block | "
+              "neg flagged | neg blocked |", "|---|---|---|---|---|---|---|---|---|"]
+    for j, c in enumerate(LEARNED):
+        k = np.array([c in r.labels for r in rows]) & scored
+        y = np.array([rows[i].labels[c] for i in np.flatnonzero(k)])
+        s = p_lo[k, j]
+        ki = k & is_test
+        yi = np.array([rows[i].labels[c] for i in np.flatnonzero(ki)])
+        lines.append(f"| {c} | {int(y.sum())} | {int(len(y) - y.sum())} | {_fmt(_ap(y, s))} | "
+                     f"{_fmt(_ap(yi, p_id[ki, j]))} | {_share(s[y == 1] >= review[j])} | "
+                     f"{_share(s[y == 1] >= block[j])} | {_share(s[y == 0] >= review[j])} | "
+                     f"{_share(s[y == 0] >= block[j])} |")
+    lines += ["", "## Per source and category (left out | split; share of positives flagged / blocked; v4 = the "
+              "v4 recipe with the source left out, where measured)", "",
+              "| source | category | pos | neg | AUPRC left out | AUPRC split | v4 | pos flagged | pos blocked |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    v4_figures = _v4_scores(data_dir, rows, fams) if v4 else {}
+    for fam in sorted(set(fams[scored])):
+        for j, c in enumerate(LEARNED):
+            k = (fams == fam) & np.array([c in r.labels for r in rows]) & scored
+            y = np.array([rows[i].labels[c] for i in np.flatnonzero(k)])
+            if not 0 < y.sum() < len(y):
+                continue
+            ki = k & is_test
+            yi = np.array([rows[i].labels[c] for i in np.flatnonzero(ki)])
+            s = p_lo[k, j]
+            v4f = v4_figures.get((fam, c), V4_CROSS.get((fam, c), float("nan")))
+            lines.append(f"| {fam} | {c} | {int(y.sum())} | {int(len(y) - y.sum())} | {_fmt(_ap(y, s))} | "
+                         f"{_fmt(_ap(yi, p_id[ki, j]))} | {_fmt(v4f)} | {_share(s[y == 1] >= review[j])} | "
+                         f"{_share(s[y == 1] >= block[j])} |")
+
+    # Benign suites: only the categories a row is known negative for can be false positives.
+    lines += ["", "## Benign suites, left out (flagged = any known-negative category at its review bar)", "",
+              "| suite | n | flagged | blocked |", "|---|---|---|---|"]
+    for kind, groups in (("text-to-image/video prompts", BENIGN_T2X), ("comments", BENIGN_COMMENTS)):
+        tot_n = tot_f = tot_b = 0
+        for g in groups:
+            idx = np.flatnonzero(np.array([r.group == g and all(v == 0 for v in r.labels.values()) for r in rows])
+                                 & scored)
+            if not len(idx):
+                continue
+            f, b = _verdicts(rows, p_lo, idx, review, block, only_known=True)
+            tot_n, tot_f, tot_b = tot_n + len(idx), tot_f + int(f.sum()), tot_b + int(b.sum())
+            lines.append(f"| {g} | {len(idx)} | {f.mean():.3f} | {b.mean():.3f} |")
+        lines.append(f"| **all benign {kind}** | {tot_n} | {tot_f / max(1, tot_n):.3f} | "
+                     f"{tot_b / max(1, tot_n):.3f} |")
+    lines += ["", "Targets: benign text-to-video/image prompts blocked <= 0.01, flagged <= 0.05; benign comments "
+              "blocked <= 0.03.", ""]
+    lines += _openers(data_dir, heads, platt, review, block)
+    lines.append(f"({time.time() - t0:.0f}s)")
+    return "\n".join(lines) + "\n"
+
+
+def _share(mask: np.ndarray) -> str:
+    return f"{mask.mean():.3f}" if len(mask) else "n/a"
+
+
+def _verdicts(rows: list[Row], p: np.ndarray, idx: np.ndarray, review: np.ndarray, block: np.ndarray,
+              only_known: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: flagged (any category at review) and blocked (any at block); with only_known, only the
+    categories the row is known negative for count (abuse of an individual may be harassment)."""
+    f, b = np.zeros(len(idx), bool), np.zeros(len(idx), bool)
+    for n, i in enumerate(idx):
+        m = np.array([(rows[i].labels.get(c) == 0) if only_known else True for c in LEARNED])
+        f[n] = bool((p[i][m] >= review[m]).any())
+        b[n] = bool((p[i][m] >= block[m]).any())
+    return f, b
+
+
+def _openers(data_dir: Path, heads: dict, platt: np.ndarray, review: np.ndarray, block: np.ndarray) -> list[str]:
+    """Anthropic HH red-team openers (never trained on, no labels: mostly harmful, some benign)."""
+    import scipy.sparse as sp  # noqa: F401  (v5_logits builds sparse features)
+
+    from evals.train_prompt import normalized_texts
+    from safety.prompt_features import counts
+
+    texts = [t for t in red_team_openers(data_dir) if t.strip()]
+    fake = [Row(t, "hh", {}) for t in texts]
+    norm = normalized_texts(fake)
+    from evals.train_prompt import frozen_states_cached
+
+    st = frozen_states_cached(norm).astype(np.float32)
+    p = post_rules(calibrated(v5_logits(heads, np.arange(len(norm)), st, counts(norm)), platt), norm)
+    return ["## Red-team openers (Anthropic HH first turns, unlabelled, never trained on; split heads)", "",
+            f"{len(texts)} openers: flagged {np.mean((p >= review).any(1)):.3f}, "
+            f"blocked {np.mean((p >= block).any(1)):.3f}.", ""]
+
+
+def _v4_scores(data_dir: Path, rows: list[Row], fams: np.ndarray) -> dict[tuple[str, str], float]:
+    """AUPRC of the shipped v4 heads on the sources v4 never trained on (a left-out figure for v4)."""
+    from safety.prompt_classifier import PromptClassifier
+
+    models = Path(__file__).resolve().parents[1] / "safety" / "models"
+    clf = PromptClassifier.load(models, version=4)
+    out: dict[tuple[str, str], float] = {}
+    for fam in NEW_IN_V5:
+        idx = np.flatnonzero(fams == fam)
+        if not len(idx):
+            continue
+        res = []
+        for i in range(0, len(idx), 128):
+            res.extend(clf.classify_many([rows[k].text for k in idx[i:i + 128]]))
+        for c in LEARNED:
+            k = [n for n, i in enumerate(idx) if c in rows[i].labels]
+            y = np.array([rows[idx[n]].labels[c] for n in k])
+            if 0 < y.sum() < len(y):
+                out[(fam, c)] = _ap(y, np.array([res[n].categories[c] for n in k]))
+        print(f"  v4 on {fam}: {len(idx)} rows", flush=True)
+    return out
