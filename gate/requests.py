@@ -55,7 +55,9 @@ def _visible_schema(schema: dict) -> None:
 
 
 class GenerationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: the API's JSON is held to its published schema ("5" is not a number of seconds, true not a
+    # seed); the console's form, whose fields are all text, validates with strict=False.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     # The one prompt limit for generation requests (API, CLI, console): the generator's own ceiling, which an
     # installation may lower with REELGATE_MAX_PROMPT_CHARS (gate.settings), never raise.

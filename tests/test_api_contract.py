@@ -161,3 +161,24 @@ def test_the_schema_states_the_validators_rules(components, monkeypatch: pytest.
     props = create_app(components=components, dispatch=lambda j: None).openapi()["components"]["schemas"][
         "GenerationRequest"]["properties"]
     assert props["seconds"]["maximum"] == 7.5 and props["prompt"]["maxLength"] == components.settings.max_prompt_chars
+
+
+def test_json_is_held_to_the_schema_types(components) -> None:
+    """What the schema says is a number or a boolean is not taken from a string, a boolean or a 0."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    client = TestClient(create_app(components=components, dispatch=lambda job_id: None))
+    creator = {"Authorization": f"Bearer {create_user(components.engine, 'cara', 'creator')[1]}"}
+    operator = {"Authorization": f"Bearer {create_user(components.engine, 'otto', 'operator')[1]}"}
+    for bad in ({"seconds": "5"}, {"seconds": True}, {"seed": "3"}, {"seed": True}):
+        r = client.post("/v1/generations", json={"prompt": "a red ball", **bad}, headers=creator)
+        assert r.status_code == 422, (bad, r.text)
+    r = client.post("/v1/generations", json={"prompt": "a red ball", "seconds": 3}, headers=creator)
+    assert r.status_code == 202, r.text
+    policy = client.get("/v1/policy", headers=operator).json()
+    for bad in ({"visible_watermark": 0}, {"real_person_harm_bar": "0.3"}):
+        r = client.put("/v1/policy", json={**policy, **bad}, headers=operator)
+        assert r.status_code == 422, (bad, r.text)
+    assert client.put("/v1/policy", json=policy, headers=operator).status_code == 200

@@ -86,7 +86,7 @@ def parse_create_form(form: Any) -> tuple[dict[str, Any], GenerationRequest | No
     if values["remix"]:
         data["remix"] = values["remix"].lower()
     try:
-        req = GenerationRequest.model_validate(data)
+        req = GenerationRequest.model_validate(data, strict=False)  # form fields are text
     except ValidationError as exc:
         return values, None, _field_errors(exc) | errors
     return values, (None if errors else req), errors
