@@ -21,6 +21,7 @@ EVALS: dict[str, str] = {
     "watermark": "evals.watermark",
     "watermark_audio": "evals.watermark_audio",
     "faults": "evals.faults",
+    "foreign_marks": "evals.foreign_marks",
 }
 
 

@@ -70,6 +70,16 @@ def _watermark(c: Components, path: Path, kind: str) -> dict[str, Any]:
     return out
 
 
+def _foreign_marks(c: Components, path: Path) -> dict[str, Any]:
+    """Other pipelines' public default marks (Stable Diffusion's invisible-watermark messages)."""
+    from provenance.foreign_marks import detect_file
+
+    try:
+        return detect_file(path)
+    except Exception as exc:  # an undecodable file is reported, not a crash
+        return {"checked": False, "found": [], "error": f"{type(exc).__name__}: {exc}"}
+
+
 def _detector(c: Components, path: Path) -> dict[str, Any]:
     det, why = c.detector.get()
     if det is None:
@@ -120,6 +130,11 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
             parts.append(f"our watermark found with payload {wm['video_id']}, which is not in this registry")
         if wm.get("key_legacy"):
             parts[-1] += " (under the legacy 3.x key, which anyone with the source code can forge)"
+    for label in (report.get("foreign_marks") or {}).get("found") or []:
+        if code == "inconclusive":
+            code = "foreign_mark"
+        parts.append(f"the default watermark of {label} found: the file carries the public invisible mark "
+                     "that pipeline embeds by default (anyone can add it, and re-encoding removes it)")
     if not parts:
         det = report["detector"]
         p = det.get("ai_probability")
@@ -160,7 +175,8 @@ def _verify_file(c: Components, path: Path, name: str | None) -> dict[str, Any]:
     kind = check_media(path, c.settings.max_upload_bytes)
     report: dict[str, Any] = {"file": name or path.name, "kind": kind}
     timings = {"checks": time.perf_counter() - t0}
-    for part, fn in (("c2pa", _c2pa), ("watermark", lambda c, p: _watermark(c, p, kind)), ("detector", _detector)):
+    for part, fn in (("c2pa", _c2pa), ("watermark", lambda c, p: _watermark(c, p, kind)),
+                     ("foreign_marks", _foreign_marks), ("detector", _detector)):
         t = time.perf_counter()
         report[part] = fn(c, path)
         timings[part] = time.perf_counter() - t
