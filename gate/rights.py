@@ -17,9 +17,13 @@ from gate.uploads import check_image
 
 
 def load_rgb(path: Path, max_bytes: int) -> np.ndarray:
+    """RGB, or RGBA when the image has transparency: such a reference is registered as a figure (its
+    transparent pixels' colour is never read, so a drawing exported with black there is no black box)."""
+    from safety.copyright.images import to_rgb
+
     check_image(path, max_bytes)  # size, pixel bomb and decodability, before decoding for real
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        return to_rgb(im, path.name, keep_alpha=True)
 
 
 def common_name(name: str, threshold: float) -> bool:
