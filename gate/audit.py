@@ -18,7 +18,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from gate.models import AuditEntry, utcnow
 
@@ -196,4 +196,19 @@ def recent(engine: Engine, limit: int = 100, subject: str | None = None) -> list
         q = select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(limit)
         if subject:
             q = q.where(AuditEntry.subject == subject)
+        return list(s.exec(q).all())
+
+
+def search(engine: Engine, contains: str = "", before: int | None = None, limit: int = 100) -> list[AuditEntry]:
+    """Newest first: entries whose subject, actor or event contains `contains` (literal, any case), older than
+    entry `before` if given."""
+    q = select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(limit)
+    if contains:
+        # the query is literal text: its % and _ are not wildcards
+        like = "%" + contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(or_(*(col(column).ilike(like, escape="\\")
+                          for column in (AuditEntry.subject, AuditEntry.actor, AuditEntry.event))))
+    if before is not None:
+        q = q.where(AuditEntry.seq < before)
+    with Session(engine) as s:
         return list(s.exec(q).all())

@@ -13,18 +13,23 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+# The consent package's errors are the API's and the console's to answer (404, 409, 422): re-exported here
+# so interfaces reach the consent package through this service only.
+from consent.models import Cameo, CameoApproval
+from consent.registry import Conflict, ConsentError, Forbidden, NotFound, normalize_handle
 from gate import audit
 from gate.components import Components
 from gate.db import write_session
 from gate.evidence import delete_evidence, delete_evidence_showing
 from gate.job_status import transition
-from gate.models import Job, LivenessChallenge, utcnow
+from gate.models import Job, JobStatus, LivenessChallenge, utcnow
 from gate.uploads import check_video
 
 log = logging.getLogger(__name__)
 CHALLENGE_TTL = timedelta(minutes=5)
+__all__ = ["Cameo", "CameoError", "Conflict", "ConsentError", "Forbidden", "NotFound", "normalize_handle"]
 
 
 class CameoError(ValueError):
@@ -195,3 +200,59 @@ def delete_appearance(c: Components, actor: str, cameo_id: int, video_id: str) -
     with Session(c.engine) as s:
         vid = registry.delete_appearance(s, cameo_id, video_id, actor)
     return take_down_videos(c, [vid], actor, "deleted by the person it shows")
+
+
+# --- what the owner's pages and the API show ---------------------------------------------------------------
+
+def cameos_of(c: Components, owner: str, usable_only: bool = False) -> list[Cameo]:
+    """The owner's cameos, oldest first; `usable_only`: active cameos (not protected likenesses), the ones a
+    generation request may name."""
+    q = select(Cameo).where(Cameo.owner == owner).order_by(col(Cameo.created_at))
+    if usable_only:
+        q = q.where(Cameo.status == "active", Cameo.kind == "cameo")
+    with Session(c.engine, expire_on_commit=False) as s:
+        return list(s.exec(q).all())
+
+
+def owned_cameo(c: Components, owner: str, cameo_id: int) -> Cameo | None:
+    """The owner's cameo; another person's is None, exactly like a missing one."""
+    with Session(c.engine, expire_on_commit=False) as s:
+        cameo = s.get(Cameo, cameo_id)
+    return cameo if cameo is not None and cameo.owner == owner else None
+
+
+def appearances(c: Components, actor: str, cameo_id: int) -> list[dict]:
+    """Every clip with this likeness (owner only: raises ConsentError), with its job's status now."""
+    from consent import registry
+
+    with Session(c.engine) as s:
+        rows = registry.appearances(s, cameo_id, actor)
+        ids = [a.video_id for a in rows]
+        statuses = {j.id: j.status for j in s.exec(select(Job).where(col(Job.id).in_(ids)))} if ids else {}
+    return [{"video_id": a.video_id, "status": a.status, "created_at": a.created_at,
+             "job_status": statuses.get(a.video_id)} for a in rows]
+
+
+def approved_users(c: Components, cameo_id: int) -> list[str]:
+    with Session(c.engine) as s:
+        return sorted(s.exec(select(CameoApproval.user).where(CameoApproval.cameo_id == cameo_id)).all())
+
+
+def permission_requests(c: Components, cameo: Cameo, approved: list[str], scan: int = 2000) -> list[dict]:
+    """People whose clips the consent check refused because they lack permission for this cameo: the
+    requests an owner may approve. Only who and when; their prompts and drafts stay theirs."""
+    prefix = f"cameo @{cameo.handle}: "
+    seen: dict[str, dict] = {}
+    with Session(c.engine) as s:
+        rows = s.exec(select(Job).where(Job.status == JobStatus.BLOCKED).order_by(col(Job.created_at).desc())
+                      .limit(scan))
+        for job in rows:
+            if job.user in (cameo.owner, *approved):
+                continue
+            refused = any(d.get("name") == "consent" and d.get("decision") == "block" and
+                          any(r.startswith(prefix) and "may only be used" in r for r in d.get("reasons") or [])
+                          for d in job.decisions)
+            if refused:
+                entry = seen.setdefault(job.user, {"user": job.user, "last": job.created_at, "count": 0})
+                entry["count"] += 1
+    return sorted(seen.values(), key=lambda e: e["last"], reverse=True)

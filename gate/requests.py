@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from generator.validate import MAX_PROMPT_CHARS
+from generator.validate import STYLES as STYLES  # re-exported: the console offers the generator's styles
 
 HANDLE = re.compile(r"^[a-z0-9_.]{2,32}$")
 VIDEO_ID = re.compile(r"^[0-9a-f]{16}$")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -12,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from gate import audit
-from gate.models import ROLES, User
+from gate.models import ROLES, User, WebSession, utcnow
 
 NAME = re.compile(r"^[a-z0-9_.]{2,32}$")
 KEY_PREFIX = "rg_"
@@ -51,8 +53,6 @@ def _new_key() -> tuple[str, str, str]:
 
 
 def _end_web_sessions(s: Session, name: str) -> None:
-    from gate.models import WebSession
-
     s.exec(delete(WebSession).where(col(WebSession.user) == name))
 
 
@@ -97,3 +97,35 @@ def user_for_key(engine: Engine, key: str) -> User | None:
     if user is None or user.disabled:
         return None
     return user
+
+
+# --- console sessions: the row behind a cookie (only the session id's SHA-256 is stored) ----------------------
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def open_web_session(engine: Engine, user: str, sid: str, lifetime: timedelta) -> None:
+    now = utcnow()
+    with Session(engine) as s:
+        s.exec(delete(WebSession).where(col(WebSession.expires_at) < now))  # housekeeping: ended sessions
+        s.add(WebSession(id_hash=_sid_hash(sid), user=user, created_at=now, expires_at=now + lifetime))
+        s.commit()
+
+
+def close_web_session(engine: Engine, sid: str) -> None:
+    with Session(engine) as s:
+        s.exec(delete(WebSession).where(col(WebSession.id_hash) == _sid_hash(sid)))
+        s.commit()
+
+
+def web_session_user(engine: Engine, name: str, key_hash: str, sid: str) -> User | None:
+    """The session's user if the session is live and the user still enabled, on the key they signed in
+    with (a disabled or rotated key ends every session made with it)."""
+    with Session(engine) as s:
+        row = s.exec(select(User).where(User.name == name)).first()
+        live = s.get(WebSession, _sid_hash(sid))
+    if (row is not None and not row.disabled and hmac.compare_digest(row.key_hash, key_hash)
+            and live is not None and live.user == name and live.expires_at > utcnow()):
+        return row
+    return None

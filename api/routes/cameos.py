@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
 
 from api.auth import components, current_user
 from api.schemas import (
@@ -24,8 +23,9 @@ from api.schemas import (
 )
 from api.uploads import save_upload
 from gate import cameos
+from gate.cameos import Cameo, Conflict, ConsentError, Forbidden, NotFound
 from gate.components import Components
-from gate.models import Job, User
+from gate.models import User
 
 # Every cameo route needs a key; another person's cameo answers 404 like a missing one.
 router = APIRouter(prefix="/v1/cameos", tags=["cameos"], responses=error_responses(*COMMON_ERRORS, 401))
@@ -46,14 +46,12 @@ class ApprovalIn(BaseModel):
 
 
 def _consent_errors(exc: Exception) -> HTTPException:
-    from consent.registry import Conflict, Forbidden, NotFound
-
     code = {NotFound: 404, Forbidden: 404, Conflict: 409}.get(type(exc), 422)
     # Forbidden answers 404: another person's cameo is not to be probed or managed.
     return HTTPException(code, "no such cameo" if isinstance(exc, Forbidden) else str(exc))
 
 
-def _cameo_out(cameo, approved: list[str] | None = None) -> CameoOut:
+def _cameo_out(cameo: Cameo, approved: list[str] | None = None) -> CameoOut:
     return CameoOut(id=cameo.id, handle=cameo.handle, kind=cameo.kind, permission=cameo.permission,
                     status=cameo.status, created_at=cameo.created_at, revoked_at=cameo.revoked_at,
                     approved=approved)
@@ -76,8 +74,6 @@ def enroll(
     user: User = Depends(current_user),
     c: Components = Depends(components),
 ) -> EnrolledOut:
-    from consent.registry import ConsentError
-
     path = save_upload(video, c.settings.max_upload_bytes)
     try:
         return EnrolledOut.model_validate(cameos.enroll(c, user.name, handle, challenge_id, path, kind=kind))
@@ -91,21 +87,16 @@ def enroll(
 
 @router.get("", response_model=list[CameoOut])
 def my_cameos(user: User = Depends(current_user), c: Components = Depends(components)) -> list[CameoOut]:
-    from consent.models import Cameo
-
-    with Session(c.engine) as s:
-        return [_cameo_out(x) for x in s.exec(select(Cameo).where(Cameo.owner == user.name)).all()]
+    return [_cameo_out(x) for x in cameos.cameos_of(c, user.name)]
 
 
 @router.put("/{cameo_id}/permissions", response_model=PermissionsOut, responses=OWNED)
 def set_permissions(
     cameo_id: CameoId, body: PermissionIn, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> PermissionsOut:
-    from consent import registry
-
     try:
         cameo, removed = cameos.set_permission(c, user.name, cameo_id, body.permission, body.approved)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         raise _consent_errors(exc) from exc
     return PermissionsOut(cameo=_cameo_out(cameo, body.approved), taken_down=removed)
 
@@ -114,11 +105,9 @@ def set_permissions(
 def approve(
     cameo_id: CameoId, body: ApprovalIn, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> ApprovedOut:
-    from consent import registry
-
     try:
         cameos.approve(c, user.name, cameo_id, body.user)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         raise _consent_errors(exc) from exc
     return ApprovedOut(approved=body.user)
 
@@ -128,11 +117,9 @@ def unapprove(
     cameo_id: CameoId, other: Annotated[str, Path(max_length=64)], user: User = Depends(current_user),
     c: Components = Depends(components),
 ) -> UnapprovedOut:
-    from consent import registry
-
     try:
         removed = cameos.unapprove(c, user.name, cameo_id, other)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         raise _consent_errors(exc) from exc
     return UnapprovedOut(unapproved=other, taken_down=removed)
 
@@ -140,11 +127,9 @@ def unapprove(
 @router.post("/{cameo_id}/revoke", response_model=RevokedOut, responses=OWNED)
 def revoke(cameo_id: CameoId, user: User = Depends(current_user), c: Components = Depends(components)) -> RevokedOut:
     """Blocks new uses at once and takes down every clip with this likeness in the same request."""
-    from consent import registry
-
     try:
         removed = cameos.revoke(c, user.name, cameo_id)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         raise _consent_errors(exc) from exc
     return RevokedOut(revoked=cameo_id, taken_down=removed)
 
@@ -153,16 +138,11 @@ def revoke(cameo_id: CameoId, user: User = Depends(current_user), c: Components 
 def appearances(
     cameo_id: CameoId, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> list[AppearanceOut]:
-    from consent import registry
-
     try:
-        with Session(c.engine) as s:
-            rows = registry.appearances(s, cameo_id, user.name)
-            jobs = {j.id: j for j in s.exec(select(Job).where(Job.id.in_([a.video_id for a in rows]))).all()}
-    except registry.ConsentError as exc:
+        rows = cameos.appearances(c, user.name, cameo_id)
+    except ConsentError as exc:
         raise _consent_errors(exc) from exc
-    return [AppearanceOut(video_id=a.video_id, status=a.status, created_at=a.created_at,
-                          job_status=jobs[a.video_id].status if a.video_id in jobs else None) for a in rows]
+    return [AppearanceOut(**row) for row in rows]
 
 
 @router.delete("/{cameo_id}/appearances/{video_id}", response_model=TakenDownOut, responses=OWNED)
@@ -171,11 +151,9 @@ def delete_appearance(
     c: Components = Depends(components),
 ) -> TakenDownOut:
     """The owner deletes a clip (draft or published) that contains their likeness."""
-    from consent import registry
-
     try:
         removed = cameos.delete_appearance(c, user.name, cameo_id, video_id)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         raise _consent_errors(exc) from exc
     return TakenDownOut(taken_down=removed)
 

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import FileResponse
-from sqlmodel import Session, col, select
 
 from api.auth import components, current_user, require_roles
 from api.schemas import (
@@ -20,6 +19,7 @@ from api.schemas import (
 )
 from gate import jobs
 from gate.components import Components
+from gate.job_access import downloadable_job, list_jobs, video_allowed, visible_job
 from gate.models import Job, User
 from gate.quota import QuotaExceeded
 from gate.requests import GenerationRequest
@@ -27,19 +27,6 @@ from gate.requests import GenerationRequest
 router = APIRouter(prefix="/v1/generations", tags=["generations"], responses=error_responses(*COMMON_ERRORS, 401))
 JobId = Annotated[str, Path(min_length=1, max_length=64)]  # ids are 16 hex characters; anything else is a 404
 MP4 = {200: {"description": "The clip", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}}}
-
-
-def _visible(job: Job | None, user: User) -> Job:
-    # Someone else's job is indistinguishable from a missing one: ids are not to be probed.
-    if job is None or (user.role != "operator" and job.user != user.name):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such generation")
-    return job
-
-
-def video_allowed(job: Job, user: User) -> bool:
-    """A clip reaches its creator only once published; a draft held for review (or any other unpublished
-    state) is seen by operators alone, so a prompt the gate could not read never gets its video out."""
-    return bool(job.video_key) and (job.status == "published" or user.role == "operator")
 
 
 def _out(request: Request, job: Job, user: User, c: Components) -> GenerationOut:
@@ -84,29 +71,25 @@ def list_generations(
     request: Request, limit: int = 50, user: User = Depends(current_user),
     c: Components = Depends(components),
 ) -> list[GenerationOut]:
-    limit = max(1, min(limit, 200))
-    with Session(c.engine) as s:
-        q = select(Job).order_by(col(Job.created_at).desc()).limit(limit)
-        if user.role != "operator":
-            q = q.where(Job.user == user.name)
-        return [_out(request, j, user, c) for j in s.exec(q).all()]
+    return [_out(request, j, user, c) for j in list_jobs(c, user, max(1, min(limit, 200)))]
 
 
 @router.get("/{job_id}", response_model=GenerationOut, responses=error_responses(404, 422))
 def get_generation(
     job_id: JobId, request: Request, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> GenerationOut:
-    return _out(request, _visible(jobs.get_job(c, job_id), user), user, c)
+    job = visible_job(c, job_id, user)  # someone else's job answers like a missing one: ids are not to be probed
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such generation")
+    return _out(request, job, user, c)
 
 
 @router.get("/{job_id}/video", response_class=FileResponse, responses={**MP4, **error_responses(404, 422)})
 def download_video(
     job_id: JobId, user: User = Depends(current_user), c: Components = Depends(components)
 ) -> FileResponse:
-    job = jobs.get_job(c, job_id)
-    if job is None or job.status != "published":
-        job = _visible(job, user)  # anything unpublished: its creator (who gets no video) and operators
-    if not video_allowed(job, user) or not c.storage.exists(str(job.video_key)):
+    job = downloadable_job(c, job_id, user)
+    if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this generation has no published video to download")
     return FileResponse(c.storage.path(job.video_key), media_type="video/mp4", filename=f"{job.id}.mp4")
 

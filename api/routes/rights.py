@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile, status
 from fastapi import Path as PathParam
-from sqlmodel import Session, col, select
 
 from api.auth import components, require_roles
 from api.schemas import (
@@ -22,7 +21,8 @@ from api.schemas import (
 from api.uploads import save_upload
 from gate import rights
 from gate.components import Components
-from gate.models import RightsDecision, User
+from gate.models import User
+from gate.rights import CopyrightError
 from gate.uploads import UploadError
 
 # Every route needs a rights holder's (or, to read and delete, an operator's) key.
@@ -44,8 +44,6 @@ def register_work(
     user: User = Depends(require_roles("rights_holder")),
     c: Components = Depends(components),
 ) -> dict:
-    from safety.copyright.errors import CopyrightError
-
     if len(images) > 50:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at most 50 reference images per request")
     paths: list[Path] = []
@@ -61,13 +59,7 @@ def register_work(
 
 @router.get("/works", response_model=list[WorkOut])
 def list_works(user: User = Depends(holder), c: Components = Depends(components)) -> list[dict]:
-    from safety.copyright.registry import list_works, references
-
-    with Session(c.engine) as s:
-        return [{"id": w.id, "name": w.name, "aliases": w.aliases, "policy": w.policy, "owner": w.owner,
-                 "references": len(references(s, w.id)), "created_at": w.created_at,
-                 "pending_names": w.pending_names or []}
-                for w in list_works(s, _owner_filter(user))]
+    return rights.works(c, _owner_filter(user))
 
 
 @router.post("/works/{work_id}/approve-names", response_model=NamesApproved, responses=error_responses(404, 422))
@@ -76,8 +68,6 @@ def approve_names(
     c: Components = Depends(components),
 ) -> dict:
     """Operators: let the prompt gate use a work's names that are common words (pending since registration)."""
-    from safety.copyright.errors import CopyrightError
-
     try:
         return rights.approve_names(c, work_id, user.name)
     except CopyrightError as exc:
@@ -89,8 +79,6 @@ def delete_work(
     work_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)], user: User = Depends(holder),
     c: Components = Depends(components),
 ) -> dict:
-    from safety.copyright.errors import CopyrightError
-
     try:
         rights.delete(c, _owner_filter(user), work_id, user.name)
     except CopyrightError as exc:
@@ -101,19 +89,4 @@ def delete_work(
 @router.get("/decisions", response_model=list[RightsDecisionOut], responses=error_responses(422))
 def decisions(limit: int = 200, user: User = Depends(holder), c: Components = Depends(components)) -> list[dict]:
     """Gate decisions that named one of this holder's works (prompt or pixels), newest first."""
-    from safety.copyright.registry import list_works
-
-    limit = max(1, min(limit, 1000))
-    with Session(c.engine) as s:
-        names = {w.id: w.name for w in list_works(s, _owner_filter(user))}
-        rows = s.exec(select(RightsDecision).where(col(RightsDecision.work_id).in_(list(names)))
-                      .order_by(col(RightsDecision.created_at).desc(), col(RightsDecision.id).desc())
-                      .limit(limit * 4)).all() if names else []
-    out: dict[tuple[str, str], dict] = {}  # one entry per (clip, stage), listing the works it named
-    for r in rows:
-        entry = out.setdefault((r.job_id, r.stage), {"video_id": r.job_id, "stage": r.stage, "decision": r.decision,
-                                                     "works": [], "scores": {}, "at": r.created_at})
-        entry["works"] = sorted({*entry["works"], names[r.work_id]})
-        if r.score is not None:
-            entry["scores"][names[r.work_id]] = r.score
-    return list(out.values())[:limit]
+    return rights.decisions(c, _owner_filter(user), max(1, min(limit, 1000)))

@@ -13,6 +13,7 @@ from gate.components import Components
 from gate.health import health_report
 from gate.models import User
 from gate.policy import Policy
+from gate.policy_changes import change_policy
 
 router = APIRouter(tags=["system"])
 # Operator-only routes: a key is checked against the database first (401, 403, 503).
@@ -52,8 +53,4 @@ def get_policy(_: User = Depends(require_roles("operator")), c: Components = Dep
 def put_policy(body: Policy, user: User = Depends(require_roles("operator")),
                c: Components = Depends(components)) -> Policy:
     """Replace the policy (validated; applies to the next job in every process sharing the data dir)."""
-    before = c.policy
-    c.set_policy(body, user.name)
-    audit.append(c.engine, user.name, "policy.changed", "policy",
-                 {"before": before.model_dump(), "after": body.model_dump()})
-    return body
+    return change_policy(c, body, user.name)

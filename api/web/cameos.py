@@ -8,14 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from sqlmodel import Session, col, select
 
 from api.limits import accepts_upload
 from api.web.media import MediaError, is_upload, save_upload
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
 from gate import cameos
-from gate.models import Job, User
+from gate.cameos import ConsentError, normalize_handle
+from gate.models import User
 from gate.uploads import UploadError
 from gate.users import NAME as USER_NAME
 
@@ -25,11 +25,8 @@ PERMISSION_WORDS = {"only_me": "Only me", "approved": "People I approve", "every
 
 def _owned(request: Request, cameo_id: int, user: User) -> Any:
     """The user's own cameo; another person's answers exactly like a missing one."""
-    from consent.models import Cameo
-
-    with Session(request.app.state.components.engine) as s:
-        cameo = s.get(Cameo, cameo_id)
-    if cameo is None or cameo.owner != user.name:
+    cameo = cameos.owned_cameo(request.app.state.components, user.name, cameo_id)
+    if cameo is None:
         raise HTTPException(404, "no such cameo")
     return cameo
 
@@ -40,11 +37,8 @@ def _not_done(request: Request, message: str, back: str, code: int = 422) -> HTM
 
 @router.get("/cameos", response_class=HTMLResponse)
 def cameo_list(request: Request):
-    from consent.models import Cameo
-
     user = require(request)
-    with Session(request.app.state.components.engine) as s:
-        rows = list(s.exec(select(Cameo).where(Cameo.owner == user.name).order_by(col(Cameo.created_at))).all())
+    rows = cameos.cameos_of(request.app.state.components, user.name)
     return render(request, "cameos.html", {"cameos": rows, "words": PERMISSION_WORDS})
 
 
@@ -63,8 +57,6 @@ async def challenge(request: Request):
 @router.post("/cameos/enroll", response_class=HTMLResponse)
 @accepts_upload
 async def enroll(request: Request):
-    from consent.registry import ConsentError, normalize_handle
-
     user = require(request)
     form = await checked_form(request)
     c = request.app.state.components
@@ -109,39 +101,14 @@ async def enroll(request: Request):
     return redirect(f"/cameos/{cm['id']}")
 
 
-def requests_for(c: Any, cameo: Any, approved: list[str], scan: int = 2000) -> list[dict[str, Any]]:
-    """People whose clips the consent check refused because they lack permission for this cameo: the
-    requests an owner may approve. Only who and when; their prompts and drafts stay theirs."""
-    prefix = f"cameo @{cameo.handle}: "
-    seen: dict[str, dict[str, Any]] = {}
-    with Session(c.engine) as s:
-        rows = s.exec(select(Job).where(Job.status == "blocked").order_by(col(Job.created_at).desc()).limit(scan))
-        for job in rows:
-            if job.user in (cameo.owner, *approved):
-                continue
-            refused = any(d.get("name") == "consent" and d.get("decision") == "block" and
-                          any(r.startswith(prefix) and "may only be used" in r for r in d.get("reasons") or [])
-                          for d in job.decisions)
-            if refused:
-                entry = seen.setdefault(job.user, {"user": job.user, "last": job.created_at, "count": 0})
-                entry["count"] += 1
-    return sorted(seen.values(), key=lambda e: e["last"], reverse=True)
-
-
 @router.get("/cameos/{cameo_id}", response_class=HTMLResponse)
 def cameo_page(request: Request, cameo_id: int):
-    from consent import registry
-    from consent.models import CameoApproval
-
     user = require(request)
     cameo = _owned(request, cameo_id, user)
-    with Session(request.app.state.components.engine) as s:
-        apps = registry.appearances(s, cameo.id, user.name)
-        approved = list(s.exec(select(CameoApproval.user).where(CameoApproval.cameo_id == cameo.id)).all())
-        statuses = {j.id: j.status for j in s.exec(select(Job).where(col(Job.id).in_([a.video_id for a in apps])))}
-    rows = [{"video_id": a.video_id, "status": a.status, "created_at": a.created_at,
-             "job_status": statuses.get(a.video_id)} for a in apps]
-    asks = requests_for(request.app.state.components, cameo, approved) if cameo.kind == "cameo" else []
+    c = request.app.state.components
+    rows = cameos.appearances(c, user.name, cameo.id)
+    approved = cameos.approved_users(c, cameo.id)
+    asks = cameos.permission_requests(c, cameo, approved) if cameo.kind == "cameo" else []
     return render(request, "cameo.html", {"cameo": cameo, "appearances": rows, "approved": sorted(approved),
                                           "words": PERMISSION_WORDS, "requests": asks})
 
@@ -165,8 +132,6 @@ async def _owner_action(request: Request, cameo_id: int) -> tuple[User, Any, Any
 
 @router.post("/cameos/{cameo_id}/permissions", response_class=HTMLResponse)
 async def set_permission(request: Request, cameo_id: int):
-    from consent import registry
-
     user, cameo, form = await _owner_action(request, cameo_id)
     permission = str(form.get("permission") or "")
     if permission not in PERMISSION_WORDS:
@@ -175,7 +140,7 @@ async def set_permission(request: Request, cameo_id: int):
     c = request.app.state.components
     try:
         _, removed = cameos.set_permission(c, user.name, cameo.id, permission)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         return _not_done(request, str(exc), f"/cameos/{cameo_id}", 409)
     extra = f" {len(removed)} clip(s) by people who lost access were taken down." if removed else ""
     flash(request, f"Saved: who may use @{cameo.handle} is now “{PERMISSION_WORDS[permission]}”.{extra}")
@@ -184,8 +149,6 @@ async def set_permission(request: Request, cameo_id: int):
 
 @router.post("/cameos/{cameo_id}/approvals", response_class=HTMLResponse)
 async def approve(request: Request, cameo_id: int):
-    from consent import registry
-
     user, cameo, form = await _owner_action(request, cameo_id)
     other = str(form.get("user") or "").strip().lower()
     if not USER_NAME.match(other):
@@ -196,7 +159,7 @@ async def approve(request: Request, cameo_id: int):
     c = request.app.state.components
     try:
         cameos.approve(c, user.name, cameo.id, other)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         return _not_done(request, str(exc), f"/cameos/{cameo_id}", 409)
     note = "" if cameo.permission == "approved" else " (it takes effect when “People I approve” is chosen)"
     flash(request, f"{other} may use @{cameo.handle}{note}.")
@@ -205,7 +168,6 @@ async def approve(request: Request, cameo_id: int):
 
 @router.post("/cameos/{cameo_id}/approvals/remove", response_class=HTMLResponse)
 async def unapprove(request: Request, cameo_id: int):
-
     user, cameo, form = await _owner_action(request, cameo_id)
     other = str(form.get("user") or "").strip().lower()
     if not USER_NAME.match(other):
@@ -219,13 +181,11 @@ async def unapprove(request: Request, cameo_id: int):
 
 @router.post("/cameos/{cameo_id}/appearances/{video_id}/delete", response_class=HTMLResponse)
 async def delete_appearance(request: Request, cameo_id: int, video_id: str):
-    from consent import registry
-
     user, cameo, _ = await _owner_action(request, cameo_id)
     c = request.app.state.components
     try:
         cameos.delete_appearance(c, user.name, cameo.id, video_id)
-    except registry.ConsentError as exc:
+    except ConsentError as exc:
         return _not_done(request, str(exc), f"/cameos/{cameo_id}", 404)
     flash(request, f"Clip {video_id} is deleted and no longer available to anyone.")
     return redirect(f"/cameos/{cameo_id}")
@@ -233,7 +193,6 @@ async def delete_appearance(request: Request, cameo_id: int, video_id: str):
 
 @router.post("/cameos/{cameo_id}/revoke", response_class=HTMLResponse)
 async def revoke(request: Request, cameo_id: int):
-
     user, cameo, form = await _owner_action(request, cameo_id)
     if str(form.get("confirm") or "") != cameo.handle:
         return _not_done(request, f"To revoke, type the handle {cameo.handle} in the confirmation box.",

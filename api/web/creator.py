@@ -10,18 +10,18 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from PIL import Image
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
 
-from api.routes.generations import video_allowed
 from api.web.explain import timeline
 from api.web.media import MediaError, blurred_thumbnail, draw_boxes, frame_image, png_bytes
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
-from gate import jobs
+from gate import cameos, jobs
 from gate.evidence import evidence_key, flagged_frames
+from gate.job_access import downloadable_job, list_jobs, video_allowed
+from gate.job_access import visible_job as visible
 from gate.models import TERMINAL_STATES, Job, User
 from gate.quota import QuotaExceeded
-from gate.requests import GenerationRequest
+from gate.requests import STYLES, GenerationRequest
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -31,28 +31,15 @@ JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 def styles() -> tuple[str, ...]:
-    try:
-        from generator.validate import STYLES
-
-        return tuple(STYLES)
-    except ImportError:  # the generator package still landing: the field stays free text
-        return ()
+    return tuple(STYLES)
 
 
 def visible_job(request: Request, job_id: str, user: User) -> Job:
     """Someone else's clip answers exactly like a missing one (operators see all)."""
-    job = jobs.get_job(request.app.state.components, job_id) if JOB_ID.match(job_id) else None
-    if job is None or (user.role != "operator" and job.user != user.name):
+    job = visible(request.app.state.components, job_id, user) if JOB_ID.match(job_id) else None
+    if job is None:
         raise HTTPException(404, "no such clip")
     return job
-
-
-def my_cameos(request: Request, user: User) -> list[Any]:
-    from consent.models import Cameo
-
-    with Session(request.app.state.components.engine) as s:
-        return list(s.exec(select(Cameo).where(Cameo.owner == user.name, Cameo.status == "active",
-                                               Cameo.kind == "cameo")).all())
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
@@ -93,8 +80,9 @@ def parse_create_form(form: Any) -> tuple[dict[str, Any], GenerationRequest | No
 
 
 def _create_ctx(request: Request, user: User, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    c = request.app.state.components
     return {"values": values, "errors": errors, "styles": styles(), "resolutions": RESOLUTIONS,
-            "cameos": my_cameos(request, user), "max_seconds": request.app.state.components.settings.max_seconds}
+            "cameos": cameos.cameos_of(c, user.name, usable_only=True), "max_seconds": c.settings.max_seconds}
 
 
 @router.get("/create", response_class=HTMLResponse)
@@ -138,12 +126,7 @@ async def create(request: Request):
 @router.get("/jobs", response_class=HTMLResponse)
 def job_list(request: Request):
     user = require(request)
-    with Session(request.app.state.components.engine) as s:
-        q = select(Job).order_by(col(Job.created_at).desc()).limit(100)
-        if user.role != "operator":
-            q = q.where(Job.user == user.name)
-        rows = list(s.exec(q).all())
-    return render(request, "jobs.html", {"jobs": rows})
+    return render(request, "jobs.html", {"jobs": list_jobs(request.app.state.components, user, 100)})
 
 
 def _job_ctx(job: Job, user: User, storage: Any = None) -> dict[str, Any]:
@@ -177,10 +160,8 @@ def job_progress(request: Request, job_id: str):
 def job_video(request: Request, job_id: str):
     user = require(request)
     c = request.app.state.components
-    job = jobs.get_job(c, job_id) if JOB_ID.match(job_id) else None
-    if job is None or job.status != "published":
-        job = visible_job(request, job_id, user)  # unpublished: operators only (the creator gets no video)
-    if not video_allowed(job, user) or not c.storage.exists(str(job.video_key)):
+    job = downloadable_job(c, job_id, user) if JOB_ID.match(job_id) else None
+    if job is None:  # unpublished: operators only (the creator gets no video); someone else's: like missing
         raise HTTPException(404, "this clip has no published video")
     return FileResponse(c.storage.path(job.video_key), media_type="video/mp4")
 

@@ -11,8 +11,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
-from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
 
 from api.web.creator import visible_job
 from api.web.explain import STAGE_ORDER, STAGE_TITLES, timeline
@@ -20,8 +18,11 @@ from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
 from gate import audit, jobs
 from gate.health import health_report
-from gate.models import AuditEntry, Job, utcnow
+from gate.job_access import jobs_since
+from gate.job_access import review_queue as jobs_for_review
+from gate.models import utcnow
 from gate.policy import PROMPT_CATEGORIES, Policy
+from gate.policy_changes import change_policy
 
 router = APIRouter(include_in_schema=False)
 SIGNAL_NAME = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
@@ -44,8 +45,7 @@ def _refuse(request: Request, message: str, back: str, code: int = 422) -> HTMLR
 @router.get("/ops/review", response_class=HTMLResponse)
 def review_queue(request: Request):
     require(request, "operator")
-    with Session(request.app.state.components.engine) as s:
-        rows = list(s.exec(select(Job).where(Job.status == "review").order_by(col(Job.updated_at)).limit(50)).all())
+    rows = jobs_for_review(request.app.state.components, 50)
     items = [{"job": j, "stages": [st for st in timeline(j.decisions, j.status) if st["state"] in ("review", "block")],
               "playable": bool(j.video_key)} for j in rows]
     return render(request, "review.html", {"items": items})
@@ -173,9 +173,7 @@ async def policy_save(request: Request):
     values, policy, errors = parse_policy_form(form, before)
     if policy is None:
         return render(request, "policy.html", _policy_ctx(before, values, errors), 422)
-    c.set_policy(policy, user.name)
-    audit.append(c.engine, user.name, "policy.changed", "policy",
-                 {"before": before.model_dump(), "after": policy.model_dump()})
+    change_policy(c, policy, user.name)
     flash(request, "Policy saved; it applies to the next job in every process.")
     return redirect("/ops/policy")
 
@@ -187,16 +185,7 @@ def audit_page(request: Request, q: str = "", before: int | None = None):
     require(request, "operator")
     c = request.app.state.components
     q = " ".join(q.split())[:100]
-    with Session(c.engine) as s:
-        stmt = select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(100)
-        if q:
-            # the query is literal text: its % and _ are not wildcards
-            like = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(or_(*(func.lower(column).like(like, escape="\\")
-                                    for column in (AuditEntry.subject, AuditEntry.actor, AuditEntry.event))))
-        if before is not None:
-            stmt = stmt.where(AuditEntry.seq < before)
-        rows = list(s.exec(stmt).all())
+    rows = audit.search(c.engine, q, before, 100)
     chain = audit.verify_signed(c.engine, c.audit_checkpoints, write=False)  # a page view signs nothing
     entries = []
     for r in rows:
@@ -213,9 +202,7 @@ def audit_page(request: Request, q: str = "", before: int | None = None):
 
 def dashboard_data(c: Any, days: int = 14) -> dict[str, Any]:
     since = utcnow() - timedelta(days=days)
-    with Session(c.engine) as s:
-        rows = list(s.exec(select(Job).where(Job.created_at >= since)
-                           .order_by(col(Job.created_at).desc()).limit(20_000)).all())
+    rows = jobs_since(c, since, 20_000)
     per_day: dict[str, Counter] = defaultdict(Counter)
     per_stage: dict[str, Counter] = defaultdict(Counter)
     for j in rows:

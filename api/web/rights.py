@@ -10,12 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api.limits import accepts_upload
-from api.routes.rights import decisions as decisions_for
-from api.routes.rights import list_works
 from api.web.media import MediaError, is_upload, save_upload
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
 from gate import rights
+from gate.rights import CopyrightError
 from gate.uploads import UploadError
 
 router = APIRouter(include_in_schema=False)
@@ -25,7 +24,7 @@ MAX_IMAGES = 20
 
 
 def _ctx(request: Request, user: Any, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
-    return {"works": list_works(user, request.app.state.components), "values": values, "errors": errors,
+    return {"works": rights.works(request.app.state.components, user.name), "values": values, "errors": errors,
             "policies": POLICIES, "max_images": MAX_IMAGES}
 
 
@@ -38,8 +37,6 @@ def works_page(request: Request):
 @router.post("/rights/works", response_class=HTMLResponse)
 @accepts_upload
 async def register(request: Request):
-    from safety.copyright.errors import CopyrightError
-
     user = require(request, *HOLDERS)
     form = await checked_form(request)
     c = request.app.state.components
@@ -84,8 +81,6 @@ async def register(request: Request):
 
 @router.post("/rights/works/{work_id}/delete", response_class=HTMLResponse)
 async def delete(request: Request, work_id: int):
-    from safety.copyright.errors import CopyrightError
-
     user = require(request, *HOLDERS)
     await checked_form(request)
     try:
@@ -100,5 +95,5 @@ async def delete(request: Request, work_id: int):
 @router.get("/rights/decisions", response_class=HTMLResponse)
 def decisions_page(request: Request):
     user = require(request, *HOLDERS)
-    rows = decisions_for(200, user, request.app.state.components)
+    rows = rights.decisions(request.app.state.components, user.name, 200)
     return render(request, "rights_decisions.html", {"rows": rows})

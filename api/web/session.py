@@ -8,7 +8,6 @@ REELGATE_SESSION_HOURS however active it is.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -17,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from gate.models import User, WebSession, utcnow
-from gate.users import user_for_key
+from gate.models import User
+from gate.users import close_web_session, open_web_session, user_for_key, web_session_user
 
 SESSION_COOKIE = "reelgate_session"
 CSRF_FIELD = "csrf_token"
@@ -85,26 +82,16 @@ def sign_in(request: Request, key: str) -> User | None:
         return None
     _end(request)  # a new session id and a new CSRF token: no fixation across sign-ins
     sid = secrets.token_urlsafe(32)
-    now = utcnow()
-    lifetime = timedelta(hours=request.app.state.components.settings.session_hours)
-    with Session(request.app.state.components.engine) as s:
-        s.exec(delete(WebSession).where(col(WebSession.expires_at) < now))  # housekeeping: ended sessions
-        s.add(WebSession(id_hash=_sid_hash(sid), user=user.name, created_at=now, expires_at=now + lifetime))
-        s.commit()
+    c = request.app.state.components
+    open_web_session(c.engine, user.name, sid, timedelta(hours=c.settings.session_hours))
     request.session.update({"user": user.name, "kh": user.key_hash, "sid": sid, "csrf": secrets.token_urlsafe(32)})
     return user
-
-
-def _sid_hash(sid: str) -> str:
-    return hashlib.sha256(sid.encode()).hexdigest()
 
 
 def _end(request: Request) -> None:
     sid = request.session.get("sid")
     if isinstance(sid, str):
-        with Session(request.app.state.components.engine) as s:
-            s.exec(delete(WebSession).where(col(WebSession.id_hash) == _sid_hash(sid)))
-            s.commit()
+        close_web_session(request.app.state.components.engine, sid)
     request.session.clear()
 
 
@@ -120,13 +107,8 @@ def web_user(request: Request) -> User | None:
     user = None
     name, kh, sid = request.session.get("user"), request.session.get("kh"), request.session.get("sid")
     if isinstance(name, str) and isinstance(kh, str) and isinstance(sid, str):
-        with Session(request.app.state.components.engine) as s:
-            row = s.exec(select(User).where(User.name == name)).first()
-            live = s.get(WebSession, _sid_hash(sid))
-        if (row is not None and not row.disabled and hmac.compare_digest(row.key_hash, kh)
-                and live is not None and live.user == name and live.expires_at > utcnow()):
-            user = row
-        else:
+        user = web_session_user(request.app.state.components.engine, name, kh, sid)
+        if user is None:
             for k in ("user", "kh", "sid"):
                 request.session.pop(k, None)
     elif name is not None:

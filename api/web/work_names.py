@@ -8,26 +8,20 @@ from fastapi.responses import HTMLResponse
 from api.web.render import redirect, render
 from api.web.session import checked_form, flash, require
 from gate import rights
+from gate.rights import CopyrightError
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/ops/names", response_class=HTMLResponse)
 def names_page(request: Request):
-    from sqlmodel import Session
-
-    from safety.copyright.registry import list_all_works
-
     require(request, "operator")
-    with Session(request.app.state.components.engine) as s:
-        works = [w for w in list_all_works(s) if w.pending_names]
+    works = rights.works_with_pending_names(request.app.state.components)
     return render(request, "work_names.html", {"works": works})
 
 
 @router.post("/ops/names/{work_id}/approve", response_class=HTMLResponse)
 async def approve(request: Request, work_id: int):
-    from safety.copyright.errors import CopyrightError
-
     user = require(request, "operator")
     await checked_form(request)
     try:
