@@ -58,10 +58,9 @@ class DiffusionBackend:
 
     def _load(self):
         if self._pipe is None:
+            import generator.torch_compat  # noqa: F401, I001  (torchvision op shim, must precede diffusers)
             import torch
             from diffusers import DiffusionPipeline
-
-            import safety.torch_compat  # noqa: F401  (torchvision op shim, must precede transformers)
 
             dtype = getattr(torch, self.dtype)
             try:

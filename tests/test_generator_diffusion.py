@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import safety.torch_compat  # noqa: F401  (before anything imports transformers)
+import generator.torch_compat  # noqa: F401  (before anything imports transformers)
 from generator import BackendUnavailableError, GenerationSpec, GeneratorError, get_backend
 
 pytest.importorskip("diffusers", reason="the optional `diffusion` extra is not installed")

@@ -47,3 +47,20 @@ def test_no_policy_change_without_its_audit_entry(operator_api, monkeypatch: pyt
     assert r.status_code == 500
     assert c.policy.model_dump() == before
 
+
+def test_each_domain_package_has_the_same_torch_shim_and_it_lets_torchvision_import() -> None:
+    """generator/ and safety/ each keep the torchvision shim (they never import one another): the copies'
+    code is identical, and each alone makes `import torchvision` work on this torch."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    bodies = [ast.dump(ast.Module(body=ast.parse((root / pkg / "torch_compat.py").read_text()).body[1:],
+                                  type_ignores=[])) for pkg in ("generator", "safety")]
+    assert bodies[0] == bodies[1]
+    for pkg in ("generator", "safety"):
+        run = subprocess.run([sys.executable, "-c", f"import {pkg}.torch_compat, torchvision.transforms"],
+                             cwd=root, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-500:]
