@@ -34,4 +34,5 @@ chromium:
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -rs
