@@ -75,6 +75,8 @@ def block_votes(rgb: np.ndarray, order: str) -> np.ndarray:
     pix = rgb[:, :, ::-1] if order == "bgr" else rgb  # the array the encoder saw as "BGR"
     yuv = cv2.cvtColor(np.ascontiguousarray(pix), cv2.COLOR_BGR2YUV)
     h, w = yuv.shape[:2]
+    # pywt's own Haar transform, not a hand-written 2x2 sum: block values at exact multiples of the step
+    # decode differently under another rounding order
     ca, _ = pywt.dwt2(yuv[: h // 4 * 4, : w // 4 * 4, 1].astype(np.float64), "haar")
     r, c = ca.shape[0] // BLOCK, ca.shape[1] // BLOCK
     blocks = ca[: r * BLOCK, : c * BLOCK].reshape(r, BLOCK, c, BLOCK).transpose(0, 2, 1, 3).reshape(r * c, -1)
@@ -95,7 +97,8 @@ def decode(votes: np.ndarray, n_bits: int, frames: int = 1) -> np.ndarray:
 def _frames_of(path: Path, max_frames: int) -> Iterator[tuple[float | None, np.ndarray]]:
     try:
         with Image.open(path) as im:
-            if getattr(im, "n_frames", 1) == 1:
+            # a still (an MPO camera JPEG carries a preview as a second frame); animations go to PyAV
+            if getattr(im, "n_frames", 1) == 1 or im.format not in ("GIF", "PNG", "WEBP"):
                 yield None, np.asarray(im.convert("RGB"))
                 return
     except (OSError, Image.DecompressionBombError, ValueError):
