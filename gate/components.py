@@ -186,8 +186,15 @@ class Components:
 
     @cached_property
     def trust_anchors_pem(self) -> bytes | None:
-        """Operator's anchors file plus, for the embedded default, our own development CA."""
+        """The public C2PA trust list (the installation's copy, else the shipped snapshot), the operator's
+        anchors file and, for the embedded default, our own development CA."""
+        from provenance import trust_list
+
         parts: list[bytes] = []
+        try:
+            parts.append(trust_list.load(self.settings.resolved_data_dir))
+        except OSError as exc:  # a missing list narrows "trusted"; it must not stop verification
+            log.warning("C2PA trust list not loaded: %s", exc)
         if self.settings.c2pa_trust_anchors and self.settings.c2pa_trust_anchors.exists():
             parts.append(self.settings.c2pa_trust_anchors.read_bytes())
         signer, _ = self.signer.get()

@@ -48,7 +48,7 @@ def c2pa_group() -> None:
 @c2pa_group.command("read")
 @click.argument("file", type=_existing)
 @click.option("--trust", "trust", type=_existing, multiple=True,
-              help="PEM trust anchors (C2PA trust list, your CA); default: configured anchors + dev CA")
+              help="PEM trust anchors; default: the C2PA trust list + configured anchors + dev CA")
 @json_option
 def c2pa_read(file: Path, trust: tuple[Path, ...], as_json: bool) -> None:
     """Validate FILE's C2PA manifest: state, failure codes, signer, actions, ingredient chain."""
@@ -59,7 +59,10 @@ def c2pa_read(file: Path, trust: tuple[Path, ...], as_json: bool) -> None:
     anchors = b""
     paths = list(trust)
     if not paths:
+        from provenance import trust_list
+
         s = settings()
+        paths.append(trust_list.active_path(s.resolved_data_dir))
         if s.c2pa_trust_anchors:
             paths.append(s.c2pa_trust_anchors)
         dev_ca = s.resolved_data_dir / "keys" / DEV_CA_CERT
@@ -83,6 +86,45 @@ def c2pa_read(file: Path, trust: tuple[Path, ...], as_json: bool) -> None:
     for c in out["chain"][1:]:
         human += f"\n  parent: {c['manifest_label']} ({c.get('title')})"
     emit(out, as_json, human)
+
+
+@cli.group("trust")
+def trust_group() -> None:
+    """The public C2PA trust list used to call Content Credentials trusted."""
+
+
+@trust_group.command("show")
+@json_option
+def trust_show(as_json: bool) -> None:
+    """Which trust list is in use and the anchors it holds."""
+    from provenance import trust_list
+    from provenance.errors import ProvenanceError
+
+    path = trust_list.active_path(settings().resolved_data_dir)
+    try:
+        certs = trust_list.inspect(path.read_bytes())
+    except (ProvenanceError, OSError) as exc:
+        fail(f"{path}: {exc}")
+    out = {"path": str(path), "bundled": path == trust_list.BUNDLED, "certificates": certs}
+    human = f"{path} ({'shipped snapshot' if out['bundled'] else 'installation copy'}), {len(certs)} anchors"
+    for c in certs:
+        human += f"\n  {c['subject']} (until {c['not_after'][:10]}{', EXPIRED' if c['expired'] else ''})"
+    emit(out, as_json, human)
+
+
+@trust_group.command("update")
+@click.argument("file", type=_existing)
+@json_option
+def trust_update(file: Path, as_json: bool) -> None:
+    """Replace the installation's C2PA trust list with FILE (PEM CA certificates, validated first)."""
+    from provenance import trust_list
+    from provenance.errors import ProvenanceError
+
+    try:
+        out = trust_list.install(settings().resolved_data_dir, file)
+    except (ProvenanceError, OSError) as exc:
+        fail(f"{file.name}: {exc}; the trust list in use is unchanged")
+    emit(out, as_json, f"trust list updated: {out['certificates']} anchors in {out['path']}")
 
 
 @cli.group("watermark")
