@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Verdict = Literal["pass", "review", "block"]
 
@@ -106,6 +106,12 @@ class Policy(BaseModel):
     on_stage_error: Literal["review", "block"] = "block"  # a stage that raises or times out; never pass
     stage_timeout_seconds: dict[str, float] = Field(default_factory=dict)
     visible_watermark: bool = False
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _integral(cls, v: object) -> object:
+        # JSON Schema's integer includes 1.0, which strict mode alone would refuse
+        return int(v) if isinstance(v, float) and v.is_integer() else v
 
     @model_validator(mode="after")
     def _all_prompt_categories(self) -> Policy:

@@ -105,6 +105,13 @@ class GenerationRequest(BaseModel):
                 out.append(h)
         return out
 
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _integral(cls, v: object) -> object:
+        # JSON Schema's integer includes 850.0 (strict mode alone would refuse it); a string or a boolean
+        # still is not one.
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
     @field_validator("remix")
     @classmethod
     def _remix(cls, v: str | None) -> str | None:
