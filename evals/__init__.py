@@ -22,6 +22,7 @@ EVALS: dict[str, str] = {
     "watermark_audio": "evals.watermark_audio",
     "faults": "evals.faults",
     "foreign_marks": "evals.foreign_marks",
+    "gate_bench": "evals.gate_bench",
 }
 
 

@@ -1,0 +1,160 @@
+"""What the gate costs: a clip through a warm in-process worker (second job, models loaded), stage by stage,
+against a bare decode + libx264 encode of the same clip; `reelgate generate` cold; the watermark's fps; the
+worker's peak memory; and the same figures over resolution x duration so the cost per second of video shows.
+
+    .venv/bin/python -m evals.gate_bench [--quick]
+
+Targets (issue 19): gate after generation <= 2.0x the bare transcode (10 s 720p); 10 s 720p with audio end to
+end, warm, <= 10 s; `reelgate generate` cold <= 15 s; watermark embed >= 60 fps at 720p.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PROMPT = "a dropped basketball bounces three times in an empty gym, loud echoing thuds"
+WARMUP_PROMPT = "a red ball bouncing on a wooden floor"
+SCALING = [(r, s) for r in ("480p", "720p", "1080p") for s in (5.0, 10.0, 20.0)]
+SCALING_QUICK = [(r, s) for r in ("480p", "720p") for s in (5.0, 10.0)]
+TARGET_RATIO, TARGET_WARM, TARGET_COLD, TARGET_WM_FPS = 2.0, 10.0, 15.0, 60.0
+GROUP = ("frames", "likeness", "copyright", "watermark")  # concurrent since issue 19; one after another before
+
+
+def bare_transcode(src: Path, dst: Path) -> tuple[float, int]:
+    """Decode the clip's video and encode it again with libx264 (veryfast, CRF 18): (seconds, frames)."""
+    import av
+
+    t0 = time.perf_counter()
+    n = 0
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        vout = out.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        vout.options = {"preset": "veryfast", "crf": "18"}
+        for frame in inp.decode(vin):
+            frame.pts = None
+            out.mux(vout.encode(frame.reformat(format="yuv420p")))
+            n += 1
+        out.mux(vout.encode(None))
+    return time.perf_counter() - t0, n
+
+
+class Run:
+    """One job through create_job + run_job in this process, with the moment each stage was decided."""
+
+    def __init__(self, c: Any, prompt: str, resolution: str, seconds: float) -> None:
+        from gate import jobs
+        from gate.requests import GenerationRequest
+
+        self.decided: dict[str, float] = {}
+        t0 = time.perf_counter()
+        req = GenerationRequest(prompt=prompt, seconds=seconds, resolution=resolution, fps=24)
+        job = jobs.create_job(c, "bench", req)
+
+        def progress(name: str, decision: Any) -> None:
+            if decision is not None:
+                self.decided[name] = time.perf_counter() - t0
+
+        self.status = str(jobs.run_job(c, job.id, progress=progress))
+        self.total = time.perf_counter() - t0
+        final = jobs.get_job(c, job.id)
+        self.stages = {d["name"]: float(d.get("seconds") or 0.0) for d in final.decisions}
+        self.decisions = final.decisions
+        self.path = c.storage.path(final.video_key) if final.video_key else None
+        # everything after the generator's draft exists: the gate proper (wall time, finish included)
+        self.after_generation = self.total - self.decided.get("generate", self.total)
+
+
+def watermark_seconds(src: Path, dst: Path) -> float:
+    """The embedder alone (video and audio), on the published clip, under the evals' fixed key."""
+    from evals.watermark_audio import EVAL_KEY
+    from provenance.watermark import embed_clip
+
+    t0 = time.perf_counter()
+    embed_clip(src, dst, bytes.fromhex("00112233aabbccdd"), key=EVAL_KEY)
+    return time.perf_counter() - t0
+
+
+def cold_generate(data: Path, out: Path) -> tuple[float, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REELGATE_")}
+    env["REELGATE_DATA_DIR"] = str(data)
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "gate.cli", "generate", PROMPT, "--seconds", "10",
+                        "--resolution", "720p", "-o", str(out), "--json"], env=env, capture_output=True, text=True,
+                       timeout=900, stdin=subprocess.DEVNULL)
+    secs = time.perf_counter() - t0
+    status = "error: " + r.stderr.strip().splitlines()[-1] if r.returncode else "ok"
+    return secs, status
+
+
+def _ok(value: float, target: float, below: bool = True) -> str:
+    return "yes" if (value <= target if below else value >= target) else "**no**"
+
+
+def run(data_dir: Path | None = None, quick: bool = False) -> str:
+    from gate.components import Components
+    from gate.settings import Settings
+
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        c = Components(Settings(data_dir=work / "data"))
+        Run(c, WARMUP_PROMPT, "720p", 10.0)  # first job: loads every model
+        r = Run(c, PROMPT, "720p", 10.0)
+        if r.path is None:
+            return f"the benchmark clip was not published ({r.status}): {r.decisions}"
+        bare, n_frames = bare_transcode(r.path, work / "bare.mp4")
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        wm_secs = watermark_seconds(r.path, work / "wm.mp4")
+        wm_fps = n_frames / wm_secs
+        cold, cold_status = cold_generate(work / "data", work / "cold.mp4")
+        ratio = r.after_generation / bare
+
+        lines += ["## 10 s 720p with audio, warm worker (second job)", "",
+                  "| stage | seconds |", "|---|---|"]
+        lines += [f"| {name} | {secs:.2f} |" for name, secs in r.stages.items()]
+        if all(a in r.decided for a in GROUP):
+            span = max(r.decided[a] for a in GROUP) - r.decided["generate"]
+            lines.append(f"| (frames, likeness, copyright and watermark: wall time) | {span:.2f} |")
+        lines += ["", "| figure | value | target | met |", "|---|---|---|---|",
+                  f"| gate after generation (wall) | {r.after_generation:.2f} s | | |",
+                  f"| bare decode + libx264 encode (veryfast, CRF 18), {n_frames} frames | {bare:.2f} s | | |",
+                  f"| ratio gate / bare transcode | {ratio:.2f}x | <= {TARGET_RATIO:g}x | {_ok(ratio, TARGET_RATIO)} |",
+                  f"| end to end, warm (create + run) | {r.total:.2f} s | <= {TARGET_WARM:g} s | "
+                  f"{_ok(r.total, TARGET_WARM)} |",
+                  f"| `reelgate generate` cold (subprocess, {cold_status}) | {cold:.2f} s | <= {TARGET_COLD:g} s | "
+                  f"{_ok(cold, TARGET_COLD)} |",
+                  f"| watermark embed at 720p | {wm_fps:.1f} fps ({wm_secs:.2f} s) | >= {TARGET_WM_FPS:g} fps | "
+                  f"{_ok(wm_fps, TARGET_WM_FPS, below=False)} |",
+                  f"| peak RSS of the worker (this process) | {rss_mb:.0f} MiB | | |", ""]
+
+        lines += ["## Scaling (warm worker)", "",
+                  "| resolution | seconds | end to end (s) | generate (s) | gate after generation (s) | "
+                  "bare transcode (s) | ratio | watermark (s) | gate s per video s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for res, secs in SCALING_QUICK if quick else SCALING:
+            s = Run(c, PROMPT, res, secs)
+            if s.path is None:
+                lines.append(f"| {res} | {secs:g} | {s.status} | | | | | | |")
+                continue
+            b, _ = bare_transcode(s.path, work / "bare.mp4")
+            lines.append(f"| {res} | {secs:g} | {s.total:.2f} | {s.stages.get('generate', 0):.2f} | "
+                         f"{s.after_generation:.2f} | {b:.2f} | {s.after_generation / b:.2f}x | "
+                         f"{s.stages.get('watermark', 0):.2f} | {s.after_generation / secs:.3f} |")
+        cpus = os.cpu_count()
+        lines += ["", f"{cpus} CPU(s), shared; load average at the end {os.getloadavg()[0]:.1f}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from evals import main
+
+    main(run, __doc__, quick_help="scaling over 480p/720p x 5/10 s only")
