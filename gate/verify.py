@@ -25,10 +25,13 @@ INCONCLUSIVE_BAND = (0.35, 0.65)  # detector estimates inside this band are not 
 
 def _c2pa(c: Components, path: Path) -> dict[str, Any]:
     from provenance.c2pa_read import read_credentials
+    from provenance.c2pa_summary import summarise
     from provenance.errors import UnsupportedFormat
 
     try:
-        return read_credentials(path, c.trust_anchors_pem)
+        out = read_credentials(path, c.trust_anchors_pem)
+        out["summary"] = summarise(out)
+        return out
     except UnsupportedFormat as exc:  # e.g. Matroska: no credentials can be there, so none are broken
         return {"state": "absent", "failures": [], "unsupported": True, "error": str(exc)}
     except Exception as exc:  # an unreadable manifest is evidence too, not a crash
@@ -96,6 +99,19 @@ def _detector(c: Components, path: Path) -> dict[str, Any]:
             "evidence_frames": list(r.evidence_frames), "model_version": r.model_version, "notes": list(r.notes)}
 
 
+def _manifest_says(summary: dict[str, Any]) -> str:
+    """The signer's own account of how the content was made: reported as a claim, attributed to the manifest."""
+    said = []
+    if summary.get("claim_generator"):
+        said.append(f"made with {summary['claim_generator']}")
+    if summary.get("digital_source_types"):
+        said.append(f"source type {', '.join(summary['digital_source_types'])}")
+    names = [i["name"] for i in summary.get("cawg_identities") or [] if i.get("name")]
+    if names:
+        said.append(f"identity assertion for {', '.join(names[:3])}")
+    return f"; the manifest says: {'; '.join(said)}" if said else ""
+
+
 def verdict(report: dict[str, Any]) -> tuple[str, str]:
     """(code, sentence). Provenance signals speak first; the detector only where they are silent."""
     parts: list[str] = []
@@ -110,7 +126,9 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
         code = "signed"
         parts.append(f"signed by {signer} and unmodified since signing, "
                      "but the signer is not on a configured trust list")
-    elif cp.get("state") == "invalid":
+    if code == "signed" and cp.get("summary"):
+        parts[-1] += _manifest_says(cp["summary"])
+    if cp.get("state") == "invalid":
         code = "tampered"
         why = ", ".join(cp.get("failures") or []) or cp.get("error") or "validation failed"
         parts.append(f"Content Credentials present but invalid ({why}): modified after signing or badly signed")

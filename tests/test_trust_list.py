@@ -84,3 +84,37 @@ def test_update_replaces_the_installation_copy(components, settings, tmp_path: P
     assert new.read_bytes() in (components.trust_anchors_pem or b"")
     shown = json.loads(CliRunner().invoke(cli, ["trust", "show", "--json"]).output)
     assert shown["bundled"] is False and shown["certificates"][0]["subject"] == "CN=Newsroom Root"
+
+
+def test_a_real_firefly_file_is_named_with_how_it_was_made() -> None:
+    from gate.verify import verdict
+    from provenance.c2pa_read import read_credentials
+    from provenance.c2pa_summary import summarise
+
+    cred = read_credentials(FIXTURES / "c2pa" / "firefly_ai_generated_3_ingredients.jpg",
+                            trust_list.BUNDLED.read_bytes())
+    s = summarise(cred)
+    assert s is not None and s["signer"] == "firefly-stage" and s["signer_organisation"] == "Adobe Inc."
+    assert s["claim_generator"].startswith("Adobe_Firefly") and s["ingredients"] == 3
+    assert s["digital_source_types"] == ["trainedAlgorithmicMedia"] and s["ai_generated"] is True
+    # a 2024 Adobe staging certificate: anchored by the frozen interim list, not by the C2PA trust list
+    assert cred["state"] == "valid"
+    code, text = verdict({"c2pa": {**cred, "summary": s}, "watermark": {"found": False},
+                          "detector": {"ai_probability": None, "why": "not run"}})
+    assert code == "signed" and "not on a configured trust list" in text
+    assert "the manifest says: made with Adobe_Firefly" in text and "source type trainedAlgorithmicMedia" in text
+
+
+def test_a_cawg_identity_assertion_is_reported() -> None:
+    from provenance.c2pa_read import read_credentials
+    from provenance.c2pa_summary import summarise
+
+    s = summarise(read_credentials(FIXTURES / "c2pa" / "C_with_CAWG_data.jpg"))
+    assert s is not None and s["digital_source_types"] == ["digitalCapture"] and s["ai_generated"] is False
+    assert s["cawg_identities"] == [{"type": "x509", "name": "C2PA Signer", "issuer": "C2PA Test Signing Cert"}]
+
+
+def test_no_manifest_no_summary() -> None:
+    from provenance.c2pa_summary import summarise
+
+    assert summarise({"state": "absent", "manifest_label": None}) is None
