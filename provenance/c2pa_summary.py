@@ -28,7 +28,8 @@ def _identities(data: Any) -> list[dict[str, Any]]:
             out.append({"type": "x509", "name": sig.get("common_name"), "issuer": sig.get("issuer")})
         for v in item.get("verifiedIdentities") or []:
             if isinstance(v, dict):
-                prov = v.get("provider") if isinstance(v.get("provider"), dict) else {}
+                prov = v.get("provider")
+                prov = prov if isinstance(prov, dict) else {}
                 out.append({"type": str(v.get("type") or "")[:60], "name": v.get("name") or v.get("username"),
                             "provider": prov.get("name"), "verified_at": v.get("verifiedAt")})
     return out[:20]
