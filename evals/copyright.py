@@ -183,8 +183,10 @@ def _register(data: Path):
     refs: list[tuple[str, np.ndarray, Image.Image]] = []  # (work name, RGB as registered, RGBA for compositing)
     with Session(engine) as s:
         for p in sorted((data / "characters" / "go_gopher").glob("*.png")):
+            # registered as the holder uploads it: with its transparency (a figure); `img` is the flat
+            # copy the flat-reference transformations start from
+            register_work(s, "go-authors", p.stem, [], "block", [read_image_file(p, keep_alpha=True)], put)
             img = read_image_file(p)
-            register_work(s, "go-authors", p.stem, [], "block", [img], put)
             refs.append((p.stem, img, _rgba(p)))
         bbb = data / "characters" / "big_buck_bunny" / "big_buck_bunny_0_30.webm"
         frames = [f for f in sample(bbb, BBB_REF_EVERY) if not is_flat(f)]
@@ -194,7 +196,7 @@ def _register(data: Path):
         refs += [("Big Buck Bunny", f, Image.fromarray(f).convert("RGBA")) for f in frames]
         index = CopyrightIndex()
         t0 = time.perf_counter()
-        cp = index.rebuild(s, lambda k: decode_image(blobs[k]))
+        cp = index.rebuild(s, lambda k: decode_image(blobs[k], keep_alpha=True))
         build_s = time.perf_counter() - t0
     return index, refs, cp, build_s
 
@@ -257,6 +259,115 @@ def detection(index, refs, scenes: list[np.ndarray], rng: np.random.Generator) -
             f"| {med} |"
         )
         print(f"  {tname}: {hit} {by_sig}", file=sys.stderr)
+    return rows
+
+
+def _paste(fig: np.ndarray, frame: np.ndarray, height: int, rng: np.random.Generator) -> np.ndarray:
+    """The RGBA figure (tight to its alpha box) scaled to `height` px tall, pasted at a random position."""
+    from safety.copyright.images import alpha_bbox
+
+    x0, y0, x1, y1 = alpha_bbox(fig[..., 3]) or (0, 0, fig.shape[1], fig.shape[0])
+    art = Image.fromarray(np.ascontiguousarray(fig[y0:y1, x0:x1]))
+    fh, fw = frame.shape[:2]
+    h = min(height, fh - 2)
+    w = min(fw - 2, max(4, round(art.width * h / art.height)))
+    a = art.resize((w, h), Image.LANCZOS)
+    sc = Image.fromarray(frame).convert("RGBA")
+    sc.alpha_composite(a, (int(rng.integers(0, fw - w)), int(rng.integers(0, fh - h))))
+    return np.asarray(sc.convert("RGB"))
+
+
+def _cover(img: np.ndarray, fig: np.ndarray, frac: float, rng: np.random.Generator) -> np.ndarray:
+    """The figure on a photo, a band over `frac` of it (one side, random) covered by another photo patch."""
+    h, w = img.shape[:2]
+    out = img.copy()
+    side = int(rng.integers(4))
+    patch = np.ascontiguousarray(_texture_like(h, w, rng))
+    if side == 0:
+        out[: round(h * frac)] = patch[: round(h * frac)]
+    elif side == 1:
+        out[h - round(h * frac) :] = patch[h - round(h * frac) :]
+    elif side == 2:
+        out[:, : round(w * frac)] = patch[:, : round(w * frac)]
+    else:
+        out[:, w - round(w * frac) :] = patch[:, w - round(w * frac) :]
+    return out
+
+
+def _texture_like(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    coarse = rng.integers(0, 256, (max(2, h // 24), max(2, w // 24), 3), dtype=np.uint8)
+    return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def cutouts(index, data: Path, scenes: list[np.ndarray], frames720: list[np.ndarray]) -> list[str]:
+    """Every go_gopher drawing with transparency (>= 64 px; ../shared has 12 such, so none of the flat RGB
+    sketches needs alpha-izing), registered as a figure, queried as a cut-out on other backgrounds, sizes,
+    covered, mirrored, recoloured. False matches: the unrelated-frames table, with these figures indexed."""
+    from safety.copyright.images import figure_on, read_image_file
+
+    rng = np.random.default_rng(SEED + 7)
+    figs = []
+    for p in sorted((data / "characters" / "go_gopher").glob("*.png")):
+        img = read_image_file(p, keep_alpha=True)
+        if img.shape[2] == 4 and min(img.shape[:2]) >= 64:  # the 32 px emoji have their own row above
+            figs.append((p.stem, img))
+
+    def photo(f: np.ndarray) -> np.ndarray:  # the figure at 60% of a 960x540 photo's height
+        sc = cv2.resize(scenes[int(rng.integers(len(scenes)))], (960, 540), interpolation=cv2.INTER_AREA)
+        return _paste(f, sc, 324, rng)
+
+    def on(bg: str) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda f: figure_on(f, bg)
+
+    forms: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "on black": on("black"),
+        "on white": on("white"),
+        "on mid-grey": on("grey"),
+        "on noise": lambda f: figure_on(f, "noise"),
+        "on black, JPEG q50": lambda f: jpeg(figure_on(f, "black")),
+        "on black, half size": lambda f: resize_half(figure_on(f, "black")),
+        "on black, 80% crop": lambda f: crop20(figure_on(f, "black"), rng),
+        "on black, mirrored": lambda f: mirror(figure_on(f, "black")),
+        "pasted into a photo (60% of 540 px)": photo,
+        "pasted into a photo, mirrored": lambda f: mirror(photo(f)),
+        "pasted into a photo, 30% covered": lambda f: _cover(photo(f), f, 0.3, rng),
+        "pasted into a photo, hue shift 60 deg": lambda f: hue(photo(f)),
+        "pasted into a 720p video frame (40% of its height)": lambda f: _paste(
+            f, frames720[int(rng.integers(len(frames720)))], 288, rng
+        ),
+        "small: 128 px tall in a 720p video frame": lambda f: _paste(
+            f, frames720[int(rng.integers(len(frames720)))], 128, rng
+        ),
+        "small: 64 px tall in a 720p video frame": lambda f: _paste(
+            f, frames720[int(rng.integers(len(frames720)))], 64, rng
+        ),
+    }
+    rows = [
+        f"{len(figs)} go_gopher drawings that carry transparency (RGBA, >= 64 px), each registered as a figure "
+        "(its own work); a form counts as found when the fused score for ITS work is >= 0.5.",
+        "",
+        "| form | found | PDQ alone | keypoints alone | missed |",
+        "|---|---|---|---|---|",
+    ]
+    total = [0, 0]
+    for fname, fn in forms.items():
+        hit, pdq, kp, missed = 0, 0, 0, []
+        for work, fig in figs:
+            ms = [m for m in index.check_image(fn(fig), min_score=0.0) if m.work == work]
+            ok = bool(ms) and ms[0].score >= 0.5
+            hit += ok
+            pdq += bool(ms) and ms[0].signals.get("pdq", {}).get("score", 0) >= 0.5
+            kp += bool(ms) and ms[0].signals.get("keypoints", {}).get("score", 0) >= 0.5
+            if not ok:
+                missed.append(work)
+        total[0] += hit
+        total[1] += len(figs)
+        rows.append(
+            f"| {fname} | **{_pct(hit, len(figs))}** | {pdq} | {kp} | {', '.join(missed[:4]) or '-'}"
+            f"{' ...' if len(missed) > 4 else ''} |"
+        )
+        print(f"  cut-out {fname}: {hit}/{len(figs)} missed {missed}", file=sys.stderr)
+    rows.append(f"| **all forms** | **{_pct(*total)}** | | | |")
     return rows
 
 
@@ -496,6 +607,7 @@ def run(
     unrelated_limit: int | None = None,
     unrelated_every: int = 1,
     distractors: int = N_DISTRACTORS,
+    cutouts_only: bool = False,
 ) -> str:
     data = Path(data_dir)
     rng = np.random.default_rng(SEED)
@@ -523,6 +635,14 @@ def run(
         "",
     ]
     out += detection(index, refs, scenes, np.random.default_rng(SEED))  # same transforms in both tables
+    frames720 = [
+        cv2.resize(f, (1280, 720), interpolation=cv2.INTER_AREA)
+        for f in sample(data / "videos_real" / "bikes_scene_cuts.mp4", 2.0)
+    ]
+    out += ["", "### Cut-outs: references with transparency on any background", ""]
+    out += cutouts(index, data, scenes, frames720)
+    if cutouts_only:
+        return "\n".join(out)
     other = data / "characters" / "big_buck_bunny" / "bigbuckbunny_5s.mp4"
     if other.is_file():
         found = [m for m in index.check_video(other, 0.5, min_score=0.0) if m.work == "Big Buck Bunny"]
@@ -575,8 +695,9 @@ def main() -> None:
     ap.add_argument("--unrelated-limit", type=int, default=None, help="stop after N unrelated frames (quick)")
     ap.add_argument("--unrelated-every", type=int, default=1, help="check every Nth unrelated frame (quick)")
     ap.add_argument("--distractors", type=int, default=N_DISTRACTORS, help="distractor references (0: none)")
+    ap.add_argument("--cutouts-only", action="store_true", help="stop after the detection and cut-out tables")
     args = ap.parse_args()
-    print(run(args.data, args.unrelated_limit, args.unrelated_every, args.distractors))
+    print(run(args.data, args.unrelated_limit, args.unrelated_every, args.distractors, args.cutouts_only))
 
 
 if __name__ == "__main__":
