@@ -83,3 +83,19 @@ def delete_evidence_showing(c: Components, handle: str) -> list[str]:
     if done:
         log.info("deleted the kept frames of %d job(s) showing @%s", len(done), handle)
     return done
+
+
+def drop_if_withdrawn(c: Components, job_id: str, status: str, decisions: list[dict[str, Any]]) -> bool:
+    """After a run: frames kept for a clip that was taken down, or that show a cameo revoked, while the job
+    ran are deleted now (the takedown or revocation may have swept before they were written)."""
+    from consent.models import Cameo
+
+    withdrawn = status == "taken_down"
+    if not withdrawn:
+        handles = {e["handle"] for d in decisions for e in d.get("evidence") or []
+                   if isinstance(e, dict) and isinstance(e.get("handle"), str) and isinstance(e.get("frame"), int)}
+        if handles:
+            with Session(c.engine) as s:
+                withdrawn = s.exec(select(Cameo.id).where(col(Cameo.handle).in_(handles),
+                                                          col(Cameo.status) == "revoked")).first() is not None
+    return withdrawn and delete_evidence(c, job_id) > 0

@@ -18,7 +18,7 @@ from gate import audit, metrics
 from gate.components import Components
 from gate.db import session_scope
 from gate.decision import Decision
-from gate.evidence import keep_evidence_frames
+from gate.evidence import drop_if_withdrawn, keep_evidence_frames
 from gate.job_status import transition
 from gate.job_store import resolve_remix_source
 from gate.models import TERMINAL_STATES, Job, JobStatus, RightsDecision, utcnow
@@ -152,6 +152,8 @@ def run_job(
         except Exception:  # showing the evidence is a courtesy; the decision stands without it
             log.exception("could not keep the evidence frames of %s", job_id)
     status = _finish(c, job_id, result.status, decisions, result.reasons, attempt=job.attempts)
+    if result.status != JobStatus.PUBLISHED and ctx.draft is not None:
+        drop_if_withdrawn(c, job_id, status, decisions)
     shutil.rmtree(workdir, ignore_errors=True)
     return status
 

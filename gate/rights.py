@@ -8,18 +8,28 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from sqlalchemy import delete as sql_delete
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from gate import audit
 from gate.components import Components
 from gate.models import RightsDecision
 from gate.uploads import check_image
 
+# The copyright package's one error type, for the API and the console to answer (404, 422) without reaching
+# into the package themselves.
+from safety.copyright.errors import CopyrightError
+
+__all__ = ["CopyrightError"]
+
 
 def load_rgb(path: Path, max_bytes: int) -> np.ndarray:
+    """RGB, or RGBA when the image has transparency: such a reference is registered as a figure (its
+    transparent pixels' colour is never read, so a drawing exported with black there is no black box)."""
+    from safety.copyright.images import to_rgb
+
     check_image(path, max_bytes)  # size, pixel bomb and decodability, before decoding for real
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        return to_rgb(im, path.name, keep_alpha=True)
 
 
 def common_name(name: str, threshold: float) -> bool:
@@ -102,3 +112,44 @@ def delete(c: Components, owner: str | None, work_id: int, actor: str) -> None:
         c.storage.delete(key)
     fresh_copyright_index(c)
     audit.append(c.engine, actor, "work.deleted", f"work:{work_id}", {})
+
+
+# --- what the holders' pages and the API show ----------------------------------------------------------------
+
+def works(c: Components, owner: str | None) -> list[dict]:
+    """The works of `owner` (None: everyone's, for operators), with their reference counts."""
+    from safety.copyright.registry import list_works, references
+
+    with Session(c.engine) as s:
+        return [{"id": w.id, "name": w.name, "aliases": w.aliases, "policy": w.policy, "owner": w.owner,
+                 "references": len(references(s, w.id)), "created_at": w.created_at,
+                 "pending_names": w.pending_names or []}
+                for w in list_works(s, owner)]
+
+
+def works_with_pending_names(c: Components) -> list:
+    """Works whose common-word names wait for an operator."""
+    from safety.copyright.registry import list_all_works
+
+    with Session(c.engine) as s:
+        return [w for w in list_all_works(s) if w.pending_names]
+
+
+def decisions(c: Components, owner: str | None, limit: int) -> list[dict]:
+    """Gate decisions that named one of `owner`'s works (prompt or pixels), newest first, one entry per
+    (clip, stage) listing the works it named."""
+    from safety.copyright.registry import list_works
+
+    with Session(c.engine) as s:
+        names = {w.id: w.name for w in list_works(s, owner)}
+        rows = s.exec(select(RightsDecision).where(col(RightsDecision.work_id).in_(list(names)))
+                      .order_by(col(RightsDecision.created_at).desc(), col(RightsDecision.id).desc())
+                      .limit(limit * 4)).all() if names else []
+    out: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        entry = out.setdefault((r.job_id, r.stage), {"video_id": r.job_id, "stage": r.stage, "decision": r.decision,
+                                                     "works": [], "scores": {}, "at": r.created_at})
+        entry["works"] = sorted({*entry["works"], names[r.work_id]})
+        if r.score is not None:
+            entry["scores"][names[r.work_id]] = r.score
+    return list(out.values())[:limit]

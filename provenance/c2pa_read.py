@@ -9,7 +9,7 @@ from typing import Any
 
 import c2pa
 
-from provenance.errors import ProvenanceError
+from provenance.errors import ProvenanceError, UnsupportedFormat
 
 # by file suffix first; unknown suffixes fall back to sniffing the first bytes
 _SUFFIX_MIME = {
@@ -63,7 +63,7 @@ def detect_mime(path: Path) -> str:
         head = fh.read(16)
     mime = _SUFFIX_MIME.get(path.suffix.lower()) or _sniff(head)
     if mime is None:
-        raise ProvenanceError(
+        raise UnsupportedFormat(
             f"unsupported file type for C2PA: {path.name} (MP4/MOV, JPEG, PNG, WebP, WAV, ... are supported)"
         )
     return mime
@@ -264,7 +264,7 @@ def read_credentials(path: Path, trust_anchors_pem: bytes | None = None) -> dict
     except c2pa.C2paError.ManifestNotFound:
         return _empty("absent", mime)
     except c2pa.C2paError.NotSupported as exc:
-        raise ProvenanceError(f"unsupported file for C2PA: {path.name}: {exc}") from exc
+        raise UnsupportedFormat(f"unsupported file for C2PA: {path.name}: {exc}") from exc
     except c2pa.C2paError as exc:
         msg = str(exc)
         if msg.startswith("Remote"):

@@ -126,3 +126,26 @@ def test_revoking_a_cameo_deletes_every_kept_frame_that_shows_it(site) -> None:
     bob = Browser(app).sign_in(keys["bob"])
     assert bob.get(f"/jobs/{refused}/frames/likeness/5.png").status_code == 404
     assert "This frame was not kept" in bob.get(f"/jobs/{refused}").text
+
+
+def test_frames_kept_after_a_takedown_or_revocation_swept_are_dropped_at_finish(site) -> None:
+    """run_job keeps frames just before it finishes: a takedown or revocation that swept while the job ran
+    found none yet, so the end of the run deletes them (gate.job_worker.run_job -> drop_if_withdrawn)."""
+    from consent import registry
+    from gate import cameos
+    from gate.evidence import drop_if_withdrawn
+
+    _, _, c = site
+    with Session(c.engine, expire_on_commit=False) as s:
+        zed = registry.enroll(s, "zed", "zed_cam", {"frontal": np.ones(128, np.float32)}, "cameos/z.png", "dlib")
+        registry.enroll(s, "zed", "zed_cam2", {"frontal": np.zeros(128, np.float32)}, "cameos/y.png", "dlib")
+    cameos.revoke(c, "zed", zed.id)  # swept before this run's frames were written
+    revoked = keep(c, "00000000000000f1", 5)
+    assert drop_if_withdrawn(c, "00000000000000f1", "blocked", likeness_block("zed_cam"))
+    assert not any(c.storage.exists(k) for k in revoked)
+    active = keep(c, "00000000000000f2", 5)
+    assert not drop_if_withdrawn(c, "00000000000000f2", "blocked", likeness_block("zed_cam2"))
+    assert all(c.storage.exists(k) for k in active)
+    taken = keep(c, "00000000000000f3", 2)
+    assert drop_if_withdrawn(c, "00000000000000f3", "taken_down", [])
+    assert not any(c.storage.exists(k) for k in taken)

@@ -171,3 +171,29 @@ def test_a_huge_frame_size_is_refused_before_decoding(tmp_path) -> None:
     path.write_bytes(bytes(gif))
     with pytest.raises(UploadError, match="pixel limit|not a readable video"):
         check_media(path, 1 << 20)
+
+
+def _remux_to_mkv(src, dst) -> None:
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="matroska") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        for packet in inp.demux(vin):
+            if packet.dts is None:
+                continue
+            packet.stream = vout
+            out.mux(packet)
+
+
+@pytest.mark.slow
+def test_a_format_that_cannot_carry_credentials_is_absent_not_tampered(client, tmp_path) -> None:
+    # Matroska cannot hold a C2PA manifest; reporting "invalid" made every MKV "tampered".
+    c, _ = client
+    mkv = tmp_path / "office.mkv"
+    _remux_to_mkv(REAL, mkv)
+    r = c.post("/v1/verify", files={"file": ("office.mkv", mkv.read_bytes(), "video/x-matroska")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["c2pa"]["state"] == "absent" and body["c2pa"]["unsupported"] is True
+    assert body["verdict_code"] != "tampered" and "invalid" not in body["verdict"]

@@ -67,7 +67,7 @@ def register(name: str, images: tuple[Path, ...], clips: tuple[Path, ...], alias
     try:
         arrays, kinds = [], []
         for p in images:
-            arrays.append(read_image_file(p))
+            arrays.append(read_image_file(p, keep_alpha=True))  # transparency: a figure
             kinds.append("image")
         for p in clips:
             for _, _, frame in sample_frames(p, CLIP_SAMPLE_SECONDS, MAX_CLIP_FRAMES):

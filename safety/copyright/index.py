@@ -141,10 +141,11 @@ class CopyrightIndex:
     def _add_reference(self, ref: WorkReference, load_image: ImageLoader) -> None:
         try:
             loaded = load_image(ref.media)
+            # a reference with transparency stays RGBA: each signal describes it as a figure
             if isinstance(loaded, np.ndarray):
-                img = validate_array(loaded, f"reference {ref.id}")
+                img = validate_array(loaded, f"reference {ref.id}", allow_alpha=True)
             else:  # a path to the stored file
-                img = read_image_file(loaded, f"reference {ref.id}")
+                img = read_image_file(loaded, f"reference {ref.id}", keep_alpha=True)
         except (CopyrightError, OSError) as exc:
             self.checkpoint.skipped[ref.id] = str(exc)[:200]
             return

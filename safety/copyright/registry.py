@@ -12,7 +12,7 @@ import numpy as np
 from sqlmodel import Session, select
 
 from safety.copyright.errors import CopyrightError
-from safety.copyright.images import encode_png, validate_array
+from safety.copyright.images import encode_png, figure_on, validate_array
 from safety.copyright.models import ReferenceKind, Work, WorkPolicy, WorkReference
 from safety.copyright.signals.pdq import pdq_hash
 
@@ -86,10 +86,14 @@ def register_work(
         raise CopyrightError("kinds must give image or video_frame for every reference")
     prepared = []
     for i, img in enumerate(images):
-        img = validate_array(img, f"reference image {i + 1}")
-        if is_flat(img):
+        # RGBA (a figure with transparency) is stored with its alpha: the index describes it as a figure
+        img = validate_array(img, f"reference image {i + 1}", allow_alpha=True)
+        if img.shape[2] == 4 and int(img[..., 3].min()) == 255:
+            img = np.ascontiguousarray(img[..., :3])
+        flat = figure_on(img, "white")
+        if is_flat(flat):
             raise CopyrightError(f"reference image {i + 1} is flat (no detail to match on)")
-        prepared.append((img, pdq_hash(img)[0]))
+        prepared.append((img, pdq_hash(flat)[0]))
 
     stored = [store_image(encode_png(img), ".png") for img, _ in prepared]
     pending = [n for n in (clean, *clean_aliases) if is_pending is not None and is_pending(n)]

@@ -119,7 +119,9 @@ class ClipSignal(Signal):
         return v / max(1e-12, float(np.linalg.norm(v)))
 
     def describe_reference(self, img: np.ndarray) -> np.ndarray:
-        return self._embed(img)
+        from safety.copyright.images import figure_on
+
+        return self._embed(figure_on(img, "white"))  # a figure (RGBA) as it is usually drawn
 
     def describe_query(self, img: np.ndarray) -> np.ndarray:
         return self._embed(img)

@@ -19,6 +19,9 @@ from safety.copyright.signals.base import Signal, SignalHit, SignalIndex, logist
 
 REF_MIN_SIDE = 384  # small references are upscaled first: SIFT finds few features on a 128 px drawing
 REF_MAX_SIDE = 1024
+QUERY_MIN_SIDE = 256  # a small query (a half-size thumbnail of a small drawing) is upscaled to this
+FIGURE_FILL = (128, 128, 128)  # what a figure's transparent pixels read as around its keypoints
+FIGURE_EDGE = 0.02  # no keypoint within this fraction of the figure's short side from its alpha edge
 REF_MAX_FEATURES = 800
 QUERY_MAX_SIDE = 960
 QUERY_MAX_FEATURES = 2000
@@ -54,7 +57,15 @@ def _sift(nfeatures: int) -> cv2.SIFT:
 
 
 def extract(img: np.ndarray, min_side: int, max_side: int, nfeatures: int) -> KeypointSet:
+    """SIFT keypoints of an RGB image, or of an RGBA figure: then alpha is the detection mask (shrunk, so
+    the outline against whatever fill is not a keypoint) and transparent pixels read as FIGURE_FILL."""
+    from safety.copyright.images import FIGURE_ALPHA, figure_on
+
     h, w = img.shape[:2]
+    mask = None
+    if img.shape[2] == 4:
+        mask = np.where(img[..., 3] >= FIGURE_ALPHA, 255, 0).astype(np.uint8)
+        img = figure_on(img, FIGURE_FILL)
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     scale = 1.0
     if min(h, w) < min_side:
@@ -64,7 +75,12 @@ def extract(img: np.ndarray, min_side: int, max_side: int, nfeatures: int) -> Ke
     if scale != 1.0:
         interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
         gray = cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=interp)
-    kps, desc = _sift(nfeatures).detectAndCompute(gray, None)
+    if mask is not None:
+        if scale != 1.0:
+            mask = cv2.resize(mask, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST)
+        r = max(1, round(FIGURE_EDGE * min(gray.shape[:2])))
+        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    kps, desc = _sift(nfeatures).detectAndCompute(gray, mask)
     if desc is None or not kps:
         return KeypointSet(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), (w, h))
     pts = np.array([kp.pt for kp in kps], dtype=np.float32) / scale
@@ -296,7 +312,7 @@ class KeypointIndex(SignalIndex):
 
 class KeypointSignal(Signal):
     name = "keypoints"
-    version = f"opencv-{cv2.__version__}/sift+ransac"
+    version = f"opencv-{cv2.__version__}/sift+ransac/figures-1"
     index_type = "SIFT descriptors in faiss (flat L2, then IVF-PQ FastScan), votes + RANSAC on top candidates"
 
     def available(self) -> tuple[bool, str]:
@@ -311,7 +327,7 @@ class KeypointSignal(Signal):
         small = fit_within(img, QUERY_MAX_SIDE)
         # matching runs in the (possibly downscaled) frame; `scale` maps regions back to the original
         return {
-            "keypoints": extract(small, 0, QUERY_MAX_SIDE, QUERY_MAX_FEATURES),
+            "keypoints": extract(small, QUERY_MIN_SIDE, QUERY_MAX_SIDE, QUERY_MAX_FEATURES),
             "scale": img.shape[1] / small.shape[1],
         }
 

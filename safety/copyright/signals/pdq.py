@@ -38,6 +38,9 @@ REFERENCE_CROPS: tuple[tuple[float, str], ...] = (
     (0.65, "center"),
 )
 
+# Backgrounds a figure (a reference with transparency) is hashed on; see images.figure_on
+FIGURE_BACKGROUNDS = ("white", "black", "grey", "noise", "texture")
+
 
 def _pack(bits: np.ndarray) -> np.ndarray:
     return np.packbits(np.asarray(bits, dtype=np.uint8)[:BITS])
@@ -146,7 +149,7 @@ class PdqIndex(SignalIndex):
 
 class PdqSignal(Signal):
     name = "pdq"
-    version = "pdqhash-0.2.8/256bit"
+    version = "pdqhash-0.2.8/256bit/figures-1"
     index_type = "faiss.IndexBinaryFlat(256), Hamming"
 
     def available(self) -> tuple[bool, str]:
@@ -155,9 +158,28 @@ class PdqSignal(Signal):
         return True, "PDQ (pdqhash) with dihedral queries, no weights needed"
 
     def describe_reference(self, img: np.ndarray) -> list[tuple[str, bytes, int]]:
+        if img.shape[2] == 4:
+            return self._describe_figure(img)
         out = [("as registered", *pdq_hash(img))]
         for keep, anchor in REFERENCE_CROPS:
             out.append((f"crop {keep:.0%} {anchor}", *pdq_hash(_crop(img, keep, anchor))))
+        return out
+
+    def _describe_figure(self, img: np.ndarray) -> list[tuple[str, bytes, int]]:
+        """An RGBA figure: a global hash sees the background as much as the figure, so hash the figure on
+        each background it is likely to be shown on, as registered (crops included, on white) and cropped
+        tightly to its alpha bounding box (how it sits when pasted into another picture)."""
+        from safety.copyright.images import alpha_bbox, figure_on
+
+        out = [(f"{v} on white", h, q) for v, h, q in self.describe_reference(figure_on(img, "white"))]
+        box = alpha_bbox(img[..., 3])
+        for bg in FIGURE_BACKGROUNDS:
+            flat = figure_on(img, bg)
+            if bg != "white":
+                out.append((f"on {bg}", *pdq_hash(flat)))
+            if box is not None and min(box[2] - box[0], box[3] - box[1]) >= 16:
+                x0, y0, x1, y1 = box
+                out.append((f"alpha box on {bg}", *pdq_hash(flat[y0:y1, x0:x1])))
         return out
 
     def describe_query(self, img: np.ndarray) -> dict[str, Any]:
