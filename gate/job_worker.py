@@ -229,13 +229,14 @@ def rights_decisions(job_id: str, decisions: list[dict[str, Any]]) -> list[Right
     return list(rows.values())
 
 
-def stale_jobs(c: Components) -> list[str]:
+def stale_jobs(c: Components, queued_for: timedelta = STALE_QUEUED) -> list[str]:
+    """Jobs to queue again: running with an expired lease (their worker died), or queued for `queued_for`."""
     now = utcnow()
     with Session(c.engine) as s:
         rows = s.exec(
             select(Job.id).where(or_(
                 (col(Job.status) == JobStatus.RUNNING) & (col(Job.lease_until) < now),
-                (col(Job.status) == JobStatus.QUEUED) & (col(Job.updated_at) < now - STALE_QUEUED),
+                (col(Job.status) == JobStatus.QUEUED) & (col(Job.updated_at) < now - queued_for),
             )).limit(500)
         ).all()
     return list(rows)

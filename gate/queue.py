@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
@@ -113,12 +114,22 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO")
     @worker_ready.connect
     def _ready(**_: object) -> None:
         nonlocal stop
-        from gate.components import get_components
-        from gate.jobs import stale_jobs
-
-        for job_id in stale_jobs(get_components(settings)):
-            enqueue(app, job_id)
+        # The sweeper first: a worker whose start-up re-queue failed (database down as it started) would
+        # otherwise never look for jobs whose worker died, and they would wait forever.
         stop = start_sweeper(app, settings, every=settings.sweep_seconds)
+        try:
+            from gate.components import get_components
+            from gate.jobs import STALE_QUEUED, stale_jobs
+
+            # kombu's SQL transport marks a message taken as a worker takes it and never hands it out again:
+            # a worker killed before it claimed the job leaves it queued with no message. So the embedded
+            # queue gives every queued job a message at start (a duplicate finds the job claimed or done),
+            # instead of the sweep doing so after STALE_QUEUED.
+            queued_for = timedelta(0) if settings.embedded_queue else STALE_QUEUED
+            for job_id in stale_jobs(get_components(settings), queued_for):
+                enqueue(app, job_id)
+        except Exception:
+            log.exception("could not re-queue jobs at start; the sweep will try again")
         if settings.metrics_port is not None:
             from gate.metrics import multiprocess_dir, serve_port
 
