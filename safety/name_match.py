@@ -157,9 +157,11 @@ class _Alias(NamedTuple):
 
 class NameMatcher:
     def __init__(self, entries: dict[str, list[str]], *, strict: bool = False,
-                 context: dict[str, Iterable[str]] | None = None, guarded: Iterable[str] = ()) -> None:
+                 context: dict[str, Iterable[str]] | None = None, guarded: Iterable[str] = (),
+                 capital_single: bool = True) -> None:
         """`guarded`: folded one-word aliases that count only beside their context (a character called
-        "Tokyo" or "Dante" is first a city or a poet)."""
+        "Tokyo" or "Dante" is first a city or a poet). `capital_single=False`: a one-word alias that is no
+        ordinary word counts however written (a registered "Zorblax" is "zorblax" in most prompts)."""
         common = _words()
         guarded = self._guarded = set(guarded)
         self._strict = strict
@@ -190,7 +192,7 @@ class NameMatcher:
                         continue  # "Taylor", "Tim": a given name alone never names one person
                     if strict and (word in given or word in guarded or is_english_word(word)):
                         rule = "context"  # "Link", "Frozen", a character called "Bob": only beside its franchise
-                    elif not strict or word in common or is_common_word(word):
+                    elif (not strict and capital_single) or word in common or is_common_word(word):
                         rule = "capital"  # a person's single name is a proper noun: "Bento", not "bento box"
                 elif strict and all(is_english_word(t) or t in _FUNCTION_WORDS for t in toks):
                     rule = "title"  # "Black Widow", "Snow White": capitals, or the spider and the mountains

@@ -266,7 +266,7 @@ class PromptClassifier:
             return None
         key = hash(tuple(sorted((k, tuple(v)) for k, v in characters.items())))
         if self._char_cache is None or self._char_cache[0] != key:
-            self._char_cache = (key, NameMatcher(characters))
+            self._char_cache = (key, NameMatcher(characters, capital_single=False))
         return self._char_cache[1]
 
     def _named_signals(self, text: str, real_person: bool, cats: dict[str, float], names: list[dict[str, Any]],
