@@ -60,6 +60,41 @@ def _crop(w: int, h: int, area: float) -> tuple[int, int, int, int]:
     return (w - cw) // 3, (h - ch) // 2, cw, ch  # off-centre on purpose
 
 
+def _even(x: float) -> int:
+    return int(round(x)) // 2 * 2
+
+
+def _mirror(rgb: np.ndarray, _i: int) -> np.ndarray:
+    return rgb[:, ::-1]
+
+
+def _rotate_crop(rgb: np.ndarray, _i: int, degrees: float = 3.0, keep: float = 0.9) -> np.ndarray:
+    """Rotated about the centre, then the central `keep` of each side (hides the black corners) scaled
+    back to the frame size, as an editor's "rotate + fill" does."""
+    h, w = rgb.shape[:2]
+    rot = cv2.warpAffine(rgb, cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), (w, h),
+                         flags=cv2.INTER_LINEAR)
+    ch, cw = int(h * keep), int(w * keep)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return cv2.resize(rot[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _boxed(w: int, h: int) -> Callable[[np.ndarray, int], np.ndarray]:
+    """The picture at its own size (undoing transcode's resize to the taller/wider output) centred on black
+    bars: letterbox when the output is taller, pillarbox when it is wider."""
+    def fn(rgb: np.ndarray, _i: int) -> np.ndarray:
+        oh, ow = rgb.shape[:2]
+        out = np.zeros_like(rgb)
+        y0, x0 = (oh - h) // 2, (ow - w) // 2
+        out[y0 : y0 + h, x0 : x0 + w] = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+        return out
+    return fn
+
+
+def _height(w: int, h: int, lines: int) -> tuple[int, int]:
+    return _even(w * lines / h), lines
+
+
 ATTACKS: dict[str, Callable[[Path, Path, int, int], None]] = {
     "none (CRF 18 marked file)": lambda s, d, w, h: None,
     "H.264 CRF 23": lambda s, d, w, h: transcode(s, d, crf=23),
@@ -82,7 +117,24 @@ ATTACKS: dict[str, Callable[[Path, Path, int, int], None]] = {
         s, d, crf=23, size=(round(w * 0.55) // 2 * 2, round(h * 0.55) // 2 * 2)
     ),
     "crop 0.71 of each side (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, crop=_crop(w, h, 0.71**2)),
+    # re-upload edits (issue 21)
+    "mirror (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, rgb_fn=_mirror),
+    "mirror + 360p + CRF 30": lambda s, d, w, h: transcode(s, d, crf=30, size=_height(w, h, 360), rgb_fn=_mirror),
+    "rotate 3 deg + crop 90% (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, rgb_fn=_rotate_crop),
+    "360p + CRF 32": lambda s, d, w, h: transcode(s, d, crf=32, size=_height(w, h, 360)),
+    "240p + CRF 32": lambda s, d, w, h: transcode(s, d, crf=32, size=_height(w, h, 240)),
+    "letterbox bars 1/3 of height (CRF 23)": lambda s, d, w, h: transcode(
+        s, d, crf=23, size=(w, _even(h * 1.5)), rgb_fn=_boxed(w, h)
+    ),
+    "pillarbox bars 1/3 of width (CRF 23)": lambda s, d, w, h: transcode(
+        s, d, crf=23, size=(_even(w * 1.5), h), rgb_fn=_boxed(w, h)
+    ),
+    "fps 25->60 (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, fps=60),
+    "2 s excerpt 1-3 s (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, drop=lambda t: not 1.0 <= t < 3.0),
 }
+REUPLOAD_ATTACKS = ("mirror (CRF 23)", "mirror + 360p + CRF 30", "rotate 3 deg + crop 90% (CRF 23)",
+                    "360p + CRF 32", "240p + CRF 32", "letterbox bars 1/3 of height (CRF 23)",
+                    "pillarbox bars 1/3 of width (CRF 23)", "fps 25->60 (CRF 23)", "2 s excerpt 1-3 s (CRF 23)")
 ANCHORS = {"resize 0.55 (CRF 23)": 0.99, "crop 0.71 of each side (CRF 23)": 0.95}  # Video Seal, published
 # the side-by-side table's attacks (the first is the stored CRF 18 file)
 BASE_ATTACKS = ("none (CRF 18 marked file)", "H.264 CRF 28", "H.264 CRF 35", "resize 0.5x (CRF 18)",
@@ -120,6 +172,8 @@ def _window_sums(times: np.ndarray, res: list[np.ndarray], stride: float) -> Ite
 def _window_report(vm: VideoMark, acc32: np.ndarray, code: np.ndarray) -> dict:
     """Detector verdict plus raw/decoded bit accuracy for one window (the accuracy needs the truth)."""
     verdict = vm.detect_residual(acc32)
+    if verdict.get("mirrored"):  # read where the detector read: the mirrored orientation won the sync
+        acc32 = np.ascontiguousarray(acc32[:, ::-1])
     loc = vm.locate(acc32)
     # raw accuracy of the detector's read at the sync peak
     soft = vm.soft_read(acc32, loc)
@@ -219,7 +273,7 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
     attacks = dict(ATTACKS)
     if quick:
         attacks = {k: v for k, v in attacks.items()
-                   if k in ANCHORS
+                   if k in ANCHORS or k in REUPLOAD_ATTACKS
                    or k.startswith(("none", "H.264 CRF 35", "resize 0.5x + CRF 23", "crop 25", "combo"))}
     fp = {"unmarked": [0, 0, 0.0], "wrong key": [0, 0, 0.0]}  # windows, false positives, min log10 p
     p_sync: list[float] = []  # the sync p-value on every window without our mark: should be uniform-ish
