@@ -100,7 +100,9 @@ def _generated_key(keys_dir: Path) -> Ed25519PrivateKey:
         except FileExistsError:
             pass
         else:
-            log.warning("generated the audit signing key %s (set REELGATE_AUDIT_SIGNING_KEY to keep it "
+            # info, not warning: a first start is normal, and one-shot CLI commands keep stderr for errors
+            # (`serve` logs at INFO; /health and the README say where the key lives)
+            log.info("generated the audit signing key %s (set REELGATE_AUDIT_SIGNING_KEY to keep it "
                         "outside the data dir)", path)
         finally:
             tmp.unlink()
