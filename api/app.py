@@ -106,19 +106,20 @@ def _complete_schema(app: FastAPI, settings: Settings) -> None:
     build = app.openapi
 
     def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = build()
-            props = schema["components"]["schemas"]["GenerationRequest"]["properties"]
-            props["seconds"]["maximum"] = min(props["seconds"]["maximum"], settings.max_seconds)
-            props["prompt"]["maxLength"] = min(props["prompt"]["maxLength"], settings.max_prompt_chars)
-            for route in route_contexts(app):
-                operations = schema["paths"].get(getattr(route, "path_format", None) or "", {})
-                if rules_for(route, settings.max_upload_bytes).key != "optional":
-                    continue
-                for method in route.methods or ():
-                    op = operations.get(method.lower())
-                    if op is not None and {} not in op.get("security", [{}]):
-                        op["security"].append({})
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        props = schema["components"]["schemas"]["GenerationRequest"]["properties"]
+        props["seconds"]["maximum"] = min(props["seconds"]["maximum"], settings.max_seconds)
+        props["prompt"]["maxLength"] = min(props["prompt"]["maxLength"], settings.max_prompt_chars)
+        for route in route_contexts(app):
+            operations = schema["paths"].get(getattr(route, "path_format", None) or "", {})
+            if rules_for(route, settings.max_upload_bytes).key != "optional":
+                continue
+            for method in route.methods or ():
+                op = operations.get(method.lower())
+                if op is not None and {} not in op.get("security", [{}]):
+                    op["security"].append({})
+        return schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

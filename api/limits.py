@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +96,7 @@ def rules_for(route: Any, upload_bytes: int) -> Rules:
     return Rules(upload_bytes if upload else JSON_MAX_BYTES, key, pre)
 
 
-def _refusal(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+def _refusal(status: int, detail: Any, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status, headers={**(headers or {}), "Connection": "close"})
 
 
@@ -156,9 +156,9 @@ class RequestGuard:
                 await _refusal(413, limit_msg)(scope, receive, send)
                 return
         if rules.key or rules.before_body:
-            refused = await self._check(scope, rules)
-            if refused is not None:
-                await refused(scope, receive, send)
+            refusal = await self._check(scope, rules)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         seen = 0
         started = refused = False

@@ -96,7 +96,7 @@ def append_in(s: Session, actor: str, event: str, subject: str = "", payload: An
                      hash=entry_hash(seq, ts, actor, event, subject, body, prev))
     s.add(row)
     s.flush()
-    cp = _checkpointers.get(getattr(bind, "_proxied", bind))  # write sessions bind an OptionEngine
+    cp = _checkpointers.get(getattr(bind, "_proxied", bind))  # type: ignore[arg-type]  # write sessions bind an OptionEngine
     if cp is not None and seq % cp.every == 0:
         digest = row.hash
 

@@ -149,7 +149,7 @@ def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: st
 # --- the owner's actions: the consent decision, the takedown it implies, and the audit entry, together ---
 
 def set_permission(c: Components, actor: str, cameo_id: int, permission: str,
-                   approved: list[str] | None = None) -> tuple[object, list[str]]:
+                   approved: list[str] | None = None) -> tuple[Cameo, list[str]]:
     """Raises consent.registry.ConsentError. Returns the cameo and the clips taken down."""
     from consent import registry
 

@@ -56,7 +56,7 @@ def transition(
         raise TransitionError(f"not a job state: {exc}") from exc
     if not froms or not froms <= ALLOWED[to]:
         raise TransitionError(f"a job may not go from {sorted(froms)} to {to_state!r}")
-    res = s.exec(  # type: ignore[call-overload]
+    res = s.exec(
         update(Job)
         .where(col(Job.id) == job_id, col(Job.status).in_([str(f) for f in sorted(froms)]), *where)
         .values(status=str(to), updated_at=utcnow(), **values)

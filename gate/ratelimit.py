@@ -13,9 +13,11 @@ import ipaddress
 import random
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 IPV6_PREFIX = 64
@@ -95,15 +97,13 @@ class DatabaseRateLimiter:
         if len(key) > 200:
             key = "h:" + hashlib.sha256(key.encode()).hexdigest()
         expires = datetime.fromtimestamp((slot + 1) * window, UTC) + timedelta(seconds=5)
-        table = RateCount.__table__
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        table = RateCount.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table classes at runtime
+        # both dialects' insert has ON CONFLICT DO UPDATE (the generic one has not)
+        insert: Callable[..., Any] = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         stmt = insert(table).values(key=key, count=1, expires_at=expires)
         stmt = stmt.on_conflict_do_update(index_elements=[table.c.key], set_={"count": table.c.count + 1})
         with self._engine.begin() as conn:
-            n = conn.execute(stmt.returning(table.c.count)).scalar_one()
+            n: int = conn.execute(stmt.returning(table.c.count)).scalar_one()
             if random.random() < 0.01:  # now and then, forget ended windows
                 conn.execute(table.delete().where(table.c.expires_at < datetime.now(UTC)))
         return int(n) <= limit, int(window - now % window) + 1

@@ -95,6 +95,8 @@ def check_video(path: Path, max_bytes: int) -> dict[str, float]:
                             raise UploadError(f"{path.name}: its audio runs longer than {MAX_VIDEO_SECONDS:.0f} s "
                                               f"(the header says {duration:.0f} s)")
                         continue
+                    if not isinstance(frame, av.VideoFrame):  # only the video and audio streams are decoded
+                        continue
                     n += 1
                     if n > MAX_FRAMES:
                         raise UploadError(f"{path.name}: more than {MAX_FRAMES:,} frames")

@@ -225,7 +225,7 @@ def screen_thumbnails(c: Components, images: dict[str, Image.Image]) -> tuple[di
         return {}, None
     gate, why = c.frame_gate.get()
     ok, why = gate.available() if gate is not None else (False, why)
-    if not ok:
+    if gate is None or not ok:
         return {}, f"no thumbnails stored: the nudity check could not run ({why})"
     kept = {}
     for name, img in images.items():

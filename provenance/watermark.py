@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import overload
 
 import av
 import cv2
@@ -136,6 +137,10 @@ def _combine(video: dict, audio: dict | None) -> dict:
     return out
 
 
+@overload
+def _union_bound(res: dict, n_keys: int) -> dict: ...
+@overload
+def _union_bound(res: None, n_keys: int) -> None: ...
 def _union_bound(res: dict | None, n_keys: int) -> dict | None:
     """One channel's result after trying n_keys keys: a mark is reported only if its bound times the number
     of keys tried stays under the threshold (a union bound: each extra key is one more chance of a fluke)."""

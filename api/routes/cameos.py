@@ -46,7 +46,8 @@ class ApprovalIn(BaseModel):
 
 
 def _consent_errors(exc: Exception) -> HTTPException:
-    code = {NotFound: 404, Forbidden: 404, Conflict: 409}.get(type(exc), 422)
+    codes: dict[type[Exception], int] = {NotFound: 404, Forbidden: 404, Conflict: 409}
+    code = codes.get(type(exc), 422)
     # Forbidden answers 404: another person's cameo is not to be probed or managed.
     return HTTPException(code, "no such cameo" if isinstance(exc, Forbidden) else str(exc))
 

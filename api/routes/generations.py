@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import FileResponse
@@ -26,7 +26,8 @@ from gate.requests import GenerationRequest
 
 router = APIRouter(prefix="/v1/generations", tags=["generations"], responses=error_responses(*COMMON_ERRORS, 401))
 JobId = Annotated[str, Path(min_length=1, max_length=64)]  # ids are 16 hex characters; anything else is a 404
-MP4 = {200: {"description": "The clip", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}}}
+MP4: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The clip", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 def _out(request: Request, job: Job, user: User, c: Components) -> GenerationOut:
@@ -91,7 +92,7 @@ def download_video(
     job = downloadable_job(c, job_id, user)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this generation has no published video to download")
-    return FileResponse(c.storage.path(job.video_key), media_type="video/mp4", filename=f"{job.id}.mp4")
+    return FileResponse(c.storage.path(str(job.video_key)), media_type="video/mp4", filename=f"{job.id}.mp4")
 
 
 @router.post("/{job_id}/takedown", response_model=GenerationOut, responses=error_responses(403, 404, 422))

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -65,7 +67,8 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError):
         # Pages validate their forms themselves; what reaches here is a malformed address (e.g. /cameos/abc).
         if request.url.path.startswith(API_PREFIXES) and api_invalid is not None:
-            return await api_invalid(request, exc)
+            answer = api_invalid(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
         return render(request, "error.html", {"heading": "Not found", "message": "There is no such page."}, 404)
 
     for module in (pages, creator, operator, rights, cameos, verify, work_names):

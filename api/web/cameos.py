@@ -62,6 +62,7 @@ async def enroll(request: Request):
     c = request.app.state.components
     values = {k: str(form.get(k) or "").strip() for k in ("handle", "challenge_id", "kind")}
     video = form.get("video")
+    upload = video if is_upload(video) else None
     errors: dict[str, str] = {}
     try:
         values["handle"] = normalize_handle(values["handle"])
@@ -72,13 +73,13 @@ async def enroll(request: Request):
         errors["kind"] = "Choose a cameo (others may use it) or a protected likeness (never generate me)."
     if not values["challenge_id"] or len(values["challenge_id"]) > 64:
         errors["challenge_id"] = "The challenge is missing; start the enrollment again."
-    if not is_upload(video):
+    if upload is None:
         errors["video"] = "Selfie video: record or upload a short video performing the head movements."
-    if errors:
+    if errors or upload is None:
         return _enroll_page(request, user, values, errors, 422)
     path = None
     try:
-        path = await save_upload(video, c.settings.max_upload_bytes, ".mp4")
+        path = await save_upload(upload, c.settings.max_upload_bytes, ".mp4")
         # liveness + face embedding is seconds of CPU: off the event loop so other pages keep answering
         cm = await asyncio.to_thread(cameos.enroll, c, user.name, values["handle"], values["challenge_id"], path,
                                      kind=values["kind"])

@@ -90,7 +90,7 @@ def timeline(decisions: list[dict[str, Any]], status: str) -> list[dict[str, Any
             rows.append({"name": name, "title": STAGE_TITLES[name], "state": state, "what": STAGE_WHAT[name]})
             continue
         rows.append(_row(name, d))
-    rows.extend(_row(name, d) for name, d in seen.items())  # e.g. "gate" when a job failed outside a stage
+    rows.extend(_row(str(name), d) for name, d in seen.items())  # e.g. "gate" when a job failed outside a stage
     return rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import av
 from PIL import Image, ImageDraw, ImageFilter
@@ -109,5 +109,5 @@ async def save_upload(upload: UploadFile, limit: int, default_suffix: str = ".bi
         raise MediaError(str(exc)) from exc
 
 
-def is_upload(value: Any) -> bool:
+def is_upload(value: Any) -> TypeGuard[UploadFile]:
     return isinstance(value, UploadFile) and bool(value.filename)

@@ -114,7 +114,7 @@ def policy_form(request: Request):
 
 
 def parse_policy_form(form: Any, current: Policy) -> tuple[dict[str, Any], Policy | None, dict[str, str]]:
-    values = {k: str(v) for k, v in form.multi_items() if k != "csrf_token"}
+    values: dict[str, Any] = {k: str(v) for k, v in form.multi_items() if k != "csrf_token"}
     values["visible_watermark"] = "visible_watermark" in values
     errors: dict[str, str] = {}
     body = current.model_dump()
@@ -137,7 +137,8 @@ def parse_policy_form(form: Any, current: Policy) -> tuple[dict[str, Any], Polic
                     errors[key] = (f"{group} / {cat}: the {level} threshold must be a number from 0 to 1"
                                    f"{' (or empty: never blocks alone)' if level == 'block' else ''} (got {raw!r}).")
             if len(th) == 2:
-                if th["block"] is not None and th["review"] > th["block"]:
+                review, block = th["review"], th["block"]
+                if block is not None and review is not None and review > block:
                     errors[f"{group}:{cat}:review"] = (
                         f"{group} / {cat}: the review threshold ({th['review']:g}) must not be above the block "
                         f"threshold ({th['block']:g}).")
@@ -210,7 +211,7 @@ def dashboard_data(c: Any, days: int = 14) -> dict[str, Any]:
         for d in j.decisions:
             if d.get("decision") in VERDICTS:
                 per_stage[d.get("name", "?")][d["decision"]] += 1
-    days_rows = [{"day": day, "counts": per_day[day], "total": sum(per_day[day].values())}
+    days_rows: list[dict[str, Any]] = [{"day": day, "counts": per_day[day], "total": sum(per_day[day].values())}
                  for day in sorted(per_day, reverse=True)]
     order = [n for n in STAGE_ORDER if n in per_stage] + [n for n in per_stage if n not in STAGE_ORDER]
     stage_rows = [{"name": n, "title": STAGE_TITLES.get(n, n), "counts": per_stage[n],
