@@ -1,10 +1,11 @@
 """The prompt gate: normalise, embed, score every category, find names and @mentions.
 
 Signals, each visible in the result:
-- learned heads (evals/train_prompt.py): v5, frozen MiniLM (mean-pooled states of layers 2, 4, 6, served by
-  onnxruntime from a graph cached in the data dir, safety/prompt_frozen.py) plus hashed word/char n-grams, one
-  multi-task MLP, calibrated on leave-one-source-out predictions (evals/prompt_loso.py); still loadable: v4
-  (MiniLM top layers fine-tuned, stacked with n-gram heads) and v2 (linear heads), for
+- learned heads (evals/train_prompt.py): shipped v4, MiniLM with its top layers fine-tuned, stacked with
+  n-gram heads; also loadable (not shipped: it under-flags text-to-image harm, see evals/prompt_loso.py) v5,
+  frozen MiniLM (pooled states of layers 2, 4, 6, served by onnxruntime from a graph cached in the data dir,
+  safety/prompt_frozen.py) plus hashed n-grams, one multi-task MLP calibrated on leave-one-source-out
+  predictions; and v2 (linear heads), for
   sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
 - sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the

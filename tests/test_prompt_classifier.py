@@ -256,3 +256,27 @@ def test_onnx_serving_matches_eager_torch_and_falls_back_with_a_reason(clf: Prom
     run, runtime = pe.serving_runner(top, 2)
     assert runtime.startswith("torch (onnx export failed: RuntimeError: no exporter")
     assert np.abs(pe.encoder_logits(run, texts) - eager).max() == 0
+
+
+def test_frozen_encoder_graph_is_cached_checked_and_rebuilt(tmp_path: Path) -> None:
+    """The exported graph is cached by weight hash; a later load reuses it (no torch import needed); a
+    damaged cache is rebuilt, never served; the served states match eager torch."""
+    import numpy as np
+    import torch
+
+    from safety import prompt_frozen as pf
+
+    first = pf.FrozenEncoder(tmp_path)
+    assert first.built and first.graph.parent == tmp_path and first.weights_sha[:16] in first.graph.name
+    second = pf.FrozenEncoder(tmp_path)
+    assert not second.built
+    texts = ["a cat asleep on a sofa", "I will find where you live and hurt you", "blood " * 200]
+    served = second(texts)
+    enc = pf.tokenize(pf.model_path(), texts)
+    with torch.inference_mode():
+        eager = pf._torch_network(pf.model_path())(*(torch.from_numpy(enc[k]) for k in pf.INPUTS)).numpy()
+    assert np.abs(served - eager).max() < pf.MAX_DRIFT
+    # Damage the cached graph's reference: the next load rebuilds instead of serving an unchecked graph.
+    np.save(second.graph.with_suffix(".check.npy"), np.zeros_like(eager[:1]))
+    third = pf.FrozenEncoder(tmp_path)
+    assert third.built and np.abs(third(texts) - served).max() < 1e-5
