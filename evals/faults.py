@@ -505,10 +505,12 @@ def _check(c, out: Outcome, stages: list[str]) -> None:
             passed = sorted((st, "pass") for st in stages)
             if finished_pub and sorted(db) == passed and sorted(log_last) == passed:
                 pass  # every stage passed, recorded in the job and in the audit log
-            elif (not finished_pub and sorted(log_pre) == sorted((st, "pass") for st in stages[:-1])
-                  and sorted(db) == sorted([*((st, "pass") for st in stages[:-1]), (stages[-1], "running")])):
-                # every stage before publish passed, publish committed, and the worker died before the run
-                # recorded its end: safe, but the audit log has no job.finished for this publication
+            elif (not finished_pub and all(dict(db).get(st) == "pass" for st in stages[:-1])
+                  and dict(db).get(stages[-1]) in ("pass", "running")
+                  and (sorted(log_last) == passed or sorted(log_pre) == sorted((st, "pass") for st in stages[:-1]))):
+                # every stage before publish passed, publish committed, and the run's end was never recorded
+                # (its worker was killed, or its database connection dropped during the finish): safe, but
+                # the audit log has no job.finished for this publication
                 out.problems["incomplete record"].append(f"{p.job} (fault {p.kind}@{p.stage})")
             else:
                 out.problems["unsafe"].append(f"{p.job} (fault {p.kind}@{p.stage}): db {db} audit {log_last} "
