@@ -7,16 +7,18 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from gate import audit, metrics
 from gate.components import Components
-from gate.db import session_scope
+from gate.db import DatabaseUnavailable, session_scope
 from gate.decision import Decision
 from gate.evidence import drop_if_withdrawn, keep_evidence_frames
 from gate.job_status import transition
@@ -151,7 +153,17 @@ def run_job(
             keep_evidence_frames(c, job_id, ctx.draft, decisions)
         except Exception:  # showing the evidence is a courtesy; the decision stands without it
             log.exception("could not keep the evidence frames of %s", job_id)
-    status = _finish(c, job_id, result.status, decisions, result.reasons, attempt=job.attempts)
+    for tries_left in (2, 1, 0):
+        # A dropped database connection must not leave the run unrecorded: after a publish commits, nothing
+        # else would ever write its job.finished (the faults eval found one on PostgreSQL).
+        try:
+            status = _finish(c, job_id, result.status, decisions, result.reasons, attempt=job.attempts)
+            break
+        except (DatabaseUnavailable, OperationalError):
+            if not tries_left:
+                raise
+            log.warning("recording the end of job %s failed (database connection lost); trying again", job_id)
+            time.sleep(1.0)
     if result.status != JobStatus.PUBLISHED and ctx.draft is not None:
         drop_if_withdrawn(c, job_id, status, decisions)
     shutil.rmtree(workdir, ignore_errors=True)

@@ -79,3 +79,40 @@ def test_worker_sweeps_even_when_its_start_up_requeue_fails(tmp_path: Path, monk
     monkeypatch.setattr(Celery, "worker_main", lambda self, argv: worker_ready.send(sender=None))
     gate.queue.run_worker(Settings(data_dir=tmp_path / "data", sweep_seconds=3.0))
     assert started == [3.0]
+
+
+def test_a_connection_dropped_during_the_finish_leaves_no_publication_unrecorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The eval found it on PostgreSQL: another job's pg_terminate_backend dropped this worker's connection
+    while it recorded the end of a run whose publish had committed; the job stayed published with no
+    job.finished in the audit log, and nothing would ever write it. The finish is tried again."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session, col, select
+
+    import gate.job_worker
+    from gate import audit, jobs
+    from gate.components import Components
+    from gate.models import AuditEntry
+    from gate.requests import GenerationRequest
+    from gate.settings import Settings
+    from tests.test_job_races import _two_stages
+
+    _two_stages(monkeypatch)
+    c = Components(Settings(data_dir=tmp_path / "data"))
+    real, dropped = audit.append_in, []
+
+    def dropping(s, actor: str, event: str, subject: str = "", payload: object = None):
+        if event == "job.finished" and not dropped:
+            dropped.append(subject)
+            raise OperationalError("COMMIT", {}, Exception("terminating connection due to administrator command"))
+        return real(s, actor, event, subject, payload)
+
+    monkeypatch.setattr(gate.job_worker.audit, "append_in", dropping)
+    job = jobs.create_job(c, "bob", GenerationRequest(prompt="a red ball", seconds=1, resolution="480p"))
+    assert jobs.run_job(c, job.id) == "published"
+    with Session(c.engine) as s:
+        finished = s.exec(select(AuditEntry).where(col(AuditEntry.subject) == job.id,
+                                                   col(AuditEntry.event) == "job.finished")).all()
+    assert dropped == [job.id] and len(finished) == 1
+    c.engine.dispose()
