@@ -87,7 +87,7 @@ def cold_generate(data: Path, out: Path) -> tuple[float, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELGATE_")}
     env["REELGATE_DATA_DIR"] = str(data)
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "gate.cli", "generate", PROMPT, "--seconds", "10",
+    r = subprocess.run([sys.executable, "-m", "api.cli", "generate", PROMPT, "--seconds", "10",
                         "--resolution", "720p", "-o", str(out), "--json"], env=env, capture_output=True, text=True,
                        timeout=900, stdin=subprocess.DEVNULL)
     secs = time.perf_counter() - t0

@@ -65,7 +65,7 @@ def run(data_dir: Path, runs: int = 5, concurrent: int = 4, requests: int = 12) 
 
         port = _free_port()
         env = {**os.environ, "REELGATE_DATA_DIR": str(data)}
-        server = subprocess.Popen([sys.executable, "-m", "gate.cli", "serve", "--port", str(port), "--workers", "0"],
+        server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "0"],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"

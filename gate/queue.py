@@ -148,7 +148,7 @@ def run_worker(settings: Settings, concurrency: int = 1, loglevel: str = "INFO")
     finally:
         if restart.is_set():  # (not when an operator stops the worker)
             # exec replaces the process image, hung native calls and all; the queue and leases carry on
-            args = [sys.executable, "-m", "gate.cli", "worker", "--concurrency", str(concurrency),
+            args = [sys.executable, "-m", "api.cli", "worker", "--concurrency", str(concurrency),
                     "--loglevel", loglevel]
             log.warning("re-executing the worker: %s", " ".join(args))
             os.execv(sys.executable, args)

@@ -37,7 +37,7 @@ def _drop_guards(conn) -> None:
 
 
 def _cli(*args: str):
-    from gate.cli import cli
+    from api.cli import cli
     from gate.components import reset_components
 
     reset_components()

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-import gate.cli.rights  # noqa: F401  registers the `rights` group
-from gate.cli.base import cli
+import api.cli.rights  # noqa: F401  registers the `rights` group
+from api.cli.base import cli
 from safety.copyright import read_image_file
 
 FIX = Path(__file__).parent / "fixtures" / "copyright"

@@ -155,7 +155,7 @@ def test_unavailable_model_says_why(tmp_path: Path) -> None:
 
 
 def test_cli_detect_json_and_errors(tmp_path: Path) -> None:
-    from gate.cli.base import cli
+    from api.cli.base import cli
 
     runner = CliRunner()
     res = runner.invoke(cli, ["detect", str(AI_GIF), "--json"])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import gate.cli.faces  # noqa: F401  registers the `faces` group
-from gate.cli.base import cli
+import api.cli.faces  # noqa: F401  registers the `faces` group
+from api.cli.base import cli
 
 FIX = Path(__file__).parent / "fixtures" / "faces"
 

@@ -22,7 +22,7 @@ STAGES = list(STAGE_NAMES)  # the order the stages declare (gate/stages/__init__
 def reelgate(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REELGATE_")}
     env["REELGATE_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "gate.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
                           timeout=900, stdin=subprocess.DEVNULL)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gate.cli import cli
+from api.cli import cli
 
 pytestmark = pytest.mark.slow
 

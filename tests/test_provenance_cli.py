@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import gate.cli.provenance  # noqa: F401  registers the groups
-from gate.cli.base import cli
+import api.cli.provenance  # noqa: F401  registers the groups
+from api.cli.base import cli
 from provenance.c2pa_sign import sign_video
 from provenance.certs import ensure_dev_signer
 from provenance.synthetic import make_test_clip

@@ -23,7 +23,7 @@ PROMPT = {"prompt": "a blue ball bouncing on a wooden floor", "seconds": 2, "res
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gate.cli", "worker", "--loglevel", "WARNING"],
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--loglevel", "WARNING"],
                             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 

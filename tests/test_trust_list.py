@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gate.cli import cli
+from api.cli import cli
 from provenance import trust_list
 from provenance.errors import ProvenanceError
 from tests.conftest import FIXTURES

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-import gate.cli.core  # noqa: F401  registers the `users` group
-from gate.cli.base import cli
+import api.cli.core  # noqa: F401  registers the `users` group
+from api.cli.base import cli
 from gate.models import AuditEntry
 from gate.users import create_user
 from tests.web_helpers import Browser

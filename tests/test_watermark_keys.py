@@ -206,7 +206,7 @@ def test_health_warns_about_generated_keys_on_a_shared_broker(components) -> Non
 
 
 def test_cli_keys_rotate_and_new_key(settings, monkeypatch) -> None:
-    from gate.cli import cli
+    from api.cli import cli
 
     run = CliRunner()
     out = run.invoke(cli, ["watermark", "keys", "--json"])

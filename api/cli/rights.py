@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli.base import cli, emit, fail, json_option, settings
+from api.cli.base import cli, emit, fail, json_option, settings
 
 CLIP_SAMPLE_SECONDS = 1.0
 MAX_CLIP_FRAMES = 20

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gate.cli.base import cli
+from api.cli.base import cli
 
 # Registration imports (each module adds its commands to `cli`).
-from gate.cli import (  # noqa: E402,F401  isort: skip
+from api.cli import (  # noqa: E402,F401  isort: skip
     core,
     detect,
     faces,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli.base import cli, emit, fail, json_option, settings
+from api.cli.base import cli, emit, fail, json_option, settings
 
 _existing = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -140,7 +140,7 @@ def watermark_group() -> None:
 @json_option
 def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool) -> None:
     """Mark SRC's video and audio with PAYLOAD and write DST (H.264 + AAC MP4)."""
-    from gate.cli.watermark_keys import keyring_or_fail
+    from api.cli.watermark_keys import keyring_or_fail
     from provenance.errors import ProvenanceError
     from provenance.watermark import embed_clip
 
@@ -164,7 +164,7 @@ def watermark_embed(src: Path, dst: Path, payload: str, crf: int, as_json: bool)
 @json_option
 def watermark_detect(file: Path, start_s: float, max_seconds: float, as_json: bool) -> None:
     """Look for our watermark in FILE (video and audio) and report payload, confidence and p-value."""
-    from gate.cli.watermark_keys import keyring_or_fail
+    from api.cli.watermark_keys import keyring_or_fail
     from provenance.errors import ProvenanceError
     from provenance.watermark import detect_clip
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from gate.cli.base import cli, emit, fail, json_option, settings
+from api.cli.base import cli, emit, fail, json_option, settings
 
 
 def _components():
@@ -40,7 +40,7 @@ def serve(host: str, port: int, workers: int) -> None:
     c = _components()
     # the gate's own log lines (audit checkpoints, takedowns) beside uvicorn's, on the operator's stderr
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    procs = [subprocess.Popen([sys.executable, "-m", "gate.cli", "worker"]) for _ in range(max(0, workers))]
+    procs = [subprocess.Popen([sys.executable, "-m", "api.cli", "worker"]) for _ in range(max(0, workers))]
     try:
         click.echo(f"reelgate: data in {c.settings.resolved_data_dir}; queue "
                    f"{'embedded' if c.settings.embedded_queue else c.settings.broker_url}", err=True)

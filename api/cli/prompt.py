@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from gate.cli.base import cli, emit, fail, json_option, settings
+from api.cli.base import cli, emit, fail, json_option, settings
 from gate.names import apply_names
 from gate.policy import Policy
 from gate.stages.prompt import prompt_decision

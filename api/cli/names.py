@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gate.cli.base import cli, emit, fail, json_option, settings
+from api.cli.base import cli, emit, fail, json_option, settings
 from gate.names import KINDS, NamesError, add_name, load_names, remove_name
 
 KIND = click.Choice(KINDS)

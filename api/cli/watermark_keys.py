@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gate.cli.base import emit, fail, json_option, settings
-from gate.cli.provenance import watermark_group
+from api.cli.base import emit, fail, json_option, settings
+from api.cli.provenance import watermark_group
 
 if TYPE_CHECKING:
     from gate.watermark_keys import WatermarkKeys

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gate.cli.base import cli, emit, fail, json_option, settings
+from api.cli.base import cli, emit, fail, json_option, settings
 
 
 def _backend():
