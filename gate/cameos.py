@@ -128,7 +128,8 @@ def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: st
             # Compare-and-set, then read: an approve that committed first has moved the file to
             # videos/, and that is the key deleted here. A job still running (its draft recorded, not
             # yet finished) is stopped too: its finish finds it taken down and leaves it so.
-            transition(s, vid, {"published", "review", "running", "queued"}, "taken_down")
+            transition(s, vid, {JobStatus.PUBLISHED, JobStatus.REVIEW, JobStatus.RUNNING, JobStatus.QUEUED},
+                       JobStatus.TAKEN_DOWN)
             job = s.get(Job, vid)
             if job is None:
                 continue

@@ -72,7 +72,6 @@ class Components:
         if warning := self.watermark_keys.shared_broker_warning():
             log.warning(warning)
 
-
         self.prompt_classifier: Lazy[Any] = Lazy("prompt classifier", self._load_prompt_classifier)
         self.frame_gate: Lazy[Any] = Lazy("frame gate", self._load_frame_gate)
         self.face_backend: Lazy[Any] = Lazy("face backend", self._load_face_backend)
