@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -119,7 +120,9 @@ def test_a_chunked_body_is_cut_off_at_the_route_limit(components) -> None:
              "client": ("127.0.0.1", 1234), "server": ("testserver", 80),
              "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
                          (b"authorization", f"Bearer {key}".encode())]}
-    asyncio.run(app(scope, receive, send))
+    # in a thread of its own: an earlier test (Playwright's sync API) may leave an event loop in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 413
     assert pulled <= JSON_MAX_BYTES + 16 * 1024
 
