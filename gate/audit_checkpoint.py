@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from gate.models import utcnow
 from gate.settings import Settings
+from provenance.secret_files import create_once
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FILE = "audit_checkpoints.jsonl"
@@ -87,25 +87,11 @@ def _generated_key(keys_dir: Path) -> Ed25519PrivateKey:
     if not path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        # Written whole under a temporary name, then linked into place: a process starting at the same
-        # moment finds no file or the complete key, never half of one.
-        tmp = keys_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        else:
+        if create_once(path, pem):  # a process starting at the same moment reads the winner's key
             # info, not warning: a first start is normal, and one-shot CLI commands keep stderr for errors
             # (`serve` logs at INFO; /health and the README say where the key lives)
             log.info("generated the audit signing key %s (set REELGATE_AUDIT_SIGNING_KEY to keep it "
-                        "outside the data dir)", path)
-        finally:
-            tmp.unlink()
+                     "outside the data dir)", path)
     try:
         return _parse_key(str(path))
     except AuditKeyError as exc:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provenance.errors import ProvenanceError
+from provenance.secret_files import create_once
 
 MIN_KEY_BYTES = 32
 MAX_KEYS = 8  # 8 keys x the smallest video bound (1/256 x 2^-16) = 4.8e-7, still under the 1e-6 threshold
@@ -175,16 +176,9 @@ def ensure_keyring_file(keys_dir: Path) -> Keyring:
     keys_dir = _private_dir(keys_dir)
     path = keys_dir / KEYRING_FILE
     if not path.exists():
-        tmp = keys_dir / f".{KEYRING_FILE}.{os.getpid()}.tmp"
-        _, text = new_key()
-        entry = _entry(text)
-        try:
-            _write_new(tmp, {"current": entry["id"], "keys": [entry]})
-            os.link(tmp, path)  # the first process wins; a concurrent one reads the winner's keyring
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+        entry = _entry(new_key()[1])
+        # the first process wins; a concurrent one reads the winner's keyring
+        create_once(path, json.dumps({"current": entry["id"], "keys": [entry]}, indent=1).encode())
     return read_keyring_file(path)
 
 
