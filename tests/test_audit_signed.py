@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
-import socket
 import stat
 
 import pytest
@@ -153,15 +151,11 @@ def test_update_and_delete_refused_on_sqlite(components) -> None:
 
 
 def test_update_delete_truncate_refused_on_postgresql(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL not running at 127.0.0.1:5432 in CI")
-        pytest.skip("PostgreSQL not running at 127.0.0.1:5432")
+    from tests.services import fresh_pg_database, require_services
+
+    require_services("PostgreSQL")
     from gate.components import Components
     from gate.settings import Settings
-    from tests.services import fresh_pg_database
 
     with fresh_pg_database() as url:
         c = Components(Settings(data_dir=tmp_path / "data", database_url=url))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import socket
 import threading
 import time
 from collections import Counter
@@ -28,14 +27,6 @@ from gate.decision import Decision
 from gate.models import Job, utcnow
 
 ROUNDS = 200
-
-
-def _pg_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,11 +68,9 @@ def racing(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         yield c
         c.engine.dispose()
     else:
-        if not _pg_up():
-            if os.environ.get("CI"):
-                pytest.fail("PostgreSQL not running at 127.0.0.1:5432 in CI: the race tests must run on it")
-            pytest.skip("PostgreSQL not running at 127.0.0.1:5432")
-        from tests.services import fresh_pg_database
+        from tests.services import fresh_pg_database, require_services
+
+        require_services("PostgreSQL")
 
         with fresh_pg_database() as url:
             monkeypatch.setenv("REELGATE_DATABASE_URL", url)
