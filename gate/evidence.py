@@ -61,10 +61,14 @@ def delete_evidence(c: Components, job_id: str) -> int:
     return c.storage.delete_prefix(f"evidence/{job_id}")
 
 
+def frame_handles(decisions: list[dict[str, Any]]) -> set[str]:
+    """The likenesses that frame-level findings name (the likeness stage's evidence)."""
+    return {e["handle"] for d in decisions for e in d.get("evidence") or []
+            if isinstance(e, dict) and isinstance(e.get("handle"), str) and isinstance(e.get("frame"), int)}
+
+
 def shows_handle(decisions: list[dict[str, Any]], handle: str) -> bool:
-    """Whether any frame-level finding names this likeness (the likeness stage's evidence)."""
-    return any(isinstance(e, dict) and e.get("handle") == handle and isinstance(e.get("frame"), int)
-               for d in decisions for e in d.get("evidence") or [])
+    return handle in frame_handles(decisions)
 
 
 def delete_evidence_showing(c: Components, handle: str) -> list[str]:
@@ -92,8 +96,7 @@ def drop_if_withdrawn(c: Components, job_id: str, status: str, decisions: list[d
 
     withdrawn = status == "taken_down"
     if not withdrawn:
-        handles = {e["handle"] for d in decisions for e in d.get("evidence") or []
-                   if isinstance(e, dict) and isinstance(e.get("handle"), str) and isinstance(e.get("frame"), int)}
+        handles = frame_handles(decisions)
         if handles:
             with Session(c.engine) as s:
                 withdrawn = s.exec(select(Cameo.id).where(col(Cameo.handle).in_(handles),
