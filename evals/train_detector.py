@@ -8,7 +8,9 @@ Training material (labels by what the footage *is*):
             c2pa/video/video1_no_manifest.mp4: handheld phone footage of a river (the SDK's signing target);
             its signed copies video1_signed.mp4 / legacy_signed.mp4 are the same footage and are NOT added
             twice; c_unsigned.mov is a synthetic colour gradient, not footage: excluded.
-  AI (1)    ai_generated_video/<generator>/*  (AnimateDiff, ModelScope/Zeroscope, Open-Sora 1.0/1.1)
+  AI (1)    ai_generated_video/<generator>/*  (AnimateDiff, Open-Sora 1.0/1.1)
+Never used: ai_generated_video/dvgd (copied from the DVGD data set, which is held out for evaluation: never
+trained on, tuned to or scored here); list_clips refuses any folder of HELD_OUT_GENERATORS.
 Excluded on purpose: characters/big_buck_bunny (computer-rendered animation: neither camera footage nor
 the output of a generative model; either label would teach the wrong thing; the eval reports its score as
 an out-of-scope probe), camera pans over still photos (not video), still images.
@@ -40,7 +42,8 @@ from safety.detector.features import FEATURE_NAMES, MODEL_FEATURES, MODEL_SPATIA
 from safety.detector.model import DEFAULT_MODEL, MODEL_VERSION, file_sha256, fit_model
 
 REAL_EXTRA = ["c2pa/video/video1_no_manifest.mp4"]
-GENERATORS = ["animatediff", "dvgd", "open_sora_1.0", "open_sora_1.1"]
+GENERATORS = ["animatediff", "open_sora_1.0", "open_sora_1.1"]
+HELD_OUT_GENERATORS = frozenset({"dvgd"})  # held-out evaluation data: never train, tune or score on it
 # name -> GIF-export augmentation (dither, colours) applied before the common normalisation
 VARIANTS: dict[str, tuple[str, int] | None] = {"plain": None, "gif_fs32": ("fs", 32), "gif_bayer32": ("bayer", 32)}
 MAX_WINDOWS_PER_CLIP = 12
@@ -110,6 +113,8 @@ def list_clips(data_dir: Path, extra: list[ClipEntry] | None = None) -> list[Cli
     clips += [ClipEntry(data_dir / rel, 0, "real") for rel in REAL_EXTRA if (data_dir / rel).is_file()]
     clips += extra or []
     for gen in GENERATORS:
+        if gen in HELD_OUT_GENERATORS:
+            raise SystemExit(f"{gen} is held out for evaluation and must never be trained on")
         gdir = data_dir / "ai_generated_video" / gen
         if gdir.is_dir():
             clips += [ClipEntry(p, 1, gen) for p in sorted(gdir.iterdir()) if p.is_file()]
