@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -15,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from gate import audit
 from gate.models import ROLES, User, WebSession, utcnow
+from provenance.secret_files import create_once
 
 NAME = re.compile(r"^[a-z0-9_.]{2,32}$")
 KEY_PREFIX = "rg_"
@@ -129,3 +131,13 @@ def web_session_user(engine: Engine, name: str, key_hash: str, sid: str) -> User
             and live is not None and live.user == name and live.expires_at > utcnow()):
         return row
     return None
+
+
+def session_secret(keys_dir: Path) -> str:
+    """The console's cookie-signing secret, created once per data dir (0600) and shared by every API process."""
+    path = keys_dir / "web_session.key"
+    create_once(path, secrets.token_urlsafe(48).encode())  # first process wins; the others read its secret
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise RuntimeError(f"{path} holds a session secret that is too short; delete it to make a new one")
+    return secret

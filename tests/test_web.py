@@ -647,7 +647,7 @@ def test_verify_real_image_end_to_end(web) -> None:
 
 
 def test_session_secret_is_created_once_private_and_shared(tmp_path) -> None:
-    from api.web.session import session_secret
+    from gate.users import session_secret
 
     keys = tmp_path / "keys"
     keys.mkdir()
@@ -672,7 +672,7 @@ def test_cookie_signed_by_another_install_is_ignored(web, tmp_path) -> None:
     r = b.get("/ops/review")
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
     # even with our secret, a name without the hash of that user's current key is not a session
-    from api.web.session import session_secret
+    from gate.users import session_secret
 
     secret = session_secret(web[3].settings.keys_dir)
     b.client.cookies.set("reelgate_session", TimestampSigner(secret).sign(forged).decode())

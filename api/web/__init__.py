@@ -17,7 +17,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from api.security import SecurityHeaders, cookie_secure
 from api.web import cameos, creator, operator, pages, rights, verify, work_names
 from api.web.render import render
-from api.web.session import SESSION_COOKIE, CsrfError, SignInRequired, WrongRole, session_secret
+from api.web.session import SESSION_COOKIE, CsrfError, SignInRequired, WrongRole
+from gate.users import session_secret
 
 API_PREFIXES = ("/v1/", "/health", "/metrics", "/openapi.json", "/docs", "/redoc")
 

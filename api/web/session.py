@@ -9,10 +9,8 @@ REELGATE_SESSION_HOURS however active it is.
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -36,26 +34,6 @@ class WrongRole(Exception):  # noqa: N818
 
 class CsrfError(Exception):
     """A state-changing form arrived without this session's token (expired page or another site)."""
-
-
-def session_secret(keys_dir: Path) -> str:
-    """The cookie-signing secret, created once per data dir (0600) and shared by every API process."""
-    path = keys_dir / "web_session.key"
-    if not path.exists():
-        tmp = keys_dir / f".web_session.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
-        try:
-            os.link(tmp, path)  # first writer wins; a concurrent second process reads the winner's secret
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    secret = path.read_text().strip()
-    if len(secret) < 32:
-        raise RuntimeError(f"{path} holds a session secret that is too short; delete it to make a new one")
-    return secret
 
 
 def csrf_token(request: Request) -> str:
