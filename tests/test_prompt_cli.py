@@ -72,6 +72,11 @@ def test_names_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(cli, ["names", "remove", "character", "Nobody Anywhere"])
     assert r.exit_code != 0 and "no character named" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["audit", "list", "--json"])
+    events = [(e["event"], e["subject"]) for e in json.loads(r.output)]
+    assert ("names.add", "public_figure:Jane Localmayor") in events
+    assert ("names.remove", "character:Pikachu") in events
+    assert not any("Nobody Anywhere" in subject for _, subject in events)  # a refused change is not recorded
     r = CliRunner().invoke(cli, ["names", "list", "--json"])
     out = json.loads(r.output)
     assert out["added"]["public_figure"] == {"Jane Localmayor": ["Mayor Jane"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import shutil
 import subprocess
@@ -235,6 +236,21 @@ def audit_verify(as_json: bool) -> None:
     emit(report.as_dict(), as_json, human=human)
     if not report.ok:
         sys.exit(1)
+
+
+@audit.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--subject", default=None, help="only entries about this subject")
+@json_option
+def audit_list(limit: int, subject: str | None, as_json: bool) -> None:
+    """The newest audit entries, newest first."""
+    from gate.audit import recent
+
+    rows = recent(_components().engine, limit=limit, subject=subject)
+    out = [{"seq": e.seq, "ts": e.ts, "actor": e.actor, "event": e.event, "subject": e.subject,
+            "payload": json.loads(e.payload)} for e in rows]
+    emit(out, as_json, human="\n".join(f"{e['seq']:>6} {e['ts'][:19]} {e['actor']:<12} {e['event']:<24} {e['subject']}"
+                                         for e in out) or "no entries")
 
 
 @cli.command()

@@ -10,6 +10,19 @@ from gate.names import KINDS, NamesError, add_name, load_names, remove_name
 KIND = click.Choice(KINDS)
 
 
+def _audit(event: str, kind: str, name: str, payload: dict[str, object]) -> None:
+    """Name-list changes decide what the gate blocks, so each one goes into the audit log like a policy change."""
+    from gate import audit
+    from gate.audit_checkpoint import AuditKeyError
+    from gate.components import get_components
+    from gate.db import DatabaseUnavailable
+
+    try:
+        audit.append(get_components(settings()).engine, "cli", event, f"{kind}:{name}", payload)
+    except (DatabaseUnavailable, AuditKeyError) as exc:
+        fail(f"the change is saved but could not be audited: {exc}")
+
+
 @cli.group("names")
 def names() -> None:
     """Public figures, characters and brands the prompt gate recognises (shipped lists plus your changes)."""
@@ -65,6 +78,7 @@ def add(kind: str, name: str, aliases: tuple[str, ...], as_json: bool) -> None:
         data = add_name(settings().resolved_data_dir, kind, name, list(aliases))
     except NamesError as exc:
         fail(str(exc))
+    _audit("names.add", kind, name, {"aliases": list(aliases)})
     emit({"kind": kind, "added": name, "aliases": list(aliases), "names": data}, as_json,
          f"added {kind} {name!r}; restart the API and workers to apply it")
 
@@ -88,5 +102,6 @@ def remove(kind: str, name: str, as_json: bool) -> None:
         data = remove_name(settings().resolved_data_dir, kind, name)
     except NamesError as exc:
         fail(str(exc))
+    _audit("names.remove", kind, name, {})
     emit({"kind": kind, "removed": name, "names": data}, as_json,
          f"removed {kind} {name!r}; restart the API and workers to apply it")
