@@ -124,6 +124,27 @@ def test_nudenet_scores_safe_images_low_and_reports_signals() -> None:
     assert any(d["class"].startswith("FACE") for d in dets)
 
 
+
+@pytest.mark.slow
+def test_nudenet_fast_path_gives_nudenet_own_detections() -> None:
+    """The gate's own input and decoding of NudeDetector (safety.frames._nudenet_detect) return exactly what
+    nudenet's detect returns on the BGR frame, on portraits (face boxes found), wide and tall frames."""
+    from PIL import Image
+
+    gate = FrameGate()
+    faces = Path(__file__).parent / "fixtures" / "faces"
+    images = [np.asarray(Image.open(faces / n).convert("RGB")) for n in ("obama_biden_two_people.jpg",
+                                                                         "paul_rudd_1.jpg", "coffee.jpg")]
+    wide = images[0]
+    images += [np.ascontiguousarray(wide[: wide.shape[0] // 2]), np.ascontiguousarray(wide[:, : wide.shape[1] // 3])]
+    found = 0
+    for rgb in images:
+        ours = gate.detect_nudity(rgb)
+        theirs = list(gate._nude.detect(np.ascontiguousarray(rgb[..., ::-1])))
+        assert ours == theirs
+        found += len(ours)
+    assert found > 0
+
 def test_clip_weights_missing_is_reported(tmp_path: Path) -> None:
     gate = FrameGate(clip_weights=tmp_path / "missing.pt")
     sig = gate.signals()["frames.clip"]
