@@ -26,7 +26,9 @@ def import_all_models() -> None:
     """Every table the migrations manage, so that SQLModel.metadata is complete."""
     import consent.models  # noqa: F401
     import gate.models  # noqa: F401
+    import gate.moderation_models  # noqa: F401
     import safety.copyright.models  # noqa: F401
+    import safety.hashbank.models  # noqa: F401
 
 
 def make_engine(url: str) -> Engine:
