@@ -184,6 +184,13 @@ class Components:
         return ensure_dev_signer(s.keys_dir)
 
     @cached_property
+    def bank_index(self) -> Any:
+        """The hash banks' PDQ index (gate.banks.BankIndex), caught up with the database at each use."""
+        from gate.banks import BankIndex
+
+        return BankIndex()
+
+    @cached_property
     def trust_anchors_pem(self) -> bytes | None:
         """The public C2PA trust list (the installation's copy, else the shipped snapshot), the operator's
         anchors file and, for the embedded default, our own development CA."""
