@@ -186,16 +186,21 @@ class AudioMark:
         # "no mark" however many hypotheses are tried (no Bonferroni factor, no over-confidence)
         hyps = scale_hypotheses()
         zs = np.stack([self._sync_z(spec.rows(a, b)) for a, b in hyps])  # (hypothesis, pattern)
+        # two ranks, the better one counted twice (Bonferroni over the two): at the unchanged scale alone
+        # (most edits keep it: codecs, mixing, cuts; no search, so decoys score lower) and over the search
+        i0 = hyps.index((1.0, 1.0))
         best_z = zs.max(axis=0)
         z = float(best_z[0])
-        log_p_sync = math.log((1 + int(np.sum(best_z[1:] >= z))) / (N_DECOYS + 1))
-        # the payload is read at the N_DECODE best hypotheses of the real pattern (a wrong scale can
-        # outscore the right one by a little: the sync alone is weak, the payload carries the evidence);
-        # each read is a chance for the CRC to pass by luck, so the bound below is multiplied by N_DECODE
+        rank = min(int(np.sum(zs[i0, 1:] >= zs[i0, 0])), int(np.sum(best_z[1:] >= z)))
+        log_p_sync = min(0.0, math.log(2 * (1 + rank) / (N_DECOYS + 1)))
+        # the payload is read at the unchanged scale and at the N_DECODE - 1 best other hypotheses of the
+        # real pattern (a wrong scale can outscore the right one by a little: the sync alone is weak, the
+        # payload carries the evidence); each read is a chance for the CRC to pass by luck, so the bound
+        # below is multiplied by N_DECODE
         real = zs[:, 0]
-        order = [i for i in np.argsort(-real) if _local_max(real, hyps, int(i))][:N_DECODE]
+        order = [i0] + [int(i) for i in np.argsort(-real) if i != i0 and _local_max(real, hyps, int(i))]
         best: dict | None = None
-        for i in order:
+        for i in order[:N_DECODE]:
             a, b = self._refine(spec, hyps[i][0], hyps[i][1], float(real[i]))
             res = self._read(spec.rows(a, b), log_p_sync + math.log(N_DECODE))
             res.update(sync_z=round(z, 2), seconds=round(n / sr, 3), speed=round(a, 4), pitch=round(b, 4))
