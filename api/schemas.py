@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# the verify report type lives beside the code that builds it (gate)
+from gate.verify_report import VerifyReport as VerifyReport
+
 
 class StageDecision(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -204,16 +207,3 @@ class ChainReportOut(BaseModel):
     problem: str = ""
 
 
-class VerifyReport(BaseModel):
-    """Provenance of an uploaded file; each part is a report of its own (see README, Verify)."""
-
-    model_config = ConfigDict(extra="allow")
-    file: str
-    kind: str
-    c2pa: dict[str, Any]
-    watermark: dict[str, Any]
-    detector: dict[str, Any]
-    verdict_code: str
-    verdict: str
-    timings: dict[str, float]
-    seconds: float
