@@ -10,8 +10,32 @@ import click
 
 from gate.settings import Settings, load_settings
 
+# Modules that register commands on `cli`. They load on demand: all of them pull in the pipeline, the database
+# and the media stacks (~1 s of CPU before any work), which `reelgate classify-prompt` needs none of.
+COMMAND_MODULES = ("banks", "core", "detect", "faces", "names", "prompt", "provenance", "rights", "watermark_keys")
+# Commands whose one module is known: only it loads.
+MODULE_OF = {"classify-prompt": "prompt"}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyCommands(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            _register(MODULE_OF.get(cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register(None)
+        return super().list_commands(ctx)
+
+
+def _register(module: str | None) -> None:
+    import importlib
+
+    for name in (module,) if module else COMMAND_MODULES:
+        importlib.import_module(f"api.cli.{name}")
+
+
+@click.group(cls=_LazyCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """reelgate: trust-and-safety and provenance gate for generative video."""

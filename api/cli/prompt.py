@@ -18,7 +18,7 @@ import click
 from api.cli.base import cli, emit, fail, json_option, settings
 from gate.names import apply_names
 from gate.policy import Policy
-from gate.stages.prompt import prompt_decision
+from gate.prompt_policy import prompt_decision
 
 BATCH = 64
 
