@@ -340,12 +340,23 @@ def match_images(c: Components, images: list[np.ndarray], path: Path | None = No
         return _describe(s, matches, exact)
 
 
-def check_file(c: Components, path: Path) -> dict[str, Any]:
-    """`reelgate banks check FILE`, the API's and the verify report's bank section."""
+def sample(path: Path) -> list[Any]:
+    """The frames a file is checked by: those the frame gate would take (first, last, shot changes, every
+    FRAME_EVERY_SECONDS), at most MAX_QUERY_FRAMES."""
     from safety.frames import decode_sample, thin_frames
 
-    frames = thin_frames(decode_sample(Path(path), FRAME_EVERY_SECONDS), MAX_QUERY_FRAMES)
-    images = [f.image for f in frames]
+    return thin_frames(decode_sample(Path(path), FRAME_EVERY_SECONDS), MAX_QUERY_FRAMES)
+
+
+def check_file(c: Components, path: Path) -> dict[str, Any]:
+    """`reelgate banks check FILE`, the API's and the verify report's bank section. A file that cannot be
+    decoded raises BankError."""
+    from safety.frames import FrameError
+
+    try:
+        images = [f.image for f in sample(path)]
+    except FrameError as exc:
+        raise BankError(str(exc)) from exc
     matches = match_images(c, images, Path(path))
     decision, _ = verdict(matches)
     return {"matches": matches, "frames": len(images), "usable_frames": len(query_frames(images)),

@@ -28,6 +28,7 @@ def import_all_models() -> None:
     import gate.models  # noqa: F401
     import gate.moderation_models  # noqa: F401
     import safety.copyright.models  # noqa: F401
+    import safety.hashbank.models  # noqa: F401
 
 
 def make_engine(url: str) -> Engine:

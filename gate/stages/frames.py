@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from gate import banks
 from gate.components import Components
 from gate.decision import Decision, Signal, worst
 from gate.pipeline import JobState
@@ -13,8 +14,9 @@ from gate.stages.text import language_verdict
 class FrameStage:
     name = "frames"
     title = "Frame check"
-    description = "checks the frames and any spoken words for nudity, violence and other harm"
-    reads = frozenset({"frame_sample", "clip_metadata"})
+    description = ("checks the frames and any spoken words for nudity, violence and other harm, and the frames "
+                   "(and any remix source) against the hash banks of known and taken-down clips")
+    reads = frozenset({"frame_sample", "clip_metadata", "remix_source"})
     provides: frozenset[str] = frozenset()
     concurrent = True
     MAX_FRAMES = 64
@@ -24,15 +26,18 @@ class FrameStage:
 
     def signals(self) -> list[Signal]:
         gate, why = self.c.frame_gate.get()
+        # hashes need no weights: PDQ (pdqhash) in the banks' index
+        bank = Signal("frames.hash_banks", "pdqhash PDQ/vPDQ, faiss multi-index hashing", True, True)
         if gate is None:
             return [Signal("frames.nudenet", "nudenet", False, False, why),
-                    Signal("frames.clip", "open_clip", False, False, why)]
-        return [Signal.from_report(n, i) for n, i in gate.signals().items()]
+                    Signal("frames.clip", "open_clip", False, False, why), bank]
+        return [*(Signal.from_report(n, i) for n, i in gate.signals().items()), bank]
 
     def run(self, ctx: JobState) -> Decision:
         gate, _ = self.c.frame_gate.get()
         policy = self.c.policy
-        report = gate.assess_frames(ctx.frames().thinned(self.MAX_FRAMES))
+        frames = ctx.frames().thinned(self.MAX_FRAMES)
+        report = gate.assess_frames(frames)
         verdict = "pass"
         reasons: list[str] = []
         for category, score in report.categories.items():
@@ -56,11 +61,22 @@ class FrameStage:
         if report.unscored:
             not_run["frames.unscored"] = "no signal scored: " + ", ".join(report.unscored)
         models = {n: i.get("model", "") for n, i in report.signals.items()}
+        models["frames.hash_banks"] = "pdq+vpdq, distance <= 31"
+
+        # Stay-down: the generated frames, and the clip being remixed, against the hash banks
+        matches = banks.match_images(self.c, [f.image for f in frames])
+        if ctx.remix_source is not None:
+            matches += banks.match_images(self.c, [f.image for f in banks.sample(ctx.remix_source)],
+                                          ctx.remix_source)
+        bank_verdict, bank_reasons = banks.verdict(matches, "the generated clip")
+        verdict = worst(verdict, bank_verdict)
+        reasons.extend(bank_reasons)
 
         # Spoken words are content too: the dialogue goes through the prompt gate.
         speech = " ".join(ctx.clip_metadata.get("speech_text", []) or [])
         scores = {k: round(float(v), 4) for k, v in report.categories.items()}
         scores["frames_sampled"] = float(report.frames)
+        scores["hash_bank_matches"] = float(len(matches))
         if speech.strip():
             clf, why = self.c.prompt_classifier.get()
             if clf is None:
