@@ -181,7 +181,7 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
         p = det.get("ai_probability")
         if p is None:
             parts.append(f"no provenance signal; the AI-video detector could not run ({det.get('why')})")
-        elif not det.get("informative", True):
+        elif not det.get("informative", False):
             parts.append("no provenance signal; inconclusive (the AI-video detector has no reliable signal "
                          "for this kind of file yet, so it does not lean either way)")
         elif INCONCLUSIVE_BAND[0] <= p <= INCONCLUSIVE_BAND[1]:
@@ -194,6 +194,106 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
                          f"mainly from {top} evidence (an estimate, not proof)")
     text = "; ".join(parts)
     return code, text[0].upper() + text[1:]
+
+
+def _credentials_evidence(cp: dict[str, Any]) -> dict[str, Any]:
+    sig = cp.get("signer") or {}
+    signer = sig.get("common_name") or sig.get("issuer") or "an unknown signer"
+    said = _manifest_says(cp.get("summary") or {})
+    state = cp.get("state")
+    if state == "trusted":
+        return {"finding": "trusted", "counts": True,
+                "says": f"Content Credentials signed by {signer}, a signer on the configured trust list, and "
+                        f"unmodified since signing{said}"}
+    if state == "valid":
+        return {"finding": "untrusted", "counts": True,
+                "says": f"Content Credentials signed as {signer} and unmodified since signing, but the signer is "
+                        f"not on a configured trust list, so who signed is not confirmed{said}"}
+    if state == "invalid":
+        why = ", ".join(cp.get("failures") or []) or cp.get("error") or "validation failed"
+        return {"finding": "tampered", "counts": True,
+                "says": f"Content Credentials present but invalid ({why}): modified after signing or badly signed"}
+    if cp.get("unsupported"):
+        return {"finding": "absent", "counts": False,
+                "says": "no Content Credentials: this format cannot carry them"}
+    return {"finding": "absent", "counts": False,
+            "says": "no Content Credentials in the file (most files have none: their absence says nothing of "
+                    "where it came from)"}
+
+
+def _watermark_evidence(wm: dict[str, Any]) -> list[dict[str, Any]]:
+    if wm.get("error"):
+        return [{"signal": "our_watermark", "finding": "error", "counts": False,
+                 "says": f"our watermark could not be read ({wm['error']})"},
+                {"signal": "registry", "finding": "not_consulted", "counts": False,
+                 "says": "not consulted: no watermark of ours was read"}]
+    if not wm.get("found"):
+        return [{"signal": "our_watermark", "finding": "not_found", "counts": False,
+                 "says": "no watermark of this installation (made elsewhere, or altered beyond what the mark "
+                         "survives)"},
+                {"signal": "registry", "finding": "not_consulted", "counts": False,
+                 "says": "not consulted: no watermark of ours to look up"}]
+    legacy = " under the legacy 3.x key, which anyone with the source code can forge" if wm.get("key_legacy") else ""
+    out = [{"signal": "our_watermark", "finding": "found", "counts": True,
+            "says": f"our watermark found, carrying clip id {wm.get('video_id')}{legacy}"}]
+    rec = wm.get("record")
+    if rec:
+        gen = f" by {rec['generator']}" if rec.get("generator") else ""
+        out.append({"signal": "registry", "finding": "record", "counts": True,
+                    "says": f"clip {rec['video_id']} is in this registry: generated {str(rec['created_at'])[:10]}"
+                            f"{gen}, status {rec['status']}"})
+    else:
+        out.append({"signal": "registry", "finding": "no_record", "counts": True,
+                    "says": f"clip id {wm.get('video_id')} is not in this registry (another installation's, or "
+                            "a deleted record)"})
+    return out
+
+
+def _foreign_evidence(fm: dict[str, Any]) -> dict[str, Any]:
+    found = fm.get("found") or []
+    if found:
+        return {"finding": "found", "counts": True,
+                "says": f"the public default watermark of {', '.join(found)} found (anyone can add it, and "
+                        "re-encoding removes it)"}
+    if fm.get("error") or not fm.get("checked"):
+        why = fm.get("error") or "no frame large enough to read"
+        return {"finding": "not_checked", "counts": False, "says": f"other pipelines' marks not checked ({why})"}
+    return {"finding": "not_found", "counts": False,
+            "says": "no known pipeline's public default watermark (their absence proves nothing: re-encoding "
+                    "removes them, and most generators embed none)"}
+
+
+def _detector_evidence(det: dict[str, Any], provenance_spoke: bool) -> dict[str, Any]:
+    p = det.get("ai_probability")
+    if p is None:
+        return {"finding": "unavailable", "counts": False, "says": f"the AI-video detector did not run "
+                f"({det.get('why') or 'unavailable'})"}
+    if not det.get("informative", False):
+        return {"finding": "not_informative", "counts": False,
+                "says": f"the AI-video detector computed p={p:.2f}, which is not evidence: the model has not "
+                        "validated on generators and real sources it never saw"}
+    frames = det.get("evidence_frames") or []
+    where = f"; most AI-like around frames {', '.join(map(str, frames))}" if frames else ""
+    if provenance_spoke:
+        return {"finding": "not_used", "counts": False,
+                "says": f"the AI-video detector estimates p={p:.2f}{where}; not used: provenance signals speak "
+                        "first"}
+    if INCONCLUSIVE_BAND[0] <= p <= INCONCLUSIVE_BAND[1]:
+        return {"finding": "near_chance", "counts": True, "says": f"the AI-video detector's p={p:.2f} is near "
+                "chance"}
+    return {"finding": "likely_ai" if p > INCONCLUSIVE_BAND[1] else "no_ai_evidence", "counts": True,
+            "says": f"the AI-video detector estimates p={p:.2f} that it is AI-generated{where} (an estimate, "
+                    "not proof)"}
+
+
+def evidence(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """What each signal found, in the order the verdict weighs them, and whether it shaped the verdict."""
+    out = [{"signal": "credentials", **_credentials_evidence(report["c2pa"])}]
+    out += _watermark_evidence(report["watermark"])
+    out.append({"signal": "foreign_marks", **_foreign_evidence(report.get("foreign_marks") or {})})
+    spoke = any(e["counts"] for e in out)
+    out.append({"signal": "detector", **_detector_evidence(report["detector"], spoke)})
+    return out
 
 
 def verify_file(c: Components, path: Path, name: str | None = None) -> dict[str, Any]:
@@ -223,6 +323,7 @@ def _verify_file(c: Components, path: Path, name: str | None) -> dict[str, Any]:
         timings[part] = time.perf_counter() - t
     report["verdict_code"], report["verdict"] = verdict(report)
     report["verdict"] += _banks_say(report["banks"])
+    report["evidence"] = evidence(report)
     report["timings"] = {k: round(v, 3) for k, v in timings.items()}
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report

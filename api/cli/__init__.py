@@ -1,21 +1,11 @@
-"""CLI entry point. Each command group lives in its own module and registers itself on `cli`."""
+"""CLI entry point. Each command group lives in its own module and registers itself on `cli` when first
+needed (api.cli.base.COMMAND_MODULES)."""
 
 from __future__ import annotations
 
 from api.cli.base import cli
 
-# Registration imports (each module adds its commands to `cli`).
-from api.cli import (  # noqa: E402,F401  isort: skip
-    banks,
-    core,
-    detect,
-    faces,
-    names,
-    prompt,
-    provenance,
-    rights,
-    watermark_keys,
-)
+__all__ = ["cli", "main"]
 
 
 def main() -> None:
