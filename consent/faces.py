@@ -146,8 +146,14 @@ class DlibBackend:
     name = "dlib"
     threshold = DLIB_THRESHOLD
 
-    def __init__(self, upsample: int = 0, model_dir: Path | None = None) -> None:
+    def __init__(
+        self, upsample: int = 0, model_dir: Path | None = None, jitters: int = 0, mirror: bool = False
+    ) -> None:
         self.upsample = upsample
+        # num_jitters: dlib embeds that many randomly shifted/flipped/rotated copies of the chip and
+        # averages them (cost x jitters); mirror: also embed the mirrored face and average (cost x2).
+        self.jitters = max(0, int(jitters))
+        self.mirror = mirror
         self.model_dir = model_dir or dlib_model_dir()
         self._models: dict | None = None
         # dlib objects are not documented as thread-safe; one analysis at a time per backend.
@@ -155,7 +161,8 @@ class DlibBackend:
         try:
             import dlib
 
-            self.version = f"dlib-{dlib.__version__}-hog{upsample}-resnet_v1"
+            extra = (f"-j{self.jitters}" if self.jitters else "") + ("-mirror" if mirror else "")
+            self.version = f"dlib-{dlib.__version__}-hog{upsample}-resnet_v1{extra}"
         except ImportError:
             self.version = "dlib-missing"
 
@@ -206,15 +213,36 @@ class DlibBackend:
             out.append((box, float(score), pts, rect))
         return out
 
+    def _embed(self, m: dict, img: np.ndarray, rect) -> np.ndarray:
+        import dlib
+
+        # The descriptor was trained on 5-point aligned chips; use that predictor for it.
+        emb = np.array(m["resnet"].compute_face_descriptor(img, m["shape5"](img, rect), self.jitters),
+                       dtype=np.float32)  # fmt: skip
+        if self.mirror:
+            w = img.shape[1]
+            flipped = np.ascontiguousarray(img[:, ::-1])
+            frect = dlib.rectangle(w - 1 - rect.right(), rect.top(), w - 1 - rect.left(), rect.bottom())
+            emb2 = m["resnet"].compute_face_descriptor(flipped, m["shape5"](flipped, frect), self.jitters)
+            emb = (emb + np.array(emb2, dtype=np.float32)) / 2
+        return emb
+
+    def embed_box(self, image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The embedding of the face in `box` (e.g. a face found earlier, re-embedded with jitter)."""
+        import dlib
+
+        img = check_image_array(image_rgb)
+        with self._lock:
+            m = self._load()
+            return self._embed(m, img, dlib.rectangle(*(int(v) for v in box)))
+
     def analyze(self, image_rgb: np.ndarray) -> list[Face]:
         img = check_image_array(image_rgb)
         with self._lock:
             m = self._load()
             faces = []
             for box, score, pts, rect in self._detect(m, img):
-                # The descriptor was trained on 5-point aligned chips; use that predictor for it.
-                shape5 = m["shape5"](img, rect)
-                emb = np.array(m["resnet"].compute_face_descriptor(img, shape5), dtype=np.float32)
+                emb = self._embed(m, img, rect)
                 faces.append(Face(box=box, landmarks=pts, embedding=emb, det_score=score))
             return faces
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from consent.face_quality import FaceQuality, assess
 from consent.faces import Face, FaceBackend, face_distance
 
 STEPS = ("turn_left", "turn_right", "look_up", "look_down")
@@ -108,6 +109,8 @@ class LivenessConfig:
     second_face_fraction: float = 0.15  # of face frames with another face -> "second face"
     min_parallax: float = 0.07  # median nose parallax (inter-ocular units) below this -> planar
     mirrored: bool = False
+    template_size: int = 16  # embeddings kept for the enrollment template (frontal + steps + spread poses)
+    template_min_deg: float = 4.0  # a template frame differs from those kept by at least this pose change
 
 
 @dataclass
@@ -261,6 +264,45 @@ def _crop(image: np.ndarray, box: tuple[int, int, int, int], margin: float = 0.3
     return np.ascontiguousarray(image[ya:yb, xa:xb])
 
 
+def _template_frames(
+    poses: list[FramePose],
+    face_frames: list[tuple[int, Face, float]],
+    quality: dict[int, FaceQuality],
+    used: set[int],
+    threshold: float,
+    size: int,
+    min_deg: float = 4.0,
+) -> list[int]:
+    """More frames for the enrollment template, spread over the poses the video shows.
+
+    The gate compares a face in a clip with the nearest vector of the template, so a template that
+    covers turned and tilted heads matches a turned head in a clip. Only frames of good size and
+    sharpness (the pose may be anything) whose identity distance to the start is well inside the
+    threshold qualify; they are taken farthest-pose-first from those already kept."""
+    def pose(i: int) -> np.ndarray:
+        return np.array([poses[i].yaw or 0.0, poses[i].pitch or 0.0])
+
+    cands = []
+    for idx, _, _ in face_frames:
+        q = quality.get(idx)
+        dist = poses[idx].distance
+        if idx in used or q is None or poses[idx].yaw is None or dist is None or dist >= 0.9 * threshold:
+            continue
+        if any(not p.startswith("turned") and not p.startswith("head pose") for p in q.problems):
+            continue  # small or blurred: a poor template vector
+        cands.append(idx)
+    kept = [pose(i) for i in used if poses[i].yaw is not None]
+    out: list[int] = []
+    while cands and len(used) + len(out) < size:
+        gaps = [min((float(np.linalg.norm(pose(c) - k)) for k in kept), default=1e9) for c in cands]
+        j = int(np.argmax(gaps))
+        if gaps[j] < min_deg:
+            break
+        out.append(cands.pop(j))
+        kept.append(pose(out[-1]))
+    return out
+
+
 def check_liveness(
     video_path: Path,
     challenge: Challenge,
@@ -280,6 +322,7 @@ def check_liveness(
     # 1. Faces per sampled frame (on a rescaled copy; boxes are mapped back for the reference crop).
     poses: list[FramePose] = []
     main: list[tuple[int, Face, float] | None] = []  # (frame index, face, scale)
+    quality: dict[int, FaceQuality] = {}
     multi = 0
     for i, (t, rgb) in enumerate(frames):
         scale = cfg.work_short_side / min(rgb.shape[:2])
@@ -296,6 +339,7 @@ def check_liveness(
             multi += 1  # a second face of comparable size (tiny background detections are ignored)
         face = faces[0]
         fp.yaw, fp.pitch = head_pose(face.landmarks, work.shape[1], work.shape[0])
+        quality[i] = assess(work, face)
         main.append((i, face, scale))
 
     face_frames = [m for m in main if m is not None]
@@ -403,6 +447,7 @@ def check_liveness(
 
     # Accepted: embeddings of the frontal frame and of each step's most extreme frame.
     by_index = {idx: (face, scale) for idx, face, scale in face_frames}
+    _peak_frames: list[int] = []
     face0, scale0 = ref_i[1], ref_i[2]
     res.embeddings.append(face0.embedding)
     res.embedding_labels.append("frontal")
@@ -417,6 +462,13 @@ def check_liveness(
         if best in by_index:
             res.embeddings.append(by_index[best][0].embedding)
             res.embedding_labels.append(label)
+            _peak_frames.append(best)
+    used = {ref_i[0]} | {best_i for best_i in _peak_frames}
+    template = _template_frames(poses, face_frames, quality, used, backend.threshold, cfg.template_size,
+                                cfg.template_min_deg)
+    for idx in template:
+        res.embeddings.append(by_index[idx][0].embedding)
+        res.embedding_labels.append(f"frame_{poses[idx].t:.2f}s")
     x0, y0, x1, y1 = face0.box
     box = tuple(int(round(v / scale0)) for v in (x0, y0, x1, y1))
     res.reference_face = _crop(frames[ref_i[0]][1], box)  # type: ignore[arg-type]

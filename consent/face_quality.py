@@ -1,0 +1,94 @@
+"""How much a detected face can be trusted for identity: size, sharpness and head pose.
+
+A small, blurred or turned face gives an embedding that drifts away from the person's enrolled
+template, so "far from every enrolled face" means less for it. The likeness gate therefore sends a
+low-quality face that comes close to a registered likeness (inside the review margin, above the match
+threshold) to review instead of passing it, and enrollment prefers good frames for the template.
+
+The limits are starting values, not fitted: dlib's aligned chip puts ~60 px between the eyes and HOG at
+upsample 0 finds faces from ~80 px wide (~35 px between the eyes), so under 40 px the chip is upscaled;
+a Laplacian variance under ~40 on the 112 px crop is what a QCIF face upscaled 3x or a Gaussian blur of
+sigma ~3 px gives; the generic head model's yaw is reliable to ~35 degrees.
+`python -m evals.faces` prints how often each fires per
+condition and what the review band catches and costs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from consent.faces import Face
+
+MIN_EYE_DISTANCE_PX = 40.0  # inter-ocular distance; dlib aligns to a 150 px chip (~60 px between the eyes)
+MIN_SHARPNESS = 40.0  # variance of the Laplacian on the face crop resized to 112 px
+MAX_ABS_YAW_DEG = 35.0
+MAX_ABS_PITCH_DEG = 30.0  # the generic model reads a frontal face at ~+10 pitch
+CROP_SIDE = 112  # sharpness is measured at one scale, so big and small faces compare
+# A low-quality face this much above the match threshold goes to review (dlib distances; genuine
+# low-quality faces in evals.faces sit mostly within 0.1 of the threshold when they miss it).
+REVIEW_MARGIN = 0.08
+
+
+@dataclass(frozen=True)
+class FaceQuality:
+    eye_distance_px: float
+    sharpness: float
+    yaw: float | None  # degrees; None when the pose could not be estimated
+    pitch: float | None
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def low(self) -> bool:
+        return bool(self.problems)
+
+    def as_dict(self) -> dict:
+        return {"eye_distance_px": round(self.eye_distance_px, 1), "sharpness": round(self.sharpness, 1),
+                "yaw": None if self.yaw is None else round(self.yaw, 1),
+                "pitch": None if self.pitch is None else round(self.pitch, 1), "problems": list(self.problems)}
+
+
+def _eye_centres(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if lm.shape[0] == 68:
+        return lm[36:42].mean(0), lm[42:48].mean(0)
+    return lm[0], lm[1]  # SCRFD / 5-point order starts with the two eyes
+
+
+def sharpness(image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Variance of the Laplacian of the face crop at CROP_SIDE px (higher = sharper)."""
+    x0, y0, x1, y1 = box
+    h, w = image_rgb.shape[:2]
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return 0.0
+    gray = cv2.cvtColor(np.ascontiguousarray(image_rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    # INTER_AREA when shrinking keeps real detail; upscaling a tiny face leaves it soft, as it should.
+    interp = cv2.INTER_AREA if gray.shape[0] > CROP_SIDE else cv2.INTER_LINEAR
+    gray = cv2.resize(gray, (CROP_SIDE, CROP_SIDE), interpolation=interp)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+
+
+def assess(image_rgb: np.ndarray, face: Face) -> FaceQuality:
+    """Measure one detected face in the image it was detected in."""
+    from consent.liveness import head_pose  # liveness imports faces; importing it here avoids a cycle
+
+    lm = np.asarray(face.landmarks, dtype=np.float64)
+    le, re = _eye_centres(lm)
+    iod = float(np.linalg.norm(le - re))
+    sharp = sharpness(image_rgb, face.box)
+    yaw = pitch = None
+    with contextlib.suppress(ValueError, cv2.error):  # too few / degenerate points: pose stays unknown
+        yaw, pitch = head_pose(lm, image_rgb.shape[1], image_rgb.shape[0])
+    problems = []
+    if iod < MIN_EYE_DISTANCE_PX:
+        problems.append(f"small face ({iod:.0f} px between the eyes)")
+    if sharp < MIN_SHARPNESS:
+        problems.append(f"blurred face (sharpness {sharp:.0f})")
+    if yaw is None:
+        problems.append("head pose unknown")
+    elif abs(yaw) > MAX_ABS_YAW_DEG or abs(pitch or 0.0) > MAX_ABS_PITCH_DEG:
+        problems.append(f"turned face (yaw {yaw:.0f}, pitch {pitch:.0f} degrees)")
+    return FaceQuality(iod, sharp, yaw, pitch, tuple(problems))

