@@ -16,7 +16,7 @@ from starlette.routing import Match
 from api import web
 from api.http_metrics import HttpMetrics
 from api.limits import RequestGuard, route_contexts, rules_for
-from api.routes import banks, cameos, generations, me, metrics, rights, system, verify
+from api.routes import banks, cameos, feed, generations, me, metrics, reports, rights, statements, system, verify
 from gate.components import Components, get_components
 from gate.db import DatabaseUnavailable
 from gate.queue import BrokerUnavailable, enqueue, make_celery
@@ -93,6 +93,9 @@ def create_app(
     app.include_router(me.router)
     app.include_router(metrics.router)
     app.include_router(banks.router)
+    app.include_router(feed.router)
+    app.include_router(reports.router)
+    app.include_router(statements.router)
     web.install(app)  # the server-rendered console (api/web)
     _complete_schema(app, c.settings)
     return app

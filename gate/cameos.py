@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 # so interfaces reach the consent package through this service only.
 from consent.models import Cameo, CameoApproval
 from consent.registry import Conflict, ConsentError, Forbidden, NotFound, normalize_handle
-from gate import audit
+from gate import audit, statements
 from gate.components import Components
 from gate.db import write_session
 from gate.evidence import delete_evidence, delete_evidence_showing
@@ -122,7 +122,10 @@ def _png(rgb: np.ndarray | None) -> bytes:
 
 def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: str) -> list[str]:
     """Remove clips that lost consent: status taken_down and the media file deleted, at once."""
-    done = []
+    from gate.cascade import cascade  # here: the cascade's takedowns come back through job_review
+
+    done: list[str] = []
+    sts: dict[str, int | None] = {}
     with write_session(c.engine) as s:
         for vid in video_ids:
             # Compare-and-set, then read: an approve that committed first has moved the file to
@@ -138,12 +141,17 @@ def take_down_videos(c: Components, video_ids: list[str], actor: str, reason: st
             job.reasons = [*job.reasons, f"taken down: {reason}"]
             job.updated_at = utcnow()
             s.add(job)
+            # the creator's statement of reasons: the person shown withdrew consent (not appealable)
+            sts[vid] = statements.add_in(s, job, "take_down", "cameo", "cameo_revoked", f"{reason}.",
+                                         automated=False, actor=actor, appealable=False).id
             done.append(vid)
         s.commit()
     for vid in done:
         delete_evidence(c, vid)  # a review draft's kept frames show the same likeness
     for vid in done:
         audit.append(c.engine, actor, "job.taken_down", vid, {"reason": reason})
+    for vid in list(done):  # the remixes made from it show the same person: they go too
+        done += [r for r in cascade(c, vid, "cameo_revoked", actor, sts[vid]).taken_down if r not in done]
     return done
 
 

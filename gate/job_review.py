@@ -3,32 +3,79 @@ is a compare-and-set (gate.job_status) whose audit entry commits in the same tra
 
 from __future__ import annotations
 
+import logging
+
 from sqlmodel import Session, col, select
 
-from gate import audit
+from gate import audit, banks, statements
+from gate.banks import BankSignal
 from gate.cameos import recheck_consent
 from gate.components import Components
 from gate.db import session_scope
 from gate.evidence import delete_evidence
+from gate.grounds import ground_of_decision
 from gate.job_status import ALLOWED, transition
 from gate.job_store import JobError, NotFound
 from gate.models import Job, JobStatus
 
+log = logging.getLogger(__name__)
+
 
 def take_down(c: Components, job_id: str, actor: str, reason: str) -> Job:
+    signals = removed_signals(c, job_id)  # decoding the clip is no work for inside the write transaction
     with session_scope(c.engine, write=True) as s:
-        # From any state: a running job's publish and finish then find it taken down and leave it so.
-        transition(s, job_id, ALLOWED[JobStatus.TAKEN_DOWN], JobStatus.TAKEN_DOWN)
-        job = s.get(Job, job_id)  # read after the compare-and-set: the video_key is the current one
-        if job is None:
-            raise NotFound(f"no job {job_id}")
-        if job.video_key:
-            c.storage.delete(job.video_key)
-        job.reasons = [*job.reasons, f"taken down by {actor}: {reason}"]
-        s.add(job)
-        audit.append_in(s, actor, "job.taken_down", job_id, {"reason": reason})
+        job, stored = take_down_in(c, s, job_id, actor, reason, signals=signals)
+    if stored:
+        c.storage.delete(stored)
     delete_evidence(c, job_id)  # kept frames of a taken-down clip go with it
     return job
+
+
+def held_key(job_id: str) -> str:
+    """Where a clip taken down by a decision that may be appealed waits (never served) until the appeal."""
+    return f"held/{job_id}.mp4"
+
+
+def removed_signals(c: Components, job_id: str) -> list[BankSignal] | None:
+    """The hashes of a clip about to be taken down, for the bank `removed` (stay-down). None without a stored
+    clip, or when it cannot be read: the takedown stands without them (logged)."""
+    with Session(c.engine) as s:
+        key = s.exec(select(Job.video_key).where(col(Job.id) == job_id)).first()
+    if not key or not c.storage.exists(key):
+        return None
+    try:
+        return banks.clip_signals(c.storage.path(key))
+    except Exception:
+        log.exception("could not hash clip %s for the removed bank", job_id)
+        return None
+
+
+def take_down_in(c: Components, s: Session, job_id: str, actor: str, reason: str, hold: bool = False,
+                 signals: list[BankSignal] | None = None) -> tuple[Job, str | None]:
+    """The takedown in the caller's write transaction: (the job, the media key to delete once it commits).
+    `hold`: keep a copy under held_key, so a reversed appeal can publish the clip again. `signals`: the clip's
+    hashes from removed_signals, made before the transaction; hashed here if not given. Every takedown adds
+    them to the bank `removed` (gate.banks), so the clip stays down."""
+    # From any state: a running job's publish and finish then find it taken down and leave it so.
+    if not transition(s, job_id, ALLOWED[JobStatus.TAKEN_DOWN], JobStatus.TAKEN_DOWN):
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        raise JobError(f"clip {job_id} is already taken down")
+    job = s.get(Job, job_id)  # read after the compare-and-set: the video_key is the current one
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    stored = job.video_key
+    if hold and stored and c.storage.exists(stored):
+        c.storage.put_file(held_key(job_id), c.storage.path(stored))
+    job.reasons = [*job.reasons, f"taken down by {actor}: {reason}"]
+    s.add(job)
+    audit.append_in(s, actor, "job.taken_down", job_id, {"reason": reason})
+    if signals is None and stored:
+        signals = removed_signals(c, job_id)
+    if signals:
+        banks.add_to_removed_bank(s, job_id, signals, actor, reason[:200])
+    return job, stored
 
 
 def review(c: Components, job_id: str, actor: str, action: str, reason: str) -> Job:
@@ -41,6 +88,11 @@ def review(c: Components, job_id: str, actor: str, action: str, reason: str) -> 
         with session_scope(c.engine, write=True) as s:
             job, draft, copied = _decide(c, s, job_id, actor, action, reason)
             audit.append_in(s, actor, f"job.review_{action}", job_id, {"reason": reason})
+            if action == "block":  # a refusal by a person is explained to the creator like the gate's own
+                held = next((d for d in job.decisions if d.get("decision") == "review"), {})
+                statements.add_in(s, job, "refuse", "operator", ground_of_decision(held) if held else "other",
+                                  f"An operator reviewed the clip the gate held and refused it: {reason}",
+                                  automated=False, actor=actor)
     except Exception:
         if copied:  # no record vouches for the copy
             c.storage.delete(published)

@@ -21,11 +21,14 @@ Q, RUN, PUB, REV, BLK, FAIL, DOWN = (JobStatus.QUEUED, JobStatus.RUNNING, JobSta
                                      JobStatus.BLOCKED, JobStatus.FAILED, JobStatus.TAKEN_DOWN)
 # to_state -> the states it may be reached from
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
-    Q: frozenset(),  # only ever inserted
+    # inserted; or a published remix whose source was taken down, queued for the gate to check again
+    # (gate.recheck: only its analysis stages run, on the clip as published)
+    Q: frozenset({PUB}),
     # a worker claims a queued job, or a running one whose worker stopped renewing the lease
     RUN: frozenset({Q, RUN}),
-    # the publish stage (running), an operator's approve (review), the finish that records it (published)
-    PUB: frozenset({RUN, REV, PUB}),
+    # the publish stage (running), an operator's approve (review), the finish that records it (published),
+    # an appeal that reversed a takedown (gate.appeals: only a clip kept for that, never one whose consent went)
+    PUB: frozenset({RUN, REV, PUB, DOWN}),
     REV: frozenset({RUN}),
     # a finished run (running), an operator's block (review), a publish that committed after its stage
     # had already timed out and the job was decided without it (published: taken back)

@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
-from gate import audit, metrics
+from gate import audit, metrics, recheck, statements
 from gate.components import Components
 from gate.db import DatabaseUnavailable, session_scope
 from gate.decision import Decision
@@ -24,7 +24,7 @@ from gate.evidence import drop_if_withdrawn, keep_evidence_frames
 from gate.job_status import transition
 from gate.job_store import resolve_remix_source
 from gate.models import TERMINAL_STATES, Job, JobStatus, RightsDecision, utcnow
-from gate.pipeline import JobState, Pipeline, PipelineResult
+from gate.pipeline import JobState, Pipeline, PipelineResult, Stage
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job that keeps killing its worker is failed, never passed
@@ -72,7 +72,7 @@ def prewarm(c: Components) -> None:
             log.exception("preloading %s failed", lazy.name)
 
 
-def build_pipeline(c: Components, progress: Progress | None = None) -> Pipeline:
+def build_pipeline(c: Components, progress: Progress | None = None, stages: list[Stage] | None = None) -> Pipeline:
     from gate.stages import build_stages
 
     def on_decision(ctx: JobState, d: Decision) -> None:
@@ -99,8 +99,8 @@ def build_pipeline(c: Components, progress: Progress | None = None) -> Pipeline:
         if progress:
             progress(name, None)
 
-    return Pipeline(build_stages(c), c.policy, c.settings.stage_timeout_seconds, on_decision, on_start,
-                    hung=c.hung_stages)
+    return Pipeline(stages if stages is not None else build_stages(c), c.policy, c.settings.stage_timeout_seconds,
+                    on_decision, on_start, hung=c.hung_stages)
 
 
 def run_job(
@@ -132,22 +132,28 @@ def run_job(
                    frame_progress=frame_progress)
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(c, job_id, stop), daemon=True).start()
+    rechecking = recheck.is_recheck(job)
+    kept = recheck.kept_decisions(job.decisions) if rechecking else []
     try:
         with Session(c.engine) as s:  # the running view starts empty for this attempt
-            s.exec(update(Job).where(col(Job.id) == job_id).values(decisions=[]))
+            s.exec(update(Job).where(col(Job.id) == job_id).values(decisions=kept))
             s.commit()
-        if job.request.get("remix"):
-            key = resolve_remix_source(c, job.user, job.request["remix"])
-            ctx.remix_source = c.storage.path(key)
-        elif job.request.get("remix_key"):
-            ctx.remix_source = c.storage.path(job.request["remix_key"])
-        result = build_pipeline(c, progress).run(ctx)
+        if rechecking:  # a published clip checked again: the analysis stages on the clip as published
+            recheck.prepare(c, ctx, job)
+            result = build_pipeline(c, progress, recheck.stages(c)).run(ctx)
+        else:
+            if job.request.get("remix"):
+                key = resolve_remix_source(c, job.user, job.request["remix"])
+                ctx.remix_source = c.storage.path(key)
+            elif job.request.get("remix_key"):
+                ctx.remix_source = c.storage.path(job.request["remix_key"])
+            result = build_pipeline(c, progress).run(ctx)
     except Exception as exc:  # outside any stage (e.g. the remix source vanished): fail closed
         log.exception("job %s failed", job_id)
         result = PipelineResult(JobStatus.BLOCKED, [Decision("gate", "block", [f"job failed closed: {exc}"])])
     finally:
         stop.set()
-    decisions = [d.as_dict() for d in result.decisions]
+    decisions = [*kept, *(d.as_dict() for d in result.decisions)]
     if result.status != JobStatus.PUBLISHED and ctx.draft is not None:
         try:
             keep_evidence_frames(c, job_id, ctx.draft, decisions)
@@ -166,6 +172,8 @@ def run_job(
             time.sleep(1.0)
     if result.status != JobStatus.PUBLISHED and ctx.draft is not None:
         drop_if_withdrawn(c, job_id, status, decisions)
+    if rechecking:
+        recheck.drop_published_copy(c, job_id)
     shutil.rmtree(workdir, ignore_errors=True)
     return status
 
@@ -216,6 +224,8 @@ def _finish(
         final = job.status
         if done:
             audit.append_in(s, "gate", "job.finished", job_id, {"status": status, "reasons": reasons})
+            if status == JobStatus.BLOCKED:  # a refusal is explained to its creator, in the same commit
+                statements.refusal_in(s, job, decisions, reasons)
         else:
             audit.append_in(s, "gate", "job.finish_superseded", job_id,
                             {"decided": status, "status": final, "reasons": reasons})

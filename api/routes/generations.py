@@ -95,7 +95,7 @@ def download_video(
     return FileResponse(c.storage.path(str(job.video_key)), media_type="video/mp4", filename=f"{job.id}.mp4")
 
 
-@router.post("/{job_id}/takedown", response_model=GenerationOut, responses=error_responses(403, 404, 422))
+@router.post("/{job_id}/takedown", response_model=GenerationOut, responses=error_responses(403, 404, 409, 422))
 def takedown(
     job_id: JobId, body: TakedownIn, request: Request, user: User = Depends(require_roles("operator")),
     c: Components = Depends(components),
@@ -104,6 +104,8 @@ def takedown(
         job = jobs.take_down(c, job_id, user.name, body.reason)
     except jobs.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    except jobs.JobError as exc:  # taken down already
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return _out(request, job, user, c)
 
 

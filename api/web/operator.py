@@ -80,7 +80,10 @@ async def takedown(request: Request, job_id: str):
     reason, problem = _reason(form)
     if problem:
         return _refuse(request, problem, f"/jobs/{job_id}")
-    jobs.take_down(request.app.state.components, job_id, user.name, reason)
+    try:
+        jobs.take_down(request.app.state.components, job_id, user.name, reason)
+    except jobs.JobError as exc:
+        return _refuse(request, str(exc), f"/jobs/{job_id}", 409)
     flash(request, f"Clip {job_id} taken down.")
     return redirect(f"/jobs/{job_id}")
 
