@@ -85,17 +85,19 @@ class GrantedCameo:
 
 
 class FrameSample:
-    """The draft's frames, decoded once and shared by the analysis stages (frames, likeness, copyright).
+    """The draft's frames, sampled once and shared by the analysis stages (frames, likeness, copyright): taken
+    from the generator's frames as they are encoded (no decode at all), else from one decode of the draft.
 
     Decoded on first use under a lock, so stages running at once wait for one decode instead of each opening
     the file again; a decode failure is remembered and raised to every reader (each stage fails closed)."""
 
     EVERY_SECONDS = 0.5  # what each analysis stage sampled on its own before
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, frames: list[SampledFrame] | None = None) -> None:
+        """`frames`: the sample already taken (by the generate stage, as the encoder wrote the draft)."""
         self.path = path
         self._lock = threading.Lock()
-        self._frames: list[SampledFrame] | None = None
+        self._frames: list[SampledFrame] | None = frames or None
         self._error: Exception | None = None
 
     def _decoded(self) -> list[SampledFrame]:

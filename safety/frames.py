@@ -145,7 +145,7 @@ def decode_sample(path: Path, every_seconds: float = 0.5, strict: bool = False) 
         container = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise FrameError(f"{path.name}: cannot open as video ({exc})") from exc
-    picked: list[SampledFrame] = []
+    sampler = FrameSampler(every_seconds)
     try:
         with container:
             if not container.streams.video:
@@ -155,41 +155,65 @@ def decode_sample(path: Path, every_seconds: float = 0.5, strict: bool = False) 
             _check_size(stream.codec_context.width or 1, stream.codec_context.height or 1, path.name)
             # a later frame can be larger than the header says: the decoder refuses it before allocating it
             stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(MAX_PIXELS)}
-            prev_hist: np.ndarray | None = None
-            last: SampledFrame | None = None
-            next_t = 0.0
             for i, frame in enumerate(container.decode(stream)):
                 if i >= MAX_DECODED_FRAMES:
                     raise FrameError(f"{path.name}: more than {MAX_DECODED_FRAMES} frames")
                 _check_size(frame.width, frame.height, path.name)
                 t = float(frame.time) if frame.time is not None else i / float(stream.average_rate or 25)
-                rgb = frame.to_ndarray(format="rgb24")
-                hist = _hist(rgb)
-                reasons = []
-                if i == 0:
-                    reasons.append("first")
-                if t + 1e-6 >= next_t:
-                    reasons.append("interval")
-                    next_t = t + every_seconds
-                if prev_hist is not None and float(np.abs(hist - prev_hist).sum()) > SHOT_THRESHOLD:
-                    reasons.append("shot")
-                prev_hist = hist
-                current = SampledFrame(i, round(t, 3), rgb, reasons)
-                if reasons:
-                    picked.append(current)
-                last = current
+                sampler.add(i, t, frame.to_ndarray(format="rgb24"))
     except av.FFmpegError as exc:
-        if not picked or strict:
+        if not sampler.picked or strict:
             raise FrameError(f"{path.name}: cannot decode ({exc})") from exc
         # A truncated tail: keep what decoded, say so through the last frame we have.
-    if last is None:
+    frames = sampler.frames()
+    if not frames:
         raise FrameError(f"{path.name}: no decodable frames")
-    if picked and picked[-1].index == last.index:
-        picked[-1].reasons.append("last")
-    else:
-        last.reasons.append("last")
-        picked.append(last)
-    return picked
+    return frames
+
+
+class FrameSampler:
+    """The frames `decode_sample` picks (first, every `every_seconds`, shot changes, last), from frames handed
+    over one at a time: by a decode, or by the encoder as the generator makes them (the gate's draft is then
+    sampled without being decoded again). `copy`: keep copies of the picked frames, for a source that may
+    reuse its buffer for the next frame (the last frame given is kept as given: nothing follows to overwrite
+    it)."""
+
+    def __init__(self, every_seconds: float = 0.5, copy: bool = False) -> None:
+        if every_seconds <= 0:
+            raise FrameError("every_seconds must be positive")
+        self.every_seconds = every_seconds
+        self.copy = copy
+        self.picked: list[SampledFrame] = []
+        self._prev_hist: np.ndarray | None = None
+        self._next_t = 0.0
+        self._last: tuple[int, float, np.ndarray] | None = None
+
+    def add(self, index: int, t: float, rgb: np.ndarray) -> None:
+        hist = _hist(rgb)
+        reasons = []
+        if self._last is None:
+            reasons.append("first")
+        if t + 1e-6 >= self._next_t:
+            reasons.append("interval")
+            self._next_t = t + self.every_seconds
+        if self._prev_hist is not None and float(np.abs(hist - self._prev_hist).sum()) > SHOT_THRESHOLD:
+            reasons.append("shot")
+        self._prev_hist = hist
+        if reasons:
+            self.picked.append(SampledFrame(index, round(t, 3), rgb.copy() if self.copy else rgb, reasons))
+        self._last = (index, t, rgb)
+
+    def frames(self) -> list[SampledFrame]:
+        """The picked frames, the last one given marked "last" (added when it was not picked); [] if none."""
+        if self._last is None:
+            return []
+        index, t, rgb = self._last
+        if self.picked and self.picked[-1].index == index:
+            if "last" not in self.picked[-1].reasons:
+                self.picked[-1].reasons.append("last")
+        else:
+            self.picked.append(SampledFrame(index, round(t, 3), rgb, ["last"]))
+        return self.picked
 
 
 def thin_frames(picked: list[SampledFrame], max_frames: int) -> list[SampledFrame]:

@@ -84,3 +84,16 @@ def _check_frame_page(c, job_id: str, index: int) -> None:
             assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text[:200]
         else:
             assert r.status_code == 404  # another creator sees nothing of Bob's refused clip
+
+
+def test_no_registered_likeness_skips_the_face_search(components, tmp_path) -> None:
+    """With nobody registered no face can match: the stage passes without decoding a frame, and says why."""
+    from gate.pipeline import JobState
+    from gate.stages.likeness import LikenessStage
+
+    ctx = JobState(job_id="00000000abcd", user="bob", request={}, workdir=tmp_path)
+    ctx.draft = tmp_path / "not-a-video.mp4"  # never opened: decoding it would fail the stage
+    ctx.draft.write_bytes(b"junk")
+    d = LikenessStage(components).run(ctx)
+    assert d.decision == "pass" and "no likeness is registered" in d.reasons[0]
+    assert "faces_seen" not in d.scores

@@ -136,6 +136,30 @@ def test_the_draft_is_decoded_once_for_every_reader(tmp_path: Path, monkeypatch:
     assert [f.index for f in sample.at_interval(600)] == [i for i, _, _ in copyright_frames(draft, 0.5)]
 
 
+
+def test_the_generate_stage_samples_the_draft_as_it_encodes_it(components, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analysis stages' frames come from the encoder's input: the draft is never decoded for them, and the
+    frames picked (index, time, why) are the ones a decode of the draft picks."""
+    import safety.frames
+    from gate.stages.generate import GenerateStage
+
+    real = safety.frames.decode_sample
+    ctx = JobState(job_id="00000000000000c1", user="u", workdir=tmp_path,
+                   request={"prompt": "a red ball bouncing on a wooden floor", "seconds": 3, "resolution": "480p"})
+
+    def no_decode(*a: object, **k: object) -> None:
+        raise AssertionError("the draft was decoded")
+
+    monkeypatch.setattr(safety.frames, "decode_sample", no_decode)
+    assert GenerateStage(components).run(ctx).decision == "pass"
+    sample = ctx.need("frame_sample")
+    got = [(f.index, f.time, f.reasons) for f in sample.thinned(64)]
+    assert [f.index for f in sample.at_interval(600)] == list(range(0, 72, 12))
+    monkeypatch.setattr(safety.frames, "decode_sample", real)
+    assert got == [(f.index, f.time, f.reasons) for f in real(ctx.draft, FrameSample.EVERY_SECONDS)]
+    assert all(f.image.shape == (480, 854, 3) for f in sample.thinned(64))
+
 def test_an_undecodable_draft_fails_every_reader(tmp_path: Path) -> None:
     bad = tmp_path / "draft.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)

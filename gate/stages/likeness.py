@@ -43,12 +43,15 @@ class LikenessStage:
 
         backend, _ = self.c.face_backend.get()
         index, _ = self.c.fresh_face_index()
+        models = {"likeness.faces": f"{backend.name} {backend.version}"}
+        if len(index) == 0:  # nobody registered a likeness: no face can match, so none is looked for
+            return Decision(stage=self.name, decision="pass", scores={}, models=models,
+                            reasons=["no likeness is registered yet: no face to compare the clip's faces with"])
         frames = ctx.frames().thinned(self.MAX_FRAMES)
         faces_seen = 0
         hits_by_cameo: dict[int, registry.LikenessHit] = {}
         near_by_cameo: dict[int, tuple[registry.LikenessHit, list[str]]] = {}
         evidence = []
-        models = {"likeness.faces": f"{backend.name} {backend.version}"}
         with Session(self.c.engine) as s:
             for fr in frames:
                 faces = backend.analyze(fr.image)
