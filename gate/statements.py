@@ -27,7 +27,7 @@ MEANING = {
     "reverse_refusal": "Your appeal was upheld: the gate's refusal is reversed.",
 }
 APPEALABLE = frozenset({"refuse", "restrict", "take_down"})
-HOW_TO_APPEAL = ("You may appeal this decision once: in the console (the clip's page, 'Appeal this decision') or "
+HOW_TO_APPEAL = ("You may appeal this decision once: in the console (Decisions, 'Appeal this decision') or "
                  "with POST /v1/statements/{id}/appeal and a short explanation. An operator who did not take the "
                  "decision reviews it and you get a new statement with the outcome.")
 

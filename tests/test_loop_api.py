@@ -269,3 +269,27 @@ def test_transparency_report_counts_each_step(loop) -> None:
     assert t["decisions_per_ground"]["likeness"] == {"take_down": 1, "restore": 1}
     assert client.get("/v1/transparency?since=2026-13-01&until=x", headers=h(keys["vera"])).status_code == 422
     assert client.get(f"/v1/transparency?since={today}&until=2020-01-01", headers=h(keys["vera"])).status_code == 422
+
+
+def test_cli_transparency_report(loop) -> None:
+    from datetime import UTC, datetime
+
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    client, keys, _, c = loop
+    seed_clip(c, A, "alice")
+    client.post("/v1/reports", headers=h(keys["bob"]), json={"video_id": A, "category": "sexual"})
+    client.post(f"/v1/clips/{A}/decision", headers=h(keys["olga"]),
+                json={"action": "take_down", "ground": "sexual", "facts": "nudity in the last second"})
+    today = datetime.now(UTC).date().isoformat()
+    r = CliRunner().invoke(cli, ["report", "transparency", "--since", today, "--until", today, "--json"], obj={})
+    assert r.exit_code == 0, r.output
+    out = __import__("json").loads(r.output)
+    assert out["reports"]["received"] == 1 and out["takedowns_by_cause"] == {"operator:sexual": 1}
+    human = CliRunner().invoke(cli, ["report", "transparency", "--since", today, "--until", today], obj={})
+    assert "Reports: 1 received from 1 people, 1 actioned" in human.output
+    assert "Takedowns: 1 (operator:sexual 1)" in human.output
+    bad = CliRunner().invoke(cli, ["report", "transparency", "--since", today, "--until", "2001-01-01"], obj={})
+    assert bad.exit_code == 2 and "until" in bad.output

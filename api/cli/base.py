@@ -12,7 +12,8 @@ from gate.settings import Settings, load_settings
 
 # Modules that register commands on `cli`. They load on demand: all of them pull in the pipeline, the database
 # and the media stacks (~1 s of CPU before any work), which `reelgate classify-prompt` needs none of.
-COMMAND_MODULES = ("banks", "core", "detect", "faces", "names", "prompt", "provenance", "rights", "watermark_keys")
+COMMAND_MODULES = ("banks", "core", "detect", "faces", "names", "prompt", "provenance", "report", "rights",
+                   "watermark_keys")
 # Commands whose one module is known: only it loads.
 MODULE_OF = {"classify-prompt": "prompt"}
 

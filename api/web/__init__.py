@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from api.security import SecurityHeaders, cookie_secure
-from api.web import cameos, creator, operator, pages, rights, verify, work_names
+from api.web import cameos, creator, loop, operator, pages, rights, verify, work_names
 from api.web.render import render
 from api.web.session import SESSION_COOKIE, CsrfError, SignInRequired, WrongRole
 from gate.users import session_secret
@@ -72,5 +72,5 @@ def install(app: FastAPI) -> None:
             return await answer if inspect.isawaitable(answer) else answer
         return render(request, "error.html", {"heading": "Not found", "message": "There is no such page."}, 404)
 
-    for module in (pages, creator, operator, rights, cameos, verify, work_names):
+    for module in (pages, creator, operator, loop, rights, cameos, verify, work_names):
         app.include_router(module.router)

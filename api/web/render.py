@@ -16,14 +16,15 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent
 
 # What each role sees in the navigation (everyone may also manage their own cameos and verify files).
 NAV: dict[str, list[tuple[str, str]]] = {
-    "creator": [("/create", "Create"), ("/jobs", "My clips")],
-    "operator": [("/ops/review", "Review queue"), ("/ops/dashboard", "Dashboard"), ("/ops/audit", "Audit log"),
-                 ("/ops/policy", "Policy"), ("/ops/names", "Work names"), ("/ops/health", "Health"),
+    "creator": [("/create", "Create"), ("/jobs", "My clips"), ("/statements", "Decisions")],
+    "operator": [("/ops/review", "Review queue"), ("/ops/reports", "Reports"), ("/ops/appeals", "Appeals"),
+                 ("/ops/dashboard", "Dashboard"), ("/ops/audit", "Audit log"), ("/ops/policy", "Policy"),
+                 ("/ops/names", "Work names"), ("/ops/health", "Health"), ("/transparency", "Transparency"),
                  ("/create", "Create"), ("/jobs", "Clips")],
     "rights_holder": [("/rights", "My works"), ("/rights/decisions", "Decisions")],
     "journalist": [],
 }
-COMMON = [("/cameos", "My cameos"), ("/verify", "Verify a file")]
+COMMON = [("/feed", "Feed"), ("/cameos", "My cameos"), ("/verify", "Verify a file")]
 HOME = {"creator": "/create", "operator": "/ops/review", "rights_holder": "/rights", "journalist": "/verify"}
 
 
