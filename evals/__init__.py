@@ -23,6 +23,8 @@ EVALS: dict[str, str] = {
     "faults": "evals.faults",
     "foreign_marks": "evals.foreign_marks",
     "gate_bench": "evals.gate_bench",
+    "stay_down": "evals.stay_down",
+    "bank_index": "evals.bank_index",
 }
 
 

@@ -29,8 +29,12 @@ from safety.hashbank.index import Match, PdqIndex
 from safety.hashbank.models import BankEntry, BankPolicy, HashBank
 
 REMOVED = "removed"  # the bank every takedown feeds
-FRAME_EVERY_SECONDS = 0.5  # what the frame gate samples: banked clips are hashed at the same rate
-MAX_CLIP_FRAMES = 600  # 5 minutes at 2 frames/s: longer clips are banked by their first 5 minutes
+FRAME_EVERY_SECONDS = 0.5  # what the frame gate samples, and what a checked file is sampled at
+# A banked clip is hashed twice as densely (and at its shot changes): a re-upload's frames fall between the
+# banked ones, and in fast motion a frame 0.25 s away is past 31 bits (a 3 s excerpt of a bike race: 2 of 8
+# frames matched at 0.5 s, 5 of 8 at 0.25 s; evals/stay_down)
+BANK_EVERY_SECONDS = 0.25
+MAX_CLIP_FRAMES = 1200  # 5 minutes at 4 frames/s: longer clips are banked by their first 5 minutes
 MAX_QUERY_FRAMES = 64
 MAX_FILE_BYTES = 256 * 1024 * 1024
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -182,14 +186,12 @@ def _add_signals(s: Session, bank: HashBank, signals: list[BankSignal], actor: s
 
 def clip_signals(path: Path) -> list[BankSignal]:
     """What a taken-down clip (or picture) is banked as: its exact file hashes, its vPDQ (a frame every
-    FRAME_EVERY_SECONDS) and the vPDQ of centred crops of it (signals.CROP_KEEPS), since PDQ does not
-    survive cropping. Decodes the file: call it before the takedown's transaction."""
+    BANK_EVERY_SECONDS and at each shot change) and the vPDQ of centred crops of it (signals.CROP_KEEPS),
+    since PDQ does not survive cropping. Decodes the file: call it before the takedown's transaction."""
     from safety.frames import decode_sample
 
-    decoded = decode_sample(Path(path), FRAME_EVERY_SECONDS)
     # a picture decodes as its one frame
-    frames = [(f.time, f.image) for f in decoded if "interval" in f.reasons][:MAX_CLIP_FRAMES] or [
-        (f.time, f.image) for f in decoded[:1]]
+    frames = [(f.time, f.image) for f in decode_sample(Path(path), BANK_EVERY_SECONDS)][:MAX_CLIP_FRAMES]
     out = [BankSignal(t, v, "file") for t, v in sig.file_digests(Path(path)).items()]
     for keep in (1.0, *sig.CROP_KEEPS):
         feats = sig.vpdq(frames, keep)
