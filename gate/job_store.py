@@ -14,6 +14,7 @@ from gate import audit
 from gate.components import Components
 from gate.db import session_scope
 from gate.models import Job, JobStatus
+from gate.moderation_models import RestrictedClip
 from gate.quota import enforce as quota_enforce
 from gate.requests import GenerationRequest
 
@@ -64,6 +65,10 @@ def resolve_remix_source(c: Components, user: str, video_id: str) -> str:
         raise NotFound(f"no clip {video_id} to remix")
     if src.status != JobStatus.PUBLISHED:
         raise NotFound(f"no clip {video_id} to remix")
+    if src.user != user:  # an operator's restriction keeps a clip from others' remixes (gate.moderation)
+        with Session(c.engine) as s:
+            if s.get(RestrictedClip, video_id) is not None:
+                raise NotFound(f"no clip {video_id} to remix")
     return src.video_key
 
 

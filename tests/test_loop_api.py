@@ -293,3 +293,14 @@ def test_cli_transparency_report(loop) -> None:
     assert "Takedowns: 1 (operator:sexual 1)" in human.output
     bad = CliRunner().invoke(cli, ["report", "transparency", "--since", today, "--until", "2001-01-01"], obj={})
     assert bad.exit_code == 2 and "until" in bad.output
+
+
+def test_a_restricted_clip_cannot_be_remixed_by_others(loop) -> None:
+    client, keys, queued, c = loop
+    seed_clip(c, A, "alice")
+    client.post(f"/v1/clips/{A}/decision", headers=h(keys["olga"]),
+                json={"action": "restrict", "ground": "deception", "facts": "passes for news footage"})
+    r = client.post("/v1/generations", headers=h(keys["bob"]), json={"prompt": "make it blue", "remix": A})
+    assert r.status_code == 404 and queued == []
+    assert client.post("/v1/generations", headers=h(keys["alice"]),
+                       json={"prompt": "make it blue", "remix": A}).status_code == 202
