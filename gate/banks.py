@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from gate import audit
@@ -30,11 +31,12 @@ from safety.hashbank.models import BankEntry, BankPolicy, HashBank
 
 REMOVED = "removed"  # the bank every takedown feeds
 FRAME_EVERY_SECONDS = 0.5  # what the frame gate samples, and what a checked file is sampled at
-# A banked clip is hashed twice as densely (and at its shot changes): a re-upload's frames fall between the
-# banked ones, and in fast motion a frame 0.25 s away is past 31 bits (a 3 s excerpt of a bike race: 2 of 8
-# frames matched at 0.5 s, 5 of 8 at 0.25 s; evals/stay_down)
-BANK_EVERY_SECONDS = 0.25
-MAX_CLIP_FRAMES = 1200  # 5 minutes at 4 frames/s: longer clips are banked by their first 5 minutes
+# A banked clip is hashed far more densely than a query: a re-upload's frames (an excerpt, another frame rate)
+# fall between banked ones, and in a fast pan the next frame is already past 31 bits (bikes: 108 bits 0.04 s
+# apart). Every frame of the whole picture up to 30 per second, each centred crop 10 per second.
+BANK_EVERY_SECONDS = 1 / 30
+BANK_CROP_EVERY_SECONDS = 0.1
+BANK_MAX_SECONDS = 300.0  # longer clips are banked by their first 5 minutes
 MAX_QUERY_FRAMES = 64
 MAX_FILE_BYTES = 256 * 1024 * 1024
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
@@ -128,10 +130,15 @@ def import_text(c: Components, bank: str, text: str, actor: str, fmt: str | None
         rows = exchange.parse(text, fmt)
     except exchange.BankFileError as exc:
         raise BankError(str(exc)) from exc
-    with session_scope(c.engine, write=True) as s:
-        b = ensure_bank(s, name, policy, actor)
-        added, already = _add_signals(s, b, [BankSignal(r.signal_type, r.signal, r.note) for r in rows], actor, "")
-        audit.append_in(s, actor, "bank.imported", name, {"added": added, "already": already, "lines": len(rows)})
+    try:
+        with session_scope(c.engine, write=True) as s:
+            b = ensure_bank(s, name, policy, actor)
+            added, already = _add_signals(s, b, [BankSignal(r.signal_type, r.signal, r.note) for r in rows], actor,
+                                          "")
+            audit.append_in(s, actor, "bank.imported", name, {"added": added, "already": already,
+                                                               "lines": len(rows)})
+    except IntegrityError as exc:  # PostgreSQL: another import added the same signal meanwhile
+        raise BankError(f"bank {name} changed while importing; nothing imported, try again") from exc
     by_signal: dict[str, int] = {}
     for r in rows:
         by_signal[r.signal_type] = by_signal.get(r.signal_type, 0) + 1
@@ -185,16 +192,12 @@ def _add_signals(s: Session, bank: HashBank, signals: list[BankSignal], actor: s
 # --- the removed bank (takedowns) ---
 
 def clip_signals(path: Path) -> list[BankSignal]:
-    """What a taken-down clip (or picture) is banked as: its exact file hashes, its vPDQ (a frame every
-    BANK_EVERY_SECONDS and at each shot change) and the vPDQ of centred crops of it (signals.CROP_KEEPS),
-    since PDQ does not survive cropping. Decodes the file: call it before the takedown's transaction."""
-    from safety.frames import decode_sample
-
-    # a picture decodes as its one frame
-    frames = [(f.time, f.image) for f in decode_sample(Path(path), BANK_EVERY_SECONDS)][:MAX_CLIP_FRAMES]
+    """What a taken-down clip (or picture) is banked as: its exact file hashes, its vPDQ (BANK_EVERY_SECONDS)
+    and the vPDQ of centred crops of it (signals.CROP_KEEPS, BANK_CROP_EVERY_SECONDS), since PDQ does not
+    survive cropping. Decodes the file: call it before the takedown's transaction."""
     out = [BankSignal(t, v, "file") for t, v in sig.file_digests(Path(path)).items()]
-    for keep in (1.0, *sig.CROP_KEEPS):
-        feats = sig.vpdq(frames, keep)
+    hashed = sig.hash_video(Path(path), BANK_EVERY_SECONDS, BANK_CROP_EVERY_SECONDS, max_seconds=BANK_MAX_SECONDS)
+    for keep, feats in hashed.items():
         if any(f.quality >= sig.MIN_QUALITY for f in feats):
             out.append(BankSignal(sig.VPDQ, sig.vpdq_dump(feats), "frames" if keep == 1.0 else f"crop {keep:.0%}"))
     return out

@@ -83,7 +83,8 @@ def test_import_export_round_trip(components) -> None:
     assert ds["by_signal"] == {"pdq": 1, "video_md5": 1}
     assert banks.export_text(c, "sample").splitlines()[0] == te.splitlines()[0]
     listed = {b["name"]: (b["policy"], b["entries"]) for b in banks.list_banks(c)}
-    assert listed == {"industry": ("review", 4), "copy": ("block", 4), "sample": ("log", 2)}
+    assert listed == {"industry": ("review", 4), "copy": ("block", 4), "sample": ("log", 2),
+                      "removed": ("block", 0)}  # made by the migration, fed by takedowns
 
 
 def test_malformed_file_changes_nothing(components, tmp_path) -> None:
@@ -112,13 +113,17 @@ def test_malformed_file_changes_nothing(components, tmp_path) -> None:
 
 def test_takedown_stays_down_in_verify_and_the_frame_stage(components, tmp_path) -> None:
     from gate.job_review import take_down
+    from gate.models import Job
     from gate.pipeline import JobState
     from gate.stages.frames import FrameStage
     from gate.verify import verify_file
-    from tests.loop_helpers import seed_clip
 
     c = components
-    seed_clip(c, "00000000000000aa", "creator1", video=CLIP)
+    c.storage.put_file("videos/00000000000000aa.mp4", CLIP)  # a published clip
+    with Session(c.engine) as s:
+        s.add(Job(id="00000000000000aa", user="creator1", status="published", request={"prompt": "bikes"},
+                  video_key="videos/00000000000000aa.mp4", attempts=1))
+        s.commit()
     take_down(c, "00000000000000aa", "op1", "harassment")
     with Session(c.engine) as s:
         rows = s.exec(select(BankEntry.signal_type, BankEntry.content_id)).all()
@@ -135,13 +140,16 @@ def test_takedown_stays_down_in_verify_and_the_frame_stage(components, tmp_path)
     assert banks.check_file(c, OTHER)["matches"] == []
 
     # a generation that reproduces it: the frame stage acts as the bank's policy says
-    def frame_stage_on(clip: Path, job: str):
+    def frame_stage_on(clip: Path, job: str, remix_of: Path | None = None):
         draft = tmp_path / f"{job}.mp4"
         shutil.copy(clip, draft)
-        return FrameStage(c).run(JobState(job_id=job, user="creator2", request={}, workdir=tmp_path, draft=draft))
+        return FrameStage(c).run(JobState(job_id=job, user="creator2", request={}, workdir=tmp_path, draft=draft,
+                                          remix_source=remix_of))
 
     d = frame_stage_on(altered, "g1")
     assert d.decision == "block" and any("hash bank 'removed' (block)" in r for r in d.reasons)
+    # used as a remix source (an uploaded copy), whatever the generated frames show
+    assert frame_stage_on(OTHER, "g1r", remix_of=altered).decision == "block"
     banks.set_policy(c, "removed", "review", "op1")
     assert frame_stage_on(altered, "g2").decision == "review"
     banks.set_policy(c, "removed", "log", "op1")
@@ -171,7 +179,7 @@ def test_api_is_for_operators_only(api) -> None:
         assert client.post("/v1/banks/check", headers=h[who],
                            files={"file": ("c.mp4", OTHER.read_bytes(), "video/mp4")}).status_code == 403
     assert client.get("/v1/banks").status_code == 401
-    assert banks.list_banks(c) == []
+    assert [b["name"] for b in banks.list_banks(c)] == ["removed"]
 
     r = client.post("/v1/banks/industry/import", headers=h["olga"], files=files, data={"policy": "review"})
     assert r.status_code == 200 and r.json()["added"] == 4, r.text

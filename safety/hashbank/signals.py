@@ -43,7 +43,7 @@ HASH_SIDE = 512
 # not survive cropping (a 20% crop is as far as an unrelated picture), but a crop within about 2.5% of a
 # banked one lands at 14-38 bits.
 CROP_KEEPS = (0.95, 0.9, 0.85, 0.8, 0.75, 0.7)
-MAX_VPDQ_FRAMES = 4000  # a vPDQ signal longer than this (over an hour at 1 frame/s) is refused on import
+MAX_VPDQ_FRAMES = 20_000  # a longer vPDQ signal is refused on import (5 minutes at 30 frames/s: 9,000)
 
 
 class SignalError(ValueError):
@@ -138,6 +138,47 @@ def vpdq(frames: Iterable[tuple[float, np.ndarray]], keep: float = 1.0) -> list[
     for t, img in frames:
         h, q = pdq(crop_centre(img, keep) if keep < 1.0 else img)
         out.append(VpdqFrame(h.hex(), q, round(max(0.0, float(t)), 3)))
+    return out
+
+
+def hash_video(path: Path, every: float, crop_every: float, crops: tuple[float, ...] = CROP_KEEPS,
+               max_seconds: float = 300.0) -> dict[float, list[VpdqFrame]]:
+    """vPDQ of a clip as a bank stores it, hashed while decoding (frames are never all held): the whole
+    picture every `every` seconds and each centred crop in `crops` every `crop_every` seconds, over the first
+    `max_seconds`. Returns {1.0: frames, keep: frames, ...}. A picture file gives its one frame."""
+    import av
+
+    from safety.frames import MAX_PIXELS, FrameError, decode_sample
+
+    if Path(path).suffix.lower() in {".png", ".jpg", ".jpeg", ".webp", ".bmp"}:
+        img = decode_sample(Path(path))[0].image
+        return {k: vpdq([(0.0, img)], k) for k in (1.0, *crops)}
+    out: dict[float, list[VpdqFrame]] = {k: [] for k in (1.0, *crops)}
+    next_full = next_crop = 0.0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise FrameError(f"{Path(path).name}: no video stream")
+            stream = container.streams.video[0]
+            stream.codec_context.options = {**stream.codec_context.options, "max_pixels": str(MAX_PIXELS)}
+            rate = float(stream.average_rate or 25)
+            for i, frame in enumerate(container.decode(stream)):
+                t = float(frame.time) if frame.time is not None else i / rate
+                if t > max_seconds:
+                    break
+                full, crop = t >= next_full - 1e-6, t >= next_crop - 1e-6
+                if not (full or crop):
+                    continue
+                img = frame.to_ndarray(format="rgb24")
+                if full:
+                    out[1.0] += vpdq([(t, img)])
+                    next_full = t + every
+                if crop:
+                    for k in crops:
+                        out[k] += vpdq([(t, img)], k)
+                    next_crop = t + crop_every
+    except av.FFmpegError as exc:
+        raise FrameError(f"{Path(path).name}: cannot decode ({exc})") from exc
     return out
 
 

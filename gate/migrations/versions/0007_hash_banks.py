@@ -6,6 +6,7 @@ Create Date: 2026-12-06 23:40:00
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlmodel
@@ -47,6 +48,12 @@ def upgrade() -> None:
     with op.batch_alter_table('hash_bank_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hash_bank_entries_bank_id'), ['bank_id'], unique=False)
         batch_op.create_index('ix_hash_bank_entries_type_digest', ['signal_type', 'digest'], unique=False)
+    # the bank every takedown feeds exists from the start: two first takedowns at once cannot both create it
+    banks = sa.table('hash_banks', sa.column('name', sa.String), sa.column('policy', sa.String),
+                     sa.column('description', sa.String), sa.column('created_by', sa.String),
+                     sa.column('created_at', sa.DateTime(timezone=True)))
+    op.bulk_insert(banks, [{'name': 'removed', 'policy': 'block', 'description': 'hashes of every clip taken down',
+                            'created_by': 'system', 'created_at': datetime.now(UTC)}])
 
 
 
