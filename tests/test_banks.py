@@ -150,13 +150,12 @@ def test_takedown_stays_down_in_verify_and_the_frame_stage(components, tmp_path)
     assert d.decision == "block" and any("hash bank 'removed' (block)" in r for r in d.reasons)
     # used as a remix source (an uploaded copy), whatever the generated frames show
     assert frame_stage_on(OTHER, "g1r", remix_of=altered).decision == "block"
-    banks.set_policy(c, "removed", "review", "op1")
-    assert frame_stage_on(altered, "g2").decision == "review"
     banks.set_policy(c, "removed", "log", "op1")
     d = frame_stage_on(altered, "g3")
     assert d.decision == "pass" and d.scores["hash_bank_matches"] == 1.0  # recorded, not acted on
-    unrelated = frame_stage_on(OTHER, "g4")
-    assert unrelated.scores["hash_bank_matches"] == 0.0
+    assert any("hash bank 'removed' (log)" in r for r in d.reasons)
+    banks.set_policy(c, "removed", "review", "op1")
+    assert banks.verdict(banks.match_images(c, [f.image for f in banks.sample(altered)]))[0] == "review"
 
 
 @pytest.fixture
