@@ -112,11 +112,17 @@ def collect(data_dir: Path, quick: bool, notes: list[str]) -> list[Sample]:
         if not path.is_file():
             notes.append(f"{rel}: missing")
             continue
-        frames = read_clip(path, 16 if quick else 48)
+        frames = read_clip(path, 16 if quick else 64)
         cut = max(2, int(len(frames) * 0.4))
         for k, fr in enumerate(frames):
             cond = "reference" if k == 0 else ("enroll" if k < cut else "real: later frames of a clip")
             samples.append(Sample(ident, cond, fr, f"{rel} frame {k}"))
+        # The same conditions on a later frame of the clip (not the reference: that would be too easy).
+        found = finder.detect(frames[-1])
+        if found and not quick:
+            box, _, lm = max(found, key=lambda f: (f[0][2] - f[0][0]))
+            for cond, im in conditions(frames[-1], box, lm):
+                samples.append(Sample(ident, cond, im, f"{rel} last frame [{cond}]"))
     samples += generated_composites(photos, data_dir, quick, notes)
     return samples
 
@@ -184,6 +190,10 @@ def embed_all(samples: list[Sample], settings: list[str], notes: list[str]) -> t
         q = assess(s.image, face)
         e = Embedded(s.identity, s.condition, s.source, face, s.image.shape[:2], low_quality=q.low,
                      quality_problems=q.problems)
+        if len(out) % 4 == 0:  # the plain embedding alone, on a quarter of the faces
+            t0 = time.perf_counter()
+            detector.embed_box(s.image, face.box)
+            timing["embed only: plain"].append(time.perf_counter() - t0)
         enrolling = s.condition in ("reference", "enroll")
         for name, (qb, eb) in backends.items():
             b = eb if enrolling else qb
@@ -239,6 +249,44 @@ def comparisons(faces: list[Embedded], setting: str, mode: str
     return gen, imp, qual
 
 
+def nearest_impostors(faces: list[Embedded], setting: str, n: int = 5) -> list[str]:
+    """The identity pairs whose faces come closest: where false matches come from."""
+    best: dict[tuple[str, str], float] = {}
+    mat = np.stack([f.vecs[setting] for f in faces])
+    for i, f in enumerate(faces):
+        d = np.linalg.norm(mat - mat[i], axis=1)
+        for j in range(i + 1, len(faces)):
+            if faces[j].identity != f.identity:
+                key = tuple(sorted((f.identity, faces[j].identity)))
+                best[key] = min(best.get(key, 9.0), float(d[j]))  # type: ignore[index]
+    top = sorted(best.items(), key=lambda kv: kv[1])[:n]
+    return [f"Closest impostor identity pairs (`{setting}`, nearest two faces): "
+            + "; ".join(f"{a} / {b} {d:.3f}" for (a, b), d in top)]
+
+
+def shipped_threshold(qual: list[tuple[bool, bool, float]], setting: str) -> list[str]:
+    """What the shipped match threshold and review margins catch and cost (template matching)."""
+    g = np.array([d for gq, _, d in qual if gq])
+    i = np.array([d for gq, _, d in qual if not gq])
+    lines = [f"Shipped threshold (template matching, `{setting}`): a face closer than {DLIB_THRESHOLD} to a "
+             f"registered template is a match: TAR {np.mean(g < DLIB_THRESHOLD):.3f}, FAR "
+             f"{np.mean(i < DLIB_THRESHOLD):.1e} ({int(np.sum(i < DLIB_THRESHOLD))}/{len(i)}). It stays at dlib's "
+             "documented 0.6: a match blocks, so a lower threshold trades missed likenesses (the harm the gate "
+             "exists for) for fewer false blocks that an appeal can undo, and this set's genuine pairs are too "
+             "easy to price that trade (nearly all genuine distances are far below 0.6).", "",
+             "| review margin above the threshold (low-quality faces only) | genuine misses sent to review "
+             "| impostor comparisons sent to review | of low-quality impostor comparisons |", "|---|---|---|---|"]
+    for m in (0.03, 0.05, 0.08):
+        band = [(gq, lq) for gq, lq, d in qual if DLIB_THRESHOLD <= d < DLIB_THRESHOLD + m and lq]
+        g_miss = sum(1 for gq, _, d in qual if gq and d >= DLIB_THRESHOLD)
+        low_imp = sum(1 for gq, lq, _ in qual if not gq and lq)
+        i_rev = sum(1 for gq, _ in band if not gq)
+        mark = " (shipped)" if abs(m - REVIEW_MARGIN) < 1e-9 else ""
+        lines.append(f"| {m:.2f}{mark} | {sum(1 for gq, _ in band if gq)}/{g_miss} | {i_rev}/{len(i)} "
+                     f"| {i_rev}/{low_imp} |")
+    return lines
+
+
 def run(data_dir: Path, quick: bool = False) -> str:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     notes: list[str] = []
@@ -273,10 +321,14 @@ def run(data_dir: Path, quick: bool = False) -> str:
                          f"{np.mean(g < DLIB_THRESHOLD):.3f} / {np.mean(i < DLIB_THRESHOLD):.1e} |")
             shipped_rows[(setting, mode)] = qual
     lines.append("")
+    lines.append("What this set can and cannot show: its genuine pairs are conditions made from one photo, frames "
+                 "of one clip and the generator's composites; it has ONE genuine pair of two different real photos "
+                 "(paul_rudd) and none years apart, so it cannot show the difficulty of press photos across years "
+                 "(the held-out 43-photo set); its impostor comparisons are many, its identities few.")
     lines.append("LOIO = threshold chosen without the scored identity; each impostor comparison is scored in "
                  "both of its identities' folds, so the impostor count scored is twice the comparisons.")
     lines.append("")
-    best = settings[-1]
+    best = settings[0]  # what ships
     conds = sorted({c for (s, _, _), v in per_condition.items() if s == best for c in v})
     lines += [f"Per condition, `{best}`, LOIO thresholds (accepted / genuine; a face the gate's detector "
               "misses counts in the miss column, not here):", "",
@@ -293,19 +345,8 @@ def run(data_dir: Path, quick: bool = False) -> str:
         found = [f for f in faces if f.condition == c]
         low = sum(f.low_quality for f in found)
         lines.append(f"| {c} | {m}/{n} | {low}/{len(found)} | {' | '.join(cells)} |")
-    # The shipped threshold and the review band.
-    lines.append("")
-    qual = shipped_rows[(best, "template")]
-    band = [(gq, lq) for gq, lq, d in qual if DLIB_THRESHOLD <= d < DLIB_THRESHOLD + REVIEW_MARGIN]
-    g_all = sum(gq for gq, _, _ in qual)
-    i_all = len(qual) - g_all
-    g_rev = sum(1 for gq, lq in band if gq and lq)
-    i_rev = sum(1 for gq, lq in band if not gq and lq)
-    lines.append(f"Shipped: match (block unless allowed) below {DLIB_THRESHOLD}; a low-quality face in "
-                 f"[{DLIB_THRESHOLD}, {DLIB_THRESHOLD + REVIEW_MARGIN:.2f}) goes to review. "
-                 f"Template matching, `{best}`: "
-                 f"review catches {g_rev}/{g_all} genuine comparisons the match missed, and sends "
-                 f"{i_rev}/{i_all} impostor comparisons to review.")
+    lines += ["", *nearest_impostors(faces, settings[0]), ""]
+    lines += shipped_threshold(shipped_rows[(settings[0], "template")], settings[0])
     lines.append("")
     lines.append("| timing (load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()) +
                  ") | median ms | n |")
