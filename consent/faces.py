@@ -7,7 +7,18 @@ Two backends:
   import that package (it imports `pkg_resources`, gone from recent setuptools).
 - `InsightFaceBackend`: SCRFD detection + ArcFace recognition from ONNX files an operator puts in a
   folder (insightface's own downloader needs the internet). Faces are aligned with
-  `insightface.utils.face_align.norm_crop` on the SCRFD 5 keypoints.
+  `insightface.utils.face_align.norm_crop` on the SCRFD 5 keypoints. insightface's released model
+  packs (buffalo_l, antelopev2) are for non-commercial research only: nothing here ships them.
+
+dlib's descriptor is the strongest face embedder found that installs from PyPI with its weights and a
+licence that permits commercial use (Davis King put his models in the public domain; packaged by
+face_recognition_models). One exception: the 68-point shape predictor was trained on iBUG 300-W, whose
+licence excludes commercial use, and dlib-models' README passes on its authors' request that the model
+not be used in a commercial product. The descriptor itself is computed on the 5-point predictor's
+alignment (public domain); the 68 points serve liveness (head pose, nose parallax) and face quality.
+SFace (Apache-2.0, OpenCV zoo) is in no PyPI wheel: the packages that use it
+download it at run time; facenet-pytorch downloads its recogniser weights the same way; mediapipe ships
+no face recognition model.
 """
 
 from __future__ import annotations
