@@ -118,6 +118,7 @@ def _detector(c: Components, path: Path) -> dict[str, Any]:
     except Exception as exc:
         return {"available": False, "why": f"{type(exc).__name__}: {exc}", "ai_probability": None, "artifacts": {}}
     return {"available": True, "ai_probability": round(float(r.ai_probability), 4), "artifacts": r.artifacts,
+            "top_features": list(r.top_features),
             "informative": bool(getattr(r, "informative", True)),
             "evidence_frames": list(r.evidence_frames), "model_version": r.model_version, "notes": list(r.notes)}
 
@@ -187,7 +188,7 @@ def verdict(report: dict[str, Any]) -> tuple[str, str]:
         elif INCONCLUSIVE_BAND[0] <= p <= INCONCLUSIVE_BAND[1]:
             parts.append(f"no provenance signal; inconclusive (detector p={p:.2f} is near chance)")
         else:
-            groups = sorted(det.get("artifacts", {}).items(), key=lambda kv: -float(kv[1].get("score", 0)))
+            groups = sorted(det.get("artifacts", {}).items(), key=lambda kv: -float(kv[1].get("score") or 0.0))
             top = " and ".join(name.replace("_", " ") for name, _ in groups[:2]) or "its features"
             code = "likely_ai" if p > INCONCLUSIVE_BAND[1] else "no_ai_evidence"
             parts.append(f"no provenance signal; the detector estimates p={p:.2f} that it is AI-generated, "

@@ -99,6 +99,8 @@ class Detector(_Part):
     why: str | None = None
     artifacts: dict[str, ArtifactGroup] = {}
     evidence_frames: list[int] = Field([], description="decoded frame indices of the windows scored most AI-like")
+    top_features: list[dict[str, Any]] = Field([], description="the features that moved the score most: feature, "
+                                               "group, value, contribution (calibrated logit; > 0 towards AI)")
     model_version: str | None = None
     notes: list[str] = []
 

@@ -125,6 +125,11 @@ def test_an_informative_detector_counts_only_when_provenance_is_silent() -> None
     signed = {**silent, "c2pa": {"state": "trusted", "signer": {"common_name": "Newsroom"}}}
     d = evidence(signed)[-1]
     assert d["finding"] == "not_used" and not d["counts"]
+    from gate.verify import verdict
+
+    still = {**det, "artifacts": {"motion": {"score": None, "applicable": False}, "tone": {"score": 0.8}}}
+    code, text = verdict({**silent, "detector": still})  # a still image: temporal groups do not apply
+    assert code == "likely_ai" and "mainly from tone" in text
     d = evidence({**silent, "detector": {**det, "informative": False}})[-1]
     assert d["finding"] == "not_informative" and not d["counts"] and "not evidence" in d["says"]
     d = evidence({**silent, "detector": {k: v for k, v in det.items() if k != "informative"}})[-1]

@@ -33,6 +33,9 @@ def detect(file: Path, max_seconds: float | None, model_path: Path | None, as_js
     human = (
         f"{file}: p(AI-generated) = {res.ai_probability:.2f} [{res.model_version}]\n"
         + "\n".join(f"  {g:14s} {s:.2f}  (0.5 = neutral, higher points to AI)" for g, s in groups)
+        + "".join(f"\n  feature {t['feature']} = {t['value']}: {t['contribution']:+.2f}" for t in res.top_features)
+        + (f"\n  most AI-like windows around frames {', '.join(map(str, res.evidence_frames))}"
+           if res.evidence_frames else "")
         + "".join(f"\n  note: {n}" for n in res.notes)
     )
     emit(obj, as_json, human=human)

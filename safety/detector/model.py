@@ -29,15 +29,21 @@ from sklearn.preprocessing import StandardScaler
 
 from safety.detector.decode import DetectorError, load_clip
 from safety.detector.features import (
+    CONTEXT_FEATURES,
     FEATURE_GROUPS,
     FEATURE_NAMES,
-    MODEL_FEATURES,
     MODEL_SPATIAL_FEATURES,
     WINDOW,
     clip_features,
 )
+from safety.detector.forensic import FORENSIC_GROUPS, FORENSIC_NAMES, window_forensics
 
-MODEL_VERSION = "detector-v2"
+# every measured feature, by group (artifact features of features.py, global statistics of forensic.py)
+ALL_GROUPS: dict[str, list[str]] = {**FEATURE_GROUPS, **FORENSIC_GROUPS}
+ALL_NAMES: list[str] = FEATURE_NAMES + FORENSIC_NAMES
+MODELLABLE: frozenset[str] = frozenset(n for n in ALL_NAMES if n not in CONTEXT_FEATURES)
+
+MODEL_VERSION = "detector-v3"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / f"{MODEL_VERSION}.joblib"
 # Bounds on what `predict` reads (verify latency budget: a 10 s 720p clip in < 3 s p50, all checks included):
@@ -45,9 +51,13 @@ DEFAULT_MODEL = MODELS_DIR / f"{MODEL_VERSION}.joblib"
 PREDICT_SECONDS = 5.0
 PREDICT_MAX_WINDOWS = 5
 MIN_OOF_AUC = 0.6  # below this out-of-fold AUC a result is flagged not informative
-# Below this pooled leave-one-generator-out clip AUC (measured at training time, stored in the bundle) the
-# model is not informative: it has not shown that it recognises generators it was not trained on.
-MIN_LOGO_AUC = 0.7
+# The model is informative only when training measured (stored in the bundle's "validation"), with whole
+# generator families held out: every family's clip ROC AUC >= MIN_FAMILY_AUC, and real clips of held-out
+# camera/place groups below VERDICT_THRESHOLD at least MIN_SPECIFICITY of the time. Older bundles that
+# only carry a pooled AUC are never informative.
+MIN_FAMILY_AUC = 0.85
+MIN_SPECIFICITY = 0.95
+VERDICT_THRESHOLD = 0.65  # p above this leans AI (gate.verify.INCONCLUSIVE_BAND's upper edge)
 REGULARISATION_C = 0.1  # strong L2: ~20 features, a few dozen clips
 
 
@@ -61,9 +71,12 @@ class DetectorResult:
     # False when the model's own out-of-fold validation found no (or only weak) signal: ai_probability must
     # then be reported as "inconclusive", never as evidence either way
     informative: bool = True
+    # the features that moved this clip's score most (calibrated logit; > 0 towards AI), with their values
+    top_features: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "top_features": self.top_features,
             "ai_probability": self.ai_probability,
             "informative": self.informative,
             "artifacts": self.artifacts,
@@ -153,6 +166,22 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def validated(v: dict[str, Any] | None) -> tuple[bool, str]:
+    """Whether a bundle's stored validation meets the bar (None: an in-memory evaluation fold, not judged)."""
+    if v is None:
+        return True, "evaluation fold (validation not judged)"
+    fam, spec = v.get("min_family_auc"), v.get("real_specificity")
+    if fam is None or spec is None:
+        return False, ("validated only by a pooled leave-one-generator-out AUC "
+                       f"({v.get('pooled_auc')}), not per held-out family with real-source specificity")
+    worst = v.get("min_family", "?")
+    what = (f"leave-one-family-out clip AUC min {fam:.2f} ({worst}; needs {MIN_FAMILY_AUC}), specificity on "
+            f"held-out real sources {spec:.2f} at p>{VERDICT_THRESHOLD} (needs {MIN_SPECIFICITY})")
+    if fam >= MIN_FAMILY_AUC and spec >= MIN_SPECIFICITY:
+        return True, what
+    return False, f"not validated: {what}; verdicts stay inconclusive"
+
+
 class AIVideoDetector:
     """Estimate whether a video/GIF/image is AI-generated, with per-artifact-group evidence."""
 
@@ -177,7 +206,8 @@ class AIVideoDetector:
                 bundle = joblib.load(path)
         except Exception as exc:  # a corrupt or incompatible pickle must not take the service down
             return cls(None, path, f"model file {path.name} could not be loaded: {exc}")
-        if not isinstance(bundle, dict) or bundle.get("feature_names") != MODEL_FEATURES:
+        names = bundle.get("feature_names") if isinstance(bundle, dict) else None
+        if not isinstance(names, list) or not names or not set(names) <= MODELLABLE:
             return cls(None, path, f"model file {path.name} was trained on a different feature set; retrain")
         why = f"{bundle.get('version', '?')} loaded from {path.name}"
         if bundle.get("sklearn_version") != sklearn.__version__:
@@ -189,17 +219,14 @@ class AIVideoDetector:
 
     def validation(self) -> tuple[bool, str]:
         """(informative, why) for clips, from what training measured: a model that has not shown it
-        recognises generators it never saw answers 'inconclusive' whatever p it computes."""
+        recognises generator families it never saw, without flagging real sources it never saw, answers
+        'inconclusive' whatever p it computes."""
         if self._bundle is None:
             return False, self._why
         model: CalibratedLinear = self._bundle["video_model"]
-        logo = (self._bundle.get("validation") or {}).get("pooled_auc")
         if model.slope == 0.0 or model.oof_auc < MIN_OOF_AUC:
             return False, f"no validated signal: out-of-fold window AUC {model.oof_auc:.2f} (needs {MIN_OOF_AUC})"
-        if logo is not None and logo < MIN_LOGO_AUC:
-            return False, (f"not validated on unseen generators: leave-one-generator-out clip AUC {logo:.2f} "
-                           f"(needs {MIN_LOGO_AUC}); verdicts stay inconclusive")
-        return True, f"leave-one-generator-out clip AUC {logo:.2f}" if logo is not None else "validated out of fold"
+        return validated(self._bundle.get("validation"))
 
     @property
     def model_version(self) -> str:
@@ -211,6 +238,10 @@ class AIVideoDetector:
             raise RuntimeError(f"detector unavailable: {self._why}")
         clip = load_clip(Path(path), max_seconds=max_seconds)
         windows = clip_features(clip, max_windows=PREDICT_MAX_WINDOWS)
+        if set(self._bundle["feature_names"]) & set(FORENSIC_NAMES):
+            grey = clip.frames[..., 0]
+            for s0, f in windows:
+                f.update(window_forensics(grey[s0 : s0 + WINDOW]))
         return self.predict_windows(windows, clip.source_indices, clip.is_image or len(clip.frames) < 2, clip.notes)
 
     def predict_windows(
@@ -224,11 +255,12 @@ class AIVideoDetector:
         if self._bundle is None:
             raise RuntimeError(f"detector unavailable: {self._why}")
         notes = list(notes)
-        names = MODEL_SPATIAL_FEATURES if is_image else MODEL_FEATURES
+        names: list[str] = (self._bundle.get("spatial_feature_names", MODEL_SPATIAL_FEATURES) if is_image
+                            else self._bundle["feature_names"])
         model: CalibratedLinear = self._bundle["image_model" if is_image else "video_model"]
-        X_all = np.array([[w[1][n] for n in FEATURE_NAMES] for w in windows], dtype=np.float64)
+        X_all = np.array([[w[1].get(n, math.nan) for n in ALL_NAMES] for w in windows], dtype=np.float64)
         X_all[~np.isfinite(X_all)] = np.nan
-        X = X_all[:, [FEATURE_NAMES.index(n) for n in names]]
+        X = X_all[:, [ALL_NAMES.index(n) for n in names]]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             probs = model.predict_proba(X)[:, 1]
@@ -247,15 +279,11 @@ class AIVideoDetector:
             )
         else:
             notes.append(f"validation: out-of-fold window AUC {model.oof_auc:.2f} on the training clips (small data)")
-        logo = (self._bundle.get("image_validation" if is_image else "validation") or {}).get("pooled_auc")
-        logo_ok = logo is None or logo >= MIN_LOGO_AUC  # None: an in-memory evaluation fold, judged by OOF only
-        if logo is not None and not logo_ok and model.slope > 0.0:
-            notes.append(
-                f"not validated on unseen generators: leave-one-generator-out clip AUC {logo:.2f} < {MIN_LOGO_AUC}; "
-                "the probability is inconclusive, whatever its value"
-            )
-        elif logo is not None:
-            notes.append(f"leave-one-generator-out clip AUC {logo:.2f} (generators unseen in training)")
+        logo_ok, logo_why = validated(self._bundle.get("image_validation" if is_image else "validation"))
+        if not logo_ok and model.slope > 0.0:
+            notes.append(f"{logo_why}: the probability is inconclusive, whatever its value")
+        else:
+            notes.append(logo_why)
         if len(windows) < 2 and not is_image:
             notes.append(f"short input: fewer than {WINDOW} distinct frames at 8 fps; estimate is weak")
 
@@ -267,12 +295,14 @@ class AIVideoDetector:
         # in the calibrated logit scale, so group scores and the probability speak the same language
         contrib = Z.mean(axis=0) * coef * model.slope
         artifacts: dict[str, dict[str, Any]] = {}
-        for group, feats in FEATURE_GROUPS.items():
+        values_all: dict[str, float | None] = {}
+        for group, feats in ALL_GROUPS.items():
             idx = [names.index(f) for f in feats if f in names]
             values: dict[str, float | None] = {}
             for f in feats:
-                v = float(mean_x[FEATURE_NAMES.index(f)])
+                v = float(mean_x[ALL_NAMES.index(f)])
                 values[f] = round(v, 5) if math.isfinite(v) else None  # None = not applicable / not measurable
+                values_all[f] = values[f]
             if not idx:
                 artifacts[group] = {"score": None, "features": values, "contribution": None, "applicable": False}
                 continue
@@ -284,6 +314,12 @@ class AIVideoDetector:
                 "features": values,
                 "applicable": True,
             }
+        group_of = {f: g for g, fs in ALL_GROUPS.items() for f in fs}
+        top = [
+            {"feature": names[j], "group": group_of[names[j]], "contribution": round(float(contrib[j]), 4),
+             "value": values_all[names[j]]}
+            for j in np.argsort(-np.abs(contrib))[:4] if abs(contrib[j]) > 1e-4
+        ]
         order = np.argsort(-probs)[:3]
         evidence = sorted(
             {source_indices[min(len(source_indices) - 1, windows[i][0] + WINDOW // 2)] for i in order}
@@ -295,6 +331,7 @@ class AIVideoDetector:
             model_version=self.model_version,
             notes=notes,
             informative=model.slope > 0.0 and model.oof_auc >= MIN_OOF_AUC and logo_ok,
+            top_features=top,
         )
 
 
