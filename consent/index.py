@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+VECTORS_PER_OWNER = 64  # registry.MAX_EMBEDDINGS (not imported: the registry imports this module)
+
 
 class FaceIndexError(ValueError):
     """Wrong embedding shape or type for this index."""
@@ -96,8 +98,10 @@ class FaceIndex:
             n = self._index.ntotal
             if n == 0 or k <= 0:
                 return []
-            # An owner has several vectors: fetch more neighbours than k so k distinct owners survive.
-            fetch = min(n, max(k * 8, 32))
+            # An owner has several vectors (an enrollment template keeps up to 16, the registry allows 64):
+            # fetch enough neighbours that k distinct owners survive even behind full templates. A flat
+            # index computes every distance anyway; the larger k costs only the heap.
+            fetch = min(n, k * VECTORS_PER_OWNER)
             dist2, ids = self._index.search(q, fetch)
             best: dict[int, float] = {}
             for d2, i in zip(dist2[0], ids[0], strict=True):

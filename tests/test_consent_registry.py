@@ -206,3 +206,17 @@ def test_index_thread_safety() -> None:
     for th in threads:
         th.join()
     assert errors == [] and len(index) == 100
+
+
+def test_index_finds_second_owner_behind_a_full_template() -> None:
+    # Owner 1 has a 16-frame template all nearer the query than owner 2's one vector: owner 2 must still
+    # come back among k=2 owners (a protected face behind the requester's own cameo, say).
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal(128).astype(np.float32)
+    index = FaceIndex(128)
+    index.add(1, q + 0.01 * rng.standard_normal((64, 128)).astype(np.float32))
+    index.add(2, q + 0.2)
+    for other in range(3, 20):
+        index.add(other, rng.standard_normal((16, 128)).astype(np.float32) * 5)
+    owners = [o for o, _ in index.search(q, k=2)]
+    assert owners == [1, 2]
