@@ -333,14 +333,17 @@ def _describe(s: Session, matches: list[Match], exact: list[BankEntry]) -> list[
 
 def match_images(c: Components, images: list[np.ndarray], path: Path | None = None) -> list[dict[str, Any]]:
     """Bank matches of frames (and, given the file, of its exact hashes), most severe policy first."""
-    queries = query_frames(images)
+    index: BankIndex = c.bank_index
+    with session_scope(c.engine) as s:
+        banked = len(index.fresh(s))
+    # nothing banked: the frames are not hashed (8 PDQ variants a frame, ~0.1 s CPU a 720p frame, for nothing)
+    queries = query_frames(images) if banked else []
     exact: list[BankEntry] = []
     with session_scope(c.engine) as s:
         if path is not None:
             digests = [sig.digest(t, v) for t, v in sig.file_digests(path).items()]
             exact = list(s.exec(select(BankEntry).where(col(BankEntry.signal_type).in_(sig.EXACT_TYPES),
                                                         col(BankEntry.digest).in_(digests))).all())
-        index: BankIndex = c.bank_index
         matches = index.fresh(s).match(queries) if queries else []
         return _describe(s, matches, exact)
 

@@ -158,6 +158,25 @@ def test_takedown_stays_down_in_verify_and_the_frame_stage(components, tmp_path)
     assert banks.verdict(banks.match_images(c, [f.image for f in banks.sample(altered)]))[0] == "review"
 
 
+
+def test_frames_are_hashed_only_when_something_is_banked(components, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the banks empty no frame is hashed (nothing could match); once a hash is banked they are."""
+    hashed: list[int] = []
+    real = banks.query_frames
+    monkeypatch.setattr(banks, "query_frames", lambda images: hashed.append(len(images)) or real(images))
+    frames = [f.image for f in banks.sample(OTHER)]
+    assert banks.match_images(components, frames) == [] and hashed == []
+    from gate.job_review import take_down
+    from gate.models import Job
+
+    components.storage.put_file("videos/00000000000000ab.mp4", CLIP)
+    with Session(components.engine) as s:
+        s.add(Job(id="00000000000000ab", user="creator1", status="published", request={"prompt": "bikes"},
+                  video_key="videos/00000000000000ab.mp4", attempts=1))
+        s.commit()
+    take_down(components, "00000000000000ab", "op1", "harassment")
+    assert banks.match_images(components, frames) == [] and hashed == [len(frames)]
+
 @pytest.fixture
 def api(components):
     from api.app import create_app
