@@ -101,14 +101,24 @@ _FUNCTION_2 = 5.5  # two-letter pieces of a spaced run must be this common ("of"
 @functools.lru_cache(maxsize=1)
 def _freq() -> dict[str, float]:
     """Lowercase alphabetic word -> Zipf frequency (log10 per billion words) from wordfreq's 'large'
-    English list (~290k words, shipped offline in the package), plus the obfuscation targets above."""
-    import wordfreq
+    English list (~290k words, shipped offline in the package), plus the obfuscation targets above. Building it
+    costs ~2 s of CPU (importing wordfreq, reading its list): kept in the cache dir (safety.local_cache)."""
+    import hashlib
+    from importlib.metadata import version
 
-    out = {w: math.log10(f) + 9.0 for w, f in wordfreq.get_frequency_dict("en", wordlist="large").items()
-           if w.isalnum()}  # with digits too: "mp4" and "b2b" are words as written
-    for w in _EXTRA_WORDS:
-        out.setdefault(w, 3.0)
-    return out
+    from safety.local_cache import json_cached
+
+    def build() -> dict[str, float]:
+        import wordfreq
+
+        out = {w: math.log10(f) + 9.0 for w, f in wordfreq.get_frequency_dict("en", wordlist="large").items()
+               if w.isalnum()}  # with digits too: "mp4" and "b2b" are words as written
+        for w in _EXTRA_WORDS:
+            out.setdefault(w, 3.0)
+        return out
+
+    extra = hashlib.sha1("\n".join(sorted(_EXTRA_WORDS)).encode()).hexdigest()[:8]
+    return json_cached(f"zipf-en-large-{version('wordfreq')}-{extra}.json", build)
 
 
 def zipf(word: str) -> float:
