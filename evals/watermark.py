@@ -22,6 +22,7 @@ Audio: the mark after AAC 64 kb/s + resampling, and found / clips by clip length
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -79,6 +80,19 @@ def _rotate_crop(rgb: np.ndarray, _i: int, degrees: float = 3.0, keep: float = 0
     return cv2.resize(rot[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_AREA)
 
 
+def _screen_capture(rgb: np.ndarray, _i: int) -> np.ndarray:
+    """A phone or screen recorder pointed at the clip, simulated: display gamma (1.2), a slight perspective
+    (corners moved by up to 1.5% of the frame, the picture stretched back to fill it) and a little blur
+    (the capture's resampling). The caller adds the recorder's resize, its 30 fps clock and its encoder."""
+    h, w = rgb.shape[:2]
+    out = (255.0 * (rgb.astype(np.float32) / 255.0) ** 1.2).astype(np.uint8)
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = src + np.float32([[0.015 * w, 0.01 * h], [-0.005 * w, 0.0], [0.0, -0.005 * h], [0.01 * w, -0.015 * h]])
+    warped = cv2.warpPerspective(out, cv2.getPerspectiveTransform(src, dst), (w, h), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(warped, (0, 0), 0.6)
+
+
 def _boxed(w: int, h: int) -> Callable[[np.ndarray, int], np.ndarray]:
     """The picture at its own size (undoing transcode's resize to the taller/wider output) centred on black
     bars: letterbox when the output is taller, pillarbox when it is wider."""
@@ -121,6 +135,9 @@ ATTACKS: dict[str, Callable[[Path, Path, int, int], None]] = {
     "mirror (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, rgb_fn=_mirror),
     "mirror + 360p + CRF 30": lambda s, d, w, h: transcode(s, d, crf=30, size=_height(w, h, 360), rgb_fn=_mirror),
     "rotate 3 deg + crop 90% (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, rgb_fn=_rotate_crop),
+    "rotate -5 deg + crop 86% (CRF 23)": lambda s, d, w, h: transcode(
+        s, d, crf=23, rgb_fn=functools.partial(_rotate_crop, degrees=-5.0, keep=0.86)
+    ),
     "360p + CRF 32": lambda s, d, w, h: transcode(s, d, crf=32, size=_height(w, h, 360)),
     "240p + CRF 32": lambda s, d, w, h: transcode(s, d, crf=32, size=_height(w, h, 240)),
     "letterbox bars 1/3 of height (CRF 23)": lambda s, d, w, h: transcode(
@@ -130,11 +147,17 @@ ATTACKS: dict[str, Callable[[Path, Path, int, int], None]] = {
         s, d, crf=23, size=(_even(w * 1.5), h), rgb_fn=_boxed(w, h)
     ),
     "fps 25->60 (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, fps=60),
+    "fps 25->30 (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, fps=30),
+    "screen recording: 0.8x, gamma, perspective, 30 fps, CRF 28": lambda s, d, w, h: transcode(
+        s, d, crf=28, fps=30, size=(_even(w * 0.8), _even(h * 0.8)), rgb_fn=_screen_capture
+    ),
     "2 s excerpt 1-3 s (CRF 23)": lambda s, d, w, h: transcode(s, d, crf=23, drop=lambda t: not 1.0 <= t < 3.0),
 }
 REUPLOAD_ATTACKS = ("mirror (CRF 23)", "mirror + 360p + CRF 30", "rotate 3 deg + crop 90% (CRF 23)",
-                    "360p + CRF 32", "240p + CRF 32", "letterbox bars 1/3 of height (CRF 23)",
-                    "pillarbox bars 1/3 of width (CRF 23)", "fps 25->60 (CRF 23)", "2 s excerpt 1-3 s (CRF 23)")
+                    "rotate -5 deg + crop 86% (CRF 23)", "360p + CRF 32", "240p + CRF 32",
+                    "letterbox bars 1/3 of height (CRF 23)", "pillarbox bars 1/3 of width (CRF 23)",
+                    "fps 25->15 (CRF 23)", "fps 25->30 (CRF 23)", "fps 25->60 (CRF 23)", "2 s excerpt 1-3 s (CRF 23)",
+                    "screen recording: 0.8x, gamma, perspective, 30 fps, CRF 28")
 ANCHORS = {"resize 0.55 (CRF 23)": 0.99, "crop 0.71 of each side (CRF 23)": 0.95}  # Video Seal, published
 # the side-by-side table's attacks (the first is the stored CRF 18 file)
 BASE_ATTACKS = ("none (CRF 18 marked file)", "H.264 CRF 28", "H.264 CRF 35", "resize 0.5x (CRF 18)",
@@ -172,11 +195,8 @@ def _window_sums(times: np.ndarray, res: list[np.ndarray], stride: float) -> Ite
 def _window_report(vm: VideoMark, acc32: np.ndarray, code: np.ndarray) -> dict:
     """Detector verdict plus raw/decoded bit accuracy for one window (the accuracy needs the truth)."""
     verdict = vm.detect_residual(acc32)
-    if verdict.get("mirrored"):  # read where the detector read: the mirrored orientation won the sync
-        acc32 = np.ascontiguousarray(acc32[:, ::-1])
-    loc = vm.locate(acc32)
-    # raw accuracy of the detector's read at the sync peak
-    soft = vm.soft_read(acc32, loc)
+    # raw accuracy of the detector's read at the sync peak (its orientation and angle)
+    soft = vm.best_soft_read(acc32)
     bit_acc = float(np.mean((soft > 0) == (code == 1)))
     info = wm_code.viterbi(soft)
     truth = np.unpackbits(np.frombuffer(PAYLOAD, np.uint8))

@@ -6,6 +6,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from fractions import Fraction
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def transcode(
     *,
     yuv_fn: YuvFn | None = None,
     rgb_fn: Callable[[np.ndarray, int], np.ndarray] | None = None,
-    audio: tuple[np.ndarray, int, str] | None | bool = True,
+    audio: tuple[np.ndarray | Future[np.ndarray], int, str] | None | bool = True,
     crf: int = 18,
     fps: float | None = None,
     size: tuple[int, int] | None = None,
@@ -174,7 +175,9 @@ def transcode(
     preset: str = "veryfast",
 ) -> dict:
     """Re-encode src -> dst (H.264 yuv420p + AAC). `audio`: True = keep source audio, False/None = none,
-    or (samples, rate, layout) to write instead. Written to a temp file, then atomically renamed."""
+    or (samples, rate, layout) to write instead; samples may be a Future (the watermark marks the sound while
+    the picture is encoded: it is written as soon as it is ready, all of it by the end). Written to a temp
+    file, then atomically renamed."""
     src, dst = Path(src), Path(dst)
     if audio is True:
         audio = read_audio(src)
@@ -190,6 +193,7 @@ def transcode(
                 raise ProvenanceError(f"no video stream in {src.name}")
             vin = box.streams.video[0]
             _check_video_stream(vin, src)
+            vin.thread_type = "AUTO"  # frame/slice threads: decoding was a third of the watermark's time
             src_fps = float(vin.average_rate or vin.guessed_rate or 25)
             out_fps = Fraction(fps or src_fps).limit_denominator(1001)
             w, h = size or (crop[2:] if crop else (vin.codec_context.width, vin.codec_context.height))
@@ -202,6 +206,8 @@ def transcode(
             a_pos = 0
             if audio is not None:
                 a_data, a_sr, a_layout = audio
+                if drop is not None or (audio_rate and audio_rate != a_sr):
+                    a_data = _ready(a_data)
                 if drop is not None:  # a cut removes the sound with the picture (10 ms blocks)
                     block = max(1, a_sr // 100)
                     n_blocks = math.ceil(a_data.shape[1] / block)
@@ -215,9 +221,17 @@ def transcode(
                     a_st.bit_rate = audio_bitrate
                 a_sr = a_sr_out
 
-            def push_audio(until: int) -> None:
-                nonlocal a_pos
-                while a_st is not None and a_pos < min(until, a_data.shape[1]):
+            def push_audio(until: int | None) -> None:
+                """Audio up to sample `until` (None: all of it, waiting for it if need be)."""
+                nonlocal a_pos, a_data
+                if a_st is None:
+                    return
+                if isinstance(a_data, Future):
+                    if until is not None and not a_data.done():
+                        return  # not marked yet: the muxer interleaves whatever comes later
+                    a_data = a_data.result()
+                end = a_data.shape[1] if until is None else min(until, a_data.shape[1])
+                while a_pos < end:
                     n = min(1024, a_data.shape[1] - a_pos)
                     af = av.AudioFrame.from_ndarray(
                         np.ascontiguousarray(a_data[:, a_pos : a_pos + n]), format="fltp", layout=a_layout
@@ -273,7 +287,7 @@ def transcode(
             for pkt in vs.encode():
                 out.mux(pkt)
             if a_st is not None:
-                push_audio(a_data.shape[1])
+                push_audio(None)
                 for pkt in a_st.encode():
                     out.mux(pkt)
         if n_frames == 0:
@@ -286,6 +300,10 @@ def transcode(
         if os.path.exists(tmp):
             os.unlink(tmp)
     return {"frames": n_frames, "width": w, "height": h, "fps": float(out_fps)}
+
+
+def _ready(x: np.ndarray | Future[np.ndarray]) -> np.ndarray:
+    return x.result() if isinstance(x, Future) else x
 
 
 def _resample(x: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:

@@ -97,6 +97,12 @@ DECOY_CHUNK = 32
 # doubled (union bound over the two hypotheses; decoys run on the chosen one only, so the extra cost is
 # one more sync search, ~0.25 s CPU on 10 s of 720p). Same rule as the key ring's (x keys tried).
 MIRROR = True
+# rotation (issue 21: rotated 3 deg + cropped was lost): the tile lattice's angle is estimated from the
+# residual's spectrum without the key (estimate_rotation); when it is at least ROT_MIN_DEG the residual is
+# also read derotated by it, and the decoys see both angles, so the p-value needs no extra union bound
+ROTATION = True
+ROT_MAX_DEG = 7.0
+ROT_MIN_DEG = 0.4
 # v3: no texture mask. A texture mask (v2: 0.2-4x) put the energy where x264 removes it (its adaptive
 # quantisation spends bits on flat areas) and where the content's own residual is loudest.
 # 3.2: the opposite way round: amplitude ~ (the detector's own noise weight on the host) ** AMP_POWER,
@@ -106,6 +112,10 @@ AMP_POWER = 0.5
 AMP_MIN, AMP_MAX = 0.25, 4.0  # relative to the frame's mean amplitude
 AMP_CAP = 1.6  # at most this x the even (3.1) amplitude anywhere: the mark shows most on flat areas
 AMP_EMA = 0.95  # the amplitude map is smoothed over frames (no reset at cuts): it follows moving content
+AMP_DOWN = 4  # 3.4: the amplitude map is computed at 1/4 resolution (it is blurred at 4 px anyway)
+WITHIN_WEIGHT = 0.7  # 3.4: block variance -> high-pass power (fit to 3.2's full-resolution map, see _amplitude)
+# luma -> 0..1: no mark within 4 levels of black/white, full strength 16 levels away
+_CLIP_MASK_LUT = np.clip(np.minimum(np.arange(256) - 4, 251 - np.arange(256)) / 12.0, 0.0, 1.0).astype(np.float32)
 
 
 def _smooth_tile(cells: np.ndarray, cell_px: int = CELL_PX) -> np.ndarray:
@@ -134,6 +144,7 @@ class VideoMark:
         )
         self._pattern_key: tuple | None = None
         self._pattern = np.zeros((0, 0), np.float32)
+        self._pattern_power = 1.0
         self._amp: np.ndarray | None = None  # the previous frame's amplitude map (AMP_EMA)
 
     # ---- embedding -------------------------------------------------------------------------------
@@ -142,42 +153,59 @@ class VideoMark:
         tile = _smooth_tile(cells, self.cell)
         return tile / (np.sqrt(np.mean(tile**2)) + 1e-12)
 
-    def embed_luma(self, y: np.ndarray, tile: np.ndarray, target_psnr: float = TARGET_PSNR_DB) -> np.ndarray:
-        """Mark one luma plane (uint8 HxW). Returns uint8."""
-        h, w = y.shape
+    def _tiled(self, tile: np.ndarray, h: int, w: int) -> np.ndarray:
         key = (id(tile), h, w)
-        reps = (math.ceil(h / self.tile), math.ceil(w / self.tile))
         if self._pattern_key != key:  # the tiled pattern is the same for every frame of a clip
+            reps = (math.ceil(h / self.tile), math.ceil(w / self.tile))
             self._pattern = np.tile(tile.astype(np.float32), reps)[:h, :w].copy()
+            self._pattern_power = float(np.mean(self._pattern.astype(np.float64) ** 2)) or 1.0
             self._pattern_key = key
-        pattern = self._pattern
-        yf = y.astype(np.float32)
+        return self._pattern
+
+    def embed_luma(self, y: np.ndarray, tile: np.ndarray, target_psnr: float = TARGET_PSNR_DB) -> np.ndarray:
+        """Mark one luma plane (uint8 HxW). Returns uint8.
+
+        3.4 (speed, issue 19): the same mark as 3.2 at ~1/8 of the cost. The amplitude map is computed at
+        1/AMP_DOWN resolution (see _amplitude) and upsampled; the clipping mask is a lookup table; the
+        PSNR scale is set on the low-resolution map and checked exactly on the full delta. Full-resolution
+        float passes were the embedder's cost (two float32 Gaussian blurs of sigma 3 and 4: ~25 ms of
+        ~35 ms per 720p frame)."""
+        h, w = y.shape
+        pattern = self._tiled(tile, h, w)
         # keep away from clipping at black/white, where the change would be lost or visible
-        mask = np.clip(np.minimum(yf - 4, 251 - yf) * np.float32(1 / 12.0), 0.0, 1.0)
+        mask = cv2.LUT(y, _CLIP_MASK_LUT)
         y0, y1, x0, x1 = active_box(y)
         if (y0, y1, x0, x1) != (0, h, 0, w):
-            bars = np.ones_like(mask)
-            bars[y0:y1, x0:x1] = 0.0
-            mask *= 1.0 - bars  # bars stay untouched: the budget goes to the picture
+            bars = np.ones(mask.shape, bool)
+            bars[y0:y1, x0:x1] = False
+            mask[bars] = 0.0  # bars stay untouched: the budget goes to the picture
         target_rms = 255.0 / (10 ** (target_psnr / 20))
-        delta = pattern * mask
-        even = np.float32(target_rms / (float(np.sqrt(np.mean(delta * delta))) or 1.0))  # v3-3.1 scale
+        mask_power = (float(cv2.norm(mask, cv2.NORM_L2)) ** 2 / mask.size) or 1e-12
+        even = target_rms / math.sqrt(self._pattern_power * mask_power)  # v3-3.1 scale
+        delta = cv2.multiply(pattern, mask)
         if AMP_POWER:
-            amp = self._amplitude(yf)
-            scale = np.float32(target_rms / (float(np.sqrt(np.mean((delta * amp) ** 2))) or 1.0))
+            lh, lw = max(1, round(h / AMP_DOWN)), max(1, round(w / AMP_DOWN))
+            amp, y_lo = self._amplitude(y, (lw, lh))
+            # the clipping mask at low resolution, for the scale estimate only (the full delta is checked)
+            mask_lo = np.clip(np.minimum(y_lo - 4, 251 - y_lo) * np.float32(1 / 12), 0, 1)
+            if (y0, y1, x0, x1) != (0, h, 0, w):
+                mask_lo *= cv2.resize(mask, (lw, lh), interpolation=cv2.INTER_NEAREST) > 0
+            # the pattern is independent of the content, so E[(pattern * mask * amp)^2] factorises
+            scale = target_rms / math.sqrt(self._pattern_power * (float(np.mean((mask_lo * amp) ** 2)) or 1e-12))
             # nowhere more than AMP_CAP x the even mark (flat areas show it most); where the cap binds
             # the PSNR ends above the target
-            delta *= np.minimum(amp * scale, np.float32(AMP_CAP) * even)
+            gain = np.minimum(amp * np.float32(scale), np.float32(AMP_CAP * even))
+            cv2.multiply(delta, cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), dst=delta)
         else:
-            delta *= even
+            delta *= np.float32(even)
         if HOST_CANCEL:
-            # host-interference cancellation (improved spread spectrum): the detector folds the
-            # residual onto one tile, so the content's own tile-periodic part competes with the mark
-            # there (static backgrounds make it coherent over frames). Removing all of it (v1 removed
-            # half) measured +1-5% raw bit accuracy on generated, film and camera clips.
+            # host-interference cancellation (improved spread spectrum, 3.0-3.1 only: see HOST_CANCEL): the
+            # detector folds the residual onto one tile, so the content's own tile-periodic part competes
+            # with the mark there (static backgrounds make it coherent over frames)
             resid = self.residual(y)
             counts = self._fold(np.ones_like(resid))
             host_fold = self._fold(resid) / np.maximum(counts, 1)
+            reps = (math.ceil(h / self.tile), math.ceil(w / self.tile))
             host = np.tile(host_fold.astype(np.float32), reps)[:h, :w]
             if (y0, y1, x0, x1) != (0, h, 0, w):
                 host[: y0, :] = 0.0
@@ -185,26 +213,37 @@ class VideoMark:
                 host[:, : x0] = 0.0
                 host[:, x1:] = 0.0
             delta -= np.float32(HOST_CANCEL) * host
-            rms = float(np.sqrt(np.mean(delta * delta)))
-            if rms > target_rms:  # the PSNR budget covers both parts
-                delta *= np.float32(target_rms / rms)
-        return np.clip(np.rint(yf + delta), 0, 255).astype(np.uint8)
+        # the PSNR budget is exact on the full-resolution delta (the low-resolution scale is an estimate)
+        rms = float(cv2.norm(delta, cv2.NORM_L2)) / math.sqrt(delta.size)
+        if rms > target_rms:
+            delta *= np.float32(target_rms / rms)
+        return cv2.add(y, delta, dtype=cv2.CV_8U)  # rounds to nearest and saturates at 0 / 255
 
-    def _amplitude(self, yf: np.ndarray) -> np.ndarray:
-        """3.2: the mark's relative amplitude per pixel (mean 1 before clipping): the detector's noise
-        weight (floor^2 / (local residual power + floor^2), see residual) computed on the host, to the
-        power AMP_POWER: x264 keeps detail in flat areas and the detector listens there. Smoothed over
-        frames (AMP_EMA): a map that follows moving content changes from frame to frame (flicker; at
-        0.95 bikes px flicker is 0.025 vs 0.22 unsmoothed). A reset at scene cuts measured a worse
-        worst-1% flicker (the whole map jumps at once) and no better detection."""
-        r = yf - cv2.GaussianBlur(yf, (0, 0), self.resid_sigma)
-        local = cv2.GaussianBlur(r * r, (0, 0), NOISE_WEIGHT_SIGMA)
+    def _amplitude(self, y: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """3.2: the mark's relative amplitude (mean 1 before clipping) at `size` (1/AMP_DOWN resolution):
+        the detector's noise weight (floor^2 / (local residual power + floor^2), see residual) computed on
+        the host, to the power AMP_POWER: x264 keeps detail in flat areas and the detector listens there.
+        Smoothed over frames (AMP_EMA): a map that follows moving content changes from frame to frame
+        (flicker; at 0.95 bikes px flicker is 0.025 vs 0.22 unsmoothed). A reset at scene cuts measured a
+        worse worst-1% flicker (the whole map jumps at once) and no better detection.
+
+        3.4: the local power of the sigma-3 high-pass is estimated at low resolution as WITHIN_WEIGHT x the
+        variance inside each AMP_DOWN x AMP_DOWN block (from block means of y and y^2: the finest grain
+        counts) plus the power of the low-resolution high-pass, blurred at the same scale. Against 3.2's
+        full-resolution map on bikes, chaplin and a generated 720p clip: correlation 0.95-0.998, mean
+        |difference| 0.044 (the map's mean is 1), 10x less time. Returns (map, luma block means)."""
+        yf = y.astype(np.float32)
+        m1 = cv2.resize(yf, size, interpolation=cv2.INTER_AREA)
+        m2 = cv2.resize(cv2.multiply(yf, yf), size, interpolation=cv2.INTER_AREA)
+        hp = m1 - cv2.GaussianBlur(m1, (0, 0), self.resid_sigma / AMP_DOWN)
+        power = np.float32(WITHIN_WEIGHT) * np.maximum(m2 - m1 * m1, 0) + hp * hp
+        local = cv2.GaussianBlur(power, (0, 0), NOISE_WEIGHT_SIGMA / AMP_DOWN)
         amp = (np.float32(NOISE_FLOOR**2) / (local + np.float32(NOISE_FLOOR**2))) ** np.float32(AMP_POWER)
         amp = np.clip(amp / (float(np.mean(amp)) or 1.0), AMP_MIN, AMP_MAX).astype(np.float32)
         if AMP_EMA and self._amp is not None and self._amp.shape == amp.shape:
             amp = np.float32(AMP_EMA) * self._amp + np.float32(1 - AMP_EMA) * amp
         self._amp = amp
-        return amp.copy()
+        return amp, m1
 
     # ---- detection -------------------------------------------------------------------------------
     def residual(self, y: np.ndarray) -> np.ndarray:
@@ -383,26 +422,51 @@ class VideoMark:
         extra read multiplied the false-positive bound)."""
         return self.layout.soft_bits(self.read_cells(resid, loc["scale"], loc["shift"]))
 
-    def detect_residual(self, resid: np.ndarray) -> dict:
-        """Full detection on an accumulated residual: sync search in both orientations (MIRROR), soft
-        bits, decode, p-value. The sync p-value is a decoy rank (see sync_p_value), so it is never below
-        1 / (N_DECOYS + 1); with the mirrored reading it is multiplied by 2 (see MIRROR)."""
-        loc = self.locate(resid)
-        mirrored = False
-        if MIRROR:
+    def search(self, resid: np.ndarray) -> tuple[dict, np.ndarray]:
+        """The sync search over every hypothesis: both orientations (MIRROR) and, in each, the picture as it
+        is and derotated by the tile lattice's angle (ROTATION). Returns the best hypothesis (with the
+        spectra its orientation's p-value searches) and the residual it reads."""
+        theta = estimate_rotation(resid) if ROTATION else 0.0
+        best: tuple[dict, np.ndarray] | None = None
+        for mirrored in (False, True) if MIRROR else (False,):
             # the residual is mirror-equivariant (symmetric blurs and bar search), so flipping the summed
             # residual reads the mirrored frames without a second pass over them
-            flipped = np.ascontiguousarray(resid[:, ::-1])
-            loc_m = self.locate(flipped)
-            if loc_m["z"] > loc["z"]:
-                loc, resid, mirrored = loc_m, flipped, True
+            r = np.ascontiguousarray(resid[:, ::-1]) if mirrored else resid
+            loc, read = self.locate(r), r
+            loc.update(mirrored=mirrored, rotation=0.0)
+            angle = -theta if mirrored else theta
+            if abs(angle) >= ROT_MIN_DEG:
+                rot = derotate(r, angle)
+                loc_r = self.locate(rot)
+                # the decoys see both angles (the angle was chosen without the key): the rank stays exact
+                spectra = [x for x in (loc["spectra"], loc_r["spectra"]) if x is not None]
+                if loc_r["z"] > loc["z"]:
+                    loc, read = loc_r, rot
+                    loc.update(mirrored=mirrored, rotation=round(angle, 2))
+                loc["spectra"] = np.concatenate(spectra) if spectra else None
+            if best is None or loc["z"] > best[0]["z"]:
+                best = (loc, read)
+        assert best is not None
+        return best
+
+    def best_soft_read(self, resid: np.ndarray) -> np.ndarray:
+        """Soft coded bits where the detector reads them (for evaluations that know the truth)."""
+        loc, read = self.search(resid)
+        return self.soft_read(read, loc)
+
+    def detect_residual(self, resid: np.ndarray) -> dict:
+        """Full detection on an accumulated residual: sync search over orientations and angles (search),
+        soft bits, decode, p-value. The sync p-value is a decoy rank (see sync_p_value), so it is never below
+        1 / (N_DECOYS + 1); with the mirrored reading it is multiplied by 2 (see MIRROR)."""
+        loc, read = self.search(resid)
         n_orient = 2 if MIRROR else 1
         log_p_sync, sync_info = self.sync_p_value(loc.pop("spectra"))
         extra = {"scale": round(loc["scale"], 4), "shift": list(loc["shift"]), "sync_z": round(loc["z"], 2),
-                 "mirrored": mirrored, "orientations": n_orient, **sync_info}
+                 "mirrored": loc["mirrored"], "rotation_deg": loc["rotation"], "orientations": n_orient,
+                 **sync_info}
         # union bound over the orientations: each one's p is valid on its own, the chosen one's is >= the
         # smaller of the two, so n_orient x it is a valid bound (decide's threshold sees the product)
-        out = wm_code.decide(self.soft_read(resid, loc), log_p_sync + math.log(n_orient), extra)
+        out = wm_code.decide(self.soft_read(read, loc), log_p_sync + math.log(n_orient), extra)
         out["p_sync"] = min(1.0, out["p_sync"])
         out["p_value"] = min(1.0, out["p_value"])
         out["log10_p"] = min(0.0, out["log10_p"])
@@ -432,6 +496,74 @@ class VideoMark:
         return out
 
 
+# the tile lattice's harmonics (k, l) scored by estimate_rotation: one half-plane, the band the noise-weighted
+# residual keeps (below ~3 cycles per tile the high-pass removed it; above ~11 x264 and downscaling do)
+_LATTICE = np.array([(k, q) for k in range(-11, 12) for q in range(12)
+                     if (q > 0 or k > 0) and 3 <= math.hypot(k, q) <= 11], np.float64)
+
+
+def _lattice_scores(wd: np.ndarray, h: int, w: int, tile: int, thetas: np.ndarray, scales: np.ndarray,
+                    bilinear: bool = False) -> np.ndarray:
+    """Mean whitened spectral magnitude at the tile lattice rotated by each theta (deg) and scaled by each
+    scale: (len(thetas), len(scales)). Nearest bin, or bilinear for the fine search."""
+    th = np.deg2rad(thetas)[:, None, None]
+    sc = np.asarray(scales, np.float64)[None, :, None]
+    k, q = _LATTICE[None, None, :, 0], _LATTICE[None, None, :, 1]
+    fx = (np.cos(th) * q - np.sin(th) * k) / (tile * sc)  # cycles per pixel of the picture read
+    fy = (np.sin(th) * q + np.cos(th) * k) / (tile * sc)
+    ok = np.hypot(fx, fy) < 0.4  # beyond this the read picture holds no mark (Nyquist 0.5)
+    sign = np.where(fx < 0, -1.0, 1.0)  # rfft2 keeps the half-plane fx >= 0 (conjugate symmetry)
+    u = np.clip(fx * sign * w, 0, wd.shape[1] - 2)
+    v = fy * sign * h
+    if bilinear:
+        u0, v0 = np.floor(u), np.floor(v)
+        a, b = u - u0, v - v0
+        u0i, v0i = u0.astype(np.int64), v0.astype(np.int64)
+        v1i = (v0i + 1) % h
+        v0i %= h
+        val = ((1 - a) * (1 - b) * wd[v0i, u0i] + a * (1 - b) * wd[v0i, u0i + 1]
+               + (1 - a) * b * wd[v1i, u0i] + a * b * wd[v1i, u0i + 1])
+    else:
+        val = wd[np.rint(v).astype(np.int64) % h, np.rint(u).astype(np.int64)]
+    val = val * ok
+    return val.sum(-1) / np.maximum(ok.sum(-1), 1)
+
+
+def estimate_rotation(resid: np.ndarray, tile: int = TILE) -> float:
+    """The angle (deg) of the mark's tile lattice in an accumulated residual, from its spectrum alone (no
+    key): the tiled mark is periodic, so its energy sits on a square lattice of frequencies that a rotation
+    turns and a resize scales. Each (angle, scale) hypothesis is scored by the mean whitened magnitude at
+    its lattice points; the best angle is returned (0 when the lattice is not rotated). Measured on rotated
+    (2-5 deg) + cropped marked clips: angle within 0.3 deg, scale within 1.5%."""
+    h, w = resid.shape
+    if min(h, w) < 2 * tile:
+        return 0.0
+    win = cv2.createHanningWindow((w, h), cv2.CV_32F)  # no edge leakage along the axes (a bias to 0 deg)
+    mag = np.abs(np.fft.rfft2(resid * win)).astype(np.float32)
+    local = cv2.blur(mag, (9, 9), borderType=cv2.BORDER_REFLECT)
+    white = mag / (local + 1e-6 * float(local.mean()) + 1e-12)
+    # coarse: a 3x3 maximum makes the nearest-bin score tolerant of the 0.5-deg / 1.5% steps
+    thetas = np.arange(-ROT_MAX_DEG, ROT_MAX_DEG + 1e-9, 0.5)
+    scales = SCALE_MIN * 1.015 ** np.arange(int(math.log(SCALE_MAX / SCALE_MIN) / math.log(1.015)) + 1)
+    sc = _lattice_scores(cv2.dilate(white, np.ones((3, 3), np.uint8)), h, w, tile, thetas, scales)
+    i, j = np.unravel_index(int(np.argmax(sc)), sc.shape)
+    # fine: bilinear on the lightly smoothed spectrum (the nearest bin alone was 0.4 deg off on 720p, lost)
+    smooth = cv2.GaussianBlur(white, (0, 0), 0.7)
+    fine_t = thetas[i] + np.arange(-0.6, 0.601, 0.05)
+    fine_s = scales[j] * (1 + np.arange(-0.02, 0.0201, 0.0025))
+    sc2 = _lattice_scores(smooth, h, w, tile, fine_t, fine_s, bilinear=True)
+    i2, _ = np.unravel_index(int(np.argmax(sc2)), sc2.shape)
+    return float(fine_t[i2])
+
+
+def derotate(resid: np.ndarray, degrees: float) -> np.ndarray:
+    """The residual turned by `degrees` about its centre (the angle estimate_rotation found undoes the
+    rotation); corners outside the picture are zero (no mark, no noise)."""
+    h, w = resid.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(resid, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0.0)
+
+
 def active_box(y: np.ndarray) -> tuple[int, int, int, int]:
     """(y0, y1, x0, x1) of the picture inside flat letterbox/pillarbox bars (rows/columns at the
     edges whose luma barely varies). Bars thinner than 4 px or a box under half the frame are
@@ -452,7 +584,10 @@ def active_box(y: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    if a.dtype == b.dtype == np.uint8 and a.shape == b.shape:
+        mse = float(cv2.norm(a, b, cv2.NORM_L2SQR)) / a.size  # 10x faster than float64 numpy on 720p
+    else:
+        mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
