@@ -141,3 +141,17 @@ class AppealDecisionOut(BaseModel):
     appeal: AppealOut
     statement: StatementOut
     restored: list[str]
+
+
+class TransparencyOut(BaseModel):
+    since: str
+    until: str
+    jobs: int
+    job_outcomes: dict[str, int]
+    decisions_per_stage: dict[str, dict[str, int]]
+    decisions_per_ground: dict[str, dict[str, int]]
+    automated_vs_human: dict[str, int]
+    reports: dict[str, Any]
+    appeals: dict[str, Any]
+    takedowns_by_cause: dict[str, int]
+    takedowns: int

@@ -4,6 +4,7 @@ is a compare-and-set (gate.job_status) whose audit entry commits in the same tra
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlmodel import Session, col, select
 
@@ -21,13 +22,26 @@ from gate.models import Job, JobStatus
 log = logging.getLogger(__name__)
 
 
-def take_down(c: Components, job_id: str, actor: str, reason: str) -> Job:
+def take_down(c: Components, job_id: str, actor: str, reason: str,
+              dispatch: Callable[[str], None] | None = None) -> Job:
+    """An operator's takedown of a job in any state, with no policy ground named (gate.moderation.decide takes
+    one): the creator's statement of reasons, a copy held for appeal, and the remixes re-checked by the gate
+    (`dispatch` queues them; without it the workers' sweeper finds them)."""
+    from gate.cascade import after_commit, cascade_in  # the cascade takes remixes down through take_down_in
+
     signals = removed_signals(c, job_id)  # decoding the clip is no work for inside the write transaction
-    with session_scope(c.engine, write=True) as s:
-        job, stored = take_down_in(c, s, job_id, actor, reason, signals=signals)
+    try:
+        with session_scope(c.engine, write=True) as s:
+            job, stored = take_down_in(c, s, job_id, actor, reason, hold=True, signals=signals)
+            st = statements.add_in(s, job, "take_down", "operator", "other", reason, automated=False, actor=actor)
+            result = cascade_in(c, s, job, "other", actor, st.id)
+    except Exception:
+        c.storage.delete(held_key(job_id))  # no record vouches for the copy
+        raise
     if stored:
         c.storage.delete(stored)
     delete_evidence(c, job_id)  # kept frames of a taken-down clip go with it
+    after_commit(c, result, dispatch)
     return job
 
 

@@ -18,7 +18,7 @@ PASSED = [{"name": "prompt", "decision": "pass", "reasons": [], "scores": {"sexu
 def tiny_mp4(path: Path, frames: int = 8, size: int = 96, colour: tuple[int, int, int] = (240, 200, 40),
              variant: int = 0) -> Path:
     """A small H.264 clip of a square moving over a background (no face, no nudity); each `variant` draws a
-    different picture (stripes of its own period), so perceptual hashes tell variants apart."""
+    different background (blocks of colour), so perceptual hashes tell variants apart."""
     import av
 
     with av.open(str(path), "w") as out:
@@ -28,9 +28,9 @@ def tiny_mp4(path: Path, frames: int = 8, size: int = 96, colour: tuple[int, int
         for i in range(frames):
             img = np.zeros((size, size, 3), dtype=np.uint8)
             img[:, :, 2] = 120
-            if variant:
-                img[:, :: 2 + variant, 1] = 200
-                img[:: 3 + variant, :, 0] = 90
+            if variant:  # blocks of colour, fixed by the variant: a picture of its own
+                cells = np.random.default_rng(variant).integers(0, 256, (6, 6, 3), dtype=np.uint8)
+                img = np.kron(cells, np.ones((size // 6, size // 6, 1), dtype=np.uint8))
             img[10 + i * 4:40 + i * 4, 20:60] = colour
             for p in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(p)

@@ -46,7 +46,8 @@ def test_takedown_and_its_entry_are_one_transaction(components, monkeypatch: pyt
     assert _status(components, job_id) == "published" and _events(components, job_id) == []
     monkeypatch.undo()
     jobs.take_down(components, job_id, "op", "complaint")
-    assert _status(components, job_id) == JobStatus.TAKEN_DOWN and _events(components, job_id) == ["job.taken_down"]
+    assert _status(components, job_id) == JobStatus.TAKEN_DOWN
+    assert _events(components, job_id) == ["job.taken_down", "statement.issued"]  # the creator's statement
 
 
 def test_review_and_finish_record_in_the_same_commit(components, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,9 +63,10 @@ def test_review_and_finish_record_in_the_same_commit(components, monkeypatch: py
     assert _status(components, running) == "running" and _events(components, running) == []
     monkeypatch.undo()
     jobs.review(components, job_id, "op", "block", "not ok")
-    assert _status(components, job_id) == "blocked" and _events(components, job_id) == ["job.review_block"]
+    assert _status(components, job_id) == "blocked"
+    assert _events(components, job_id) == ["job.review_block", "statement.issued"]  # the refusal explained
     assert jobs._finish(components, running, JobStatus.BLOCKED, [], ["frames: nudity"], attempt=1) == "blocked"
-    assert _events(components, running) == ["job.finished"]
+    assert _events(components, running) == ["job.finished", "statement.issued"]  # the refusal's statement
     assert audit.verify_chain(components.engine).ok
 
 

@@ -65,6 +65,12 @@ def test_takedown_on_another_ground_sends_the_remixes_back_through_the_gate(comp
     assert names == ["prompt", "frames", "likeness", "copyright", "publish"], names  # first run's prompt kept
     assert all(d["decision"] == "pass" for d in remix.decisions)
     assert remix.video_key == f"videos/{R1}.mp4" and c.storage.exists(remix.video_key)
+    # the remix that kept the source's pictures is recognised by the removed bank and refused, with a statement
+    assert jobs.run_job(c, R2) == JobStatus.BLOCKED
+    frames = next(d for d in _job(c, R2).decisions if d["name"] == "frames")
+    assert frames["decision"] == "block" and any("removed" in r for r in frames["reasons"]), frames["reasons"]
+    assert [s.decision for s in _statements(c, R2)] == ["recheck", "refuse"]
+    assert not c.storage.exists(f"videos/{R2}.mp4")
 
 
 def test_a_revoked_cameo_takes_down_its_clips_and_their_remixes(components) -> None:
@@ -86,9 +92,3 @@ def test_a_revoked_cameo_takes_down_its_clips_and_their_remixes(components) -> N
     assert st.ground == "cameo_revoked" and st.source == "cameo" and not st.appealable
     (cascaded,) = _statements(c, R1)
     assert cascaded.caused_by == st.id and not cascaded.appealable and not c.storage.exists(f"held/{R1}.mp4")
-    # the remix that kept the source's pictures is recognised by the removed bank and refused, with a statement
-    assert jobs.run_job(c, R2) == JobStatus.BLOCKED
-    frames = next(d for d in _job(c, R2).decisions if d["name"] == "frames")
-    assert frames["decision"] == "block" and any("removed" in r for r in frames["reasons"]), frames["reasons"]
-    assert [s.decision for s in _statements(c, R2)] == ["recheck", "refuse"]
-    assert not c.storage.exists(f"videos/{R2}.mp4")

@@ -101,7 +101,7 @@ def takedown(
     c: Components = Depends(components),
 ) -> GenerationOut:
     try:
-        job = jobs.take_down(c, job_id, user.name, body.reason)
+        job = jobs.take_down(c, job_id, user.name, body.reason, dispatch=request.app.state.dispatch)
     except jobs.NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except jobs.JobError as exc:  # taken down already

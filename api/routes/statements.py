@@ -8,7 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from api.auth import components, current_user, require_roles
-from api.loop_schemas import AppealDecisionIn, AppealDecisionOut, AppealIn, AppealOut, StatementOut
+from api.loop_schemas import (
+    AppealDecisionIn,
+    AppealDecisionOut,
+    AppealIn,
+    AppealOut,
+    StatementOut,
+    TransparencyOut,
+)
 from api.schemas import COMMON_ERRORS, error_responses
 from gate import appeals, statements, transparency
 from gate.components import Components
@@ -75,12 +82,12 @@ def decide_appeal(body: AppealDecisionIn, appeal_id: Id, user: User = Depends(re
     return AppealDecisionOut(**out)
 
 
-@router.get("/v1/transparency", responses=error_responses(422))
+@router.get("/v1/transparency", response_model=TransparencyOut, responses=error_responses(422))
 def transparency_report(since: date, until: date, user: User = Depends(current_user),
-                        c: Components = Depends(components)) -> dict:
+                        c: Components = Depends(components)) -> TransparencyOut:
     """The transparency report for [since, until] (whole UTC days, both included)."""
     start = datetime.combine(since, time.min, UTC)
     end = datetime.combine(until, time.max, UTC)
     if end <= start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "until must not be before since")
-    return transparency.report(c, start, end)
+    return TransparencyOut(**transparency.report(c, start, end))

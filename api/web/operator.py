@@ -81,7 +81,7 @@ async def takedown(request: Request, job_id: str):
     if problem:
         return _refuse(request, problem, f"/jobs/{job_id}")
     try:
-        jobs.take_down(request.app.state.components, job_id, user.name, reason)
+        jobs.take_down(request.app.state.components, job_id, user.name, reason, dispatch=request.app.state.dispatch)
     except jobs.JobError as exc:
         return _refuse(request, str(exc), f"/jobs/{job_id}", 409)
     flash(request, f"Clip {job_id} taken down.")
