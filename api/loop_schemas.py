@@ -8,7 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gate.grounds import GROUNDS
-from gate.requests import VIDEO_ID_PATTERN
+from gate.requests import VIDEO_ID_PATTERN, visible_pattern
+
+
+def _visible(schema: dict[str, Any]) -> None:
+    schema["pattern"] = visible_pattern()  # some visible text: what the gate requires, stated in the schema
+
 
 Ground = Literal[GROUNDS]  # type: ignore[valid-type]  # the policy's categories, one list (gate.grounds)
 
@@ -79,7 +84,8 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["keep", "restrict", "take_down"]
     ground: Ground
-    facts: str = Field(min_length=3, max_length=2000, description="what was found: the creator reads it")
+    facts: str = Field(min_length=1, max_length=2000, json_schema_extra=_visible,
+                       description="what was found: the creator reads it")
 
 
 class AppealSummary(BaseModel):
@@ -114,7 +120,8 @@ class DecisionOut(StatementOut):
 
 class AppealIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=3, max_length=2000, description="why the decision is wrong")
+    text: str = Field(min_length=1, max_length=2000, json_schema_extra=_visible,
+                      description="why the decision is wrong")
 
 
 class AppealOut(BaseModel):
@@ -134,7 +141,7 @@ class AppealOut(BaseModel):
 class AppealDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["uphold", "reverse"]
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, json_schema_extra=_visible)
 
 
 class AppealDecisionOut(BaseModel):

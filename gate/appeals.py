@@ -43,8 +43,8 @@ def appeal_as_dict(a: Appeal) -> dict[str, Any]:
 
 def _text(text: str, what: str) -> str:
     text = " ".join(visible_text(text or "").split())
-    if not 3 <= len(text) <= 2000:
-        raise AppealError(f"{what}: 3 to 2,000 characters")
+    if not 1 <= len(text) <= 2000:
+        raise AppealError(f"{what}: write 1 to 2,000 characters of visible text")
     return text
 
 

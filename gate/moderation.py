@@ -19,6 +19,7 @@ from gate.job_review import held_key, removed_signals, take_down_in
 from gate.job_store import JobError, NotFound
 from gate.models import Job, JobStatus, utcnow
 from gate.moderation_models import Report, RestrictedClip
+from gate.requests import visible_text
 
 ACTIONS = ("keep", "restrict", "take_down")
 __all__ = ["ACTIONS", "JobError", "ModerationError", "NotFound", "decide"]
@@ -33,9 +34,9 @@ def _check(action: str, ground: str, facts: str) -> str:
         raise ModerationError(f"action: must be one of {', '.join(ACTIONS)}")
     if ground not in GROUNDS:
         raise ModerationError(f"ground: must be one of the policy's categories ({', '.join(GROUNDS)})")
-    facts = " ".join(facts.split())
-    if not 3 <= len(facts) <= 2000:
-        raise ModerationError("facts: say what was found, in 3 to 2,000 characters (the creator reads it)")
+    facts = " ".join(visible_text(facts).split())
+    if not 1 <= len(facts) <= 2000:
+        raise ModerationError("facts: say what was found, in 1 to 2,000 characters (the creator reads it)")
     return facts
 
 

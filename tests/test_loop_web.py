@@ -62,7 +62,7 @@ def test_report_decide_statement_appeal_through_the_console(site) -> None:
     page = alice.get("/statements").text
     assert "a slur in the speech" in page and "Appeal this decision" in page
     st_id = page.split('action="/statements/')[1].split("/")[0]
-    assert alice.post(f"/statements/{st_id}/appeal", {"text": "no"}, token_from="/statements").status_code == 422
+    assert alice.post(f"/statements/{st_id}/appeal", {"text": " \u200b "}, token_from="/statements").status_code == 422
     assert alice.post(f"/statements/{st_id}/appeal", {"text": "a quote, not a slur"},
                       token_from="/statements").status_code == 303
     assert alice.post(f"/statements/{st_id}/appeal", {"text": "again please"},
