@@ -49,7 +49,12 @@ def import_bank(
         path.unlink(missing_ok=True)
 
 
-@router.get("/{name}/export", response_class=PlainTextResponse, responses=error_responses(404))
+EXPORT_TYPES = {200: {"description": "the bank file", "content": {"text/plain": {"schema": {"type": "string"}},
+                                                                  "text/csv": {"schema": {"type": "string"}}}}}
+
+
+# a PlainTextResponse is returned as it is; the route keeps the JSON class so its errors are documented as JSON
+@router.get("/{name}/export", responses={**EXPORT_TYPES, **error_responses(404, 422)})
 def export_bank(name: str = BankName, format: Format = Query("te"), _: User = Depends(operator),
                 c: Components = Depends(components)) -> PlainTextResponse:
     try:
