@@ -26,7 +26,10 @@ ROLES = ("anonymous", "creator", "rights_holder", "operator")
 #   that JSON Schema has no keyword for (the schema's description says it).
 # * POST /v1/banks/check takes a media file as above; POST /v1/banks/{name}/import a bank file, any text of
 #   which is schema-valid, yet one bad line refuses it.
-SEMANTIC_422 = ["POST /v1/verify", "POST /v1/cameos", "POST /v1/rights/works", "PUT /v1/policy",
+# * GET /v1/feed: a cursor is a token the feed gave out (any other string is refused), and scope=creator needs
+#   the creator's name; GET /v1/transparency: `until` must not be before `since` (two fields again).
+SEMANTIC_422 = ["POST /v1/verify", "POST /v1/cameos", "POST /v1/rights/works", "PUT /v1/policy", "GET /v1/feed",
+                "GET /v1/transparency",
                 "POST /v1/banks/check", "POST /v1/banks/{name}/import"]
 ACCEPTED_OR_422 = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 
