@@ -24,6 +24,7 @@ from sqlmodel import Session, col, delete, select
 from gate import audit
 from gate.components import Components
 from gate.db import session_scope
+from gate.decision import Verdict
 from safety.hashbank import exchange
 from safety.hashbank import signals as sig
 from safety.hashbank.index import Match, PdqIndex
@@ -256,6 +257,13 @@ class BankIndex:
             return self._index
 
 
+def warm_index(c: Components) -> int:
+    """Load the index now (worker start); returns how many hashes it holds."""
+    with session_scope(c.engine) as s:
+        index: BankIndex = c.bank_index
+        return len(index.fresh(s))
+
+
 def _load_into(s: Session, index: PdqIndex, after_id: int, batch: int = 50_000) -> int:
     """Add the perceptual entries with id > after_id to the index, in batches; returns how many entries."""
     loaded = 0
@@ -371,9 +379,9 @@ def check_file(c: Components, path: Path) -> dict[str, Any]:
             "decision": decision}
 
 
-def verdict(matches: list[dict[str, Any]], what: str = "the clip") -> tuple[str, list[str]]:
+def verdict(matches: list[dict[str, Any]], what: str = "the clip") -> tuple[Verdict, list[str]]:
     """(pass|review|block, reasons) by the most severe matched bank's policy; a `log` bank only records."""
-    decision = "pass"
+    decision: Verdict = "pass"
     reasons = []
     for m in matches:
         how = "exactly (same file)" if m["exact"] else (

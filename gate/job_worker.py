@@ -70,6 +70,12 @@ def prewarm(c: Components) -> None:
             lazy.get()
         except Exception:  # Lazy.get records failures itself; never let this thread take anything down
             log.exception("preloading %s failed", lazy.name)
+    try:  # the hash banks' index (a large bank takes seconds to load: not in the first job's frame stage)
+        from gate.banks import warm_index
+
+        warm_index(c)
+    except Exception:
+        log.exception("preloading the hash bank index failed")
 
 
 def build_pipeline(c: Components, progress: Progress | None = None, stages: list[Stage] | None = None) -> Pipeline:
