@@ -49,6 +49,13 @@ class Lazy(Generic[T]):
                 self._loaded = True
             return self._value, self._error
 
+    def need(self) -> T:
+        """The loaded value; a failed load raises its reason (a stage that runs without its model fails closed)."""
+        value, why = self.get()
+        if value is None:
+            raise RuntimeError(why or f"{self.name} is not loaded")
+        return value
+
     def reset(self) -> None:
         with self._lock:
             self._loaded, self._value, self._error = False, None, ""
@@ -145,16 +152,16 @@ class Components:
         """The face index, rebuilt if the database holds embeddings it has not seen: enrollments made
         by another process (the API) reach every worker before its next job."""
         from sqlalchemy import func
-        from sqlmodel import Session, select
+        from sqlmodel import Session, col, select
 
         from consent.models import CameoEmbedding
 
         index, why = self.face_index.get()
         if index is None:
             return None, why
-        backend, _ = self.face_backend.get()
+        backend = self.face_backend.need()
         with Session(self.engine) as s:
-            count, max_id = s.exec(select(func.count(CameoEmbedding.id), func.max(CameoEmbedding.id))).one()
+            count, max_id = s.exec(select(func.count(col(CameoEmbedding.id)), func.max(CameoEmbedding.id))).one()
         cp = index.checkpoint()
         if cp.vectors != count or cp.max_row_id != (max_id if max_id is not None else -1):
             self._rebuild_face_index(index, backend.name)

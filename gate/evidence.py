@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,13 @@ def delete_evidence(c: Components, job_id: str) -> int:
     return c.storage.delete_prefix(f"evidence/{job_id}")
 
 
-def frame_handles(decisions: list[dict[str, Any]]) -> set[str]:
+def frame_handles(decisions: Sequence[dict[str, Any]]) -> set[str]:
     """The likenesses that frame-level findings name (the likeness stage's evidence)."""
     return {e["handle"] for d in decisions for e in d.get("evidence") or []
             if isinstance(e, dict) and isinstance(e.get("handle"), str) and isinstance(e.get("frame"), int)}
 
 
-def shows_handle(decisions: list[dict[str, Any]], handle: str) -> bool:
+def shows_handle(decisions: Sequence[dict[str, Any]], handle: str) -> bool:
     return handle in frame_handles(decisions)
 
 

@@ -190,7 +190,7 @@ _FINISH_FROM = {JobStatus.PUBLISHED: {JobStatus.PUBLISHED}, JobStatus.REVIEW: {J
 
 
 def _finish(
-    c: Components, job_id: str, status: str, decisions: list[dict[str, Any]], reasons: list[str],
+    c: Components, job_id: str, status: JobStatus, decisions: list[dict[str, Any]], reasons: list[str],
     attempt: int | None = None,
 ) -> str:
     """Record the run's outcome; returns the job's status afterwards. A takedown that landed while the
@@ -198,17 +198,17 @@ def _finish(
     from consent.models import Appearance
 
     guard = [col(Job.attempts) == attempt] if attempt is not None else []
-    taken_back = None
+    taken_back: str | None = None  # media key of a clip published after its time ran out
     # an early return below changed nothing: its commit is empty
     with session_scope(c.engine, write=True) as s:
         done = transition(s, job_id, _FINISH_FROM[status], status, *guard, lease_until=None)
         if not done and status != JobStatus.PUBLISHED:
             # The publish stage overran its time limit, the job was decided without it, and the
             # abandoned thread committed anyway: the clip is not public, it never passed in time.
-            taken_back = s.get(Job, job_id)
+            published = s.get(Job, job_id)
             done = transition(s, job_id, {JobStatus.PUBLISHED}, status, *guard, lease_until=None)
-            if done and taken_back is not None:
-                taken_back = taken_back.video_key
+            if done and published is not None:
+                taken_back = published.video_key
                 s.exec(update(Appearance).where(col(Appearance.video_id) == job_id,
                                                 col(Appearance.status) != "removed")
                        .values(status="removed", removed_at=utcnow()))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gate.decision import Decision, Signal, worst
 from gate.job_status import JobStatus
@@ -174,13 +174,13 @@ STATE_FIELDS = frozenset(f.name for f in fields(JobState))
 
 
 class Stage(Protocol):
-    name: ClassVar[str]
-    title: ClassVar[str]  # what a person reads (console, CLI progress)
-    description: ClassVar[str]  # one line: what it checks or does
-    reads: ClassVar[frozenset[str]]  # JobState fields it needs
-    provides: ClassVar[frozenset[str]]  # JobState fields it sets
+    name: str
+    title: str  # what a person reads (console, CLI progress)
+    description: str  # one line: what it checks or does
+    reads: frozenset[str]  # JobState fields it needs
+    provides: frozenset[str]  # JobState fields it sets
     # an analysis stage that only reads what earlier stages provided: runs at once with its neighbours
-    concurrent: ClassVar[bool]
+    concurrent: bool
 
     def signals(self) -> list[Signal]: ...
 

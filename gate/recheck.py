@@ -35,7 +35,7 @@ def stages(c: Components) -> list[Stage]:
     from gate.stages.likeness import LikenessStage
     from gate.stages.publish import PublishStage
 
-    return [FrameStage(c), LikenessStage(c), CopyrightStage(c), PublishStage(c)]  # type: ignore[list-item]
+    return [FrameStage(c), LikenessStage(c), CopyrightStage(c), PublishStage(c)]
 
 
 def prepare(c: Components, ctx: JobState, job: Job) -> None:

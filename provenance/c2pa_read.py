@@ -200,7 +200,7 @@ def _generator(manifest: dict) -> str | None:
 
 def _parent_chain(manifests: dict, active: str | None) -> list[dict]:
     """Follow parentOf links from the active manifest down to the origin: the remix lineage."""
-    chain = []
+    chain: list[dict] = []
     label, seen = active, set()
     while label and label in manifests and label not in seen and len(chain) <= MAX_INGREDIENT_DEPTH:
         seen.add(label)

@@ -25,9 +25,8 @@ def make_test_clip(
     rng = np.random.default_rng(seed)
     n = max(1, int(round(seconds * fps)))
     pad = 2 * n + 8
-    base = rng.integers(0, 256, (height + pad, width + 2 * pad, 3), dtype=np.uint8)
-    base = cv2.GaussianBlur(base, (0, 0), 2.5)
-    base = cv2.normalize(base, None, 20, 235, cv2.NORM_MINMAX)
+    noise = rng.integers(0, 256, (height + pad, width + 2 * pad, 3), dtype=np.uint8)
+    base = cv2.normalize(cv2.GaussianBlur(noise, (0, 0), 2.5), np.empty_like(noise), 20, 235, cv2.NORM_MINMAX)
     path = Path(path)
     with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=fps)
@@ -38,7 +37,7 @@ def make_test_clip(
             a_stream = out.add_stream("aac", rate=sample_rate)
             a_stream.layout = "mono"
         for i in range(n):
-            frame = np.ascontiguousarray(base[i // 2 : i // 2 + height, i : i + width])
+            frame = np.ascontiguousarray(base[i // 2 : i // 2 + height, i : i + width], dtype=np.uint8)
             cx = int(width * (0.2 + 0.6 * (i / max(1, n - 1))))
             cv2.circle(frame, (cx, height // 2), max(6, height // 10), (240, 200, 60), -1)
             for pkt in vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
@@ -54,9 +53,9 @@ def make_test_clip(
             sig += 0.03 * rng.standard_normal(total)
             sig = sig.astype(np.float32)
             for k in range(0, total, 1024):
-                frame = av.AudioFrame.from_ndarray(sig[None, k : k + 1024], format="fltp", layout="mono")
-                frame.sample_rate, frame.pts = sample_rate, k
-                for pkt in a_stream.encode(frame):
+                chunk = av.AudioFrame.from_ndarray(sig[None, k : k + 1024], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = sample_rate, k
+                for pkt in a_stream.encode(chunk):
                     out.mux(pkt)
             for pkt in a_stream.encode():
                 out.mux(pkt)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import ValidationError
@@ -67,7 +68,7 @@ def worker(concurrency: int, loglevel: str) -> None:
 def _progress_printer(as_json: bool):
     from gate.stages import STAGE_TITLES
 
-    bar = {"obj": None}
+    bar: dict[str, Any] = {"obj": None}  # the encoder's progress bar (tqdm), while one is shown
 
     def stage(name: str, decision) -> None:
         title = STAGE_TITLES.get(name, name)
@@ -113,7 +114,7 @@ def generate(prompt, style, seconds, resolution, fps, seed, cameos, remix, user,
     remix_id = remix if remix and len(remix) == 16 and not Path(remix).exists() else None
     try:
         req = GenerationRequest(prompt=prompt, style=style, seconds=seconds, resolution=resolution,
-                                fps=int(fps), seed=seed, cameos=list(cameos), remix=remix_id)
+                                fps=24 if fps == "24" else 30, seed=seed, cameos=list(cameos), remix=remix_id)
     except ValidationError as exc:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
                        for e in exc.errors()))
@@ -143,6 +144,8 @@ def generate(prompt, style, seconds, resolution, fps, seed, cameos, remix, user,
     if preload.is_alive():
         preload.join()
     final = jobs.get_job(c, job.id)
+    if final is None:  # deleted while it ran (e.g. by an operator)
+        fail(f"job {job.id} no longer exists")
     out = {"status": status, "video_id": job.id, "reasons": final.reasons, "stages": final.decisions,
            "output": None}
     if status == JobStatus.PUBLISHED and final.video_key:

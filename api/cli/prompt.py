@@ -79,7 +79,9 @@ def classify_prompt(text: str | None, file_: Path | None, as_json: bool) -> None
     if not ok:
         fail(f"prompt classifier unavailable: {why}")
     apply_names(clf, cfg.resolved_data_dir)
-    items = [(0, text, None)] if text is not None else _read_jsonl(file_)  # type: ignore[arg-type]
+    items: list[tuple[int, str | None, str | None]] = (
+        [(0, text, None)] if text is not None else _read_jsonl(file_)  # type: ignore[arg-type]
+    )
     errors = 0
     for start in range(0, len(items), BATCH):
         chunk = items[start:start + BATCH]

@@ -23,7 +23,7 @@ def _components():
     try:
         c = get_components(settings())
         # The registry's tables, if no migration has created them yet (checkfirst: a no-op otherwise).
-        SQLModel.metadata.create_all(c.engine, tables=[Work.__table__, WorkReference.__table__])
+        SQLModel.metadata.create_all(c.engine, tables=[Work.__table__, WorkReference.__table__])  # type: ignore[attr-defined]
         return c
     except DatabaseUnavailable as exc:
         fail(str(exc))
@@ -84,7 +84,7 @@ def register(name: str, images: tuple[Path, ...], clips: tuple[Path, ...], alias
                                                           "pdq": r.pdq.hex()} for r in refs]}
     except CopyrightError as exc:
         fail(str(exc))
-    emit(obj, as_json, human=f"registered work {obj['work_id']} {obj['work']!r} ({len(obj['references'])} "
+    emit(obj, as_json, human=f"registered work {obj['work_id']} {obj['work']!r} ({len(refs)} "
          f"reference(s), policy {obj['policy']})")
 
 

@@ -4,7 +4,7 @@ check a file against every bank."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile, status
 from fastapi import Path as PathParam
@@ -49,8 +49,9 @@ def import_bank(
         path.unlink(missing_ok=True)
 
 
-EXPORT_TYPES = {200: {"description": "the bank file", "content": {"text/plain": {"schema": {"type": "string"}},
-                                                                  "text/csv": {"schema": {"type": "string"}}}}}
+EXPORT_TYPES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the bank file", "content": {"text/plain": {"schema": {"type": "string"}},
+                                                      "text/csv": {"schema": {"type": "string"}}}}}
 
 
 # a PlainTextResponse is returned as it is; the route keeps the JSON class so its errors are documented as JSON

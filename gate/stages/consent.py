@@ -36,6 +36,7 @@ class ConsentStage:
                     reasons.append(f"cameo @{h}: {why}")
                     continue
                 cameo = registry.get_by_handle(s, h)
+                assert cameo.id is not None  # a stored row
                 granted.append(GrantedCameo(h, cameo.id, cameo.reference_image))
         ctx.cameos = granted
         if reasons:

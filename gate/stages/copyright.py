@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from gate.components import Components
-from gate.decision import Decision, Signal, worst
+from gate.decision import Decision, Signal, Verdict, worst
 from gate.pipeline import JobState
 
 
@@ -35,7 +35,7 @@ class CopyrightStage:
         # the frames taken every 0.5 s, as the index's own video sampler picks them (no shot/last extras)
         frames = ctx.frames().at_interval(MAX_SAMPLED_FRAMES)
         matches = index.check_frames((f.index, f.time, f.image) for f in frames)
-        verdict = "pass"
+        verdict: Verdict = "pass"
         reasons: list[str] = []
         evidence = []
         with Session(self.c.engine) as s:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from gate import banks
 from gate.components import Components
-from gate.decision import Decision, Signal, worst
+from gate.decision import Decision, Signal, Verdict, worst
 from gate.pipeline import JobState
 from gate.stages.text import language_verdict
 
@@ -34,11 +34,11 @@ class FrameStage:
         return [*(Signal.from_report(n, i) for n, i in gate.signals().items()), bank]
 
     def run(self, ctx: JobState) -> Decision:
-        gate, _ = self.c.frame_gate.get()
+        gate = self.c.frame_gate.need()
         policy = self.c.policy
         frames = ctx.frames().thinned(self.MAX_FRAMES)
         report = gate.assess_frames(frames)
-        verdict = "pass"
+        verdict: Verdict = "pass"
         reasons: list[str] = []
         for category, score in report.categories.items():
             th = policy.frames.get(category)

@@ -41,8 +41,10 @@ class LikenessStage:
         from consent import registry
         from consent.face_quality import REVIEW_MARGIN, assess
 
-        backend, _ = self.c.face_backend.get()
-        index, _ = self.c.fresh_face_index()
+        backend = self.c.face_backend.need()
+        index, why = self.c.fresh_face_index()
+        if index is None:
+            raise RuntimeError(why)
         models = {"likeness.faces": f"{backend.name} {backend.version}"}
         if len(index) == 0:  # nobody registered a likeness: no face can match, so none is looked for
             return Decision(stage=self.name, decision="pass", scores={}, models=models,

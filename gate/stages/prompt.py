@@ -50,7 +50,7 @@ class PromptStage:
         return [Signal("prompt.classifier", clf.model, ok, ok, why)]
 
     def run(self, ctx: JobState) -> Decision:
-        clf, _ = self.c.prompt_classifier.get()
+        clf = self.c.prompt_classifier.need()
         policy = self.c.policy
         text = ctx.request["prompt"]
         if ctx.request.get("style"):

@@ -29,7 +29,7 @@ class SignStage:
     def run(self, ctx: JobState) -> Decision:
         from provenance.c2pa_sign import C2PA_VERSION, sign_video
 
-        signer, _ = self.c.signer.get()
+        signer = self.c.signer.need()
         meta = ctx.clip_metadata
         cameos = [{"handle": g.handle, "consent_ref": f"cameo:{g.cameo_id}"} for g in ctx.cameos]
         signed = ctx.workdir / "signed.mp4"
