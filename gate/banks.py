@@ -322,6 +322,8 @@ def _describe(s: Session, matches: list[Match], exact: list[BankEntry]) -> list[
     seen: set[tuple[int, str]] = set()
     for e in exact:
         b = banks[e.bank_id]
+        if e.content_id and (e.bank_id, e.content_id) in seen:  # its SHA-256 and MD5 name the same file
+            continue
         seen.add((e.bank_id, e.content_id or f"#{e.id}"))
         out.append({"bank": b.name, "policy": b.policy, "signal": e.signal_type, "distance": 0, "exact": True,
                     "entry_id": e.id, "content_id": e.content_id, "note": e.note})

@@ -177,6 +177,35 @@ def test_frames_are_hashed_only_when_something_is_banked(components, monkeypatch
     take_down(components, "00000000000000ab", "op1", "harassment")
     assert banks.match_images(components, frames) == [] and hashed == [len(frames)]
 
+def test_banks_on_postgresql(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same import (atomic), takedown banking and lookup on PostgreSQL."""
+    from gate.components import Components
+    from gate.db import session_scope
+    from gate.settings import Settings
+    from tests.services import fresh_pg_database, require_services
+
+    require_services("PostgreSQL")
+    with fresh_pg_database() as url:
+        monkeypatch.setenv("REELGATE_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.setenv("REELGATE_DATABASE_URL", url)
+        c = Components(Settings())
+        try:
+            assert banks.import_file(c, "industry", BANK_FILES / "industry.te", "op", policy="review")["added"] == 4
+            before = state(c)
+            with pytest.raises(banks.BankError, match="line 3"):
+                banks.import_file(c, "industry", BANK_FILES / "malformed.te", "op")
+            assert state(c) == before
+            with session_scope(c.engine, write=True) as s:
+                assert banks.add_to_removed_bank(s, "00000000000000bb", banks.clip_signals(CLIP), "op") == 9
+            found = banks.check_file(c, CLIP)
+            assert found["decision"] == "block"
+            assert [(m["bank"], m["exact"], m["content_id"]) for m in found["matches"]] == [
+                ("removed", True, "00000000000000bb")]
+            assert banks.check_file(c, OTHER)["decision"] == "review"  # the industry list's clip
+        finally:
+            c.engine.dispose()
+
+
 @pytest.fixture
 def api(components):
     from api.app import create_app
