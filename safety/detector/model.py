@@ -172,14 +172,14 @@ def validated(v: dict[str, Any] | None) -> tuple[bool, str]:
         return True, "evaluation fold (validation not judged)"
     fam, spec = v.get("min_family_auc"), v.get("real_specificity")
     if fam is None or spec is None:
-        return False, ("validated only by a pooled leave-one-generator-out AUC "
+        return False, ("not validated on unseen generators: only a pooled leave-one-generator-out AUC "
                        f"({v.get('pooled_auc')}), not per held-out family with real-source specificity")
     worst = v.get("min_family", "?")
     what = (f"leave-one-family-out clip AUC min {fam:.2f} ({worst}; needs {MIN_FAMILY_AUC}), specificity on "
             f"held-out real sources {spec:.2f} at p>{VERDICT_THRESHOLD} (needs {MIN_SPECIFICITY})")
     if fam >= MIN_FAMILY_AUC and spec >= MIN_SPECIFICITY:
         return True, what
-    return False, f"not validated: {what}; verdicts stay inconclusive"
+    return False, f"not validated on unseen generators: {what}; verdicts stay inconclusive"
 
 
 class AIVideoDetector:
