@@ -63,7 +63,7 @@ def state(c) -> tuple:
     return banks.list_banks(c), entries, audit
 
 
-def test_import_export_round_trip(components) -> None:
+def test_import_export_round_trip(components, tmp_path) -> None:
     c = components
     out = banks.import_file(c, "industry", BANK_FILES / "industry.te", "op", policy="review")
     assert out == {"bank": "industry", "added": 4, "already": 0,
@@ -71,8 +71,15 @@ def test_import_export_round_trip(components) -> None:
     te = banks.export_text(c, "industry", "te")
     given = exchange.parse((BANK_FILES / "industry.te").read_text())
     assert [r.signal for r in exchange.parse(te)] == [r.signal for r in given]
-    # what threatexchange's file exchange reads: '<signal_type> <signal>' with its own type names
-    assert [ln.split(" ", 1)[0] for ln in te.splitlines()] == ["pdq", "video_md5", "video_sha256", "vpdq"]
+    # threatexchange's own file exchange (what HMA fetches from) reads the export back, signal for signal
+    from threatexchange.exchanges.impl.file_api import FileCollaborationConfig, LocalFileSignalExchangeAPI
+
+    exported = tmp_path / "industry.te"
+    exported.write_text(te)
+    api = LocalFileSignalExchangeAPI.for_collab(FileCollaborationConfig(
+        name="ours", api=LocalFileSignalExchangeAPI.get_name(), enabled=True, filename=str(exported)))
+    read = [k for delta in api.fetch_iter([], None) for k in delta.updates]
+    assert read == [(r.signal_type, r.signal) for r in given]
     # CSV (threatexchange dataset --csv) into a second bank gives back the same file
     banks.import_text(c, "copy", banks.export_text(c, "industry", "csv"), "op")
     assert banks.export_text(c, "copy", "te") == te
