@@ -33,18 +33,21 @@ class CascadeResult:
 
 
 def cascade_in(c: Components, s: Session, source: Job, ground: str, actor: str, statement_id: int | None,
-               ) -> CascadeResult:
+               held: list[str] | None = None) -> CascadeResult:
     """In the caller's write transaction (the takedown of `source` and its statement): the remixes' takedowns
-    or re-check requests, their statements and audit entries. The caller dispatches `rechecked` after commit."""
+    or re-check requests, their statements and audit entries. The caller dispatches `rechecked` after commit.
+    `held`: the copies kept for appeal are listed there (the caller deletes them if the transaction fails)."""
     out = CascadeResult()
     carried = ground in CARRIED_BY_REMIXES
+    # a copy is held for appeal, except of a clip whose person withdrew consent (not the platform's to reverse)
+    hold = None if ground == "cameo_revoked" else held if held is not None else []
     for remix in lineage.descendants(s, source.id):
         if remix.status == JobStatus.TAKEN_DOWN:
             continue
         if carried:
             parent = lineage.parent_id(remix)
             job, stored = take_down_in(c, s, remix.id, "gate", f"a remix of {source.id}, taken down on the ground "
-                                       f"{ground}", hold=ground != "cameo_revoked")
+                                       f"{ground}", hold=hold)
             if stored:
                 out.stored.append(stored)
             restricted = s.get(RestrictedClip, remix.id)

@@ -30,13 +30,15 @@ def take_down(c: Components, job_id: str, actor: str, reason: str,
     from gate.cascade import after_commit, cascade_in  # the cascade takes remixes down through take_down_in
 
     signals = removed_signals(c, job_id)  # decoding the clip is no work for inside the write transaction
+    held: list[str] = []
     try:
         with session_scope(c.engine, write=True) as s:
-            job, stored = take_down_in(c, s, job_id, actor, reason, hold=True, signals=signals)
+            job, stored = take_down_in(c, s, job_id, actor, reason, hold=held, signals=signals)
             st = statements.add_in(s, job, "take_down", "operator", "other", reason, automated=False, actor=actor)
-            result = cascade_in(c, s, job, "other", actor, st.id)
+            result = cascade_in(c, s, job, "other", actor, st.id, held)
     except Exception:
-        c.storage.delete(held_key(job_id))  # no record vouches for the copy
+        for key in held:  # no record vouches for the copies this call made
+            c.storage.delete(key)
         raise
     if stored:
         c.storage.delete(stored)
@@ -64,10 +66,11 @@ def removed_signals(c: Components, job_id: str) -> list[BankSignal] | None:
         return None
 
 
-def take_down_in(c: Components, s: Session, job_id: str, actor: str, reason: str, hold: bool = False,
+def take_down_in(c: Components, s: Session, job_id: str, actor: str, reason: str, hold: list[str] | None = None,
                  signals: list[BankSignal] | None = None) -> tuple[Job, str | None]:
     """The takedown in the caller's write transaction: (the job, the media key to delete once it commits).
-    `hold`: keep a copy under held_key, so a reversed appeal can publish the clip again. `signals`: the clip's
+    `hold`: keep a copy under held_key, so a reversed appeal can publish the clip again, and append its key to the
+    list (the caller deletes it if the transaction fails). `signals`: the clip's
     hashes from removed_signals, made before the transaction; hashed here if not given. Every takedown adds
     them to the bank `removed` (gate.banks), so the clip stays down."""
     # From any state: a running job's publish and finish then find it taken down and leave it so.
@@ -80,8 +83,8 @@ def take_down_in(c: Components, s: Session, job_id: str, actor: str, reason: str
     if job is None:
         raise NotFound(f"no job {job_id}")
     stored = job.video_key
-    if hold and stored and c.storage.exists(stored):
-        c.storage.put_file(held_key(job_id), c.storage.path(stored))
+    if hold is not None and stored and c.storage.exists(stored):
+        hold.append(c.storage.put_file(held_key(job_id), c.storage.path(stored)))
     job.reasons = [*job.reasons, f"taken down by {actor}: {reason}"]
     s.add(job)
     audit.append_in(s, actor, "job.taken_down", job_id, {"reason": reason})

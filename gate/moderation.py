@@ -15,7 +15,7 @@ from gate.components import Components
 from gate.db import session_scope
 from gate.evidence import delete_evidence
 from gate.grounds import GROUNDS
-from gate.job_review import held_key, removed_signals, take_down_in
+from gate.job_review import removed_signals, take_down_in
 from gate.job_store import JobError, NotFound
 from gate.models import Job, JobStatus, utcnow
 from gate.moderation_models import Report, RestrictedClip
@@ -54,12 +54,13 @@ def decide(c: Components, video_id: str, actor: str, action: str, ground: str, f
     JobError: it is not published (taken down already, refused, in review)."""
     facts = _check(action, ground, facts)
     signals = removed_signals(c, video_id) if action == "take_down" else None  # decoded outside the transaction
+    held: list[str] = []
     try:
         with session_scope(c.engine, write=True) as s:
-            out, stored, result, closed = _decide_in(c, s, video_id, actor, action, ground, facts, signals)
+            out, stored, result, closed = _decide_in(c, s, video_id, actor, action, ground, facts, signals, held)
     except Exception:
-        if action == "take_down":
-            c.storage.delete(held_key(video_id))  # no record vouches for the copy
+        for key in held:  # no record vouches for the copies this call made
+            c.storage.delete(key)
         raise
     if stored:
         c.storage.delete(stored)
@@ -69,7 +70,8 @@ def decide(c: Components, video_id: str, actor: str, action: str, ground: str, f
 
 
 def _decide_in(c: Components, s: Session, video_id: str, actor: str, action: str, ground: str, facts: str,
-               signals: list[BankSignal] | None) -> tuple[dict[str, Any], str | None, CascadeResult, int]:
+               signals: list[BankSignal] | None, held: list[str],
+               ) -> tuple[dict[str, Any], str | None, CascadeResult, int]:
     stored: str | None = None
     result = CascadeResult()
     job = s.get(Job, video_id)
@@ -79,7 +81,7 @@ def _decide_in(c: Components, s: Session, video_id: str, actor: str, action: str
         raise JobError(f"clip {video_id} is {job.status}; only a published clip can be decided on")
     restricted = s.get(RestrictedClip, video_id)
     if action == "take_down":
-        job, stored = take_down_in(c, s, video_id, actor, f"{ground}: {facts}", hold=True, signals=signals)
+        job, stored = take_down_in(c, s, video_id, actor, f"{ground}: {facts}", hold=held, signals=signals)
         if restricted is not None:
             s.delete(restricted)
     st = statements.add_in(s, job, action, "operator", ground, facts, automated=False, actor=actor)
@@ -87,7 +89,7 @@ def _decide_in(c: Components, s: Session, video_id: str, actor: str, action: str
         s.add(RestrictedClip(video_id=video_id, statement_id=st.id or 0))
     closed = close_reports_in(s, video_id, "dismissed" if action == "keep" else "actioned", st.id)
     if action == "take_down":
-        result = cascade_in(c, s, job, ground, actor, st.id)
+        result = cascade_in(c, s, job, ground, actor, st.id, held)
     audit.append_in(s, actor, f"clip.{action}", video_id,
                     {"ground": ground, "statement": st.id, "reports_closed": closed, **result.as_dict()})
     return statements.as_dict(st), stored, result, closed

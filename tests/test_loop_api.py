@@ -304,3 +304,18 @@ def test_a_restricted_clip_cannot_be_remixed_by_others(loop) -> None:
     assert r.status_code == 404 and queued == []
     assert client.post("/v1/generations", headers=h(keys["alice"]),
                        json={"prompt": "make it blue", "remix": A}).status_code == 202
+
+
+def test_takedown_of_a_missing_or_taken_down_clip_is_a_4xx_and_keeps_the_appeal_copy(loop) -> None:
+    client, keys, _, c = loop
+    seed_clip(c, A, "alice")
+    for bad in ("<", "a b", "f" * 16):
+        assert client.post(f"/v1/generations/{bad}/takedown", headers=h(keys["olga"]),
+                           json={"reason": "test"}).status_code == 404
+    first = client.post(f"/v1/generations/{A}/takedown", headers=h(keys["olga"]), json={"reason": "spam"})
+    assert first.status_code == 200
+    assert c.storage.exists(f"held/{A}.mp4")
+    again = client.post(f"/v1/generations/{A}/takedown", headers=h(keys["otto"]), json={"reason": "spam"})
+    assert again.status_code == 409 and c.storage.exists(f"held/{A}.mp4")  # the first takedown's copy stays
+    (st,) = client.get(f"/v1/statements?video_id={A}", headers=h(keys["alice"])).json()
+    assert st["decision"] == "take_down" and st["ground"] == "other" and st["appealable"]
