@@ -156,7 +156,9 @@ class TransparencyOut(BaseModel):
     jobs: int
     job_outcomes: dict[str, int]
     decisions_per_stage: dict[str, dict[str, int]]
+    held_or_refused_per_stage_and_ground: dict[str, dict[str, int]]
     decisions_per_ground: dict[str, dict[str, int]]
+    decisions_per_actor: dict[str, int]
     automated_vs_human: dict[str, int]
     reports: dict[str, Any]
     appeals: dict[str, Any]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from gate.components import Components
+from gate.grounds import ground_of_decision
 from gate.models import AuditEntry, Job
 from gate.moderation_models import Appeal, Report, Statement
 
@@ -42,10 +43,13 @@ def report(c: Components, since: datetime, until: datetime) -> dict[str, Any]:
                                                         col(AuditEntry.ts) < until.isoformat())).all()
 
     per_stage: dict[str, Counter[str]] = defaultdict(Counter)
+    stage_grounds: dict[str, Counter[str]] = defaultdict(Counter)  # what each stage held or refused, by ground
     for j in jobs:
         for d in j.decisions:
             if d.get("decision") in ("pass", "review", "block"):
                 per_stage[str(d.get("name"))][d["decision"]] += 1
+                if d["decision"] != "pass":
+                    stage_grounds[str(d.get("name"))][ground_of_decision(d)] += 1
     per_ground: dict[str, Counter[str]] = defaultdict(Counter)
     for st in sts:
         per_ground[st.ground][st.decision] += 1
@@ -57,7 +61,9 @@ def report(c: Components, since: datetime, until: datetime) -> dict[str, Any]:
         "since": since.isoformat(), "until": until.isoformat(),
         "jobs": len(jobs), "job_outcomes": dict(Counter(j.status for j in jobs)),
         "decisions_per_stage": {k: dict(v) for k, v in sorted(per_stage.items())},
+        "held_or_refused_per_stage_and_ground": {k: dict(v) for k, v in sorted(stage_grounds.items())},
         "decisions_per_ground": {k: dict(v) for k, v in sorted(per_ground.items())},
+        "decisions_per_actor": dict(sorted(Counter(st.actor for st in sts).items())),
         "automated_vs_human": {
             "gate_stage_decisions": gate_decisions,  # every stage decision is automated
             "human_reviews": len(reviews),
@@ -86,6 +92,9 @@ def as_markdown(r: dict[str, Any]) -> str:
              "", "| stage | pass | review | block |", "|---|---|---|---|"]
     for stage, v in r["decisions_per_stage"].items():
         lines.append(f"| {stage} | {v.get('pass', 0)} | {v.get('review', 0)} | {v.get('block', 0)} |")
+    lines += ["", "| stage | held or refused, by ground |", "|---|---|"]
+    for stage, v in r["held_or_refused_per_stage_and_ground"].items():
+        lines.append(f"| {stage} | {', '.join(f'{k} {n}' for k, n in sorted(v.items()))} |")
     lines += ["", "| ground | decisions |", "|---|---|"]
     for ground, v in r["decisions_per_ground"].items():
         lines.append(f"| {ground} | {', '.join(f'{k} {n}' for k, n in sorted(v.items()))} |")

@@ -238,6 +238,10 @@ def test_gate_refusal_gets_a_statement_and_its_appeal_is_recorded(loop) -> None:
                   "scores": {"violence/graphic": 0.93, "violence": 0.7}}]
     assert jobs._finish(c, D, JobStatus.BLOCKED, decisions, ["prompt: violence/graphic p=0.93"], attempt=1) == "blocked"
     st = client.get(f"/v1/statements?video_id={D}", headers=h(keys["bob"])).json()
+    today = __import__("datetime").datetime.now(__import__("datetime").UTC).date().isoformat()
+    t = client.get(f"/v1/transparency?since={today}&until={today}", headers=h(keys["bob"])).json()
+    assert t["held_or_refused_per_stage_and_ground"] == {"prompt": {"violence/graphic": 1}}
+    assert t["decisions_per_ground"] == {"violence/graphic": {"refuse": 1}}
     assert len(st) == 1 and st[0]["decision"] == "refuse" and st[0]["automated"] is True
     assert st[0]["ground"] == "violence/graphic" and "prompt" in st[0]["facts"] and st[0]["appealable"]
     ap = client.post(f"/v1/statements/{st[0]['id']}/appeal", headers=h(keys["bob"]), json={"text": "a war film"})
@@ -267,6 +271,7 @@ def test_transparency_report_counts_each_step(loop) -> None:
     assert t["takedowns_by_cause"] == {"operator:likeness": 1}
     assert t["automated_vs_human"]["statements_human"] == 2
     assert t["decisions_per_ground"]["likeness"] == {"take_down": 1, "restore": 1}
+    assert t["decisions_per_actor"] == {"olga": 1, "otto": 1}
     assert client.get("/v1/transparency?since=2026-13-01&until=x", headers=h(keys["vera"])).status_code == 422
     assert client.get(f"/v1/transparency?since={today}&until=2020-01-01", headers=h(keys["vera"])).status_code == 422
 
