@@ -85,6 +85,10 @@ def report(c: Components, since: datetime, until: datetime) -> dict[str, Any]:
     }
 
 
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} s"
+
+
 def as_markdown(r: dict[str, Any]) -> str:
     """The report as a person reads it (the CLI without --json)."""
     lines = [f"# Transparency report {r['since'][:10]} .. {r['until'][:10]}", "",
@@ -102,9 +106,9 @@ def as_markdown(r: dict[str, Any]) -> str:
     lines += ["", f"Automated: {a['gate_stage_decisions']} stage decisions, {a['statements_automated']} statements; "
               f"human: {a['human_reviews']} reviews, {a['statements_human']} statements.",
               f"Reports: {rep['received']} received from {rep['reporters']} people, {rep['actioned']} actioned, "
-              f"{rep['dismissed']} dismissed; median time to action {rep['median_seconds_to_action']} s.",
+              f"{rep['dismissed']} dismissed; median time to action {_secs(rep['median_seconds_to_action'])}.",
               f"Appeals: {ap['filed']} filed, {ap['decided']} decided, {ap['upheld']} upheld, {ap['reversed']} "
-              f"reversed; median time to decision {ap['median_seconds_to_decision']} s.",
+              f"reversed; median time to decision {_secs(ap['median_seconds_to_decision'])}.",
               f"Takedowns: {r['takedowns']}" + (" (" + ", ".join(f"{k} {v}" for k, v in
                                                           r["takedowns_by_cause"].items()) + ")"
                                                   if r["takedowns"] else "")]
