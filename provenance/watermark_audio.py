@@ -54,6 +54,12 @@ is weak: a wrong scale can outscore the right one by a little), each refined in 
 bound is multiplied by its 3 reads. Tried and not kept: requiring every period to reach its targets in
 the informed loop (excerpts +0.5-1 in t, but PESQ -0.1 to -0.2 and 1 dB less SNR); per-band or per-hop
 robust scaling and other outlier clips in the detector (+-0.3 in t, mixed).
+Measured (`python -m evals.watermark_audio --only attacks`, 12 clips of up to 10 s, load average ~27):
+exact payload after AAC/MP3/Opus 64 kb/s, speed +-5%, tempo +-5% and speed +3% + MP3 on 11/12 clips
+each (the 12th, a quiet sparse generated soundtrack at 33 dB SNR, carries no mark even unedited; before
+the search, speed and tempo +-5% lost the mark on JFK at p 0.02-0.8); music 6 dB under the clip 7/12,
+the 5-s excerpt 9/12; 0 / 2264 false positives (lowest log10 p -2.11); detection 0.17 s CPU per 10 s.
+By clip length after AAC (`--only length`): 29/41 cuts (26/41 before), speech with eSpeak 15/19 (13/19).
 """
 
 from __future__ import annotations
