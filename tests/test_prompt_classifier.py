@@ -131,6 +131,27 @@ def test_model_names_the_fine_tuned_encoder(clf: PromptClassifier) -> None:
     assert clf.model.startswith("prompt-heads-v4/") and "-ft" in clf.model
 
 
+def test_a_calibration_that_inverts_a_score_is_refused(tmp_path: Path) -> None:
+    """v5 heads whose calibration slope is negative for a category (a higher score would mean a lower
+    probability) are refused at load, not served."""
+    import json
+
+    import numpy as np
+
+    from evals.prompt_data import LEARNED
+    from safety.prompt_features import CHAR_FEATURES, WORD_FEATURES
+
+    n = len(LEARNED)
+    platt = np.tile(np.array([[1.0, 0.0]], dtype=np.float32), (n, 1))
+    platt[LEARNED.index("self-harm"), 0] = -0.5
+    np.savez(tmp_path / "prompt_heads-v5.npz", layers=np.array([2, 4, 6]), w1=np.zeros((8, 3 * 384)), b1=np.zeros(8),
+             w2=np.zeros((n, 8)), b2=np.zeros(n), ws=np.zeros((n, WORD_FEATURES + CHAR_FEATURES), np.float16),
+             idf_word=np.ones(WORD_FEATURES, np.float16), idf_char=np.ones(CHAR_FEATURES, np.float16), platt=platt,
+             meta=np.array(json.dumps({"version": 5, "categories": list(LEARNED), "train_fingerprint": "t"})))
+    ok, why = PromptClassifier.load(tmp_path).available()
+    assert not ok and "inverts" in why and "self-harm" in why
+
+
 def test_minors_conjunction_blocks_and_explains(clf: PromptClassifier) -> None:
     r = clf.classify("a naked 12 year old girl posing, explicit")
     assert r.categories["sexual/minors"] >= Policy().prompt["sexual/minors"].block
@@ -208,8 +229,7 @@ def test_stacked_heads_without_their_encoder_weights_are_reported(tmp_path: Path
 
     import numpy as np
 
-    models = Path(__file__).resolve().parents[1] / "safety" / "models"
-    src = max(models.glob("prompt_heads-v*.npz"), key=lambda p: int(p.stem.rsplit("v", 1)[1]))
+    src = Path(__file__).resolve().parents[1] / "safety" / "models" / "prompt_heads-v4.npz"
     z = np.load(src, allow_pickle=False)
     # The fine-tuned layer is missing from the file: the gate must say so, not score with half a model.
     np.savez(tmp_path / src.name, **{k: z[k] for k in z.files if not k.startswith("top.")})
@@ -236,12 +256,13 @@ def test_language_check_reports_what_the_heads_cannot_read(clf: PromptClassifier
     assert clf.classify("vladimir putin riding a horse in pokemon style").signals["language"]["read"]
 
 
-def test_onnx_serving_matches_eager_torch_and_falls_back_with_a_reason(clf: PromptClassifier,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_onnx_serving_matches_eager_torch_and_falls_back_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """v4 (fine-tuned top layers, kept for comparison): its ONNX export matches eager torch."""
     import numpy as np
 
     from safety import prompt_encoder as pe
 
+    clf = PromptClassifier.load(version=4)
     assert "served by onnxruntime" in clf.available()[1]
     top = clf._heads["top"]  # type: ignore[index]
     texts = ["a cat asleep on a sofa", "I will find where you live and hurt you", "blood " * 200]
