@@ -13,7 +13,7 @@
    the process's CPU time (the machine is shared); every real frame must find itself, and frames of clips
    left out of the index must find nothing.
 3. The whole path: 1,000,000 PDQ hashes imported from a te file into the database, the index built from it.
-Held-out sources are not read (see evals.stay_down.HELD_OUT).
+Held-out sources are not read (evals.held_out, via evals.stay_down.shared_clips).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-HELD_OUT_REPOS = frozenset({"ageitgey/face_recognition", "serengil/deepface", "imageio/test_images",
-                            "Zulko/moviepy", "ZenT4n/DVGD"})  # fmt: skip
+from evals.held_out import held_out_origin
+
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 # Clips that show one and the same person in every frame with a face (checked by eye: no cuts, no
 # second person). teaser_lavie2.mp4 has cuts between people and is left out.
@@ -67,7 +67,7 @@ def photo_identities(data_dir: Path) -> tuple[dict[str, list[Path]], list[str]]:
             continue
         rel = str(p.relative_to(data_dir))
         repo = origin.get(rel)
-        if repo is None or repo in HELD_OUT_REPOS:
+        if repo is None or held_out_origin(repo):
             dropped.append(f"{rel} ({repo or 'not in SOURCES.tsv'})")
             continue
         if "multi" in p.parts:

@@ -11,8 +11,8 @@ height kept), trimmed to a 3 s excerpt from the middle, made brighter; the issue
 (all of them at once; a 20% crop off one corner, which PDQ is known not to survive). Unrelated: every other
 usable clip of the shared data and other generated clips, as they are.
 
-Held-out sources are never read: imageio/test_images (realshort_office, hand_wave) and Zulko/moviepy
-(chaplin, big_buck_bunny_0_30.webm) clips in videos_real/characters, and ai_generated_video/dvgd.
+Held-out sources are never read (evals.held_out, from SOURCES.tsv): imageio/test_images (realshort_office,
+hand_wave) and Zulko/moviepy (chaplin, big_buck_bunny_0_30.webm) clips, and ai_generated_video/dvgd.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-HELD_OUT = ("realshort_office", "hand_wave", "chaplin", "big_buck_bunny_0_30", "/dvgd/")
+from evals.held_out import is_held_out
+
 Edit = Callable[[np.ndarray], np.ndarray]
 
 
@@ -133,7 +134,7 @@ def shared_clips(data: Path) -> list[Path]:
     out = []
     for folder in ("videos_real", "characters/big_buck_bunny", "ai_generated_video"):
         for p in sorted((data / folder).rglob("*")):
-            if p.suffix.lower() in (".mp4", ".webm", ".gif") and not any(h in str(p) for h in HELD_OUT):
+            if p.suffix.lower() in (".mp4", ".webm", ".gif") and not is_held_out(p, data):
                 out.append(p)
     return out
 

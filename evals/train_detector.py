@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from evals import default_data_dir
+from evals.held_out import is_held_out
 from safety.detector import decode, features
 from safety.detector.decode import Clip, load_clip
 from safety.detector.features import FEATURE_NAMES, MODEL_FEATURES, TEMPORAL_FEATURES, WINDOW, clip_features
@@ -123,7 +124,9 @@ def extra_real_clips(fetch_missing: bool = True) -> list[ClipEntry]:
 
 
 def list_clips(data_dir: Path, extra: list[ClipEntry] | None = None) -> list[ClipEntry]:
-    clips = [ClipEntry(p, 0, "real") for p in sorted((data_dir / "videos_real").iterdir()) if p.is_file()]
+    # held-out origins (imageio/test_images, Zulko/moviepy clips in videos_real) are never trained on
+    clips = [ClipEntry(p, 0, "real") for p in sorted((data_dir / "videos_real").iterdir())
+             if p.is_file() and not is_held_out(p, data_dir)]  # fmt: skip
     clips += [ClipEntry(data_dir / rel, 0, "real") for rel in REAL_EXTRA if (data_dir / rel).is_file()]
     clips += extra or []
     for gen in GENERATORS:
@@ -131,7 +134,8 @@ def list_clips(data_dir: Path, extra: list[ClipEntry] | None = None) -> list[Cli
             raise SystemExit(f"{gen} is held out for evaluation and must never be trained on")
         gdir = data_dir / "ai_generated_video" / gen
         if gdir.is_dir():
-            clips += [ClipEntry(p, 1, gen) for p in sorted(gdir.iterdir()) if p.is_file()]
+            files = [p for p in sorted(gdir.iterdir()) if p.is_file() and not is_held_out(p, data_dir)]
+            clips += [ClipEntry(p, 1, gen) for p in files]
     for c in clips:
         c.sha256 = file_sha256(c.path)
     return clips
