@@ -91,9 +91,10 @@ def run(data_dir: Path) -> str:
         return f"| liveness | not run | {why} |"
     carphone = data_dir / "videos_real" / "carphone_face_qcif.mp4"
     faces = data_dir / "faces"
-    obama = load_image_rgb(faces / "public_domain" / "obama" / "obama_small_lowres.jpg")
+    # held-out photos (ageitgey/face_recognition) are never read: CC0 / CC BY photos stand in
+    photo = load_image_rgb(faces / "cc_licensed" / "codait_luciano_1.png")
     rudd = load_image_rgb(faces / "cc_licensed" / "paul_rudd" / "paul_rudd_1.jpeg")
-    biden = load_image_rgb(faces / "public_domain" / "biden" / "biden_2.jpg")
+    other = load_image_rgb(faces / "cc_licensed" / "chris_pratt_1.jpeg")[94:494, 65:465]  # face fills the crop
     coffee = load_image_rgb(data_dir / "no_faces" / "coffee.png")
     real = read_video(carphone)
     lr = ("turn_right", "turn_left")
@@ -108,11 +109,11 @@ def run(data_dir: Path) -> str:
             ("real clip, challenge right-left", carphone, lr, True),
             ("real clip, challenge left-right (wrong order)", carphone, ("turn_left", "turn_right"), False),
             ("real clip, challenge right-left-up", carphone, (*lr, "look_up"), False),
-            ("still photo", write_video(t / "still.mp4", [obama] * 45), lr, False),
-            ("photo as a card tilted +-40 deg", write_video(t / "card.mp4", [tilt_plane(obama, y) for y in yaws],
+            ("still photo", write_video(t / "still.mp4", [photo] * 45), lr, False),
+            ("photo as a card tilted +-40 deg", write_video(t / "card.mp4", [tilt_plane(photo, y) for y in yaws],
                                                            fps=10), ("turn_left", "turn_right"), False),  # fmt: skip
             ("second person beside", write_video(t / "two.mp4", side_by_side(real, rudd), fps=30), lr, False),
-            ("another person takes over", write_video(t / "swap.mp4", replaced_by(real[:60], biden, 60), fps=30),
+            ("another person takes over", write_video(t / "swap.mp4", replaced_by(real[:60], other, 60), fps=30),
              lr, False),  # fmt: skip
             ("no face", write_video(t / "none.mp4", [np.roll(coffee, 3 * i, 1) for i in range(45)]), lr, False),
         ]

@@ -11,7 +11,7 @@ another installation's key and random windows of the recordings; detection CPU t
 
 Second table (length_table), as before:
 
-Sources: real speech (JFK 1961, an LJSpeech utterance, 3 CMU ARCTIC utterances back to back), eSpeak NG
+Sources: real speech (JFK 1961, 3 CMU ARCTIC utterances back to back), eSpeak NG
 speech (the product's own TTS), the ambient kitchen recording (12 s from 20 s in), soundtracks of the
 procedural generator (5 s each: ambience/music beds), and a synthetic tone+noise clip. Each source is cut
 to 3, 5, 7 and 10 s, marked, muxed as AAC 64 kb/s at 22.05 kHz (PyAV), decoded and read by the detector.
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.held_out import is_held_out, origin_of
 from provenance.media import read_audio, transcode
 from provenance.synthetic import make_test_clip
 from provenance.watermark_audio import BAND_EDGES_HZ, AudioMark, snr_db
@@ -128,6 +129,9 @@ def _sources(data_dir: Path, work: Path, quick: bool,
     audio = data_dir / "audio"
 
     def add(kind: str, label: str, path: Path) -> None:
+        if is_held_out(path, data_dir):  # e.g. the LJSpeech file copied from speechbrain/speechbrain
+            notes.append(f"{label}: {path.name} not used (held-out origin {origin_of(path, data_dir)})")
+            return
         got = read_audio(path) if path.exists() else None
         if got is None:
             notes.append(f"{label}: {path.name} missing")
