@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from evals.held_out import is_held_out
+
 SOURCE_DIRS = ("videos_real", "ai_generated_video")
 STILL_DIRS = ("no_faces", "faces")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -43,7 +45,7 @@ def _frames(data: Path):
 
     for d in SOURCE_DIRS:
         for p in sorted((data / d).rglob("*")):
-            if p.suffix.lower() in VIDEO_SUFFIXES:
+            if p.suffix.lower() in VIDEO_SUFFIXES and not is_held_out(p, data):
                 try:
                     for _, _, f in sample_frames(p, FRAME_EVERY):
                         yield str(p.relative_to(data)), fit_within(f, 960)
@@ -51,7 +53,7 @@ def _frames(data: Path):
                     print(f"  skip {p.name}: {exc}", file=sys.stderr)
     for d in STILL_DIRS:
         for p in sorted((data / d).rglob("*")):
-            if p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.suffix.lower() in IMAGE_SUFFIXES and not is_held_out(p, data):
                 try:
                     img = fit_within(read_image_file(p), 960)
                 except ValueError:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from evals.held_out import usable
 from provenance import foreign_marks as fm
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -45,13 +46,13 @@ def _resize(rgb: np.ndarray, s: float = 0.75) -> np.ndarray:
 
 def _stills(data: Path, quick: bool) -> list[tuple[str, np.ndarray]]:
     out = []
-    for p in _files(data / "no_faces") + _files(data / "faces"):
+    for p in usable(_files(data / "no_faces") + _files(data / "faces"), data):
         if p.suffix.lower() in IMAGE_EXT:
             with Image.open(p) as im:
                 rgb = np.asarray(im.convert("RGB"))
             if rgb.shape[0] * rgb.shape[1] >= fm.MIN_PIXELS:
                 out.append((p.name, rgb))
-    for p in _files(data / "videos_real"):
+    for p in usable(_files(data / "videos_real"), data):
         for _t, rgb in fm._frames_of(p, 1):
             if rgb.shape[0] * rgb.shape[1] >= fm.MIN_PIXELS:
                 out.append((p.name, rgb))
@@ -71,7 +72,7 @@ def run(data: Path, quick: bool = False) -> str:
     notes: list[str] = []
     total_files = total_match = 0
     for name, root in sources:
-        files = _files(root) if root.is_dir() else []
+        files = usable(_files(root), data) if root.is_dir() else []  # held-out origins never read
         if quick:
             files = files[:3]
         frames = small = matched = 0

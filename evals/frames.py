@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.held_out import usable
 from gate.policy import Policy
 from safety.frames import FrameError, FrameGate, nudity_score
 
@@ -94,7 +95,7 @@ def run(data_dir: Path) -> str:
     totals = [0, 0, 0, 0]  # files, frames, frames >= review, files >= review
     capped: list[str] = []
     for label, folder, people in SUITES:
-        files = _files(data_dir / folder)
+        files = usable(_files(data_dir / folder), data_dir)  # held-out origins never read
         if not files:
             lines.append(f"| {label} | 0 | | | | | | | (no files in {folder}/) |")
             continue

@@ -35,6 +35,7 @@ import av
 import cv2
 import numpy as np
 
+from evals.held_out import is_held_out
 from evals.watermark_audio import EVAL_KEY, OTHER_KEY
 from provenance import wm_code
 from provenance.media import iter_luma, read_audio, transcode
@@ -235,7 +236,7 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
     seconds = 4.0
     sources: dict[str, Path] = {}
     for name in ("bikes_scene_cuts.mp4", "chaplin_bw_film.mp4"):
-        if (real / name).exists():
+        if (real / name).exists() and not is_held_out(real / name, data_dir):  # chaplin: Zulko/moviepy
             dst = work / f"src_{name}"
             transcode(real / name, dst, crf=18, drop=lambda t: t >= seconds)
             sources[name.split("_")[0]] = dst
@@ -351,7 +352,7 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
               "The table above uses the first 4 s of each clip; the later, busier shots of the bikes clip are "
               "harder.", "", "| clip | length | windows found | raw bit acc per window |", "|---|---|---|---|"]
     for name in ("bikes_scene_cuts.mp4", "chaplin_bw_film.mp4"):
-        if not (real / name).exists():
+        if not (real / name).exists() or is_held_out(real / name, data_dir):
             continue
         whole_src, whole_wm, whole_att = (work / f"whole_{k}_{name}" for k in ("src", "wm", "crf35"))
         transcode(real / name, whole_src, crf=18)
@@ -427,9 +428,9 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
     # generated clips, and of re-encoded / cropped / resized / brightened copies of them. Marked files
     # are also read with another key (every attacked file above): a foreign mark must not read as ours.
     print("[watermark eval] false positives", file=sys.stderr, flush=True)
-    originals = [p for p in sorted(real.glob("*")) if p.suffix in (".mp4", ".webm")]
+    originals = [p for p in sorted(real.glob("*")) if p.suffix in (".mp4", ".webm") and not is_held_out(p, data_dir)]
     # ai_generated_video/dvgd is a copy of DVGD, held out for evaluation: never read here
-    originals += sorted(p for p in (data_dir / "ai_generated_video").rglob("*.gif") if "dvgd" not in p.parts)
+    originals += sorted(p for p in (data_dir / "ai_generated_video").rglob("*.gif") if not is_held_out(p, data_dir))
     fp_attacks = ["H.264 CRF 23", "H.264 CRF 35", "resize 0.5x (CRF 18)", "crop 25% area (CRF 23)",
                   "brightness +15, x1.1 (CRF 23)", "fps 25->15 (CRF 23)"]
     if quick:
