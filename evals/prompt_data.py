@@ -204,16 +204,22 @@ def _six_cd(root: Path) -> Iterator[Row]:
 
 
 def _harmbench(root: Path) -> Iterator[Row]:
+    # The shared HarmBench and AdvBench files were copied from busycalibrating/AdversariaLLM, a held-out
+    # source (prompts/SOURCES.tsv): a file is read only if its recorded origin is not held out.
+    from evals.held_out import is_held_out
+
+    data_dir = root.parent if root.name == "prompts" else root
     cat_map = {"illegal": ("illegal",), "cybercrime_intrusion": ("illegal",), "chemical_biological": ("illegal",),
                "misinformation_disinformation": ("deception",), "harassment_bullying": ("harassment",)}
-    for r in _csv(root / "harmbench" / "harmbench_behaviors_text_all.csv"):
+    hb, adv = root / "harmbench" / "harmbench_behaviors_text_all.csv", root / "advbench" / "advbench_behaviors.csv"
+    for r in [] if is_held_out(hb, data_dir) else _csv(hb):
         cats = cat_map.get(r["SemanticCategory"])
         if cats:
             yield Row(r["Behavior"], "harmbench", _pos(cats, unknown=("violence", "hate", "illegal",
                                                                     "harassment", "deception")))
     deception = re.compile(r"fake news|misinformation|disinformation|false information|hoax|propaganda|"
                            r"conspiracy|fake (?:video|review|account|identit)|deepfake", re.I)
-    for r in _csv(root / "advbench" / "advbench_behaviors.csv"):
+    for r in [] if is_held_out(adv, data_dir) else _csv(adv):
         # AdvBench has no categories: a keyword split, weak.
         cat = "deception" if deception.search(r["Behavior"]) else "illegal"
         yield Row(r["Behavior"], "advbench", {cat: 1}, weight=0.5)
