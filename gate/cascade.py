@@ -42,8 +42,8 @@ def cascade_in(c: Components, s: Session, source: Job, ground: str, actor: str, 
     # a copy is held for appeal, except of a clip whose person withdrew consent (not the platform's to reverse)
     hold = None if ground == "cameo_revoked" else held if held is not None else []
     for remix in lineage.descendants(s, source.id):
-        if remix.status == JobStatus.TAKEN_DOWN:
-            continue
+        if remix.status in (JobStatus.TAKEN_DOWN, JobStatus.BLOCKED, JobStatus.FAILED):
+            continue  # nothing of it is shown or kept: a refused remix has no clip to take down
         if carried:
             parent = lineage.parent_id(remix)
             job, stored = take_down_in(c, s, remix.id, "gate", f"a remix of {source.id}, taken down on the ground "
