@@ -31,10 +31,10 @@ def env(components):
     keys = {n: create_user(components.engine, n, "creator")[1] for n in ("alice", "bob", "carl")}
     backend, why = components.face_backend.get()
     assert backend is not None, why
-    img = np.asarray(Image.open(FIXTURES / "faces" / "obama_pressroom.jpg").convert("RGB"))
+    img = np.asarray(Image.open(FIXTURES / "faces" / "pratt_frame.jpg").convert("RGB"))
     faces = backend.analyze(img)
     assert len(faces) == 1
-    key = components.storage.put_bytes("cameos/alice.png", (FIXTURES / "faces" / "obama_pressroom.jpg").read_bytes())
+    key = components.storage.put_bytes("cameos/alice.png", (FIXTURES / "faces" / "pratt_frame.jpg").read_bytes())
     with Session(components.engine, expire_on_commit=False) as s:
         cameo = registry.enroll(s, "alice", "alice_cam", {"frontal": faces[0].embedding}, key, backend.name)
     client = TestClient(create_app(components=components, dispatch=lambda j: None))

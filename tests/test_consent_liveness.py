@@ -85,7 +85,7 @@ def test_issue_challenge() -> None:
 
 def test_head_pose_and_parallax_on_photos() -> None:
     be = DlibBackend()
-    img = load_image_rgb(FIX / "faces" / "obama_small_lowres.jpg")
+    img = load_image_rgb(FIX / "faces" / "luciano_small.jpg")
     face = be.analyze(img)[0]
     yaw, pitch = head_pose(face.landmarks, img.shape[1], img.shape[0])
     assert abs(yaw) < 12 and abs(pitch) < 20  # a frontal portrait
@@ -129,14 +129,14 @@ def test_wrong_order_missing_step_expired(backend: CachingBackend) -> None:
 
 
 def test_still_photo_refused(tmp_path: Path, backend: CachingBackend) -> None:
-    img = load_image_rgb(FIX / "faces" / "obama_small_lowres.jpg")
+    img = load_image_rgb(FIX / "faces" / "luciano_small.jpg")
     video = write_video(tmp_path / "still.mp4", [img] * 30)
     res = check_liveness(video, challenge("turn_left", "turn_right"), backend)
     assert not res.ok and "still photo" in res.reason
 
 
 def test_tilted_flat_photo_refused(tmp_path: Path, backend: CachingBackend) -> None:
-    img = load_image_rgb(FIX / "faces" / "obama_small_lowres.jpg")
+    img = load_image_rgb(FIX / "faces" / "luciano_small.jpg")
     yaws = list(np.linspace(0, 0, 8)) + list(np.linspace(0, -40, 10)) + list(np.linspace(-40, 40, 20))
     video = write_video(tmp_path / "card.mp4", [tilt_plane(img, y) for y in yaws], fps=10)
     res = check_liveness(video, challenge("turn_left", "turn_right"), backend)
@@ -153,8 +153,8 @@ def test_second_face_refused(tmp_path: Path, backend: CachingBackend) -> None:
 
 
 def test_different_face_refused(tmp_path: Path, backend: CachingBackend) -> None:
-    # The carphone subject for 2 s, then Biden's face filling the frame, moving slightly.
-    other = load_image_rgb(FIX / "faces" / "biden_2.jpg")[40:440, 40:440]
+    # The carphone subject for 2 s, then another person's face filling the frame, moving slightly.
+    other = load_image_rgb(FIX / "faces" / "pratt_face.jpg")
     video = write_video(tmp_path / "swap.mp4", replaced_by(carphone_frames()[:60], other, 60), fps=30)
     res = check_liveness(video, challenge("turn_right", "turn_left"), backend)
     assert not res.ok and "different face" in res.reason

@@ -56,7 +56,7 @@ def test_quality_size_blur_pose(dlib_backend: DlibBackend) -> None:
 
 
 def test_mirror_and_jitter_embeddings(dlib_backend: DlibBackend) -> None:
-    img = load_image_rgb(FIX / "biden_2.jpg")
+    img = load_image_rgb(FIX / "paul_rudd_2.jpg")
     face = _largest(dlib_backend, img)
     assert np.allclose(dlib_backend.embed_box(img, face.box), face.embedding, atol=1e-5)
     mirror = DlibBackend(mirror=True)

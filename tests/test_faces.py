@@ -34,7 +34,7 @@ def dlib_backend() -> DlibBackend:
 @pytest.fixture(scope="module")
 def embeddings(dlib_backend: DlibBackend) -> dict[str, np.ndarray]:
     out = {}
-    for name in ("obama_small_lowres", "obama_pressroom", "biden_1", "biden_2", "paul_rudd_1", "paul_rudd_2"):
+    for name in ("luciano_small", "pratt_frame", "carphone_a", "carphone_b", "paul_rudd_1", "paul_rudd_2"):
         faces = dlib_backend.analyze(load_image_rgb(FIX / f"{name}.jpg"))
         assert len(faces) == 1, name
         f = faces[0]
@@ -52,14 +52,14 @@ def test_backend_protocol(dlib_backend: DlibBackend) -> None:
 
 
 @pytest.mark.parametrize(
-    "a,b", [("obama_small_lowres", "obama_pressroom"), ("biden_1", "biden_2"), ("paul_rudd_1", "paul_rudd_2")]
+    "a,b", [("carphone_a", "carphone_b"), ("paul_rudd_1", "paul_rudd_2")]
 )
 def test_same_identity_below_threshold(embeddings: dict, a: str, b: str) -> None:
     assert face_distance(embeddings[a], embeddings[b]) < DLIB_THRESHOLD
 
 
 def test_different_identities_above_threshold(embeddings: dict) -> None:
-    ident = {k: k.rsplit("_", 1)[0] if not k.startswith("obama") else "obama" for k in embeddings}
+    ident = {k: k.rsplit("_", 1)[0] for k in embeddings}  # carphone_a/_b: two frames of one person
     names = sorted(embeddings)
     n = 0
     for i, a in enumerate(names):
@@ -67,16 +67,19 @@ def test_different_identities_above_threshold(embeddings: dict) -> None:
             if ident[a] != ident[b]:
                 assert face_distance(embeddings[a], embeddings[b]) > DLIB_THRESHOLD, (a, b)
                 n += 1
-    assert n == 12
+    assert n == 13
 
 
 def test_two_people_and_no_faces(dlib_backend: DlibBackend, embeddings: dict) -> None:
-    faces = dlib_backend.analyze(load_image_rgb(FIX / "obama_biden_two_people.jpg"))
+    faces = dlib_backend.analyze(load_image_rgb(FIX / "two_people_composite.jpg"))
     assert len(faces) == 2
     left, right = sorted(faces, key=lambda f: f.box[0])
-    # In this photo Obama stands on the left, Biden on the right.
-    assert face_distance(left.embedding, embeddings["obama_pressroom"]) < DLIB_THRESHOLD
-    assert face_distance(right.embedding, embeddings["biden_2"]) < DLIB_THRESHOLD
+    # Composite: the carphone subject (frame 0) on the left, Paul Rudd (photo 2) on the right; each is
+    # matched against another frame / another photo of the same person, and not against the other one.
+    assert face_distance(left.embedding, embeddings["carphone_b"]) < DLIB_THRESHOLD
+    assert face_distance(right.embedding, embeddings["paul_rudd_1"]) < DLIB_THRESHOLD
+    assert face_distance(left.embedding, embeddings["paul_rudd_1"]) > DLIB_THRESHOLD
+    assert face_distance(right.embedding, embeddings["carphone_b"]) > DLIB_THRESHOLD
     for name in ("coffee.jpg", "chelsea_cat.jpg"):
         assert dlib_backend.analyze(load_image_rgb(FIX / name)) == []
 
@@ -97,7 +100,7 @@ def test_bad_images(tmp_path: Path) -> None:
     text = tmp_path / "text.png"
     text.write_text("not an image at all")
     trunc = tmp_path / "trunc.jpg"
-    trunc.write_bytes((FIX / "biden_2.jpg").read_bytes()[:2000])
+    trunc.write_bytes((FIX / "paul_rudd_2.jpg").read_bytes()[:2000])
     # A PNG bomb: header says 60000x60000, body is a tiny zlib stream.
     import struct
 

@@ -18,19 +18,19 @@ def run(*args: str):
 
 
 def test_embed_and_compare(tmp_path: Path) -> None:
-    r = run("faces", "embed", str(FIX / "obama_biden_two_people.jpg"), str(FIX / "coffee.jpg"), "--json")
+    r = run("faces", "embed", str(FIX / "two_people_composite.jpg"), str(FIX / "coffee.jpg"), "--json")
     assert r.exit_code == 0, r.output
     lines = [json.loads(line) for line in r.output.splitlines()]
     assert [len(o["faces"]) for o in lines] == [2, 0]
     assert lines[0]["backend"] == "dlib" and len(lines[0]["faces"][0]["embedding"]) == 128
     assert len(lines[0]["faces"][0]["box"]) == 4
 
-    r = run("faces", "compare", str(FIX / "biden_1.jpg"), str(FIX / "biden_2.jpg"), "--json")
+    r = run("faces", "compare", str(FIX / "carphone_a.jpg"), str(FIX / "carphone_b.jpg"), "--json")
     out = json.loads(r.output)
     assert out["faces"] == [1, 1] and out["same_person"] is True and out["distance"] < out["threshold"]
-    r = run("faces", "compare", str(FIX / "biden_2.jpg"), str(FIX / "paul_rudd_1.jpg"), "--json")
+    r = run("faces", "compare", str(FIX / "carphone_b.jpg"), str(FIX / "paul_rudd_1.jpg"), "--json")
     assert json.loads(r.output)["same_person"] is False
-    r = run("faces", "compare", str(FIX / "biden_2.jpg"), str(FIX / "coffee.jpg"), "--json")
+    r = run("faces", "compare", str(FIX / "carphone_b.jpg"), str(FIX / "coffee.jpg"), "--json")
     out = json.loads(r.output)
     assert out["faces"] == [1, 0] and out["distance"] is None
 

@@ -133,7 +133,7 @@ def test_nudenet_fast_path_gives_nudenet_own_detections() -> None:
 
     gate = FrameGate()
     faces = Path(__file__).parent / "fixtures" / "faces"
-    images = [np.asarray(Image.open(faces / n).convert("RGB")) for n in ("obama_biden_two_people.jpg",
+    images = [np.asarray(Image.open(faces / n).convert("RGB")) for n in ("two_people_composite.jpg",
                                                                          "paul_rudd_1.jpg", "coffee.jpg")]
     wide = images[0]
     images += [np.ascontiguousarray(wide[: wide.shape[0] // 2]), np.ascontiguousarray(wide[:, : wide.shape[1] // 3])]

@@ -25,8 +25,8 @@ from generator.scene import parse_prompt
 from generator.spec import Clip
 
 FIX = Path(__file__).parent / "fixtures" / "generator"
-FACE = FIX / "face_obama_small.jpg"
-FACE2 = FIX / "face_biden_small.jpg"
+FACE = FIX / "face_luciano_small.jpg"
+FACE2 = FIX / "face_pratt_small.jpg"
 RED_HUE, BLUE_HUE = 179, 112  # OpenCV hues of the palette's red (220,30,35) and blue (30,80,220)
 RED = {"hue_tol": 5}  # wood is orange-brown (hue ~13): keep red tight
 BALL = "a red ball bouncing on a wooden floor"
@@ -218,7 +218,7 @@ def test_time_of_day_changes_light(backend):
 def test_cameo_faces_are_detectable_by_dlib(backend, tmp_path, style):
     from generator.cameo import detect_faces
 
-    cameos = (CameoRef("obama", FACE), CameoRef("biden", FACE2))
+    cameos = (CameoRef("luciano", FACE), CameoRef("pratt", FACE2))
     spec = GenerationSpec("two people talking in a city street at night", style=style, seconds=1.0, cameos=cameos)
     clip = backend.generate(spec)
     path = tmp_path / "cameo.mp4"
@@ -226,7 +226,7 @@ def test_cameo_faces_are_detectable_by_dlib(backend, tmp_path, style):
     frames = decoded_frames(path)[::4]
     hits = [len(detect_faces(f, 0)) for f in frames]  # after H.264, as the likeness gate will see it
     assert sum(h == 2 for h in hits) >= 0.8 * len(frames), hits
-    assert clip.metadata["cameos"] == ["biden", "obama"]
+    assert clip.metadata["cameos"] == ["luciano", "pratt"]
     plain = backend.generate(GenerationSpec("a person waving in a park", seconds=1.0))
     assert sum(len(detect_faces(f, 0)) for f in list(plain.frames())[::4]) == 0  # the face comes from the cameo
 

@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES
 from tests.test_web import add_job
 from tests.web_helpers import Browser
 
-FACE = FIXTURES / "faces" / "obama_pressroom.jpg"  # 640x360, one face: the size of a generated frame
+FACE = FIXTURES / "faces" / "pratt_frame.jpg"  # 640x360, one face: the size of a generated frame
 
 
 def likeness_block(handle: str, frame: int = 5) -> list[dict]:

@@ -17,7 +17,7 @@ from gate.requests import GenerationRequest
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
-FACE = FIXTURES / "faces" / "obama_pressroom.jpg"
+FACE = FIXTURES / "faces" / "pratt_frame.jpg"
 
 
 def run(c, user: str, **req) -> tuple[str, object]:

@@ -200,7 +200,7 @@ def test_cameo_owner_enrolls_with_webcam_manages_and_revokes(server, page) -> No
     from consent import registry
 
     c = server.components
-    key = c.storage.put_bytes("cameos/e2e.png", (FIXTURES / "faces" / "obama_small_lowres.jpg").read_bytes())
+    key = c.storage.put_bytes("cameos/e2e.png", (FIXTURES / "faces" / "luciano_small.jpg").read_bytes())
     with Session(c.engine, expire_on_commit=False) as s:
         cameo = registry.enroll(s, "alice", "alice_cam", {"frontal": np.ones(128, dtype=np.float32)}, key, "dlib")
         s.add(Job(id="00000000e2e000b1", user="bob", status="published", request={"prompt": "x"},
