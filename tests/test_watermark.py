@@ -88,7 +88,7 @@ def test_survives_attacks(clips, attack):
     assert out["payload"] == PAYLOAD.hex()
 
 
-FILM = Path(__file__).parent / "fixtures" / "watermark" / "chaplin_2s.mp4"
+FILM = Path(__file__).parent / "fixtures" / "watermark" / "carphone_bw_2s.mp4"
 
 
 def _bright(rgb: np.ndarray, _i: int) -> np.ndarray:
