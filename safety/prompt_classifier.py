@@ -240,14 +240,19 @@ class PromptClassifier:
             info += (f", frozen, layers {','.join(map(str, heads['layers']))} pooled, served by onnxruntime "
                      f"({'exported now' if heads['run'].built else 'cached graph'} {heads['run'].graph.name})")
         elif heads["kind"] == "stack":
-            from safety.prompt_encoder import load_top, serving_runner
+            from safety.prompt_encoder import cached_serving_runner
+            from safety.prompt_frozen import FrozenEncoderUnavailable, default_cache_dir
 
             try:
                 layers = int(meta["trained_layers"])
-                # top: the eager torch module (the reference); run: what serves it (serving_runner).
-                heads["top"] = load_top(heads.pop("top_arrays"), n_cat, layers)
-                heads["run"], heads["runtime"] = serving_runner(heads["top"], layers)
-            except (EmbedderUnavailable, RuntimeError, KeyError, ValueError) as exc:
+                # run: what serves the encoder, the cached ONNX graph when it checks out (no torch import);
+                # top: the eager torch module (the reference), only when the graph had to be exported now.
+                heads["run"], heads["runtime"], top = cached_serving_runner(
+                    heads.pop("top_arrays"), n_cat, layers, heads["sha"], cache_dir or default_cache_dir())
+                if top is not None:
+                    heads["top"] = top
+            except (EmbedderUnavailable, FrozenEncoderUnavailable, RuntimeError, KeyError, ValueError,
+                    OSError) as exc:
                 return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
             info += f", top {layers} layer(s) fine-tuned, served by {heads['runtime']}"
         # The language word lists load on the first prompt (from the cache dir: a few ms after the first run).

@@ -257,16 +257,17 @@ def test_language_check_reports_what_the_heads_cannot_read(clf: PromptClassifier
 
 
 def test_onnx_serving_matches_eager_torch_and_falls_back_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    """v4 (fine-tuned top layers, kept for comparison): its ONNX export matches eager torch."""
+    """v4's fine-tuned encoder: its ONNX export matches eager torch, and a failed export falls back to torch."""
     import numpy as np
 
     from safety import prompt_encoder as pe
 
-    clf = PromptClassifier.load(version=4)
-    assert "served by onnxruntime" in clf.available()[1]
-    top = clf._heads["top"]  # type: ignore[index]
+    z = np.load(Path(__file__).resolve().parents[1] / "safety" / "models" / "prompt_heads-v4.npz")
+    top = pe.load_top({k: z[k] for k in z.files if k.startswith("top.")}, 10, 2)
     texts = ["a cat asleep on a sofa", "I will find where you live and hurt you", "blood " * 200]
-    served = pe.encoder_logits(clf._heads["run"], texts)  # type: ignore[index]
+    run, runtime = pe.serving_runner(top, 2)
+    assert runtime == "onnxruntime"
+    served = pe.encoder_logits(run, texts)
     eager = pe.encoder_logits(pe.torch_runner(top, 2), texts)
     assert np.abs(served - eager).max() < 1e-3
 
@@ -277,6 +278,26 @@ def test_onnx_serving_matches_eager_torch_and_falls_back_with_a_reason(monkeypat
     run, runtime = pe.serving_runner(top, 2)
     assert runtime.startswith("torch (onnx export failed: RuntimeError: no exporter")
     assert np.abs(pe.encoder_logits(run, texts) - eager).max() == 0
+
+
+def test_fine_tuned_encoder_graph_is_cached_checked_and_rebuilt(clf: PromptClassifier, tmp_path: Path) -> None:
+    """v4's exported graph is kept in the cache dir (keyed by the heads' and MiniLM's hashes): the next load
+    serves it without exporting (no eager module built), with the same scores; a cached graph that no longer
+    reproduces its reference logits is rebuilt, never served."""
+    import numpy as np
+
+    texts = ["a cat asleep on a sofa", "a man shooting another man in the head"]
+    first = PromptClassifier.load(cache_dir=tmp_path)
+    assert "exported now" in first.available()[1] and "top" in first._heads  # type: ignore[operator]
+    second = PromptClassifier.load(cache_dir=tmp_path)
+    assert "cached graph" in second.available()[1] and "top" not in second._heads  # type: ignore[operator]
+    a, b = first.classify_many(texts), second.classify_many(texts)
+    for x, y in zip(a, b, strict=True):
+        assert max(abs(x.categories[c] - y.categories[c]) for c in x.categories) < 1e-3
+    ref = next(tmp_path.glob("minilm-ft-*.check.npy"))
+    np.save(ref, np.zeros_like(np.load(ref)))
+    third = PromptClassifier.load(cache_dir=tmp_path)
+    assert "exported now" in third.available()[1]
 
 
 def test_frozen_encoder_graph_is_cached_checked_and_rebuilt(tmp_path: Path) -> None:
