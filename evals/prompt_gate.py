@@ -364,7 +364,15 @@ def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
         out.append(_latency_row(f"frozen encoder alone, {runtime}", per_prompt(lambda t: heads["run"]([t]))))
     if stacked:
         # The same encoder both ways, to show what the serving runtime buys.
-        eager = torch_runner(heads["top"], int(heads["meta"]["trained_layers"]))  # type: ignore[index]
+        # The eager module exists only when the graph was exported at this load; else build it from the file.
+        layers = int(heads["meta"]["trained_layers"])  # type: ignore[index]
+        if "top" not in heads:  # type: ignore[operator]
+            from safety.prompt_encoder import load_top
+
+            with np.load(heads["path"]) as z:  # type: ignore[index]
+                heads["top"] = load_top({k: z[k] for k in z.files if k.startswith("top.")},  # type: ignore[index]
+                                        len(heads["meta"]["categories"]), layers)  # type: ignore[index]
+        eager = torch_runner(heads["top"], layers)  # type: ignore[index]
         out += [_latency_row(f"encoder alone, {runtime}",
                              per_prompt(lambda t: encoder_logits(heads["run"], [t]))),  # type: ignore[index]
                 _latency_row("encoder alone, eager torch", per_prompt(lambda t: encoder_logits(eager, [t])))]
