@@ -1,7 +1,8 @@
 """Train the artifact-based AI-video detector reproducibly: `python -m evals.train_detector [--data DIR]`.
 
 Training material (labels by what the footage *is*):
-  real (0)  videos_real/*  (camera footage and a 1910s film)
+  real (0)  videos_real/* not of held-out origin (evals.held_out: bikes, carphone; the imageio and moviepy clips
+            realshort_office, hand_wave and the Chaplin film are held out and never read)
             the extra real camera footage of evals/detector_real_manifest.json (Debian packages: OpenCV's
             sample videos, Inria ViSP camera sequences), fetched by `python -m evals.detector_data` into a
             folder outside the repo (fetched automatically when missing; --no-extra leaves it out)
