@@ -4,7 +4,8 @@ is a compare-and-set (gate.job_status) whose audit entry commits in the same tra
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlmodel import Session, col, select
 
@@ -30,21 +31,28 @@ def take_down(c: Components, job_id: str, actor: str, reason: str,
     from gate.cascade import after_commit, cascade_in  # the cascade takes remixes down through take_down_in
 
     signals = removed_signals(c, job_id)  # decoding the clip is no work for inside the write transaction
-    held: list[str] = []
-    try:
-        with session_scope(c.engine, write=True) as s:
-            job, stored = take_down_in(c, s, job_id, actor, reason, hold=held, signals=signals)
-            st = statements.add_in(s, job, "take_down", "operator", "other", reason, automated=False, actor=actor)
-            result = cascade_in(c, s, job, "other", actor, st.id, held)
-    except Exception:
-        for key in held:  # no record vouches for the copies this call made
-            c.storage.delete(key)
-        raise
+    with held_copies(c) as held, session_scope(c.engine, write=True) as s:
+        job, stored = take_down_in(c, s, job_id, actor, reason, hold=held, signals=signals)
+        st = statements.add_in(s, job, "take_down", "operator", "other", reason, automated=False, actor=actor)
+        result = cascade_in(c, s, job, "other", actor, st.id, held)
     if stored:
         c.storage.delete(stored)
     delete_evidence(c, job_id)  # kept frames of a taken-down clip go with it
     after_commit(c, result, dispatch)
     return job
+
+
+@contextmanager
+def held_copies(c: Components) -> Iterator[list[str]]:
+    """The list a takedown's transaction appends its appeal copies to (take_down_in's `hold`). Enter it before
+    the transaction: if that fails, no record vouches for the copies, so they are deleted."""
+    held: list[str] = []
+    try:
+        yield held
+    except Exception:
+        for key in held:
+            c.storage.delete(key)
+        raise
 
 
 def held_key(job_id: str) -> str:

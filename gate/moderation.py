@@ -15,7 +15,7 @@ from gate.components import Components
 from gate.db import session_scope
 from gate.evidence import delete_evidence
 from gate.grounds import GROUNDS
-from gate.job_review import removed_signals, take_down_in
+from gate.job_review import held_copies, removed_signals, take_down_in
 from gate.job_store import JobError, NotFound
 from gate.models import Job, JobStatus, utcnow
 from gate.moderation_models import Report, RestrictedClip
@@ -54,14 +54,8 @@ def decide(c: Components, video_id: str, actor: str, action: str, ground: str, f
     JobError: it is not published (taken down already, refused, in review)."""
     facts = _check(action, ground, facts)
     signals = removed_signals(c, video_id) if action == "take_down" else None  # decoded outside the transaction
-    held: list[str] = []
-    try:
-        with session_scope(c.engine, write=True) as s:
-            out, stored, result, closed = _decide_in(c, s, video_id, actor, action, ground, facts, signals, held)
-    except Exception:
-        for key in held:  # no record vouches for the copies this call made
-            c.storage.delete(key)
-        raise
+    with held_copies(c) as held, session_scope(c.engine, write=True) as s:
+        out, stored, result, closed = _decide_in(c, s, video_id, actor, action, ground, facts, signals, held)
     if stored:
         c.storage.delete(stored)
         delete_evidence(c, video_id)
