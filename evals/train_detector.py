@@ -13,7 +13,7 @@ Training material (labels by what the footage *is*):
             VideoCrafter with DynamiCrafter (DynamiCrafter is VideoCrafter's image-to-video model: one code base,
             held out together); LaVie
 Never used: ai_generated_video/dvgd (copied from the DVGD data set, which is held out for evaluation: never
-trained on, tuned to or scored here); list_clips refuses any folder of HELD_OUT_GENERATORS.
+trained on, tuned to or scored here): it is in no family, and list_clips reads no file of held-out origin.
 Excluded on purpose: characters/big_buck_bunny (computer-rendered animation: neither camera footage nor
 the output of a generative model; either label would teach the wrong thing; the eval reports its score as
 an out-of-scope probe), camera pans over still photos (not video), still images.
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from evals import default_data_dir
-from evals.held_out import is_held_out
+from evals.held_out import held_out_files, is_held_out
 from safety.detector import decode, features
 from safety.detector.decode import Clip, load_clip
 from safety.detector.features import FEATURE_NAMES, MODEL_FEATURES, TEMPORAL_FEATURES, WINDOW, clip_features
@@ -56,7 +56,6 @@ FAMILIES: dict[str, list[str]] = {
 }
 GENERATORS = [g for gens in FAMILIES.values() for g in gens]
 FAMILY_OF = {g: f for f, gens in FAMILIES.items() for g in gens}
-HELD_OUT_GENERATORS = frozenset({"dvgd"})  # held-out evaluation data: never train, tune or score on it
 # name -> GIF-export augmentation (dither, colours) applied before the common normalisation
 VARIANTS: dict[str, tuple[str, int] | None] = {"plain": None, "gif_fs32": ("fs", 32), "gif_bayer32": ("bayer", 32)}
 MAX_WINDOWS_PER_CLIP = 12
@@ -131,8 +130,6 @@ def list_clips(data_dir: Path, extra: list[ClipEntry] | None = None) -> list[Cli
     clips += [ClipEntry(data_dir / rel, 0, "real") for rel in REAL_EXTRA if (data_dir / rel).is_file()]
     clips += extra or []
     for gen in GENERATORS:
-        if gen in HELD_OUT_GENERATORS:
-            raise SystemExit(f"{gen} is held out for evaluation and must never be trained on")
         gdir = data_dir / "ai_generated_video" / gen
         if gdir.is_dir():
             files = [p for p in sorted(gdir.iterdir()) if p.is_file() and not is_held_out(p, data_dir)]
@@ -354,7 +351,8 @@ def main() -> None:
         "spatial_feature_names": bundle["spatial_feature_names"],
         "context_features_not_in_model": sorted(set(FEATURE_NAMES) - set(MODEL_FEATURES)),
         "families": FAMILIES,
-        "held_out_never_used": sorted(HELD_OUT_GENERATORS),
+        "held_out_never_used": [rel for rel in held_out_files(args.data)
+                                if rel.startswith(("ai_generated_video/", "videos_real/"))],
         "preprocessing": {
             "frame_size": decode.FRAME_SIZE,
             "fps": decode.TARGET_FPS,
