@@ -1,6 +1,7 @@
 """Watermark robustness: ours vs invisible-watermark (dwtDct, dwtDctSvd, rivaGan) under H.264 attacks.
 
 python -m evals.watermark [--data DIR] [--quick]
+python -m evals.watermark --false-positives N [--stride S] [--log PATH]  (evals/watermark_fp.py)
 
 Clips: the first 4 s of real clips in DATA/videos_real (bikes: camera footage; chaplin: low-contrast,
 grainy, pillarboxed film), a synthetic 720p clip, and a 5-s 854x480 clip from the product's own
@@ -613,9 +614,24 @@ def _baseline(method: str, frames: list[np.ndarray], attacked) -> tuple[list[flo
 
 
 def main() -> None:
-    from evals import main as run_main
+    import argparse
 
-    run_main(run, __doc__.splitlines()[0], quick_help="only the CRF, resize and crop attacks")
+    from evals import default_data_dir
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=default_data_dir(), help="the shared data folder")
+    ap.add_argument("--quick", action="store_true", help="only the CRF, resize and crop attacks")
+    ap.add_argument("--false-positives", type=int, metavar="N",
+                    help="instead: the false-positive run over at least N unmarked windows (evals/watermark_fp.py)")
+    ap.add_argument("--stride", type=float, default=0.2, help="with --false-positives: window start every S s")
+    ap.add_argument("--log", type=Path, help="with --false-positives: progress log (default: stderr)")
+    args = ap.parse_args()
+    if args.false_positives:
+        from evals.watermark_fp import run_false_positives
+
+        print(run_false_positives(args.data, args.false_positives, args.stride, args.log))
+    else:
+        print(run(args.data, quick=args.quick))
 
 if __name__ == "__main__":
     main()
