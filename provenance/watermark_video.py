@@ -293,8 +293,10 @@ class VideoMark:
         t = self.tile
         h, w = img.shape
         ph, pw = (-h) % t, (-w) % t
-        if ph or pw:
-            img = np.pad(img, ((0, ph), (0, pw)))
+        if ph or pw:  # zero padding (np.pad's overhead was 10% of a window's search)
+            padded = np.zeros((h + ph, w + pw), img.dtype)
+            padded[:h, :w] = img
+            img = padded
         return img.reshape(img.shape[0] // t, t, img.shape[1] // t, t).sum(axis=(0, 2))
 
     @staticmethod
@@ -306,25 +308,37 @@ class VideoMark:
         (clean or flat content) and amplifies near-empty bins after strong compression, so the sync
         search uses a partial whitening and the payload is read under full whitening (3.1: reading
         under half whitening too never won once the read was low-passed)."""
-        fh = np.fft.fft2(folded)
-        mag = np.sqrt(uniform_filter(np.abs(fh) ** 2, size=WHITEN_BINS, mode="wrap"))
-        out = fh / (mag + 1e-6 * float(mag.mean()) + 1e-12) ** power
+        return VideoMark._whitened_ffts(folded[None], power)[0]
+
+    @staticmethod
+    def _whitened_ffts(folds: np.ndarray, power: float = 1.0) -> np.ndarray:
+        """_whitened_fft of a stack of folds (n, tile, tile) in one pass: the same numbers, without the
+        per-call overhead (a window's search whitens ~300 folds of 64x64)."""
+        fh = np.fft.fft2(folds)
+        mag = np.sqrt(uniform_filter(np.abs(fh) ** 2, size=(1, WHITEN_BINS, WHITEN_BINS), mode="wrap"))
+        out = fh / (mag + 1e-6 * mag.mean(axis=(1, 2), keepdims=True) + 1e-12) ** power
         # cap single bins (a periodic content component would otherwise dominate and fake a peak)
         amp = np.abs(out)
-        cap = 2.5 * float(np.median(amp)) + 1e-12
+        cap = 2.5 * np.median(amp.reshape(len(amp), -1), axis=1)[:, None, None] + 1e-12
         out = np.where(amp > cap, out * (cap / np.maximum(amp, 1e-12)), out)
-        out[0, 0] = 0.0
+        out[:, 0, 0] = 0.0
         return out
 
     def _score(self, folded: np.ndarray) -> tuple[float, tuple[int, int]]:
         return self._score_fft(self._whitened_fft(folded, SYNC_POWER))
 
     def _score_fft(self, fw: np.ndarray) -> tuple[float, tuple[int, int]]:
-        corr = np.real(np.fft.ifft2(fw * self._sync_fft_conj))
-        idx = int(np.argmax(corr))
-        dy, dx = divmod(idx, self.tile)
-        sd = float(corr.std()) or 1e-12
-        return (float(corr.flat[idx]) - float(corr.mean())) / sd, (dy, dx)
+        z, shifts = self._score_ffts(fw[None])
+        return float(z[0]), shifts[0]
+
+    def _score_ffts(self, fws: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Sync peak z and its grid offset for a stack of whitened fold spectra."""
+        corr = np.real(np.fft.ifft2(fws * self._sync_fft_conj)).reshape(len(fws), -1)
+        idx = np.argmax(corr, axis=1)
+        sd = corr.std(axis=1)
+        sd[sd == 0] = 1e-12
+        z = (corr[np.arange(len(corr)), idx] - corr.mean(axis=1)) / sd
+        return z, [divmod(int(i), self.tile) for i in idx]
 
     @staticmethod
     def _rescale(img: np.ndarray, s: float) -> np.ndarray:
@@ -342,6 +356,7 @@ class VideoMark:
         scales = sorted(set(SCALE_MIN * COARSE_RATIO ** np.arange(n_coarse)) | set(EXACT_SCALES))
         coarse = []
         spectra = []  # whitened fold spectra of the coarse patches: the sync p-value's search space
+        folds, used = [], []
         for s in scales:
             # a central landscape patch: wide enough to hold textured content on typical 16:9 frames
             ph = int(min(h, COARSE_PATCH * s * self.tile / 64))
@@ -349,11 +364,12 @@ class VideoMark:
             if min(ph, pw) < 16:
                 continue
             y0, x0 = (h - ph) // 2, (w - pw) // 2
-            patch = self._rescale(resid[y0 : y0 + ph, x0 : x0 + pw], s)
-            fw = self._whitened_fft(self._fold(patch), SYNC_POWER)
-            spectra.append(fw[:, : self.tile // 2 + 1].astype(np.complex64))
-            z, _ = self._score_fft(fw)
-            coarse.append((z, float(s)))
+            folds.append(self._fold(self._rescale(resid[y0 : y0 + ph, x0 : x0 + pw], s)))
+            used.append(float(s))
+        if folds:  # whitened and scored together (the same numbers as one by one, at ~1/2 the CPU)
+            fws = self._whitened_ffts(np.stack(folds), SYNC_POWER)
+            spectra += list(fws[:, :, : self.tile // 2 + 1].astype(np.complex64))
+            coarse = [(float(z), s) for z, s in zip(self._score_ffts(fws)[0], used, strict=True)]
         # the whole frame at the exact scales joins the p-value's search space too (fixed in advance, so
         # decoys still see the same search): on 720p the central patch is a seventh of the picture
         full = {}
@@ -364,25 +380,27 @@ class VideoMark:
                 spectra.append(full[s][:, : self.tile // 2 + 1].astype(np.complex64))
         coarse.sort(reverse=True)
         best = {"z": -1e9, "scale": 1.0, "shift": (0, 0)}
-        def try_scale(s: float) -> None:
+        def try_scales(cands: list[float]) -> None:
+            # every scale's fold is whitened and scored in one batch, then taken in order (ties as before)
             nonlocal best
-            if s in full:
-                z, shift = self._score_fft(full[s])
-            else:
-                z, shift = self._score(self._fold(self._rescale(resid, s)))
-            if z > best["z"]:
-                best = {"z": z, "scale": s, "shift": shift}
+            todo = [s for s in cands if s not in full]
+            got = dict(zip(todo, zip(*self._score_ffts(self._whitened_ffts(
+                np.stack([self._fold(self._rescale(resid, s)) for s in todo]), SYNC_POWER)), strict=True),
+                strict=True)) if todo else {}
+            for s in cands:
+                z, shift = self._score_fft(full[s]) if s in full else got[s]
+                if z > best["z"]:
+                    best = {"z": float(z), "scale": s, "shift": shift}
 
+        grid: list[float] = []
         for _, s0 in coarse[:COARSE_KEEP]:
-            grid = list(s0 * (1 + np.arange(-5, 6) * 0.0015))  # +-0.75%: covers the 1.2% coarse step
+            grid += [float(s) for s in s0 * (1 + np.arange(-5, 6) * 0.0015)]  # +-0.75%: the 1.2% coarse step
             # untouched and halved frames are the common cases: test those scales exactly (no resampling
             # blur, no drift of the grid across the frame)
             grid += [e for e in EXACT_SCALES if abs(e / s0 - 1) <= 0.013]
-            for s in grid:
-                try_scale(float(s))
+        try_scales(grid)
         s1 = best["scale"]
-        for s in s1 * (1 + np.array([-3, -2, -1, 1, 2, 3]) * 0.0005):  # fine refinement
-            try_scale(float(s))
+        try_scales([float(s) for s in s1 * (1 + np.array([-3, -2, -1, 1, 2, 3]) * 0.0005)])  # fine refinement
         best["spectra"] = np.stack(spectra) if spectra else None
         return best
 
