@@ -38,6 +38,7 @@ def run(data_dir: Path) -> str:
     from consent import registry
     from gate.components import Components
     from gate.pipeline import JobContext
+    from gate.requests import JobRequest
     from gate.settings import Settings
     from gate.stages.likeness import LikenessStage
     from generator import CameoRef, GenerationSpec, get_backend
@@ -68,7 +69,7 @@ def run(data_dir: Path) -> str:
             work = tmpdir / f"job{seed}"
             work.mkdir()
             write_mp4(clip, work / "draft.mp4")
-            ctx = JobContext(job_id=f"{seed:016x}", user="mallory", request={"prompt": prompt}, workdir=work)
+            ctx = JobContext(job_id=f"{seed:016x}", user="mallory", request=JobRequest(prompt=prompt), workdir=work)
             ctx.draft = work / "draft.mp4"
             t0 = time.perf_counter()
             d = stage.run(ctx)

@@ -16,7 +16,7 @@ from gate.db import session_scope
 from gate.models import Job, JobStatus
 from gate.moderation_models import RestrictedClip
 from gate.quota import enforce as quota_enforce
-from gate.requests import GenerationRequest
+from gate.requests import GenerationRequest, JobRequest
 
 
 class JobError(ValueError):
@@ -43,8 +43,12 @@ def create_job(
         raise JobError(str(exc)) from exc
     if req.remix is not None:
         resolve_remix_source(c, user, req.remix)  # fail now, not in the worker
-    job = Job(id=job_id or new_job_id(), user=user, status=JobStatus.QUEUED,
-              request=req.model_dump() | (extra or {}))
+    request = req.model_dump() | (extra or {})
+    try:
+        JobRequest.stored(request)  # the gate's own fields too: what the worker will read back
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
+    job = Job(id=job_id or new_job_id(), user=user, status=JobStatus.QUEUED, request=request)
     with session_scope(c.engine, write=True) as s:
         s.add(job)
         if not quota:  # the record and its audit entry commit together

@@ -25,6 +25,7 @@ from gate.job_status import transition
 from gate.job_store import resolve_remix_source
 from gate.models import TERMINAL_STATES, Job, JobStatus, RightsDecision, utcnow
 from gate.pipeline import JobState, Pipeline, PipelineResult, Stage
+from gate.requests import JobRequest
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job that keeps killing its worker is failed, never passed
@@ -129,12 +130,17 @@ def run_job(
     if job.attempts > MAX_ATTEMPTS:
         return _finish(c, job_id, JobStatus.FAILED, [],
                        [f"gave up after {MAX_ATTEMPTS} attempts (worker lost each time)"], attempt=job.attempts)
+    try:  # what the stages read, under the front door's rules: a stored request that breaks them runs nothing
+        request = JobRequest.stored(job.request)
+    except ValueError as exc:
+        return _finish(c, job_id, JobStatus.FAILED, [], [f"the stored request is not valid: {exc}"],
+                       attempt=job.attempts)
 
     workdir = c.workdir / job_id
     shutil.rmtree(workdir, ignore_errors=True)  # a re-run starts clean
     workdir.mkdir(parents=True)
     # only this attempt may publish or finish the job
-    ctx = JobState(job_id=job_id, user=job.user, request=job.request, workdir=workdir, attempt=job.attempts,
+    ctx = JobState(job_id=job_id, user=job.user, request=request, workdir=workdir, attempt=job.attempts,
                    frame_progress=frame_progress)
     stop = threading.Event()
     threading.Thread(target=_heartbeat, args=(c, job_id, stop), daemon=True).start()
@@ -148,11 +154,10 @@ def run_job(
             recheck.prepare(c, ctx, job)
             result = build_pipeline(c, progress, recheck.stages(c)).run(ctx)
         else:
-            if job.request.get("remix"):
-                key = resolve_remix_source(c, job.user, job.request["remix"])
-                ctx.remix_source = c.storage.path(key)
-            elif job.request.get("remix_key"):
-                ctx.remix_source = c.storage.path(job.request["remix_key"])
+            if request.remix:
+                ctx.remix_source = c.storage.path(resolve_remix_source(c, job.user, request.remix))
+            elif request.remix_key:
+                ctx.remix_source = c.storage.path(request.remix_key)
             result = build_pipeline(c, progress).run(ctx)
     except Exception as exc:  # outside any stage (e.g. the remix source vanished): fail closed
         log.exception("job %s failed", job_id)

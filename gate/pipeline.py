@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gate.decision import Decision, Signal, worst
 from gate.job_status import JobStatus
 from gate.policy import Policy
+from gate.requests import JobRequest
 
 if TYPE_CHECKING:
     from safety.frames import SampledFrame
@@ -135,7 +136,7 @@ class JobState:
 
     job_id: str
     user: str
-    request: dict[str, Any]
+    request: JobRequest
     workdir: Path
     attempt: int | None = None  # only this attempt may publish or finish the job
     frame_progress: Callable[[int, int], None] | None = None  # encoder progress (frames done, total)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from generator.validate import MAX_PROMPT_CHARS
 from generator.validate import STYLES as STYLES  # re-exported: the console offers the generator's styles
@@ -124,3 +125,41 @@ class GenerationRequest(BaseModel):
             raise ValueError(f"seconds must be at most {max_seconds:g} on this service")
         if len(self.prompt) > max_prompt_chars:
             raise ValueError(f"prompt is longer than {max_prompt_chars} characters")
+
+
+_GATE_FIELDS = ("remix_key", "recheck")  # what the gate adds to a stored request (never from a client)
+
+
+class JobRequest(BaseModel):
+    """A job's request as the pipeline reads it: the GenerationRequest it was created from plus the gate's own
+    fields, frozen (no stage changes what was asked). Built from the stored Job.request when a worker starts
+    the job, under the front door's rules (GenerationRequest validates every field it has), so a stored request
+    that no longer holds to them fails the job closed before any stage reads it. Lax: a stored request has
+    been through JSON (2 for 2.0 s)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str
+    style: str | None = None
+    seconds: float = 5.0
+    resolution: Literal["480p", "720p", "1080p"] = "480p"
+    fps: Literal[24, 30] = 24
+    seed: int | None = None
+    cameos: tuple[str, ...] = ()
+    remix: str | None = None
+    remix_key: str | None = None  # media key of an uploaded clip to remix (the CLI's --remix-file)
+    recheck: Mapping[str, Any] | None = None  # why a published clip is checked again (gate.recheck)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _front_door_rules(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data  # pydantic refuses it
+        front = {k: v for k, v in data.items() if k not in _GATE_FIELDS}
+        own = {k: v for k, v in data.items() if k in _GATE_FIELDS}
+        return GenerationRequest.model_validate(front, strict=False).model_dump() | own
+
+    @classmethod
+    def stored(cls, request: Mapping[str, Any]) -> JobRequest:
+        """The request of a stored job (Job.request); raises pydantic.ValidationError (a ValueError)."""
+        return cls.model_validate(request)

@@ -122,6 +122,7 @@ def test_takedown_stays_down_in_verify_and_the_frame_stage(components, tmp_path)
     from gate.job_review import take_down
     from gate.models import Job
     from gate.pipeline import JobState
+    from gate.requests import JobRequest
     from gate.stages.frames import FrameStage
     from gate.verify import verify_file
 
@@ -150,8 +151,8 @@ def test_takedown_stays_down_in_verify_and_the_frame_stage(components, tmp_path)
     def frame_stage_on(clip: Path, job: str, remix_of: Path | None = None):
         draft = tmp_path / f"{job}.mp4"
         shutil.copy(clip, draft)
-        return FrameStage(c).run(JobState(job_id=job, user="creator2", request={}, workdir=tmp_path, draft=draft,
-                                          remix_source=remix_of))
+        return FrameStage(c).run(JobState(job_id=job, user="creator2", request=JobRequest(prompt="x"), workdir=tmp_path,
+                                          draft=draft, remix_source=remix_of))
 
     d = frame_stage_on(altered, "g1")
     assert d.decision == "block" and any("hash bank 'removed' (block)" in r for r in d.reasons)

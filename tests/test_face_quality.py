@@ -98,6 +98,7 @@ def test_likeness_review_band(components, tmp_path: Path, blur: bool) -> None:
     when it is sharp; inside the threshold: block either way."""
     from consent import registry
     from gate.pipeline import JobContext
+    from gate.requests import JobRequest
     from gate.stages.likeness import LikenessStage
 
     img = load_image_rgb(FIX / "paul_rudd_2.jpg")
@@ -105,7 +106,7 @@ def test_likeness_review_band(components, tmp_path: Path, blur: bool) -> None:
         img = cv2.GaussianBlur(img, (0, 0), 4)
     draft = tmp_path / "draft.mp4"
     _clip_of(img, draft)
-    ctx = JobContext(job_id="0" * 16, user="mallory", request={"prompt": "x"}, workdir=tmp_path)
+    ctx = JobContext(job_id="0" * 16, user="mallory", request=JobRequest(prompt="x"), workdir=tmp_path)
     ctx.draft = draft
     backend, why = components.face_backend.get()
     assert backend is not None, why

@@ -195,9 +195,10 @@ def _end_of_run(c, job_id: str, workdir: Path) -> None:
     """What run_job does once the model stages passed: the publish stage, then the finish."""
     from gate import jobs
     from gate.pipeline import JobContext
+    from gate.requests import JobRequest
     from gate.stages.publish import PublishStage
 
-    ctx = JobContext(job_id=job_id, user="bob", request={"prompt": "a red ball"}, workdir=workdir,
+    ctx = JobContext(job_id=job_id, user="bob", request=JobRequest(prompt="a red ball"), workdir=workdir,
                      signed=workdir / "signed.mp4", verdicts=["pass"], attempt=1)
     d = PublishStage(c).run(ctx)
     status = "published" if d.decision == "pass" else "blocked"

@@ -13,7 +13,7 @@ from PIL import Image
 from sqlmodel import Session
 
 from gate import cameos, jobs
-from gate.requests import GenerationRequest
+from gate.requests import GenerationRequest, JobRequest
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ def test_no_registered_likeness_skips_the_face_search(components, tmp_path) -> N
     from gate.pipeline import JobState
     from gate.stages.likeness import LikenessStage
 
-    ctx = JobState(job_id="00000000abcd", user="bob", request={}, workdir=tmp_path)
+    ctx = JobState(job_id="00000000abcd", user="bob", request=JobRequest(prompt="x"), workdir=tmp_path)
     ctx.draft = tmp_path / "not-a-video.mp4"  # never opened: decoding it would fail the stage
     ctx.draft.write_bytes(b"junk")
     d = LikenessStage(components).run(ctx)

@@ -8,6 +8,7 @@ from pathlib import Path
 from gate.decision import Decision, Signal
 from gate.pipeline import JobContext, Pipeline
 from gate.policy import Policy
+from gate.requests import JobRequest
 
 
 class FakeStage:
@@ -30,7 +31,7 @@ class FakeStage:
 
 
 def ctx(tmp_path: Path) -> JobContext:
-    return JobContext(job_id="00" * 8, user="u", request={}, workdir=tmp_path)
+    return JobContext(job_id="00" * 8, user="u", request=JobRequest(prompt="x"), workdir=tmp_path)
 
 
 def test_all_pass_publishes_and_times_each_stage(tmp_path: Path) -> None:

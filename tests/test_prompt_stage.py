@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from gate.pipeline import JobContext
+from gate.requests import JobRequest
 from gate.stages.prompt import PromptStage
 
 
 def decide(c, tmp_path, prompt: str):
-    ctx = JobContext(job_id="00" * 8, user="u", request={"prompt": prompt}, workdir=tmp_path)
+    ctx = JobContext(job_id="00" * 8, user="u", request=JobRequest(prompt=prompt), workdir=tmp_path)
     return PromptStage(c).run(ctx), ctx
 
 

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from gate.models import Job
 from gate.pipeline import GrantedCameo, JobContext
+from gate.requests import JobRequest
 from gate.stages.publish import PublishStage
 
 
@@ -21,7 +22,8 @@ def setup(c, tmp_path, permission: str = "everyone"):
         s.commit()
     signed = tmp_path / "signed.mp4"
     signed.write_bytes(b"\x00" * 100)
-    ctx = JobContext(job_id="00000000000000aa", user="bob", request={"cameos": ["alice_cam"]}, workdir=tmp_path)
+    ctx = JobContext(job_id="00000000000000aa", user="bob", request=JobRequest(prompt="x", cameos=("alice_cam",)),
+                     workdir=tmp_path)
     ctx.signed = signed
     ctx.cameos = [GrantedCameo("alice_cam", cameo.id, "x.png")]
     ctx.verdicts = ["pass"] * 8

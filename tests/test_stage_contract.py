@@ -14,6 +14,7 @@ from gate.decision import Decision, Signal
 from gate.job_status import JobStatus, TransitionError, transition
 from gate.pipeline import FrameSample, JobState, Pipeline, check_flow, stage_groups
 from gate.policy import Policy
+from gate.requests import JobRequest
 from gate.stages import STAGE_NAMES, STAGES
 
 
@@ -42,7 +43,7 @@ class _Tail(_Sleepy):
 
 
 def _state(tmp_path: Path) -> JobState:
-    return JobState(job_id="00" * 8, user="u", request={}, workdir=tmp_path)
+    return JobState(job_id="00" * 8, user="u", request=JobRequest(prompt="x"), workdir=tmp_path)
 
 
 def test_the_shipped_flow_is_consistent_and_groups_the_analysis_stages() -> None:
@@ -146,7 +147,7 @@ def test_the_generate_stage_samples_the_draft_as_it_encodes_it(components, tmp_p
 
     real = safety.frames.decode_sample
     ctx = JobState(job_id="00000000000000c1", user="u", workdir=tmp_path,
-                   request={"prompt": "a red ball bouncing on a wooden floor", "seconds": 3, "resolution": "480p"})
+                   request=JobRequest(prompt="a red ball bouncing on a wooden floor", seconds=3, resolution="480p"))
 
     def no_decode(*a: object, **k: object) -> None:
         raise AssertionError("the draft was decoded")

@@ -239,10 +239,11 @@ def test_verify_does_not_call_a_foreign_mark_ours(components, marked) -> None:
 
 def test_stage_marks_with_the_installation_key(components, tmp_path) -> None:
     from gate.pipeline import JobContext
+    from gate.requests import JobRequest
     from gate.stages.watermark import WatermarkStage
 
     src = make_test_clip(tmp_path / "draft.mp4", seconds=2.5, width=160, height=120, seed=2)
-    ctx = JobContext(job_id=PAYLOAD.hex(), user="carol", request={}, workdir=tmp_path, draft=src)
+    ctx = JobContext(job_id=PAYLOAD.hex(), user="carol", request=JobRequest(prompt="x"), workdir=tmp_path, draft=src)
     d = WatermarkStage(components).run(ctx)
     ring = components.watermark_keys.get()
     assert d.models["provenance.watermark_key"].split() == [ring.current.key_id, ring.current.fingerprint, "generated"]

@@ -26,7 +26,7 @@ class ConsentStage:
     def run(self, ctx: JobState) -> Decision:
         from consent import registry
 
-        handles = list(dict.fromkeys([*ctx.request.get("cameos", []), *ctx.mentions]))
+        handles = list(dict.fromkeys([*ctx.request.cameos, *ctx.mentions]))
         reasons: list[str] = []
         granted: list[GrantedCameo] = []
         with Session(self.c.engine) as s:

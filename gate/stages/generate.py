@@ -44,9 +44,8 @@ class GenerateStage:
         )
         source = ctx.remix_source
         spec = GenerationSpec(
-            prompt=r["prompt"], style=r.get("style"), seconds=float(r.get("seconds", 5)),
-            resolution=r.get("resolution", "480p"), fps=int(r.get("fps", 24)),
-            seed=int(r["seed"]) if r.get("seed") is not None else int(ctx.job_id[:8], 16) % (2**31),
+            prompt=r.prompt, style=r.style, seconds=r.seconds, resolution=r.resolution, fps=r.fps,
+            seed=r.seed if r.seed is not None else int(ctx.job_id[:8], 16) % (2**31),
             cameos=cameos, source_clip=Path(source) if source else None,
         )
         backend = self.c.generator()

@@ -52,9 +52,9 @@ class PromptStage:
     def run(self, ctx: JobState) -> Decision:
         clf = self.c.prompt_classifier.need()
         policy = self.c.policy
-        text = ctx.request["prompt"]
-        if ctx.request.get("style"):
-            text = f"{text}\nstyle: {ctx.request['style']}"
+        text = ctx.request.prompt
+        if ctx.request.style:
+            text = f"{text}\nstyle: {ctx.request.style}"
         characters, works_by_name = registered_characters(self.c)
         res = clf.classify(text, characters=characters)
         verdict, flagged, reasons, named = prompt_decision(res, policy, works_by_name)
