@@ -351,6 +351,9 @@ def cutouts(index, data: Path, scenes: list[np.ndarray], frames720: list[np.ndar
         "small: 128 px tall in a 720p video frame": lambda f: _paste(
             f, frames720[int(rng.integers(len(frames720)))], 128, rng
         ),
+        "small: 96 px tall in a 720p video frame": lambda f: _paste(
+            f, frames720[int(rng.integers(len(frames720)))], 96, rng
+        ),
         "small: 64 px tall in a 720p video frame": lambda f: _paste(
             f, frames720[int(rng.integers(len(frames720)))], 64, rng
         ),

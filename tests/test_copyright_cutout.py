@@ -108,3 +108,51 @@ def test_transparent_rgb_is_never_read(tmp_path):
     kp = KeypointSignal()
     assert np.array_equal(kp.describe_reference(a).descriptors, kp.describe_reference(b).descriptors)
     assert [h for _, h, _ in PdqSignal().describe_reference(a)] == [h for _, h, _ in PdqSignal().describe_reference(b)]
+
+
+@pytest.fixture(scope="module")
+def king_index():
+    from safety.copyright.signals import KeypointSignal, PdqSignal
+
+    fig = read_image_file(FIX / "vector_fairy-tale_king.png", keep_alpha=True)  # 86 x 128 RGBA
+    sigs = [PdqSignal(), KeypointSignal()]
+    index = CopyrightIndex(signals=sigs)
+    index.add_descriptors(1, "king gopher", "holder", "block", 1, {s.name: s.describe_reference(fig) for s in sigs})
+    return index, Image.fromarray(fig)
+
+
+@pytest.mark.parametrize("photo", ["coffee_400.jpg", "rocket_400.jpg", "chelsea_cat_400.jpg"])
+def test_small_figure_in_a_720p_frame_found_by_the_zoomed_look(king_index, photo, monkeypatch):
+    """64 px tall in a 1280x720 frame (48 px where the frame is matched): the first pass alone misses it,
+    the zoomed second look at the window its votes gather in finds it, and says so."""
+    from safety.copyright.signals import zoom
+
+    index, fig = king_index
+    frame = cv2.resize(read_image_file(FIX / photo), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    query = _pasted(fig, frame, 64, (700, 400))
+    found = [m for m in index.check_image(query) if m.work == "king gopher"]
+    assert found and found[0].signals["keypoints"].get("zoomed") is True
+    region = np.array(found[0].signals["keypoints"]["region"])  # in the 720p frame's pixels
+    assert 680 <= region[:, 0].mean() <= 760 and 390 <= region[:, 1].mean() <= 480
+    monkeypatch.setattr(zoom, "REGIONS", 0)
+    assert not _found_work(index, query, "king gopher")
+
+
+def test_zoom_proposes_where_one_reference_votes_gather():
+    from safety.copyright.signals import zoom
+
+    rng = np.random.default_rng(0)
+    scattered = rng.uniform(0, 960, (40, 2)).astype(np.float32) * np.float32([1, 0.5625])
+    cluster = np.float32([300, 200]) + rng.uniform(0, 40, (6, 2)).astype(np.float32)
+    points = np.concatenate([scattered, cluster])
+    keys = np.concatenate([rng.integers(1, 40, 40) * 2, np.full(6, 7 * 2)])  # reference 7, not mirrored
+    boxes = zoom.propose(points, keys, (960, 540))
+    assert boxes and boxes[0][1] == 7
+    x0, y0, x1, y1 = boxes[0][0]
+    assert x0 <= 300 and y0 <= 200 and x1 >= 340 and y1 >= 240
+    assert zoom.propose(points, keys, (960, 540), skip={7}) == []  # already found: no second look
+    assert zoom.propose(scattered, keys[:40], (960, 540)) == []  # scattered votes propose nothing
+
+
+def _found_work(index: CopyrightIndex, img: np.ndarray, work: str) -> bool:
+    return any(m.work == work for m in index.check_image(img))

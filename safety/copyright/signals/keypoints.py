@@ -1,7 +1,8 @@
 """Local features: OpenCV SIFT keypoints, one FAISS index over all reference descriptors, Lowe's ratio
 test and per-reference votes, a RANSAC homography on the few best-voted references. Finds a registered
 image inside a larger frame at another scale or position, mirrored or not, and survives crops that break a
-global hash.
+global hash. A copy too small for that (a figure 64 px tall in a 720p frame) gets a second, zoomed look
+where its few votes gather (zoom.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import faiss
 import numpy as np
 
 from safety.copyright.images import fit_within
+from safety.copyright.signals import zoom
 from safety.copyright.signals.base import Signal, SignalHit, SignalIndex, logistic
 
 REF_MIN_SIDE = 384  # small references are upscaled first: SIFT finds few features on a 128 px drawing
@@ -43,6 +45,10 @@ IVF_NPROBE = 4
 PQ_M = 32  # 32 sub-quantizers x 4 bits = 16 bytes per descriptor (FastScan)
 MAX_SIDE_RATIO = 1.5  # opposite sides of the mapped outline (perspective bound)
 MAX_ASPECT_CHANGE = 1.5  # width/height of the mapped outline vs the reference
+# The zoomed second look (zoom.py): a proposed window of the full-resolution frame is upscaled so its
+# shorter side is at least this, and keeps at most this many keypoints
+ZOOM_SIDE = 384
+ZOOM_FEATURES = 800
 
 
 @dataclass
@@ -268,17 +274,59 @@ class KeypointIndex(SignalIndex):
         return rows % n, refs[rows, 0], ids[rows, 0] & ((1 << ID_SHIFT) - 1), rows >= n
 
     def search(self, descriptor: dict[str, Any]) -> list[SignalHit]:
+        """Match the frame's keypoints; then, when the descriptor carries the full-resolution `image`,
+        look again at the few windows where one reference's votes gather (zoom.propose), cut from the
+        full frame and upscaled: a small copy that had too few keypoints for a homography."""
         query: KeypointSet = descriptor["keypoints"]
         scale = float(descriptor.get("scale", 1.0))
         if self._index.ntotal < 2 or len(query.descriptors) == 0:
             return []
         qrow, ref, rkp, mirrored = self._votes(np.ascontiguousarray(query.descriptors, dtype=np.float32))
+        hits: dict[int, SignalHit] = {}
+        self._verify(query, qrow, ref, rkp, mirrored, scale, hits)
+        image = descriptor.get("image")
+        if image is None:
+            return list(hits.values())
+        found = {r for r, h in hits.items() if h.score >= 0.5}
+        for (x0, y0, x1, y1), r in zoom.propose(query.points[qrow], ref * 2 + mirrored, query.size, found):
+            if r in found:
+                continue
+            # the window in the full-resolution frame, grown by half a cell each side (a figure on its edge)
+            pad = zoom.CELL / 2
+            fx0, fy0 = max(0, round((x0 - pad) * scale)), max(0, round((y0 - pad) * scale))
+            fx1, fy1 = min(image.shape[1], round((x1 + pad) * scale)), min(image.shape[0], round((y1 + pad) * scale))
+            crop = np.ascontiguousarray(image[fy0:fy1, fx0:fx1])
+            if min(crop.shape[:2]) < 16:
+                continue
+            near = extract(crop, ZOOM_SIDE, 2 * ZOOM_SIDE, ZOOM_FEATURES)
+            if len(near.descriptors) == 0:
+                continue
+            # positions back in the matching frame, so the geometry check sees the copy's size in the frame
+            pts = (near.points + np.array([fx0, fy0], np.float32)) / np.float32(scale)
+            zq = KeypointSet(pts, near.descriptors, query.size)
+            zr, zref, zkp, zmir = self._votes(np.ascontiguousarray(near.descriptors, dtype=np.float32))
+            keep = zref == r  # the zoomed view may only confirm the reference whose votes proposed it
+            self._verify(zq, zr[keep], zref[keep], zkp[keep], zmir[keep], scale, hits, zoomed=True)
+            found |= {k for k, h in hits.items() if h.score >= 0.5}
+        return list(hits.values())
+
+    def _verify(
+        self,
+        query: KeypointSet,
+        qrow: np.ndarray,
+        ref: np.ndarray,
+        rkp: np.ndarray,
+        mirrored: np.ndarray,
+        scale: float,
+        hits: dict[int, SignalHit],
+        zoomed: bool = False,
+    ) -> None:
+        """RANSAC on the `CANDIDATES` best-voted (reference, mirrored) pairs; plausible ones into `hits`."""
         if len(qrow) == 0:
-            return []
+            return
         key = ref * 2 + mirrored
         keys, counts = np.unique(key, return_counts=True)
         order = np.argsort(-counts, kind="stable")
-        hits: dict[int, SignalHit] = {}
         for ki in order[:CANDIDATES]:
             if counts[ki] < MIN_MATCHES:
                 break
@@ -295,19 +343,17 @@ class KeypointIndex(SignalIndex):
             ok, quad = _plausible(hom, self._sizes[r], query.size, mirrored=mir)
             if not ok:
                 continue
-            hit = SignalHit(
-                r,
-                logistic((inliers - MATCH_INLIERS) / SLOPE),
-                {
-                    "inliers": inliers,
-                    "matches": int(sel.sum()),
-                    "mirrored": mir,
-                    "region": [[round(x * scale, 1), round(y * scale, 1)] for x, y in quad],
-                },
-            )
+            evidence = {
+                "inliers": inliers,
+                "matches": int(sel.sum()),
+                "mirrored": mir,
+                "region": [[round(x * scale, 1), round(y * scale, 1)] for x, y in quad],
+            }
+            if zoomed:
+                evidence["zoomed"] = True
+            hit = SignalHit(r, logistic((inliers - MATCH_INLIERS) / SLOPE), evidence)
             if r not in hits or hit.score > hits[r].score:
                 hits[r] = hit
-        return list(hits.values())
 
 
 class KeypointSignal(Signal):
@@ -329,6 +375,7 @@ class KeypointSignal(Signal):
         return {
             "keypoints": extract(small, QUERY_MIN_SIDE, QUERY_MAX_SIDE, QUERY_MAX_FEATURES),
             "scale": img.shape[1] / small.shape[1],
+            "image": img,  # the full-resolution frame, for the zoomed second look (search)
         }
 
     def new_index(self) -> KeypointIndex:
