@@ -64,6 +64,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -198,7 +199,7 @@ class VideoMark:
         target_rms = 255.0 / (10 ** (target_psnr / 20))
         mask_power = (float(cv2.norm(mask, cv2.NORM_L2)) ** 2 / mask.size) or 1e-12
         even = target_rms / math.sqrt(self._pattern_power * mask_power)  # v3-3.1 scale
-        delta = cv2.multiply(pattern, mask)
+        delta: np.ndarray = cv2.multiply(pattern, mask)  # float32 (the stubs type cv2's result loosely)
         if AMP_POWER:
             lh, lw = max(1, round(h / AMP_DOWN)), max(1, round(w / AMP_DOWN))
             amp, y_lo = self._amplitude(y, (lw, lh))
@@ -379,7 +380,7 @@ class VideoMark:
                 full[s] = self._whitened_fft(self._fold(r), SYNC_POWER)
                 spectra.append(full[s][:, : self.tile // 2 + 1].astype(np.complex64))
         coarse.sort(reverse=True)
-        best = {"z": -1e9, "scale": 1.0, "shift": (0, 0)}
+        best: dict[str, Any] = {"z": -1e9, "scale": 1.0, "shift": (0, 0)}
         def try_scales(cands: list[float]) -> None:
             # every scale's fold is whitened and scored in one batch, then taken in order (ties as before)
             nonlocal best
