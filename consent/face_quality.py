@@ -8,7 +8,11 @@ threshold) to review instead of passing it, and enrollment prefers good frames f
 The limits are starting values, not fitted: dlib's aligned chip puts ~60 px between the eyes and HOG at
 upsample 0 finds faces from ~80 px wide (~35 px between the eyes), so under 40 px the chip is upscaled;
 a Laplacian variance under ~40 on the 112 px crop is what a QCIF face upscaled 3x or a Gaussian blur of
-sigma ~3 px gives; the generic head model's yaw is reliable to ~35 degrees.
+sigma ~3 px gives. Yaw comes from the five landmarks (consent.liveness.head_pose: the nose's offset from
+the eye midpoint), reliable to ~35 degrees. Pitch, for dlib's points, from where the base of the nose sits
+in the HOG box: 0.60 of the box's height down on the frontal faces here (standard deviation 0.023, which
+is ~7 degrees; the nose's drop below the eyes varies twice as much from person to person); a nod of p
+moves it by ~0.19 sin(p) (the base of the nose ~25 mm in front of the face's middle, a box ~130 mm tall).
 `python -m evals.faces` prints how often each fires per
 condition and what the review band catches and costs.
 """
@@ -21,13 +25,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from consent.faces import Face
+from consent.faces import DLIB5, Face, eyes_and_nose
 
 MIN_EYE_DISTANCE_PX = 40.0  # inter-ocular distance; dlib aligns to a 150 px chip (~60 px between the eyes)
 MIN_SHARPNESS = 40.0  # variance of the Laplacian on the face crop resized to 112 px
 MAX_ABS_YAW_DEG = 35.0
-MAX_ABS_PITCH_DEG = 30.0  # the generic model reads a frontal face at ~+10 pitch
+MAX_ABS_PITCH_DEG = 30.0
 CROP_SIDE = 112  # sharpness is measured at one scale, so big and small faces compare
+NOSE_IN_BOX = 0.60  # the base of the nose, as a fraction of the HOG box's height, on a frontal face
+NOSE_IN_BOX_PER_SIN = 0.19  # its move per unit sin(pitch)
 # A low-quality face this much above the match threshold goes to review (dlib distances). In evals.faces
 # (template matching, 13 identities) both genuine comparisons the match missed were within 0.03, which
 # also sent 8 of 813 low-quality impostor comparisons (1%) to review; 0.05 sent 18, 0.08 sent 51. The
@@ -54,12 +60,6 @@ class FaceQuality:
                 "pitch": None if self.pitch is None else round(self.pitch, 1), "problems": list(self.problems)}
 
 
-def _eye_centres(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if lm.shape[0] == 68:
-        return lm[36:42].mean(0), lm[42:48].mean(0)
-    return lm[0], lm[1]  # SCRFD / 5-point order starts with the two eyes
-
-
 def sharpness(image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """Variance of the Laplacian of the face crop at CROP_SIDE px (higher = sharper)."""
     x0, y0, x1, y1 = box
@@ -78,13 +78,15 @@ def assess(image_rgb: np.ndarray, face: Face) -> FaceQuality:
     """Measure one detected face in the image it was detected in."""
     from consent.liveness import head_pose  # liveness imports faces; importing it here avoids a cycle
 
-    lm = np.asarray(face.landmarks, dtype=np.float64)
-    le, re = _eye_centres(lm)
+    le, re, _ = eyes_and_nose(face.landmarks, face.scheme)
     iod = float(np.linalg.norm(le - re))
     sharp = sharpness(image_rgb, face.box)
     yaw = pitch = None
-    with contextlib.suppress(ValueError, cv2.error):  # too few / degenerate points: pose stays unknown
-        yaw, pitch = head_pose(lm, image_rgb.shape[1], image_rgb.shape[0])
+    with contextlib.suppress(ValueError, cv2.error):  # degenerate points: pose stays unknown
+        yaw, pitch = head_pose(face.landmarks, image_rgb.shape[1], image_rgb.shape[0], face.scheme)
+        if face.scheme == DLIB5 and face.box[3] > face.box[1]:
+            down = (float(face.landmarks[4, 1]) - face.box[1]) / (face.box[3] - face.box[1]) - NOSE_IN_BOX
+            pitch = float(-np.degrees(np.arcsin(np.clip(down / NOSE_IN_BOX_PER_SIN, -1.0, 1.0))))
     problems = []
     if iod < MIN_EYE_DISTANCE_PX:
         problems.append(f"small face ({iod:.0f} px between the eyes)")

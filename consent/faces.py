@@ -2,7 +2,7 @@
 
 Two backends:
 - `DlibBackend`: dlib's HOG detector (upsample 0: upsample 1 fires on the astronaut's mission patch),
-  the 68- and 5-point shape predictors and the ResNet 128-d descriptor, all from the model files that
+  the 5-point shape predictor and the ResNet 128-d descriptor, all from the model files that
   the `face_recognition_models` distribution ships. We locate those files with `find_spec` and never
   import that package (it imports `pkg_resources`, gone from recent setuptools).
 - `InsightFaceBackend`: SCRFD detection + ArcFace recognition from ONNX files an operator puts in a
@@ -11,11 +11,21 @@ Two backends:
   packs (buffalo_l, antelopev2) are for non-commercial research only: nothing here ships them.
 
 dlib's descriptor is the strongest face embedder found that installs from PyPI with its weights and a
-licence that permits commercial use (Davis King put his models in the public domain; packaged by
-face_recognition_models). One exception: the 68-point shape predictor was trained on iBUG 300-W, whose
-licence excludes commercial use, and dlib-models' README passes on its authors' request that the model
-not be used in a commercial product. The descriptor itself is computed on the 5-point predictor's
-alignment (public domain); the 68 points serve liveness (head pose, nose parallax) and face quality.
+licence that permits commercial use; packaged by face_recognition_models (MIT). Licences, from
+davisking/dlib-models' README: "As far as I am concerned, anyone can do whatever they want with these
+model files as I've released them into the public domain." For shape_predictor_5_face_landmarks: "This
+is a 5 point landmarking model which identifies the corners of the eyes and bottom of the nose. It is
+trained on the dlib 5-point face landmark dataset, which consists of 7198 faces. I created this dataset
+by downloading images from the internet and annotating them with dlib's imglab tool." The one exception
+is the 68-point predictor (shape_predictor_68_face_landmarks.dat), trained on iBUG 300-W: "The license
+for this dataset excludes commercial use and Stefanos Zafeiriou, one of the creators of the dataset,
+asked me to include a note here saying that the trained model therefore can't be used in a commercial
+product." reelgate never loads it (face_recognition_models still ships the file; nothing opens it):
+the descriptor is computed on the 5-point alignment, and liveness and face quality work from the five
+points, the face box and the image (consent.head_tracking). `Face.landmarks` are dlib's five points
+(scheme "dlib5": outer and inner corner of the image-right eye, outer and inner corner of the
+image-left eye, base of the nose) or SCRFD's five keypoints (scheme "scrfd5": eye centres, nose tip,
+mouth corners).
 SFace (Apache-2.0, OpenCV zoo) is in no PyPI wheel: the packages that use it
 download it at run time; facenet-pytorch downloads its recogniser weights the same way; mediapipe ships
 no face recognition model.
@@ -49,12 +59,17 @@ DLIB_THRESHOLD = 0.6
 ARCFACE_THRESHOLD = 1.10
 
 
+DLIB5 = "dlib5"  # dlib's 5 points: image-right eye outer, inner corner; image-left eye outer, inner; nose base
+SCRFD5 = "scrfd5"  # SCRFD's keypoints: image-left eye, image-right eye, nose tip, mouth left, mouth right
+
+
 @dataclass
 class Face:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the analysed image
-    landmarks: np.ndarray  # (68, 2) for dlib, (5, 2) for SCRFD, float32 pixels
+    landmarks: np.ndarray  # (5, 2) float32 pixels, in the order `scheme` names
     embedding: np.ndarray  # float32 identity vector (128-d dlib, 512-d ArcFace)
     det_score: float
+    scheme: str = DLIB5
 
     @property
     def area(self) -> int:
@@ -71,6 +86,18 @@ class FaceBackend(Protocol):
     def available(self) -> tuple[bool, str]: ...
 
     def analyze(self, image_rgb: np.ndarray) -> list[Face]: ...
+
+
+def eyes_and_nose(landmarks: np.ndarray, scheme: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image-left eye centre, image-right eye centre, nose point) of five landmarks of either scheme."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.shape != (5, 2):
+        raise FaceError(f"expected 5 landmarks, got shape {lm.shape}")
+    if scheme == DLIB5:
+        return lm[2:4].mean(0), lm[0:2].mean(0), lm[4]
+    if scheme == SCRFD5:
+        return lm[0], lm[1], lm[2]
+    raise FaceError(f"unknown landmark scheme {scheme!r}")
 
 
 def face_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -144,18 +171,18 @@ def dlib_model_dir() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
-_DLIB_FILES = {
-    "shape68": "shape_predictor_68_face_landmarks.dat",
+_DLIB_FILES = {  # the 68-point predictor is deliberately absent: its training data excludes commercial use
     "shape5": "shape_predictor_5_face_landmarks.dat",
     "resnet": "dlib_face_recognition_resnet_model_v1.dat",
 }
 
 
 class DlibBackend:
-    """dlib HOG + shape predictors + ResNet descriptor (128-d, LFW 99.38% per dlib)."""
+    """dlib HOG + 5-point shape predictor + ResNet descriptor (128-d, LFW 99.38% per dlib)."""
 
     name = "dlib"
     threshold = DLIB_THRESHOLD
+    landmark_model = "dlib shape_predictor_5_face_landmarks (5 points, public domain)"
 
     def __init__(
         self, upsample: int = 0, model_dir: Path | None = None, jitters: int = 0, mirror: bool = False
@@ -173,7 +200,7 @@ class DlibBackend:
             import dlib
 
             extra = (f"-j{self.jitters}" if self.jitters else "") + ("-mirror" if mirror else "")
-            self.version = f"dlib-{dlib.__version__}-hog{upsample}-resnet_v1{extra}"
+            self.version = f"dlib-{dlib.__version__}-hog{upsample}-shape5-resnet_v1{extra}"
         except ImportError:
             self.version = "dlib-missing"
 
@@ -187,7 +214,7 @@ class DlibBackend:
         missing = [f for f in _DLIB_FILES.values() if not (self.model_dir / f).is_file()]
         if missing:
             return False, f"missing dlib model files in {self.model_dir}: {', '.join(missing)}"
-        return True, f"dlib models from {self.model_dir}"
+        return True, f"dlib models from {self.model_dir}; landmarks: {self.landmark_model}"
 
     def _load(self) -> dict:
         if self._models is None:
@@ -200,35 +227,35 @@ class DlibBackend:
             assert d is not None
             self._models = {
                 "detector": dlib.get_frontal_face_detector(),
-                "shape68": dlib.shape_predictor(str(d / _DLIB_FILES["shape68"])),
                 "shape5": dlib.shape_predictor(str(d / _DLIB_FILES["shape5"])),
                 "resnet": dlib.face_recognition_model_v1(str(d / _DLIB_FILES["resnet"])),
             }
         return self._models
 
     def detect(self, image_rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], float, np.ndarray]]:
-        """Boxes, HOG scores and 68-point landmarks, without the (slower) embedding."""
+        """Boxes, HOG scores and the 5 landmarks (scheme DLIB5), without the (slower) embedding."""
         img = check_image_array(image_rgb)
         with self._lock:
             m = self._load()
-            return [(box, score, pts) for box, score, pts, _ in self._detect(m, img)]
+            return [(box, score, pts) for box, score, pts, _, _ in self._detect(m, img)]
 
     def _detect(self, m: dict, img: np.ndarray) -> list:
         rects, scores, _ = m["detector"].run(img, self.upsample, 0.0)
         out = []
         h, w = img.shape[:2]
         for rect, score in zip(rects, scores, strict=True):
-            shape68 = m["shape68"](img, rect)
-            pts = np.array([(p.x, p.y) for p in shape68.parts()], dtype=np.float32)
+            shape = m["shape5"](img, rect)
+            pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
             box = (max(0, rect.left()), max(0, rect.top()), min(w, rect.right()), min(h, rect.bottom()))
-            out.append((box, float(score), pts, rect))
+            out.append((box, float(score), pts, rect, shape))
         return out
 
-    def _embed(self, m: dict, img: np.ndarray, rect) -> np.ndarray:
+    def _embed(self, m: dict, img: np.ndarray, rect, shape=None) -> np.ndarray:
         import dlib
 
-        # The descriptor was trained on 5-point aligned chips; use that predictor for it.
-        emb = np.array(m["resnet"].compute_face_descriptor(img, m["shape5"](img, rect), self.jitters),
+        # The descriptor was trained on 5-point aligned chips: the same predictor's points align it.
+        shape = shape if shape is not None else m["shape5"](img, rect)
+        emb = np.array(m["resnet"].compute_face_descriptor(img, shape, self.jitters),
                        dtype=np.float32)  # fmt: skip
         if self.mirror:
             w = img.shape[1]
@@ -252,8 +279,8 @@ class DlibBackend:
         with self._lock:
             m = self._load()
             faces = []
-            for box, score, pts, rect in self._detect(m, img):
-                emb = self._embed(m, img, rect)
+            for box, score, pts, rect, shape in self._detect(m, img):
+                emb = self._embed(m, img, rect, shape)
                 faces.append(Face(box=box, landmarks=pts, embedding=emb, det_score=score))
             return faces
 
@@ -267,6 +294,7 @@ class InsightFaceBackend:
 
     name = "insightface"
     threshold = ARCFACE_THRESHOLD
+    landmark_model = "SCRFD 5 keypoints"
 
     def __init__(self, model_dir: Path | str | None, det_size: int = 640, det_thresh: float = 0.5) -> None:
         self.model_dir = Path(model_dir) if model_dir else None
@@ -360,7 +388,8 @@ class InsightFaceBackend:
                 emb = self.embed_aligned(bgr, kps)
                 box = (max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1)))
                 faces.append(
-                    Face(box=box, landmarks=np.asarray(kps, np.float32), embedding=emb, det_score=score)
+                    Face(box=box, landmarks=np.asarray(kps, np.float32), embedding=emb, det_score=score,
+                         scheme=SCRFD5)
                 )
             return faces
 

@@ -1,18 +1,20 @@
 """Liveness for cameo enrollment: a random head-pose challenge checked on the uploaded selfie video.
 
 The service issues a `Challenge` (e.g. turn_left, look_up, turn_right) with an expiry. The video must
-show ONE consistent face performing the steps in order. Per sampled frame we take the face's landmarks,
-estimate head pose with cv2.solvePnP against a generic 3D face model, and express it as the direction
-the face points (yaw > 0: toward image right, pitch > 0: up), relative to the first half-second.
+show ONE consistent face performing the steps in order. The head's pose in every sampled frame comes
+from points tracked on the face (consent.head_tracking: corners inside the face box lifted onto a generic
+head and fitted with cv2.solvePnP), expressed as the direction the face points (yaw > 0: toward image
+right, pitch > 0: up), relative to the first half-second. Only the five landmarks of dlib's public-domain
+predictor (or SCRFD's keypoints) are used: the 68-point model's licence excludes commercial use.
 
 Refusals (LivenessResult.ok False, with a reason a person can act on):
 - no face / a second face / a different face mid-video;
 - no head movement (a still photo, a frozen video);
 - planar motion: a printed photo or a screen tilted in front of the camera fools a pose estimator (tilting
-  a flat face by 40 degrees reads as a ~30 degree head turn), but it moves as a plane. We fit a homography
-  to the landmarks that lie near one plane on a real face (brows, eyes, mouth corners) and measure how
-  far the nose tip is from where that homography puts it (nose parallax, in inter-ocular distances). A
-  real head turning 15+ degrees moves the nose off that plane; a flat picture does not;
+  a flat face by 40 degrees reads as a ~35 degree head turn), but it moves as a plane. Every tracked
+  point of a flat picture moves by one homography; on a real head turning 15+ degrees the nose, brows
+  and cheeks, at different depths, do not. The face parallax is how far the tracked points are from the
+  best homography (80th percentile, in inter-ocular distances), median over the frames that show a step;
 - the steps out of order, a step missing, the challenge expired.
 Malformed input (not a video, too long, too short, huge frames) raises `VideoError`.
 
@@ -32,7 +34,8 @@ import cv2
 import numpy as np
 
 from consent.face_quality import FaceQuality, assess
-from consent.faces import Face, FaceBackend, face_distance
+from consent.faces import DLIB5, SCRFD5, Face, FaceBackend, eyes_and_nose, face_distance
+from consent.head_tracking import FaceGeometry, track_face
 
 STEPS = ("turn_left", "turn_right", "look_up", "look_down")
 
@@ -107,7 +110,9 @@ class LivenessConfig:
     hold_frames: int = 2  # consecutive sampled frames a pose must be held to count
     min_face_fraction: float = 0.6  # of sampled frames that must show the face
     second_face_fraction: float = 0.15  # of face frames with another face -> "second face"
-    min_parallax: float = 0.07  # median nose parallax (inter-ocular units) below this -> planar
+    # Median face parallax (inter-ocular units) below this -> planar. evals.liveness: the real head-turn
+    # clip 0.05, a photo tilted +-40 deg 0.013 (0.024 downscaled to QCIF with noise and H.264 crf 30).
+    min_parallax: float = 0.035
     mirrored: bool = False
     template_size: int = 16  # embeddings kept for the enrollment template (frontal + steps + spread poses)
     template_min_deg: float = 4.0  # a template frame differs from those kept by at least this pose change
@@ -136,60 +141,55 @@ class LivenessResult:
     checks: dict = field(default_factory=dict)  # measured values behind the decision
 
 
-# Generic 3D face (mm, x right, y down, z away from the camera), the six points commonly used for
-# head pose: nose tip, chin, outer eye corners, mouth corners. And the 5-point version for SCRFD.
-_MODEL6 = np.array(
-    [(0, 0, 0), (0, 330, 65), (-225, -170, 135), (225, -170, 135), (-150, 150, 125), (150, 150, 125)],
-    dtype=np.float64,
-)
-_IDX68_POSE = [30, 8, 36, 45, 48, 54]
+# Five points, one image: yaw from how far the nose sits to one side of the eye midpoint, pitch from how
+# far below the eye line it sits. dlib's nose point (the base of the nose) lies NOSE_DEPTH inter-ocular
+# distances in front of the eye centres and NOSE_DROP below them: NOSE_DEPTH is set so that this yaw
+# agrees with the head tracker on the carphone clip (both read the subject's turns at 15-30 degrees).
+# The pitch is weak: a 10 degree nod moves the base of the nose ~0.04 eye distances, and NOSE_DROP
+# differs from person to person by more than that (0.64-0.82 on the face photos here, mean 0.73), so one
+# photo's pitch is off by up to ~20 degrees; liveness uses its change from the start of the video only
+# (averaged with the tracked head's), face quality takes pitch from the face box instead.
+NOSE_DEPTH = 0.235
+NOSE_DROP = 0.73
+# SCRFD's five keypoints (eye centres, nose tip, mouth corners) on a generic 3D face for solvePnP (mm, x
+# right, y down, z away from the camera).
 _MODEL5 = np.array(
     [(-165, -170, 135), (165, -170, 135), (0, 0, 0), (-150, 150, 125), (150, 150, 125)], dtype=np.float64
 )
-# Points close to one plane on a real face (brows, eyes, mouth corners) and the nose tip that is not.
-_IDX68_FLAT = list(range(17, 27)) + list(range(36, 48)) + [48, 54]
-_IDX5_FLAT = [0, 1, 3, 4]
 
 
-def _eyes(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if lm.shape[0] == 68:
-        return lm[36:42].mean(0), lm[42:48].mean(0)
-    return lm[0], lm[1]
-
-
-def head_pose(landmarks: np.ndarray, width: int, height: int) -> tuple[float, float]:
-    """(yaw, pitch) in degrees of the direction the face points; yaw > 0 toward image right, pitch > 0 up."""
+def head_pose(landmarks: np.ndarray, width: int, height: int, scheme: str = DLIB5) -> tuple[float, float]:
+    """(yaw, pitch) in degrees from one image's five landmarks; yaw > 0 toward image right, pitch > 0 up."""
     lm = np.asarray(landmarks, dtype=np.float64)
-    if lm.shape[0] == 68:
-        model, pts = _MODEL6, lm[_IDX68_POSE]
-    elif lm.shape[0] == 5:
-        model, pts = _MODEL5, lm
-    else:
-        raise ValueError(f"head pose needs 68 or 5 landmarks, got {lm.shape[0]}")
-    f = float(max(width, height))  # a typical phone camera: focal length ~ image width
-    cam = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=np.float64)
-    ok, rvec, _ = cv2.solvePnP(model, pts, cam, np.zeros(4), flags=cv2.SOLVEPNP_ITERATIVE)
-    if not ok:
-        raise ValueError("solvePnP failed")
-    rot, _ = cv2.Rodrigues(rvec)
-    d = rot @ np.array([0.0, 0.0, -1.0])  # the model faces -z (toward the camera)
-    yaw = float(np.degrees(np.arctan2(d[0], -d[2])))
-    pitch = float(np.degrees(np.arctan2(-d[1], np.hypot(d[0], d[2]))))
-    return yaw, pitch
+    if scheme == SCRFD5 and lm.shape == (5, 2):
+        f = float(max(width, height))  # a typical phone camera: focal length ~ image width
+        cam = np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=np.float64)
+        ok, rvec, _ = cv2.solvePnP(_MODEL5, lm, cam, np.zeros(4), flags=cv2.SOLVEPNP_SQPNP)
+        if not ok:
+            raise ValueError("solvePnP failed")
+        rot, _ = cv2.Rodrigues(rvec)
+        d = rot @ np.array([0.0, 0.0, -1.0])  # the model faces -z (toward the camera)
+        return float(np.degrees(np.arctan2(d[0], -d[2]))), float(np.degrees(np.arctan2(-d[1], np.hypot(d[0], d[2]))))
+    if scheme != DLIB5 or lm.shape != (5, 2):
+        raise ValueError(f"head pose needs five {DLIB5} or {SCRFD5} landmarks, got {lm.shape} {scheme}")
+    left, right, nose = eyes_and_nose(lm, scheme)
+    iod = float(np.linalg.norm(right - left))
+    if iod < 1e-6:
+        raise ValueError("the eyes coincide")
+    ex = (right - left) / iod  # along the eye line (roll removed), and down the face
+    ey = np.array([-ex[1], ex[0]])
+    v = nose - (left + right) / 2
+    yaw = float(np.degrees(np.arctan((v @ ex / iod) / NOSE_DEPTH)))
+    # The drop below the eye line in true eye distances (the eye line is foreshortened by the yaw): a nod
+    # of p (down) moves the base of the nose, NOSE_DEPTH in front of the eyes, by ~NOSE_DEPTH p (radians).
+    # Linear, so that a change of pitch reads the same whatever this person's NOSE_DROP is.
+    drop = (v @ ey / iod) * np.cos(np.radians(yaw))
+    return yaw, float(-np.degrees((drop - NOSE_DROP) / NOSE_DEPTH))
 
 
-def nose_parallax(ref: np.ndarray, cur: np.ndarray) -> float:
-    """How far the nose tip is from where a homography of the 'flat' landmarks puts it (in eye distances)."""
-    ref = np.asarray(ref, dtype=np.float64)
-    cur = np.asarray(cur, dtype=np.float64)
-    flat, nose = (_IDX68_FLAT, 30) if ref.shape[0] == 68 else (_IDX5_FLAT, 2)
-    h, _ = cv2.findHomography(ref[flat], cur[flat], 0)
-    if h is None:
-        return float("nan")
-    pred = cv2.perspectiveTransform(ref[[nose]][None], h)[0][0]
-    le, re = _eyes(cur)
-    iod = float(np.linalg.norm(le - re))
-    return float(np.linalg.norm(pred - cur[nose]) / max(iod, 1e-6))
+def _geometry(face: Face, yaw_hint: float | None) -> FaceGeometry:
+    left, right, nose = eyes_and_nose(face.landmarks, face.scheme)
+    return FaceGeometry(face.box, (left + right) / 2, float(np.linalg.norm(right - left)), float(nose[1]), yaw_hint)
 
 
 def _read_frames(video_path: Path, cfg: LivenessConfig) -> tuple[list[tuple[float, np.ndarray]], float]:
@@ -323,11 +323,14 @@ def check_liveness(
     poses: list[FramePose] = []
     main: list[tuple[int, Face, float] | None] = []  # (frame index, face, scale)
     quality: dict[int, FaceQuality] = {}
+    grays: list[np.ndarray] = []  # every sampled frame, for the head tracker
+    geometry: dict[int, FaceGeometry] = {}
     multi = 0
     for i, (t, rgb) in enumerate(frames):
         scale = cfg.work_short_side / min(rgb.shape[:2])
         work = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else
                           cv2.INTER_CUBIC)  # fmt: skip
+        grays.append(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY))
         faces = backend.analyze(work)
         fp = FramePose(t=t, faces=len(faces))
         poses.append(fp)
@@ -338,9 +341,11 @@ def check_liveness(
         if len(faces) > 1 and faces[1].area >= 0.25 * faces[0].area:
             multi += 1  # a second face of comparable size (tiny background detections are ignored)
         face = faces[0]
-        fp.yaw, fp.pitch = head_pose(face.landmarks, work.shape[1], work.shape[0])
         quality[i] = assess(work, face)
+        geometry[i] = _geometry(face, quality[i].yaw)
         main.append((i, face, scale))
+    # Pose from points tracked on the face (five landmarks alone cannot tell a nod from jitter).
+    tracks = track_face(grays, geometry)
 
     face_frames = [m for m in main if m is not None]
     checks: dict = {"frames": len(frames), "face_frames": len(face_frames), "seconds": round(duration, 2)}
@@ -372,15 +377,29 @@ def check_liveness(
             return res
     checks["max_identity_distance"] = round(worst, 4)
 
-    # 3. Poses relative to the start (the first half second, or first 3 face frames).
-    head = [p for p in poses if p.yaw is not None][: max(3, int(cfg.sample_fps / 2))]
-    yaw0 = float(np.median([p.yaw for p in head]))
-    pitch0 = float(np.median([p.pitch for p in head]))
-    for p in poses:
-        if p.yaw is not None:
-            p.yaw = round(p.yaw - yaw0, 2)
-            p.pitch = round(p.pitch - pitch0, 2)
-            p.label = _label(p.yaw, p.pitch, cfg)
+    # 3. Poses relative to the start (the first half second, or first 3 face frames), from two estimates
+    #    whose errors differ: the tracked head (steady, but after a grimace or a blur it resumes from a
+    #    guessed pose) and the five landmarks (no memory, but jittery: a 10 degree nod moves the base of
+    #    the nose by ~1 px in a QCIF face, and so does opening the mouth). Yaw is their mean; a nod counts
+    #    only as far as both see it (the smaller of two pitches of one sign, else 0): on the carphone clip
+    #    each alone reads a 15-35 degree nod the subject never makes. Frames need both estimates.
+    def relative(est: dict[int, tuple[float, float]]) -> dict[int, tuple[float, float]]:
+        first = sorted(est)[: max(3, int(cfg.sample_fps / 2))]
+        y0, p0 = (float(np.median([est[i][k] for i in first])) for k in (0, 1))
+        return {i: (y - y0, p - p0) for i, (y, p) in est.items()}
+
+    tracked = {i: (tracks.yaw[i], tracks.pitch[i]) for i in tracks.yaw if i in quality}
+    marks = {i: (q.yaw, q.pitch) for i, q in quality.items() if q.yaw is not None and q.pitch is not None}
+    both = sorted(set(tracked) & set(marks))
+    if len(both) < 3:
+        res.reason = "the face could not be followed through the video; record again in better light"
+        return res
+    tracked, marks = relative({i: tracked[i] for i in both}), relative({i: marks[i] for i in both})
+    for i in both:
+        p = poses[i]
+        p.yaw = round((tracked[i][0] + marks[i][0]) / 2, 2)
+        p.pitch = round(float(np.median([tracked[i][1], marks[i][1], 0.0])), 2)
+        p.label = _label(p.yaw, p.pitch, cfg)
     moved = [p for p in poses if p.label is not None]
     checks["max_abs_yaw"] = round(max(abs(p.yaw) for p in poses if p.yaw is not None), 1)
     checks["max_abs_pitch"] = round(max(abs(p.pitch) for p in poses if p.pitch is not None), 1)
@@ -389,7 +408,7 @@ def check_liveness(
         thumbs = [_thumb(frames[i][1]) for i, _, _ in face_frames]
         change = max(float(np.abs(t - thumbs[0]).mean()) for t in thumbs)
         lm0 = face_frames[0][1].landmarks
-        iod0 = float(np.linalg.norm(np.subtract(*_eyes(lm0))))
+        iod0 = geometry[face_frames[0][0]].iod
         drift = max(float(np.linalg.norm(f.landmarks - lm0, axis=1).mean()) for _, f, _ in face_frames)
         checks["max_thumbnail_change"] = round(change, 2)
         checks["max_landmark_drift"] = round(drift / max(iod0, 1e-6), 3)
@@ -401,18 +420,18 @@ def check_liveness(
         return res
 
     # 4. Planarity: does the face move like a 3D head or like a flat picture?
-    ref_i = min((m for m in face_frames), key=lambda m: abs(poses[m[0]].yaw) + abs(poses[m[0]].pitch))
-    ref_lm = ref_i[1].landmarks
-    par = []
-    for idx, face, _ in face_frames:
+    posed = [m for m in face_frames if poses[m[0]].yaw is not None]
+    ref_i = min(posed, key=lambda m: abs(poses[m[0]].yaw or 0.0) + abs(poses[m[0]].pitch or 0.0))
+    par: list[float] = []
+    for idx, _, _ in face_frames:
         if poses[idx].label is not None:
-            poses[idx].parallax = round(nose_parallax(ref_lm, face.landmarks), 4)
-            par.append(poses[idx].parallax)
-    checks["median_nose_parallax"] = round(float(np.nanmedian(par)), 4)
-    if not np.nanmedian(par) >= cfg.min_parallax:
+            par.append(round(tracks.parallax(idx), 4))
+            poses[idx].parallax = par[-1]
+    checks["median_face_parallax"] = round(float(np.nanmedian(par)), 4) if np.isfinite(par).any() else None
+    if checks["median_face_parallax"] is None or not checks["median_face_parallax"] >= cfg.min_parallax:
         res.reason = (
-            "the face moves like a flat picture (nose parallax "
-            f"{checks['median_nose_parallax']:.3f} < {cfg.min_parallax}): a photo or screen held to the camera?"
+            "the face moves like a flat picture (face parallax "
+            f"{checks['median_face_parallax']} < {cfg.min_parallax}): a photo or screen held to the camera?"
         )
         return res
 

@@ -212,3 +212,13 @@ def test_health_says_the_detector_runs_but_is_not_informative(api) -> None:
     (det,) = body["verify"]
     assert det["name"] == "verify.detector" and det["available"] is True
     assert det["informative"] is False and "unseen generators" in det["why"]
+
+
+def test_health_names_the_landmark_model(api) -> None:
+    """The likeness signal says which face landmarks it runs on: dlib's public-domain 5-point model, never
+    the 68-point one (trained on iBUG 300-W, whose licence excludes commercial use)."""
+    client, keys, *_ = api
+    body = client.get("/health", headers=hdr(keys["olga"])).json()
+    (faces,) = [sig for st in body["stages"] for sig in st["signals"] if sig["name"] == "likeness.faces"]
+    assert faces["available"] and "shape5" in faces["model"]
+    assert "shape_predictor_5_face_landmarks" in faces["why"] and "_68_" not in faces["model"] + faces["why"]

@@ -46,13 +46,20 @@ def test_quality_size_blur_pose(dlib_backend: DlibBackend) -> None:
     q = assess(small, _largest(dlib_backend, small))
     assert any(p.startswith("small") for p in q.problems), q.problems
 
-    # Landmarks of a head turned far to one side (the right half of the face squeezed): "turned".
+    # The five landmarks of a head turned far to one side (the base of the nose well off the eye midpoint,
+    # the far eye foreshortened): "turned". And a nose low in the face box: a head bowed far down.
     lm = face.landmarks.copy()
-    cx = float(lm[30, 0])
-    lm[:, 0] = np.where(lm[:, 0] > cx, cx + (lm[:, 0] - cx) * 0.2, lm[:, 0])
+    iod = good.eye_distance_px
+    lm[4, 0] = lm[:4, 0].mean() + 0.3 * iod
+    lm[2:4, 0] = lm[3, 0] + (lm[2:4, 0] - lm[3, 0]) * 0.5
     turned = type(face)(box=face.box, landmarks=lm, embedding=face.embedding, det_score=face.det_score)
     q = assess(img, turned)
-    assert any(p.startswith("turned") for p in q.problems), q.as_dict()
+    assert q.yaw is not None and q.yaw > 40 and any(p.startswith("turned") for p in q.problems), q.as_dict()
+    low = face.landmarks.copy()
+    low[4, 1] = face.box[1] + 0.8 * (face.box[3] - face.box[1])
+    bowed = type(face)(box=face.box, landmarks=low, embedding=face.embedding, det_score=face.det_score)
+    q = assess(img, bowed)
+    assert q.pitch is not None and q.pitch < -30 and any(p.startswith("turned") for p in q.problems), q.as_dict()
 
 
 def test_mirror_and_jitter_embeddings(dlib_backend: DlibBackend) -> None:

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from consent.faces import (
+    DLIB5,
     DLIB_THRESHOLD,
     BackendUnavailable,
     DlibBackend,
     FaceBackend,
     FaceError,
     InsightFaceBackend,
+    eyes_and_nose,
     face_distance,
     get_face_backend,
     load_image_rgb,
@@ -39,7 +41,10 @@ def embeddings(dlib_backend: DlibBackend) -> dict[str, np.ndarray]:
         assert len(faces) == 1, name
         f = faces[0]
         assert f.embedding.shape == (128,) and f.embedding.dtype == np.float32
-        assert f.landmarks.shape == (68, 2)
+        assert f.landmarks.shape == (5, 2) and f.scheme == DLIB5  # the public-domain 5-point model
+        left, right, nose = eyes_and_nose(f.landmarks, f.scheme)
+        x0, y0, x1, y1 = f.box
+        assert x0 < left[0] < right[0] < x1 and y0 < left[1] < nose[1] < y1  # eyes, then the nose below them
         x0, y0, x1, y1 = f.box
         assert x1 > x0 and y1 > y0
         out[name] = f.embedding
@@ -49,6 +54,24 @@ def embeddings(dlib_backend: DlibBackend) -> dict[str, np.ndarray]:
 def test_backend_protocol(dlib_backend: DlibBackend) -> None:
     assert isinstance(dlib_backend, FaceBackend)
     assert dlib_backend.name == "dlib" and dlib_backend.threshold == DLIB_THRESHOLD
+    # The health report names the landmark model; the 68-point one (non-commercial data) is never loaded.
+    assert "shape5" in dlib_backend.version and "5 points" in dlib_backend.available()[1]
+
+
+def test_68_point_model_never_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dlib
+
+    opened: list[str] = []
+    real = dlib.shape_predictor
+
+    def spy(path: str):
+        opened.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(dlib, "shape_predictor", spy)
+    faces = DlibBackend().analyze(load_image_rgb(FIX / "paul_rudd_1.jpg"))
+    assert len(faces) == 1 and faces[0].landmarks.shape == (5, 2)
+    assert opened == ["shape_predictor_5_face_landmarks.dat"]
 
 
 @pytest.mark.parametrize(
