@@ -12,7 +12,8 @@ no_faces/, faces/ and c2pa/. Distractors (evals/copyright_scale.py): keypoints o
 vectors (no weights). Run: .venv/bin/python -m evals.copyright [--data DIR] [--unrelated-every N]
 Parts alone: --cutouts-only (detection + cut-out tables); --poses (new drawings of a registered character:
 k of the Go gopher drawings registered as one work, the other poses queried); --unrelated-only [--distractors
-N] (the false-positive table and query time, shardable with --unrelated-every N --unrelated-offset I).
+N] (the false-positive table and query time, shardable with --unrelated-every N --unrelated-offset I; an
+offset also skips the frames before it, so --unrelated-offset 2000 resumes a run cut short after 2,000 frames).
 """
 
 from __future__ import annotations
@@ -576,7 +577,7 @@ def false_positives(
     same = same_content(data) if distractors else {}
     for source, rel, frame in unrelated_frames(data, rng):
         seen += 1
-        if (seen - 1 - offset) % every:
+        if seen - 1 < offset or (seen - 1 - offset) % every:  # an offset past `every` resumes a cut-short run
             continue
         desc = pdq_sig.describe_query(frame)
         if desc["quality"] >= PDQ_MIN_QUALITY:
@@ -855,7 +856,13 @@ def main() -> None:
     ap.add_argument("--unrelated-limit", type=int, default=None, help="stop after N unrelated frames (quick)")
     ap.add_argument("--unrelated-every", type=int, default=1, help="check every Nth unrelated frame (quick)")
     ap.add_argument("--distractors", type=int, default=N_DISTRACTORS, help="distractor references (0: none)")
-    ap.add_argument("--unrelated-offset", type=int, default=0, help="with --unrelated-every: which frame of N (shards)")
+    ap.add_argument(
+        "--unrelated-offset",
+        type=int,
+        default=0,
+        help="with --unrelated-every: which frame of N (shards); "
+        "frames before it are skipped (resume a run at frame I)",
+    )
     ap.add_argument("--cutouts-only", action="store_true", help="stop after the detection and cut-out tables")
     ap.add_argument("--unrelated-only", action="store_true", help="only the false-positive table (real works)")
     ap.add_argument("--poses", action="store_true", help="only the new-poses table (k drawings registered)")
