@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from provenance.errors import ProvenanceError
 
@@ -156,6 +160,16 @@ def read_audio(
 
 
 YuvFn = Callable[[np.ndarray, int], np.ndarray]  # (yuv420p array (H*3/2, W), frame index) -> same shape
+RgbFn = Callable[[np.ndarray, int], np.ndarray]  # (rgb24 array (H, W, 3), frame index) -> same shape
+Audio = tuple[np.ndarray | Future[np.ndarray], int, str]  # (samples (channels, n) float32, rate, layout name)
+
+# The published clip's encode (the watermark's output) and the gate bench's bare transcode, which must match it
+X264_PRESET = "veryfast"
+X264_CRF = 18
+
+
+def x264_options(crf: int = X264_CRF, preset: str = X264_PRESET) -> dict[str, str]:
+    return {"crf": str(crf), "preset": preset}
 
 
 def transcode(
@@ -163,32 +177,30 @@ def transcode(
     dst: Path,
     *,
     yuv_fn: YuvFn | None = None,
-    rgb_fn: Callable[[np.ndarray, int], np.ndarray] | None = None,
-    audio: tuple[np.ndarray | Future[np.ndarray], int, str] | None | bool = True,
-    crf: int = 18,
+    rgb_fn: RgbFn | None = None,
+    audio: Audio | None | bool = True,
+    crf: int = X264_CRF,
     fps: float | None = None,
     size: tuple[int, int] | None = None,
     crop: tuple[int, int, int, int] | None = None,
     drop: Callable[[float], bool] | None = None,
     audio_bitrate: int | None = None,
     audio_rate: int | None = None,
-    preset: str = "veryfast",
+    preset: str = X264_PRESET,
 ) -> dict:
     """Re-encode src -> dst (H.264 yuv420p + AAC). `audio`: True = keep source audio, False/None = none,
     or (samples, rate, layout) to write instead; samples may be a Future (the watermark marks the sound while
-    the picture is encoded: it is written as soon as it is ready, all of it by the end). Written to a temp
-    file, then atomically renamed."""
+    the picture is encoded: a thread encodes it once it is marked, and its packets are written as they come).
+    Written to a temp file, then atomically renamed."""
     src, dst = Path(src), Path(dst)
-    if audio is True:
-        audio = read_audio(src)
-    elif audio is False:
-        audio = None
+    sound = read_audio(src) if audio is True else (audio or None)
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".wm-", suffix=".mp4", dir=dst.parent)
     os.close(fd)
     n_frames = 0
     try:
-        with open_media(src) as box, av.open(tmp, "w", format="mp4") as out:
+        # the audio thread (if any) is joined (ExitStack) before the container it encodes for is closed
+        with open_media(src) as box, av.open(tmp, "w", format="mp4") as out, ExitStack() as joins:
             if not box.streams.video:
                 raise ProvenanceError(f"no video stream in {src.name}")
             vin = box.streams.video[0]
@@ -201,45 +213,10 @@ def transcode(
             vs = out.add_stream("libx264", rate=out_fps)
             vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
             vs.codec_context.time_base = 1 / out_fps
-            vs.options = {"crf": str(crf), "preset": preset}
-            a_st = a_data = None
-            a_pos = 0
-            if audio is not None:
-                a_data, a_sr, a_layout = audio
-                if drop is not None or (audio_rate and audio_rate != a_sr):
-                    a_data = _ready(a_data)
-                if drop is not None:  # a cut removes the sound with the picture (10 ms blocks)
-                    block = max(1, a_sr // 100)
-                    n_blocks = math.ceil(a_data.shape[1] / block)
-                    keep = np.repeat([not drop(i / 100) for i in range(n_blocks)], block)[: a_data.shape[1]]
-                    a_data = a_data[:, keep]
-                a_sr_out = audio_rate or a_sr
-                if audio_rate and audio_rate != a_sr:
-                    a_data = _resample(a_data, a_sr, audio_rate)
-                a_st = out.add_stream("aac", rate=a_sr_out, layout=a_layout)
-                if audio_bitrate:
-                    a_st.bit_rate = audio_bitrate
-                a_sr = a_sr_out
-
-            def push_audio(until: int | None) -> None:
-                """Audio up to sample `until` (None: all of it, waiting for it if need be)."""
-                nonlocal a_pos, a_data
-                if a_st is None:
-                    return
-                if isinstance(a_data, Future):
-                    if until is not None and not a_data.done():
-                        return  # not marked yet: the muxer interleaves whatever comes later
-                    a_data = a_data.result()
-                end = a_data.shape[1] if until is None else min(until, a_data.shape[1])
-                while a_pos < end:
-                    n = min(1024, a_data.shape[1] - a_pos)
-                    af = av.AudioFrame.from_ndarray(
-                        np.ascontiguousarray(a_data[:, a_pos : a_pos + n]), format="fltp", layout=a_layout
-                    )
-                    af.sample_rate, af.pts, af.time_base = a_sr, a_pos, Fraction(1, a_sr)
-                    for pkt in a_st.encode(af):
-                        out.mux(pkt)
-                    a_pos += n
+            vs.options = {**x264_options(crf, preset)}
+            writer = None
+            if sound is not None:
+                writer = joins.enter_context(_AudioWriter(out, sound, drop, audio_rate, audio_bitrate))
 
             next_t = 0.0
             step = 1.0 / float(out_fps)
@@ -262,34 +239,28 @@ def transcode(
                         break
                 for _ in range(reps):
                     if rgb_fn is not None or crop is not None or size is not None:
-                        rgb = frame.to_ndarray(format="rgb24")
-                        if crop is not None:
-                            x0, y0, cw, ch = crop
-                            rgb = rgb[y0 : y0 + ch, x0 : x0 + cw]
-                        if rgb.shape[:2] != (h, w):
-                            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+                        rgb = _rgb(frame, crop, (w, h))
                         if rgb_fn is not None:
                             rgb = rgb_fn(rgb, n_frames)
-                        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), "rgb24")
+                        # the frame borrows the array (no copy); the encoder copies what it keeps
+                        vf = av.VideoFrame.from_numpy_buffer(_u8(rgb), "rgb24")
                         vf = vf.reformat(format="yuv420p")
                     else:
                         yuv = frame.to_ndarray(format="yuv420p", width=w, height=h)
                         if yuv_fn is not None:
                             yuv = yuv_fn(yuv, n_frames)
-                        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv), format="yuv420p")
+                        vf = av.VideoFrame.from_numpy_buffer(_u8(yuv), "yuv420p")
                     vf.pts = n_frames
                     vf.time_base = vs.codec_context.time_base
                     for pkt in vs.encode(vf):
                         out.mux(pkt)
                     n_frames += 1
-                    if a_st is not None:
-                        push_audio(int(n_frames / float(out_fps) * a_sr))
+                    if writer is not None:
+                        writer.write(int(n_frames / float(out_fps) * writer.rate))
             for pkt in vs.encode():
                 out.mux(pkt)
-            if a_st is not None:
-                push_audio(None)
-                for pkt in a_st.encode():
-                    out.mux(pkt)
+            if writer is not None:
+                writer.finish()
         if n_frames == 0:
             raise ProvenanceError(f"no decodable video frames in {src.name}")
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; published media must be readable
@@ -302,12 +273,121 @@ def transcode(
     return {"frames": n_frames, "width": w, "height": h, "fps": float(out_fps)}
 
 
-def _ready(x: np.ndarray | Future[np.ndarray]) -> np.ndarray:
-    return x.result() if isinstance(x, Future) else x
+def _u8(arr: np.ndarray) -> npt.NDArray[np.uint8]:
+    """A picture for the encoder: uint8, rows contiguous (what from_numpy_buffer needs; no copy if so already)."""
+    if arr.dtype != np.uint8:
+        raise ProvenanceError(f"a frame function returned {arr.dtype} pixels, not uint8")
+    return np.ascontiguousarray(arr, np.uint8)
+
+
+def _rgb(frame: av.VideoFrame, crop: tuple[int, int, int, int] | None, size: tuple[int, int]) -> np.ndarray:
+    """The frame as rgb24, cropped and resized to size (w, h)."""
+    rgb: np.ndarray = frame.to_ndarray(format="rgb24")
+    if crop is not None:
+        x0, y0, cw, ch = crop
+        rgb = rgb[y0 : y0 + ch, x0 : x0 + cw]
+    if rgb.shape[:2] != (size[1], size[0]):
+        rgb = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    return rgb
+
+
+class _AudioWriter:
+    """The output's AAC stream, muxed alongside the picture. Samples already at hand are encoded on the
+    caller's thread, interleaved as the picture advances; a Future's (the watermark marks the sound while the
+    picture is encoded) are encoded by a thread once marked, off the picture's path, and muxed as they come."""
+
+    BLOCK = 1024  # samples per frame handed to the encoder (AAC's frame size)
+
+    def __init__(self, out: av.container.OutputContainer, sound: Audio, drop: Callable[[float], bool] | None,
+                 rate: int | None, bitrate: int | None) -> None:
+        data, sr, self.layout = sound
+        if isinstance(data, Future) and (drop is not None or (rate and rate != sr)):
+            data = data.result()  # a cut or a resampling needs every sample first
+        if isinstance(data, np.ndarray):
+            if drop is not None:  # a cut removes the sound with the picture (10 ms blocks)
+                block = max(1, sr // 100)
+                n_blocks = math.ceil(data.shape[1] / block)
+                keep = np.repeat([not drop(i / 100) for i in range(n_blocks)], block)[: data.shape[1]]
+                data = data[:, keep]
+            if rate and rate != sr:
+                data = _resample(data, sr, rate)
+        self.rate = rate or sr
+        self.out = out
+        self.stream = out.add_stream("aac", rate=self.rate, layout=self.layout)
+        if bitrate:
+            self.stream.bit_rate = bitrate
+        self.pos = 0
+        self.samples: np.ndarray | None = data if isinstance(data, np.ndarray) else None
+        self.packets: queue.SimpleQueue[av.Packet | BaseException | None] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.done = False  # the thread's last packet is muxed
+        if isinstance(data, Future):
+            out.start_encoding()  # opens every codec and writes the header here, not on two threads at once
+            self.thread = threading.Thread(target=self._encode_when_ready, args=(data,), name="aac", daemon=True)
+            self.thread.start()
+
+    def __enter__(self) -> _AudioWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread is not None:  # also when the picture failed: the thread must not outlive the container
+            self.thread.join()
+
+    def _frames(self, samples: np.ndarray, until: int) -> Iterator[av.AudioFrame]:
+        while self.pos < until:
+            n = min(self.BLOCK, samples.shape[1] - self.pos)
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, self.pos : self.pos + n]),
+                                            format="fltp", layout=self.layout)
+            af.sample_rate, af.pts, af.time_base = self.rate, self.pos, Fraction(1, self.rate)
+            yield af
+            self.pos += n
+
+    def _encode_when_ready(self, marked: Future[np.ndarray]) -> None:
+        try:
+            samples = marked.result()
+            for af in self._frames(samples, samples.shape[1]):
+                for pkt in self.stream.encode(af):
+                    self.packets.put(pkt)
+            for pkt in self.stream.encode(None):
+                self.packets.put(pkt)
+            self.packets.put(None)
+        except BaseException as exc:  # handed to the muxing thread, which raises it
+            self.packets.put(exc)
+
+    def _mux_ready(self, wait: bool) -> None:
+        """Mux the thread's packets that are ready (wait: all of them, until the thread is done)."""
+        while not self.done and (wait or not self.packets.empty()):
+            item = self.packets.get()
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                self.done = True
+            else:
+                self.out.mux(item)
+
+    def write(self, until: int) -> None:
+        """Audio up to sample `until`: encoded here, or the thread's packets so far."""
+        if self.thread is not None:
+            self._mux_ready(wait=False)
+            return
+        assert self.samples is not None
+        for af in self._frames(self.samples, min(until, self.samples.shape[1])):
+            for pkt in self.stream.encode(af):
+                self.out.mux(pkt)
+
+    def finish(self) -> None:
+        """The rest of the audio and the encoder's flush (waiting for the thread's, if it has one)."""
+        if self.thread is not None:
+            self._mux_ready(wait=True)
+            return
+        assert self.samples is not None
+        self.write(self.samples.shape[1])
+        for pkt in self.stream.encode(None):
+            self.out.mux(pkt)
 
 
 def _resample(x: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
     g = np.gcd(sr_from, sr_to)
-    return resample_poly(x, sr_to // g, sr_from // g, axis=1).astype(np.float32)
+    return np.asarray(resample_poly(x, sr_to // g, sr_from // g, axis=1), dtype=np.float32)

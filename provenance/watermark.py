@@ -19,7 +19,7 @@ import numpy as np
 
 from provenance import wm_code
 from provenance.errors import ProvenanceError
-from provenance.media import estimate_frames, iter_luma, read_audio, transcode
+from provenance.media import X264_CRF, estimate_frames, iter_luma, read_audio, transcode
 from provenance.visible_watermark import add_visible_mark  # noqa: F401  (re-exported)
 from provenance.watermark_audio import AudioMark, snr_db
 from provenance.watermark_video import AMP_CAP, AMP_POWER, CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
@@ -71,7 +71,7 @@ def _payload(payload: bytes | str) -> bytes:
     return bytes(payload)
 
 
-def embed_clip(src: Path, dst: Path, payload: bytes, *, key: WatermarkKey, crf: int = 18) -> dict:
+def embed_clip(src: Path, dst: Path, payload: bytes, *, key: WatermarkKey, crf: int = X264_CRF) -> dict:
     """Mark src's luma and soundtrack with payload under key; write dst (H.264 + AAC MP4) atomically."""
     payload = _payload(payload)
     if not isinstance(key, WatermarkKey):
