@@ -470,7 +470,8 @@ def fit_v3(train_rows: list[Row], seed: int = 0, epochs: int = EPOCHS, verbose: 
     stacker + calibration on the calibration side. Also used by the eval's leave-one-source-out table."""
     import torch
 
-    torch.set_num_threads(1)
+    # One thread by default (the eval's folds run side by side); REELGATE_TRAIN_THREADS for a lone training run.
+    torch.set_num_threads(int(os.environ.get("REELGATE_TRAIN_THREADS", "1")))
     t0 = time.time()
     fit_rows = [r for r in train_rows if not calibration_side(r)]
     cal_rows = [r for r in train_rows if calibration_side(r)]
