@@ -86,7 +86,10 @@ def assess(image_rgb: np.ndarray, face: Face) -> FaceQuality:
         yaw, pitch = head_pose(face.landmarks, image_rgb.shape[1], image_rgb.shape[0], face.scheme)
         if face.scheme == DLIB5 and face.box[3] > face.box[1]:
             down = (float(face.landmarks[4, 1]) - face.box[1]) / (face.box[3] - face.box[1]) - NOSE_IN_BOX
-            pitch = float(-np.degrees(np.arcsin(np.clip(down / NOSE_IN_BOX_PER_SIN, -1.0, 1.0))))
+            in_box = float(-np.degrees(np.arcsin(np.clip(down / NOSE_IN_BOX_PER_SIN, -1.0, 1.0))))
+            # Both readings are coarse (the box jitters on small faces, the nose's drop varies from person
+            # to person): the pitch is what both see, the smaller of two of one sign, else 0.
+            pitch = float(np.median([in_box, pitch, 0.0]))
     problems = []
     if iod < MIN_EYE_DISTANCE_PX:
         problems.append(f"small face ({iod:.0f} px between the eyes)")

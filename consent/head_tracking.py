@@ -6,15 +6,18 @@ jitter is on a small face. And four of the five points lie on one line, so no ho
 a turning head from a photo tilted in front of the camera. Texture points inside the face box are many
 and are tracked across frames, so instead:
 
-- pose: corners inside the first frame's face box are lifted onto a generic head (an ellipsoid placed
-  from the face box and the eye distance), tracked frame to frame with pyramidal Lucas-Kanade (kept only
-  when the backward track returns to the start), and the head's rotation in every frame is the
-  solvePnP fit of those 3D points to where they are now. When too few survive (a turn hides half the
-  face) new corners are lifted onto the head in its current pose. Angles are relative to the first frame.
+- pose: corners in the first frame's face box, from the brows to just below the nose (the mouth and jaw
+  move on their own), are lifted onto a generic head (an ellipsoid placed from the eye midpoint and the
+  eye distance), tracked frame to frame with pyramidal Lucas-Kanade (kept only when the backward track
+  returns to the start), and the head's rotation in every frame is the solvePnP fit of those 3D points
+  to where they are now, without the points far off the fitted head. When the fit fails or jumps (a
+  grimace, motion blur) or too few points are left, the face is lifted again in the current frame.
+  Angles are relative to the first frame.
 - planarity: a flat picture moves every point by one homography; a head does not (the nose, brows, cheeks
-  and chin lie at different depths). `FaceTracks.parallax(i)` is the 80th percentile of the tracked
-  points' distances from the best single homography between the frame they were found in and frame i,
-  in inter-ocular distances.
+  and chin lie at different depths, and a mouth moves on its own). Corners over the whole face box are
+  tracked from the first frame (backward check only); `FaceTracks.parallax(i)` is the 80th percentile of
+  their distances from the best single homography between the first frame and frame i, in inter-ocular
+  distances.
 
 Angles follow consent.liveness: yaw > 0 when the face points toward the image's right, pitch > 0 up.
 """
@@ -35,6 +38,7 @@ FB_MAX_IOD = 0.03  # a track whose backward track misses its start by more than 
 OUTLIER_IOD = 0.1  # a track farther than this (eye distances) from the fitted head is dropped
 MAX_STEP_DEG = 20.0  # most a head turns between two sampled frames (8 per second): more is a failed fit
 RESEED_FRACTION = 0.4  # lift the face again when fewer than this share of its points are left
+MIN_PARALLAX_POINTS = 12  # fewer points tracked for planarity: seed them again
 MIN_POINTS = 8  # fewer tracked points: no pose for the frame
 
 
@@ -95,15 +99,15 @@ def _lift(xy: np.ndarray, cam: np.ndarray, rvec: np.ndarray, tvec: np.ndarray) -
     return o + s[:, None] * d, hit
 
 
-def _seed(gray: np.ndarray, geo: FaceGeometry) -> np.ndarray:
+def _seed(gray: np.ndarray, geo: FaceGeometry, whole: bool = False) -> np.ndarray:
     x0, y0, x1, y1 = geo.box
     iod = geo.iod
     w = x1 - x0
     mask = np.zeros_like(gray)
     m = int(0.1 * w)  # the box's edges hold background and hair that do not move with the face
-    # Brows, eyes, cheeks and nose: the mouth and jaw move on their own (speech, surprise) and would read
-    # as a nod.
-    bottom = min(y1 - m // 2, int(geo.nose_y + 0.2 * iod))
+    # For pose, brows, eyes, cheeks and nose: the mouth and jaw move on their own (speech, surprise) and
+    # would read as a nod. For planarity the whole face: a photo cannot open its mouth either.
+    bottom = y1 - m // 2 if whole else min(y1 - m // 2, int(geo.nose_y + 0.2 * iod))
     mask[max(0, y0 + m): max(0, bottom), max(0, x0 + m): max(0, x1 - m)] = 255
     pts = cv2.goodFeaturesToTrack(gray, MAX_CORNERS, 0.005, max(3.0, iod / 12), mask=mask)
     return np.zeros((0, 2)) if pts is None else pts.reshape(-1, 2).astype(np.float64)
@@ -134,7 +138,7 @@ def track_face(grays: list[np.ndarray], faces: dict[int, FaceGeometry]) -> FaceT
     rvec = tvec = np.zeros(3)
     head = xy0 = prev = np.zeros((0, 2))
     alive = np.zeros(0, dtype=int)
-    seeded = origin = last = -1
+    seeded = last = -1
     for i in range(start, len(grays)):
         if len(alive) >= MIN_POINTS:
             p0 = prev.astype(np.float32).reshape(-1, 1, 2)
@@ -146,7 +150,6 @@ def track_face(grays: list[np.ndarray], faces: dict[int, FaceGeometry]) -> FaceT
             if fit is not None:
                 good, rvec, tvec = fit
                 alive, prev, last = alive[ok][good], p1[ok][good], i
-                out.points[i] = (xy0[alive], prev.copy(), origin)
                 if i in faces:
                     out.yaw[i], out.pitch[i] = _angles(rvec)
                 if len(alive) >= RESEED_FRACTION * seeded:
@@ -168,10 +171,31 @@ def track_face(grays: list[np.ndarray], faces: dict[int, FaceGeometry]) -> FaceT
         if hit.sum() < MIN_POINTS:
             continue
         xy0, head, prev = found[hit], pts3[hit], found[hit].copy()
-        alive, seeded, origin, last = np.arange(len(xy0)), len(xy0), i, i
-        out.points[i] = (xy0, xy0.copy(), origin)
+        alive, seeded, last = np.arange(len(xy0)), len(xy0), i
         out.yaw[i], out.pitch[i] = yaw, pitch
+    _planarity_tracks(grays, faces, out)
     return out
+
+
+def _planarity_tracks(grays: list[np.ndarray], faces: dict[int, FaceGeometry], out: FaceTracks) -> None:
+    """Points over the whole face, tracked frame to frame with only the backward check (a point that
+    leaves a plane is exactly what planarity looks for), into out.points; seeded again in a frame with a
+    face when fewer than MIN_PARALLAX_POINTS are left."""
+    xy0 = prev = np.zeros((0, 2))
+    origin = -1
+    for i in range(min(faces), len(grays)):
+        if len(prev):
+            p1, st, _ = cv2.calcOpticalFlowPyrLK(grays[i - 1], grays[i], prev.astype(np.float32).reshape(-1, 1, 2),
+                                                 None, **_LK)  # type: ignore[call-overload]
+            back, st2, _ = cv2.calcOpticalFlowPyrLK(grays[i], grays[i - 1], p1, None, **_LK)  # type: ignore[call-overload]
+            ok = (st.ravel() == 1) & (st2.ravel() == 1) & (
+                np.linalg.norm(back.reshape(-1, 2) - prev, axis=1) < FB_MAX_IOD * out.iod)
+            xy0, prev = xy0[ok], p1.reshape(-1, 2)[ok].astype(np.float64)
+            out.points[i] = (xy0, prev.copy(), origin)
+        if len(prev) < MIN_PARALLAX_POINTS and i in faces:
+            xy0 = _seed(grays[i], faces[i], whole=True)
+            prev, origin = xy0.copy(), i
+            out.points[i] = (xy0, prev.copy(), origin)
 
 
 def _place(cam: np.ndarray, geo: FaceGeometry, yaw: float, pitch: float) -> tuple[np.ndarray, np.ndarray]:

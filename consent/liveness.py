@@ -24,6 +24,7 @@ front cameras store by default) that is the image's right; pass mirrored=True fo
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -111,8 +112,9 @@ class LivenessConfig:
     min_face_fraction: float = 0.6  # of sampled frames that must show the face
     second_face_fraction: float = 0.15  # of face frames with another face -> "second face"
     # Median face parallax (inter-ocular units) below this -> planar. evals.liveness: the real head-turn
-    # clip 0.05, a photo tilted +-40 deg 0.013 (0.024 downscaled to QCIF with noise and H.264 crf 30).
-    min_parallax: float = 0.035
+    # clip 0.069, a photo tilted +-40 deg 0.014, the same filmed by a poor camera (QCIF, noise, H.264 crf
+    # 30) 0.027.
+    min_parallax: float = 0.04
     mirrored: bool = False
     template_size: int = 16  # embeddings kept for the enrollment template (frontal + steps + spread poses)
     template_min_deg: float = 4.0  # a template frame differs from those kept by at least this pose change
@@ -325,6 +327,7 @@ def check_liveness(
     quality: dict[int, FaceQuality] = {}
     grays: list[np.ndarray] = []  # every sampled frame, for the head tracker
     geometry: dict[int, FaceGeometry] = {}
+    marks: dict[int, tuple[float, float]] = {}  # the five landmarks' (yaw, pitch) per frame
     multi = 0
     for i, (t, rgb) in enumerate(frames):
         scale = cfg.work_short_side / min(rgb.shape[:2])
@@ -342,7 +345,9 @@ def check_liveness(
             multi += 1  # a second face of comparable size (tiny background detections are ignored)
         face = faces[0]
         quality[i] = assess(work, face)
-        geometry[i] = _geometry(face, quality[i].yaw)
+        with contextlib.suppress(ValueError):  # degenerate points: no landmark pose for this frame
+            marks[i] = head_pose(face.landmarks, work.shape[1], work.shape[0], face.scheme)
+        geometry[i] = _geometry(face, marks[i][0] if i in marks else None)
         main.append((i, face, scale))
     # Pose from points tracked on the face (five landmarks alone cannot tell a nod from jitter).
     tracks = track_face(grays, geometry)
@@ -389,7 +394,6 @@ def check_liveness(
         return {i: (y - y0, p - p0) for i, (y, p) in est.items()}
 
     tracked = {i: (tracks.yaw[i], tracks.pitch[i]) for i in tracks.yaw if i in quality}
-    marks = {i: (q.yaw, q.pitch) for i, q in quality.items() if q.yaw is not None and q.pitch is not None}
     both = sorted(set(tracked) & set(marks))
     if len(both) < 3:
         res.reason = "the face could not be followed through the video; record again in better light"

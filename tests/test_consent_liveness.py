@@ -124,14 +124,14 @@ def test_tracked_pose_and_parallax(backend: CachingBackend) -> None:
     card = _tracked([tilt_plane(img, y) for y in yaws], backend)
     assert abs(card.yaw[len(yaws) - 1]) > 30  # the card tilted by 40 degrees
     assert abs(card.pitch[len(yaws) - 1]) < 10
-    assert max(card.parallax(i) for i in range(5, len(yaws))) < 0.035
+    assert max(card.parallax(i) for i in range(5, len(yaws))) < LivenessConfig().min_parallax
     frames = [rgb for _, rgb in read_sampled(CARPHONE, LivenessConfig())[0]]
     scale = LivenessConfig().work_short_side / min(frames[0].shape[:2])
     real = _tracked([cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) for f in frames[:12]],
                     backend)
     turned = [i for i in real.yaw if real.yaw[i] < -12]  # the subject turns to his right at ~1 s
     assert len(turned) >= 3, real.yaw
-    assert float(np.median([real.parallax(i) for i in turned])) > 0.035
+    assert float(np.median([real.parallax(i) for i in turned])) > LivenessConfig().min_parallax
 
 
 def test_real_head_turns_accepted(backend: CachingBackend) -> None:
