@@ -57,6 +57,18 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
   accuracy 0.85 on the 480p generated clip, 0.48 on a 720p one) and, on busy footage, the simulated screen
   recording (bikes: one 2-s window of two, raw 0.87): both need more mark energy at low spatial frequency,
   a format change (WATERMARK_ALG v2).
+  Measured since, detector side (not shipped): 480p generated -> 240p + CRF 32 is found at scale 0.499 (sync z
+  7.0-7.2) with raw 0.85-0.88 (cell SNR 1.0-1.2; 360p + CRF 32: 0.96-0.98, SNR 1.8-2.0), and the whole 5-s
+  clip reads no better than its 2-s windows (the noise is the static content and its coding, not frame noise).
+  720p -> 240p is scale 1/3, below SCALE_MIN: the 4-px cells become 1.3 px and only lattice harmonics under
+  ~5 cycles per tile survive x264 (~80 real degrees of freedom for 256 cells), so no read can decode it: that
+  one needs the coarse layer. A per-ring channel estimate with the sync as pilot (maximum-ratio weights, with
+  shrinkage) read worse everywhere (240p 0.85 -> 0.77, clean 1.0 -> 0.94); per-half/quadrant reads with their
+  own scale and shift (the perspective of the screen recording leaves the halves 2% apart in scale) helped one
+  bikes window (0.89 -> 0.95) and no other. Reading under whitening power 0.8 instead of 1 decodes both 240p
+  windows of one generated clip and one more screen-recording window, at a small cost elsewhere (rotated
+  bikes 0.96 -> 0.94, 360p 0.96 -> 0.95, all still decoded): reading under both (2 hypotheses, x2 on the
+  bound) is the candidate, not shipped: the false-positive run (evals/watermark_fp.py) measured the single read.
 """
 
 from __future__ import annotations
