@@ -28,7 +28,10 @@ def test_prompt_in_another_language_is_reviewed(tmp_path: Path, monkeypatch: pyt
     res = CliRunner().invoke(cli, ["classify-prompt", "une femme nue sur la plage", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
-    assert out["decision"] == "review" and out["flagged"] == [], out
+    # Reviewed because the heads do not read French, whatever they make of it ("nue" scores sexual ~0.5 in
+    # the clean v4, under the block bar): the language rule, not a head, decides.
+    assert out["decision"] == "review", out
+    assert any("language not read" in r for r in out["reasons"]), out
     assert out["language"] == {"read": False, "language": "fr", "why": out["language"]["why"]}
 
 
