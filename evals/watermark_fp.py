@@ -22,8 +22,8 @@ gives the number of files and of non-overlapping windows.
 Cost: ~0.5 s of CPU per window with the transcodes (the detector's search ~0.25 s, every 10th window's decoys),
 so 10,000 windows are ~1.5 h of one core. First run (2026-12-07, niced on a 2-core machine at load average
 6-12, 44 min paused for other evals): 975 windows after 88 min (real set: bikes, carphone, Big Buck Bunny and
-3 GIFs, each with its 12 attacked copies), 0 false claims, smallest p 10^-1.63 (every full read's CRC failed;
-the threshold is 10^-6); the 10,000 were not reached in that session.
+7 AnimateDiff GIFs, each with its 12 attacked copies), 0 false claims, no payload read passing the CRC,
+smallest p 10^-1.63 (threshold 10^-6); the 10,000 were not reached in that session.
 """
 
 from __future__ import annotations
