@@ -313,7 +313,14 @@ def _texture_like(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def cutouts(index, data: Path, scenes: list[np.ndarray], frames720: list[np.ndarray]) -> list[str]:
+def _at_720p(img: np.ndarray) -> np.ndarray:
+    interp = cv2.INTER_AREA if img.shape[1] >= 1280 else cv2.INTER_CUBIC
+    return cv2.resize(img, (1280, 720), interpolation=interp)
+
+
+def cutouts(
+    index, data: Path, scenes: list[np.ndarray], frames720: list[np.ndarray], stills: dict[str, np.ndarray]
+) -> list[str]:
     """Every go_gopher drawing with transparency (>= 64 px; ../shared has 12 such, so none of the flat RGB
     sketches needs alpha-izing), registered as a figure, queried as a cut-out on other backgrounds, sizes,
     covered, mirrored, recoloured. False matches: the unrelated-frames table, with these figures indexed."""
@@ -359,6 +366,14 @@ def cutouts(index, data: Path, scenes: list[np.ndarray], frames720: list[np.ndar
             f, frames720[int(rng.integers(len(frames720)))], 64, rng
         ),
     }
+
+    # a still photo as a 720p frame: the earth photo's clouds hold most of the frame's strongest keypoints
+    def in_still(still: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda f: _paste(f, still, 64, rng)
+
+    for name, still in stills.items():
+        forms[f"small: 64 px tall in the {name} photo at 720p"] = in_still(still)
+
     rows = [
         f"{len(figs)} go_gopher drawings that carry transparency (RGBA, >= 64 px), each registered as a figure "
         "(its own work); a form counts as found when the fused score for ITS work is >= 0.5.",
@@ -811,7 +826,8 @@ def run(
         for f in sample(data / "videos_real" / "bikes_scene_cuts.mp4", 2.0)
     ]
     out += ["", "### Cut-outs: references with transparency on any background", ""]
-    out += cutouts(index, data, scenes, frames720)
+    stills = {p.stem: _at_720p(read_image_file(p)) for p in sorted((data / "no_faces").glob("*"))}
+    out += cutouts(index, data, scenes, frames720, stills)
     if cutouts_only:
         return "\n".join(out)
     label = "only the real works"

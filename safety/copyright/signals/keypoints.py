@@ -22,7 +22,11 @@ from safety.copyright.signals.base import Signal, SignalHit, SignalIndex, logist
 REF_MIN_SIDE = 384  # small references are upscaled first: SIFT finds few features on a 128 px drawing
 REF_MAX_SIDE = 1024
 QUERY_MIN_SIDE = 256  # a small query (a half-size thumbnail of a small drawing) is upscaled to this
-FIGURE_FILL = (128, 128, 128)  # what a figure's transparent pixels read as around its keypoints
+# what a figure's transparent pixels read as around its keypoints: each fill is one view (_figure_views)
+FIGURE_FILLS: tuple[tuple[int, int, int], ...] = ((128, 128, 128), (0, 0, 0), (255, 255, 255))
+FILL_NEAR_PX = 2.0  # a keypoint of another fill this close (reference pixels) to a kept one ...
+FILL_SAME = 250.0  # ... with a descriptor this close (SIFT descriptors have norm ~512) is its twin
+FIGURE_BUDGET = 2  # a figure keeps at most this many times REF_MAX_FEATURES keypoints over its fills
 FIGURE_EDGE = 0.02  # no keypoint within this fraction of the figure's short side from its alpha edge
 REF_MAX_FEATURES = 800
 QUERY_MAX_SIDE = 960
@@ -49,6 +53,9 @@ MAX_ASPECT_CHANGE = 1.5  # width/height of the mapped outline vs the reference
 # shorter side is at least this, and keeps at most this many keypoints
 ZOOM_SIDE = 384
 ZOOM_FEATURES = 800
+# a reference the first pass found with less than this still gets the zoomed look (a small copy found on 10
+# inliers, score 0.5, is confirmed by 30 when zoomed); only references found at this or above are skipped
+ZOOM_CONFIDENT = 0.9
 
 
 @dataclass
@@ -64,14 +71,15 @@ def _sift(nfeatures: int) -> cv2.SIFT:
 
 def extract(img: np.ndarray, min_side: int, max_side: int, nfeatures: int) -> KeypointSet:
     """SIFT keypoints of an RGB image, or of an RGBA figure: then alpha is the detection mask (shrunk, so
-    the outline against whatever fill is not a keypoint) and transparent pixels read as FIGURE_FILL."""
-    from safety.copyright.images import FIGURE_ALPHA, figure_on
-
-    h, w = img.shape[:2]
-    mask = None
+    the outline against whatever fill is not a keypoint) and the figure is described on each of
+    FIGURE_FILLS (see _figure_views)."""
     if img.shape[2] == 4:
-        mask = np.where(img[..., 3] >= FIGURE_ALPHA, 255, 0).astype(np.uint8)
-        img = figure_on(img, FIGURE_FILL)
+        return _figure_views(img, min_side, max_side, nfeatures)
+    return _extract_rgb(img, None, min_side, max_side, nfeatures)
+
+
+def _extract_rgb(img: np.ndarray, mask: np.ndarray | None, min_side: int, max_side: int, nfeatures: int) -> KeypointSet:
+    h, w = img.shape[:2]
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
     scale = 1.0
     if min(h, w) < min_side:
@@ -91,6 +99,41 @@ def extract(img: np.ndarray, min_side: int, max_side: int, nfeatures: int) -> Ke
         return KeypointSet(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), (w, h))
     pts = np.array([kp.pt for kp in kps], dtype=np.float32) / scale
     return KeypointSet(pts, desc.astype(np.float32), (w, h))
+
+
+def _figure_views(img: np.ndarray, min_side: int, max_side: int, nfeatures: int) -> KeypointSet:
+    """A figure's keypoints on each fill of FIGURE_FILLS, merged. A keypoint near the outline has the
+    background inside its descriptor window, and a small copy (64 px tall in a 720p frame) is nearly all
+    such keypoints: described on grey alone, the king gopher pasted 64 px tall on plain black got 4 votes
+    and was missed, on black + white + grey 14 and found. The first fill's keypoints are all kept; a later
+    fill adds only those that differ (no keypoint of the kept ones within FILL_NEAR_PX with a descriptor
+    within FILL_SAME), so the ratio test is not spoilt by twins of one keypoint. At most FIGURE_BUDGET x
+    nfeatures keypoints in all."""
+    from scipy.spatial import cKDTree
+
+    from safety.copyright.images import FIGURE_ALPHA, figure_on
+
+    mask = np.where(img[..., 3] >= FIGURE_ALPHA, 255, 0).astype(np.uint8)
+    views = [_extract_rgb(figure_on(img, fill), mask, min_side, max_side, nfeatures) for fill in FIGURE_FILLS]
+    pts, desc = [views[0].points], [views[0].descriptors]
+    for v in views[1:]:
+        kept_p, kept_d = np.concatenate(pts), np.concatenate(desc)
+        if len(v.points) == 0:
+            continue
+        if len(kept_p):
+            near = cKDTree(kept_p).query_ball_point(v.points, FILL_NEAR_PX)
+            twin = np.array(
+                [
+                    bool(n) and float(np.min(np.linalg.norm(kept_d[n] - d, axis=1))) < FILL_SAME
+                    for n, d in zip(near, v.descriptors, strict=True)
+                ]
+            )
+        else:
+            twin = np.zeros(len(v.points), bool)
+        pts.append(v.points[~twin])
+        desc.append(v.descriptors[~twin])
+    cap = FIGURE_BUDGET * nfeatures
+    return KeypointSet(np.concatenate(pts)[:cap], np.concatenate(desc)[:cap], views[0].size)
 
 
 def _mirror_permutation() -> np.ndarray:
@@ -287,7 +330,7 @@ class KeypointIndex(SignalIndex):
         image = descriptor.get("image")
         if image is None:
             return list(hits.values())
-        found = {r for r, h in hits.items() if h.score >= 0.5}
+        found = {r for r, h in hits.items() if h.score >= ZOOM_CONFIDENT}
         for (x0, y0, x1, y1), r in zoom.propose(query.points[qrow], ref * 2 + mirrored, query.size, found):
             if r in found:
                 continue
@@ -307,7 +350,7 @@ class KeypointIndex(SignalIndex):
             zr, zref, zkp, zmir = self._votes(np.ascontiguousarray(near.descriptors, dtype=np.float32))
             keep = zref == r  # the zoomed view may only confirm the reference whose votes proposed it
             self._verify(zq, zr[keep], zref[keep], zkp[keep], zmir[keep], scale, hits, zoomed=True)
-            found |= {k for k, h in hits.items() if h.score >= 0.5}
+            found |= {k for k, h in hits.items() if h.score >= ZOOM_CONFIDENT}
         return list(hits.values())
 
     def _verify(
