@@ -401,7 +401,7 @@ class KeypointIndex(SignalIndex):
 
 class KeypointSignal(Signal):
     name = "keypoints"
-    version = f"opencv-{cv2.__version__}/sift+ransac/figures-1"
+    version = f"opencv-{cv2.__version__}/sift+ransac/figures-2"
     index_type = "SIFT descriptors in faiss (flat L2, then IVF-PQ FastScan), votes + RANSAC on top candidates"
 
     def available(self) -> tuple[bool, str]:
