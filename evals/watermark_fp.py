@@ -133,7 +133,7 @@ class Tally:
                     if wm_code.decode_soft(vm.soft_read(read, loc)) is None:
                         continue
                     s["crc_pass"] += 1
-                out = vm.detect_residual(acc)
+                out = vm.detect_residual(acc, exact_p=True)
                 s["full"] += 1
                 s["min_log10_p"] = min(s["min_log10_p"], float(out["log10_p"]))
                 s["min_p_sync"] = min(s["min_p_sync"], float(out["p_sync"]))

@@ -188,20 +188,29 @@ def detect_clip(
     ring = as_keys(keys)
     path = Path(path)
     t0 = time.perf_counter()
-    total = estimate_frames(path, start_s, max_seconds) if max_frames else None
-    stride = max(1, total // max_frames) if total and max_frames else 1  # keeps max_frames..2*max_frames
-    vms = [VideoMark(k.layout_key) for k in ring]
-    acc, n = vms[0].accumulate(y for _, y in iter_luma(path, start_s, max_seconds, stride=stride))
-    videos = [vm.detect_accumulated(acc, n) for vm in vms]
-    t_video = time.perf_counter() - t0
-    audios: list[dict | None] = [None] * len(ring)
-    # only the span looked at is decoded: a long soundtrack behind a short header costs nothing
-    a = read_audio(path, max_seconds=None if max_seconds is None else start_s + max_seconds)
-    if a is not None:
+
+    def audio_reads() -> list[dict | None]:
+        # only the span looked at is decoded: a long soundtrack behind a short header costs nothing
+        a = read_audio(path, max_seconds=None if max_seconds is None else start_s + max_seconds)
+        if a is None:
+            return [None] * len(ring)
         samples, sr, _ = a
         lo = int(start_s * sr)
         hi = samples.shape[-1] if max_seconds is None else int((start_s + max_seconds) * sr)
-        audios = [AudioMark(k.layout_key).detect(samples[..., lo:hi], sr) for k in ring]
+        return [AudioMark(k.layout_key).detect(samples[..., lo:hi], sr) for k in ring]
+
+    # the sound is read in a thread while the picture is decoded and searched (FFmpeg, OpenCV and numpy's
+    # FFTs release the GIL): its ~0.2-0.6 s of CPU leaves the verdict's critical path when a core is free
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        audio_job = pool.submit(audio_reads)
+        total = estimate_frames(path, start_s, max_seconds) if max_frames else None
+        stride = max(1, total // max_frames) if total and max_frames else 1  # keeps max_frames..2*max_frames
+        vms = [VideoMark(k.layout_key) for k in ring]
+        acc, n = vms[0].accumulate(y for _, y in iter_luma(path, start_s, max_seconds, stride=stride))
+        # p_factor: the keys' union bound below, so the decoys run only where they can change the verdict
+        videos = [vm.detect_accumulated(acc, n, p_factor=len(ring)) for vm in vms]
+        t_video = time.perf_counter() - t0
+        audios = audio_job.result()
     per_key = []
     for k, v, au in zip(ring, videos, audios, strict=True):
         v, au = _union_bound(v, len(ring)), _union_bound(au, len(ring))
@@ -233,7 +242,8 @@ def detect_image(image: np.ndarray | Path, *, keys: Keys) -> dict:
     ring = as_keys(keys)
     vms = [VideoMark(k.layout_key) for k in ring]
     acc, n = vms[0].accumulate([arr.astype(np.uint8)])
-    per_key = [(k, _union_bound(vm.detect_accumulated(acc, n), len(ring))) for k, vm in zip(ring, vms, strict=True)]
+    per_key = [(k, _union_bound(vm.detect_accumulated(acc, n, p_factor=len(ring)), len(ring)))
+               for k, vm in zip(ring, vms, strict=True)]
     out = _best_key(per_key)
     out["version"] = WATERMARK_VERSION
     return out
