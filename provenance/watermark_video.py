@@ -77,6 +77,7 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterable
@@ -168,17 +169,20 @@ class VideoMark:
         sync = _smooth_tile(self.layout.sync, cell_px)
         self.sync_tile = sync - sync.mean()
         self._sync_fft_conj = np.conj(np.fft.fft2(self.sync_tile))
-        # real sync (row 0) + decoys, each smoothed and centred exactly like the real one; half spectra
-        seed = int.from_bytes(hashlib.sha256(f"{key}|video-decoys".encode()).digest()[:8], "big")
-        decoys = np.random.default_rng(seed).choice(np.array([-1.0, 1.0]), size=(N_DECOYS, GRID * GRID))
-        refs = [self.sync_tile] + [_smooth_tile(d, cell_px) for d in decoys]
-        self._ref_half_conj = np.conj(
-            np.stack([np.fft.rfft2(r - r.mean()) for r in refs]).astype(np.complex64)
-        )
+        self._key = key
         self._pattern_key: tuple | None = None
         self._pattern = np.zeros((0, 0), np.float32)
         self._pattern_power = 1.0
         self._amp: np.ndarray | None = None  # the previous frame's amplitude map (AMP_EMA)
+
+    @functools.cached_property
+    def _ref_half_conj(self) -> np.ndarray:
+        """The real sync (row 0) and the N_DECOYS keyed decoys, each smoothed and centred exactly like the real
+        one, as conjugate half spectra. Built on the detector's first use: the embedder never needs them."""
+        seed = int.from_bytes(hashlib.sha256(f"{self._key}|video-decoys".encode()).digest()[:8], "big")
+        decoys = np.random.default_rng(seed).choice(np.array([-1.0, 1.0]), size=(N_DECOYS, GRID * GRID))
+        refs = [self.sync_tile] + [_smooth_tile(d, self.cell) for d in decoys]
+        return np.conj(np.stack([np.fft.rfft2(r - r.mean()) for r in refs]).astype(np.complex64))
 
     # ---- embedding -------------------------------------------------------------------------------
     def tile_for(self, payload: bytes) -> np.ndarray:
