@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,17 @@ def bare_transcode(src: Path, dst: Path) -> tuple[float, int, float]:
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
-        vout = out.add_stream("libx264", rate=vin.average_rate)
+        rate = vin.average_rate or vin.guessed_rate or Fraction(24)
+        vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        vout.codec_context.time_base = 1 / rate
         vout.options = x264_options()
         for frame in inp.decode(vin):
-            frame.pts = None
-            out.mux(vout.encode(frame.reformat(format="yuv420p")))
+            # numbered on the output clock as transcode numbers them: with pts=None the muxer wrote the clip
+            # at 5760 fps and 0.04 s, and x264's rate control spent half the bits of the real encode
+            out_frame = frame.reformat(format="yuv420p")
+            out_frame.pts, out_frame.time_base = n, vout.codec_context.time_base
+            out.mux(vout.encode(out_frame))
             n += 1
         out.mux(vout.encode(None))
     return time.perf_counter() - t0, n, time.process_time() - c0
