@@ -1,6 +1,7 @@
 """Audio watermark after re-upload edits (issue 21) and by clip length (AAC 64 kb/s + resampling).
 
 python -m evals.watermark_audio [--data DIR] [--quick] [--only attacks|length] [--balance] [--fp-windows N]
+                                [--published default|fast]
 
 First table (attack_table): 10-s clips of each source below (plus 3 CMU ARCTIC axb utterances and a real
 music track, c2pa/audio/sample1_unsigned.wav, 8 kHz), marked once, then edited as a re-upload would: AAC,
@@ -8,6 +9,10 @@ MP3 and Opus at 64 kb/s, speed +-5% (resampling), tempo +-5% (FFmpeg atempo, pit
 mixed in 6 dB below the clip, a 5-s excerpt from the middle, speed +3% then MP3. Each cell: exact payload
 found or not, and log10 p. False positives over every unmarked edited copy, every marked copy read with
 another installation's key and random windows of the recordings; detection CPU time per 10-s clip.
+With --published CODER, each marked clip first goes through the published clip's own encode (AAC at its own
+rate, FFmpeg's default bitrate, aac_coder CODER: "default" is FFmpeg's twoloop) before every edit, as a
+published clip does; compare `--published default` with `--published fast` before changing
+provenance.media.PUBLISHED_AAC_CODER.
 
 Second table (length_table), as before:
 
@@ -224,6 +229,17 @@ def _aac(host: Path, work: Path, m: np.ndarray, sr: int, d: float) -> tuple[np.n
     return got, got_sr
 
 
+def _published(host: Path, work: Path, m: np.ndarray, sr: int, coder: str) -> tuple[np.ndarray, int]:
+    """The marked sound as the watermark writes it into the published clip (provenance.watermark.embed_clip:
+    AAC at the clip's own rate and FFmpeg's default bitrate), with FFmpeg's aac_coder `coder`."""
+    dst = work / "published.mp4"
+    d = m.shape[-1] / sr
+    transcode(host, dst, audio=(m, sr, "mono" if m.shape[0] == 1 else "stereo"), crf=30,
+              aac_coder=None if coder == "default" else coder, drop=lambda t, d=d: t >= d)
+    got, got_sr, _ = read_audio(dst)
+    return got, got_sr
+
+
 def _to_rate(x: np.ndarray, sr: int, to: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
@@ -405,7 +421,7 @@ def _attack_sources(data_dir: Path, work: Path, quick: bool) -> tuple[list[tuple
 
 
 def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quick: bool = False,
-                 fp_windows: int | None = None) -> list[str]:
+                 fp_windows: int | None = None, published: str | None = None) -> list[str]:
     """Markdown lines: exact payload per clip and attack; false positives; detection time."""
     am = mark or AudioMark(EVAL_KEY.layout_key)
     other = AudioMark(OTHER_KEY.layout_key)
@@ -425,10 +441,12 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
 
     rows = []
     for kind, label, x, sr in srcs:
-        m = am.embed(x, sr, PAYLOAD)
+        m, m_sr = am.embed(x, sr, PAYLOAD), sr
+        if published:
+            m, m_sr = _published(host, work, m, sr, published)
         cells = []
         for name, fn in attacks:
-            y, r = fn(m, sr)  # type: ignore[operator]
+            y, r = fn(m, m_sr)  # type: ignore[operator]
             t0 = time.process_time()
             res = am.detect(y, r)
             if name == "none" and x.shape[-1] >= CLIP_SECONDS * sr:
@@ -439,7 +457,7 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
                 u, ur = fn(x, sr)  # type: ignore[operator]
                 unmarked(am.detect(u, ur))  # the unmarked original after the same edit
         unmarked(am.detect(x, sr))
-        rows.append((kind, label, snr_db(x, m), cells))
+        rows.append((kind, label, snr_db(x, m[:, : x.shape[-1]]) if m_sr == sr else float("nan"), cells))
     names = [n for n, _ in attacks]
     lines = ["| kind | clip | SNR (dB) | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
     for kind, label, snr, cells in rows:
@@ -485,14 +503,18 @@ N_FP_WINDOWS = 2000
 
 
 def run(data_dir: Path, quick: bool = False, only: str | None = None, balance: bool = False,
-        fp_windows: int | None = None) -> str:
+        fp_windows: int | None = None, published: str | None = None) -> str:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.perf_counter()
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="reelgate-wma-eval-") as tmp:
         if only in (None, "attacks"):
             lines += ["# Audio watermark after re-upload edits (issue 21)", ""]
-            lines += attack_table(data_dir, Path(tmp) / "attacks", quick=quick, fp_windows=fp_windows)
+            if published:
+                lines += [f"Each marked clip went through the published clip's AAC encode first (aac_coder "
+                          f"{published}).", ""]
+            lines += attack_table(data_dir, Path(tmp) / "attacks", quick=quick, fp_windows=fp_windows,
+                                  published=published)
         if only in (None, "length"):
             lines += ["", "# Audio watermark vs clip length (AAC 64 kb/s + resample to 22.05 kHz)", ""]
             lines += length_table(data_dir, Path(tmp), quick=quick, tradeoff=balance and not quick)
@@ -511,8 +533,12 @@ def main() -> None:
     ap.add_argument("--balance", action="store_true",
                     help="also the detection-vs-audibility table over the embedder's bound settings (slow)")
     ap.add_argument("--fp-windows", type=int, help=f"random unmarked windows (default {N_FP_WINDOWS})")
+    ap.add_argument("--published", choices=("default", "fast"),
+                    help="attack table: marked clips first go through the published clip's AAC encode with this "
+                         "aac_coder (default = FFmpeg's twoloop)")
     args = ap.parse_args()
-    print(run(args.data, quick=args.quick, only=args.only, balance=args.balance, fp_windows=args.fp_windows))
+    print(run(args.data, quick=args.quick, only=args.only, balance=args.balance, fp_windows=args.fp_windows,
+              published=args.published))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 
 from provenance import wm_code
 from provenance.errors import ProvenanceError
-from provenance.media import X264_CRF, estimate_frames, iter_luma, read_audio, transcode
+from provenance.media import PUBLISHED_AAC_CODER, X264_CRF, estimate_frames, iter_luma, read_audio, transcode
 from provenance.visible_watermark import add_visible_mark  # noqa: F401  (re-exported)
 from provenance.watermark_audio import AudioMark, snr_db
 from provenance.watermark_video import AMP_CAP, AMP_POWER, CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
@@ -99,7 +99,7 @@ def embed_clip(src: Path, dst: Path, payload: bytes, *, key: WatermarkKey, crf: 
     with ThreadPoolExecutor(max_workers=1) as pool:
         marking = pool.submit(am.embed, audio[0], audio[1], payload) if audio is not None else None
         out_audio = (marking, audio[1], audio[2]) if audio is not None and marking is not None else False
-        info = transcode(src, dst, yuv_fn=mark, audio=out_audio, crf=crf)
+        info = transcode(src, dst, yuv_fn=mark, audio=out_audio, crf=crf, aac_coder=PUBLISHED_AAC_CODER)
     if audio is not None and marking is not None:
         samples, sr, _ = audio
         marked_audio = marking.result()
