@@ -252,7 +252,11 @@ def transcode(
                         vf = av.VideoFrame.from_numpy_buffer(_u8(rgb), "rgb24")
                         vf = vf.reformat(format="yuv420p")
                     else:
-                        yuv = frame.to_ndarray(format="yuv420p", width=w, height=h)
+                        # a size only when it differs: with one, PyAV runs swscale even to copy the same size
+                        # (0.6 instead of 0.1 ms a 720p frame; the same pixels)
+                        same = (frame.width, frame.height) == (w, h)
+                        yuv = frame.to_ndarray(format="yuv420p") if same else frame.to_ndarray(
+                            format="yuv420p", width=w, height=h)
                         if yuv_fn is not None:
                             yuv = yuv_fn(yuv, n_frames)
                         vf = av.VideoFrame.from_numpy_buffer(_u8(yuv), "yuv420p")
