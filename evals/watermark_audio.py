@@ -442,6 +442,7 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
     rows = []
     for kind, label, x, sr in srcs:
         m, m_sr = am.embed(x, sr, PAYLOAD), sr
+        snr = snr_db(x, m)  # the mark's own (before any codec)
         if published:
             m, m_sr = _published(host, work, m, sr, published)
         cells = []
@@ -457,7 +458,7 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
                 u, ur = fn(x, sr)  # type: ignore[operator]
                 unmarked(am.detect(u, ur))  # the unmarked original after the same edit
         unmarked(am.detect(x, sr))
-        rows.append((kind, label, snr_db(x, m[:, : x.shape[-1]]) if m_sr == sr else float("nan"), cells))
+        rows.append((kind, label, snr, cells))
     names = [n for n, _ in attacks]
     lines = ["| kind | clip | SNR (dB) | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
     for kind, label, snr, cells in rows:
