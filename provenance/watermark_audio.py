@@ -364,9 +364,9 @@ class _Canvas:
         z = self.z.astype(np.complex128)  # a copy, in the precision the gained STFT had (float64 gains)
         z[..., self.in_band, :] *= 10 ** (gain_db / 20)
         # scipy.signal.istft(z, boundary=True), step by step (see the class docstring)
-        frames = irfft(z, axis=-2, n=self.nper)
+        frames = irfft(z, axis=-2, n=self.nper, overwrite_x=True)
         frames *= self.win.sum()
-        frames = frames * self.win[:, None]
+        frames *= self.win[:, None]
         y = _overlap_add(frames, self.hop)[..., self.nper // 2 : -(self.nper // 2)]
         y /= self.norm
         x = self.x
