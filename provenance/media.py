@@ -166,9 +166,11 @@ Audio = tuple[np.ndarray | Future[np.ndarray], int, str]  # (samples (channels, 
 # The published clip's encode (the watermark's output) and the gate bench's bare transcode, which must match it
 X264_PRESET = "veryfast"
 X264_CRF = 18
-# FFmpeg's AAC encoder's default coder is "twoloop"; "fast" is twice as quick (0.2 -> 0.1 s CPU for the bench's
-# 10 s of 48 kHz stereo at 128 kb/s). The watermark's output uses PUBLISHED_AAC_CODER (evals.watermark_audio
-# --published measures the audio mark through it); every other transcode keeps FFmpeg's default.
+# The watermark's output's AAC coder (None: FFmpeg's default, "twoloop"); every other transcode keeps FFmpeg's
+# default. "fast" is twice as quick (0.2 -> 0.1 s CPU for the bench's 10 s of 48 kHz stereo at 128 kb/s) but not
+# kept: `python -m evals.watermark_audio --quick --only attacks --fp-windows 20 --published default|fast` (load
+# ~19) found the same 82 / 88 cells, one lost (tone+noise after speed +3% + MP3: log10 p -9.82 -> -1.63) and one
+# gained (JFK's 5-s excerpt: -1.63 -> -6.45), and the audio figures must not drop.
 PUBLISHED_AAC_CODER: str | None = None
 
 
