@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evals.faces import loio, tar_at_far
+from evals.faces import fold_sizes, loio, tar_at_far
 
 
 def test_tar_at_far_counts_allowed_impostors() -> None:
@@ -28,3 +28,12 @@ def test_loio_threshold_never_sees_the_scored_identity() -> None:
     assert tar == 1 / 3
     assert n == 2 * len(imp)  # every impostor pair is scored in the folds of both its identities
     assert far > 0.1  # the leaked close impostors show up as false accepts, as they should
+
+
+def test_fold_sizes_count_the_impostors_a_fold_chooses_from() -> None:
+    """Each fold picks its threshold from the impostor comparisons that leave its identity out: with three
+    identities that is one identity pair each, so a small set cannot resolve 1e-4 in any fold."""
+    gen = [("a", "x", 0.4), ("b", "x", 0.4), ("c", "x", 0.4)]
+    imp = [("a", "b", 0.9)] * 7 + [("a", "c", 0.9)] * 5 + [("b", "c", 0.9)] * 3
+    assert fold_sizes(gen, imp) == [3, 5, 7]  # fold a: b/c only; fold b: a/c; fold c: a/b
+    assert all(int(np.floor(1e-4 * n)) == 0 for n in fold_sizes(gen, imp))
