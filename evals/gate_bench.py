@@ -1,6 +1,7 @@
-"""What the gate costs: a clip through a warm in-process worker (second job, models loaded), stage by stage,
-against a bare decode + libx264 encode of the same clip; `reelgate generate` cold; the watermark's fps; the
-worker's peak memory; and the same figures over resolution x duration so the cost per second of video shows.
+"""What the gate costs: a clip through a warm in-process worker (jobs after the first, models loaded; medians of
+REPEATS jobs), stage by stage, against a bare decode + libx264 encode of the same clip; `reelgate generate` cold;
+the watermark's fps; the worker's peak memory; and the same figures over resolution x duration so the cost per
+second of video shows.
 
     .venv/bin/python -m evals.gate_bench [--quick]
 
@@ -18,6 +19,7 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 PROMPT = "a dropped basketball bounces three times in an empty gym, loud echoing thuds"
@@ -25,6 +27,9 @@ WARMUP_PROMPT = "a red ball bouncing on a wooden floor"
 SCALING = [(r, s) for r in ("480p", "720p", "1080p") for s in (5.0, 10.0, 20.0)]
 SCALING_QUICK = [(r, s) for r in ("480p", "720p") for s in (5.0, 10.0)]
 TARGET_RATIO, TARGET_WARM, TARGET_COLD, TARGET_WM_FPS = 2.0, 10.0, 15.0, 60.0
+# the 10 s 720p job and its bare transcode are each measured this many times and the medians reported: on this
+# shared box one job's CPU ratio moved between 2.95x and 3.66x from run to run of the same code
+REPEATS = 3
 GROUP = ("frames", "likeness", "copyright", "watermark")  # concurrent since issue 19; one after another before
 
 
@@ -131,32 +136,38 @@ def run(data_dir: Path | None = None, quick: bool = False) -> str:
         c.set_policy(c.policy.model_copy(update={"stage_timeout_seconds": dict.fromkeys(STAGE_NAMES, 3600.0)}),
                      "gate_bench")
         Run(c, WARMUP_PROMPT, "720p", 10.0)  # first job: loads every model
-        r = Run(c, PROMPT, "720p", 10.0)
+        runs = [Run(c, PROMPT, "720p", 10.0) for _ in range(REPEATS)]
+        r = sorted(runs, key=lambda x: x.cpu_after_generation)[REPEATS // 2]  # the median job's stages
         if r.path is None:
             return f"the benchmark clip was not published ({r.status}): {r.decisions}"
-        bare, n_frames, bare_cpu = bare_transcode(r.path, work / "bare.mp4")
+        bares = [bare_transcode(r.path, work / "bare.mp4") for _ in range(REPEATS)]
+        bare, bare_cpu, n_frames = median(b[0] for b in bares), median(b[2] for b in bares), bares[0][1]
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         wm_secs, wm_cpu = watermark_seconds(r.path, work / "wm.mp4")
         wm_fps = n_frames / wm_secs
         cold, cold_status = cold_generate(work / "data", work / "cold.mp4")
-        ratio = r.after_generation / bare
-        cpu_ratio = r.cpu_after_generation / bare_cpu
+        ratio = median(x.after_generation for x in runs) / bare
+        cpu_ratio = median(x.cpu_after_generation for x in runs) / bare_cpu
+        spread = sorted(x.cpu_after_generation / b[2] for x, b in zip(runs, bares, strict=True))
 
-        lines += ["## 10 s 720p with audio, warm worker (second job)", "",
+        lines += [f"## 10 s 720p with audio, warm worker (jobs 2-{REPEATS + 1}: the median one's stages)", "",
                   "| stage | seconds |", "|---|---|"]
         lines += [f"| {name} | {secs:.2f} |" for name, secs in r.stages.items()]
         if all(a in r.decided for a in GROUP):
             span = max(r.decided[a] for a in GROUP) - r.decided["generate"]
             lines.append(f"| (frames, likeness, copyright and watermark: wall time) | {span:.2f} |")
         lines += ["", "| figure | value | target | met |", "|---|---|---|---|",
-                  f"| gate after generation (wall) | {r.after_generation:.2f} s | | |",
+                  f"| gate after generation (wall, median of {REPEATS}) | "
+                  f"{median(x.after_generation for x in runs):.2f} s | | |",
                   f"| bare decode + libx264 encode ({X264_PRESET}, CRF {X264_CRF}, as the watermark's), {n_frames} "
                   f"frames | {bare:.2f} s | | |",
                   f"| ratio gate / bare transcode | {ratio:.2f}x | <= {TARGET_RATIO:g}x | {_ok(ratio, TARGET_RATIO)} |",
-                  f"| the same in CPU seconds (every thread): gate {r.cpu_after_generation:.2f} s, bare "
-                  f"{bare_cpu:.2f} s | {cpu_ratio:.2f}x | <= {TARGET_RATIO:g}x | {_ok(cpu_ratio, TARGET_RATIO)} |",
-                  f"| end to end, warm (create + run) | {r.total:.2f} s | <= {TARGET_WARM:g} s | "
-                  f"{_ok(r.total, TARGET_WARM)} |",
+                  f"| the same in CPU seconds (every thread; medians): gate "
+                  f"{median(x.cpu_after_generation for x in runs):.2f} s, bare {bare_cpu:.2f} s (job by job "
+                  f"{', '.join(f'{v:.2f}x' for v in spread)}) | {cpu_ratio:.2f}x | <= {TARGET_RATIO:g}x | "
+                  f"{_ok(cpu_ratio, TARGET_RATIO)} |",
+                  f"| end to end, warm (create + run, median) | {median(x.total for x in runs):.2f} s | "
+                  f"<= {TARGET_WARM:g} s | {_ok(median(x.total for x in runs), TARGET_WARM)} |",
                   f"| `reelgate generate` cold (subprocess, {cold_status}) | {cold:.2f} s | <= {TARGET_COLD:g} s | "
                   f"{_ok(cold, TARGET_COLD)} |",
                   f"| watermark embed at 720p | {wm_fps:.1f} fps ({wm_secs:.2f} s) | >= {TARGET_WM_FPS:g} fps | "
