@@ -102,13 +102,14 @@ def _hatecheck(root: Path) -> Iterator[Row]:
             # template): whether they are threatening or violent is unknown, not negative. Hate at a group
             # is hate; harassment (abuse of a person) is not what HateCheck annotates: unknown, not positive
             # (labelled positive, v4 learned every group statement as harassment too).
-            unknown = ("harassment",) if fn.startswith("threat_") else ("violence", "hate/threatening", "harassment")
+            unknown: tuple[str, ...] = (("harassment",) if fn.startswith("threat_")
+                                        else ("violence", "hate/threatening", "harassment"))
             yield Row(text, "hatecheck", _pos(pos, unknown=unknown), split_key=sk)
         else:
             # Not hateful is not harmless: abuse of an individual or a non-protected group ("I want to end his
             # life", "lawyers' lives are worth nothing") may be harassment and may threaten violence, so those
             # categories are unknown for them, never negative; profanity may be harassment.
-            unknown: tuple[str, ...] = ()
+            unknown = ()
             if fn in ("target_indiv_nh", "target_group_nh"):
                 unknown = ("harassment", "violence")
             elif fn in ("target_obj_nh", "profanity_nh"):
@@ -290,9 +291,12 @@ def _ethos(root: Path) -> Iterator[Row]:
     for r in _jsonl_gz(root / "ethos" / "ethos.jsonl.gz"):
         h = float(r["isHate"])
         if h >= ETHOS_HATE:
-            violent = float(r.get("violence") or 0.0) >= 0.5
             labels = _pos(("hate",), unknown=("harassment", "sexual", "violence/graphic"))
-            labels["violence"] = labels["hate/threatening"] = int(violent)
+            if r.get("violence") is None:
+                # 22 hateful rows carry no violence share: whether they threaten is unknown, not "no".
+                del labels["violence"], labels["hate/threatening"]
+            else:
+                labels["violence"] = labels["hate/threatening"] = int(float(r["violence"]) >= 0.5)
             if float(r.get("directed_vs_generalized") or 0.0) >= 0.5:
                 labels["harassment"] = 1
             yield Row(r["text"], "ethos", labels)

@@ -9,9 +9,18 @@ figure: the in-distribution split (heads trained on the 'train' side of every so
 side), i.e. how much of the in-distribution figure survives a new source.
 
 Printed: per source and category AUPRC (left out vs split) and the share flagged/blocked at the shipped bars;
-binary AUPRC per source and its mean over the comment-register sources; per category pooled AUPRC; benign
-suites' and benign comments' flag/block rates; red-team openers (unlabelled) flagged; with --v4, the
-shipped v4 heads on the sources v4 never trained on, for comparison.
+binary AUPRC per source (strict: negatives known safe in every category; own: the source's own negative class)
+and its mean over the comment-register sources that have >= MIN_POS of each class; per category, the figure of
+each left-out source with >= MIN_POS positives of it (in source and against every source's negatives), with the
+positives training had without it, keyword-bucket positives shown apart; benign suites' and benign comments'
+flag/block rates; red-team openers (unlabelled) flagged; with --v4, the shipped v4 heads on the sources v4 never
+trained on, for comparison.
+
+What the figures do not mean (measured in session 10): a category's AUPRC pooled over all sources ranks its
+biggest source's positives among ~35k negatives of every register, and its biggest source is often I2P's keyword
+buckets (26 of its 801 'self-harm' prompts name self-harm); deception's positives are AILuminate's 100
+defamation requests alone, so with AILuminate left out only our authored seeds teach it; a binary AUPRC on a
+handful of negatives (Stormfront: 3 rows known safe in every category) is no figure.
 """
 
 from __future__ import annotations
@@ -48,6 +57,13 @@ V4_CROSS = {("davidson", "hate"): 0.260, ("davidson", "harassment"): 0.381, ("ha
             ("hatecheck", "hate/threatening"): 0.752, ("hatecheck", "harassment"): 0.755,
             ("hatecheck", "violence"): 0.727}
 
+# A left-out source scores a category only with at least this many positives of it; its in-source figure also
+# needs this many negatives. Positives whose mean label weight is below WEAK_WEIGHT are keyword buckets (I2P's
+# are the category of the images a prompt made, often not of its text: "sentimental boy hugging a cactus" is
+# in its self-harm bucket) and are shown apart from the category's figure.
+MIN_POS = 20
+WEAK_WEIGHT = 0.5
+
 
 def post_rules(p: np.ndarray, texts: list[str]) -> np.ndarray:
     """The classifier's two rules over the heads (safety.prompt_classifier): sexual/minors counts only as far
@@ -69,19 +85,29 @@ def _bars(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
     return review, block
 
 
-def binary(rows: list[Row], p: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unsafe (any category positive) vs safe (every category known negative), scored by the max category."""
+def binary(rows: list[Row], p: np.ndarray, idx: np.ndarray, own_negatives: bool = False
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Unsafe (any category positive) vs safe (every category known negative), scored by the max category.
+    With own_negatives, the safe side is the source's own negative class: no positive and at least one known
+    negative (Stormfront's noHate sentences say nothing of harassment or violence, so strictly almost none of
+    them is known safe: 3 of 9,272)."""
     y, s = [], []
     for i in idx:
         labels = rows[i].labels
         if any(v == 1 for v in labels.values()):
             y.append(1)
-        elif len(labels) == len(LEARNED) and all(v == 0 for v in labels.values()):
+        elif (len(labels) == len(LEARNED) or (own_negatives and labels)) and all(v == 0 for v in labels.values()):
             y.append(0)
         else:
             continue
         s.append(np.nanmax(p[i]))
     return np.array(y), np.array(s)
+
+
+def _enough(y: np.ndarray) -> bool:
+    """At least MIN_POS of each class: fewer make an AUPRC of chance or of a handful of rows (Stormfront's 3
+    strict negatives gave 1.000)."""
+    return int(y.sum()) >= MIN_POS and int(len(y) - y.sum()) >= MIN_POS
 
 
 def _ap(y: np.ndarray, s: np.ndarray) -> float:
@@ -132,43 +158,41 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
 
     # Binary per source.
     lines += ["## Binary unsafe vs safe per source (max over categories)", "",
-              "| source | pos | neg | AUPRC left out | AUPRC split | pos flagged | pos blocked | neg flagged | "
-              "neg blocked |", "|---|---|---|---|---|---|---|---|---|"]
-    comment_aps = []
+              f"strict = negatives known safe in every category; own = the source's own negative class (no "
+              f"positive, some category known negative). An AUPRC needs >= {MIN_POS} of each class.", "",
+              "| source | pos | neg strict | AUPRC strict | AUPRC strict split | neg own | AUPRC own | pos flagged | "
+              "pos blocked | neg flagged | neg blocked |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    strict_aps: dict[str, float] = {}
+    own_aps: dict[str, float] = {}
     for fam in sorted(set(fams[scored])):
         idx = np.flatnonzero((fams == fam) & scored)
         y, s = binary(rows, p_lo, idx)
-        if len(y) == 0:
+        yo, so = binary(rows, p_lo, idx, own_negatives=True)
+        if len(yo) == 0:
             continue
         yi, si = binary(rows, p_id, idx[is_test[idx]])
         flagged, blocked = _verdicts(rows, p_lo, idx, review, block, only_known=False)
         y_all = np.array([any(v == 1 for v in rows[i].labels.values()) for i in idx])
         neg_known = np.array([bool(rows[i].labels) and all(v == 0 for v in rows[i].labels.values()) for i in idx])
         nf, nb = _verdicts(rows, p_lo, idx, review, block, only_known=True)
-        ap = _ap(y, s)
+        ap = _ap(y, s) if _enough(y) else float("nan")
+        ap_own = _ap(yo, so) if _enough(yo) else float("nan")
         if fam in COMMENT_FAMILIES:
-            comment_aps.append(ap)
-        lines.append(f"| {fam} | {int(y.sum())} | {int(len(y) - y.sum())} | {_fmt(ap)} | {_fmt(_ap(yi, si))} | "
-                     f"{_share(flagged[y_all])} | {_share(blocked[y_all])} | {_share(nf[neg_known])} | "
-                     f"{_share(nb[neg_known])} |")
-    lines += ["", f"**Mean binary AUPRC over the comment-register sources ({', '.join(COMMENT_FAMILIES)}), "
-              f"left out: {np.nanmean(comment_aps):.3f}** (target 0.85)", ""]
+            if not np.isnan(ap):
+                strict_aps[fam] = ap
+            if not np.isnan(ap_own):
+                own_aps[fam] = ap_own
+        lines.append(f"| {fam} | {int(y.sum())} | {int(len(y) - y.sum())} | {_fmt(ap)} | "
+                     f"{_fmt(_ap(yi, si) if _enough(yi) else float('nan'))} | {int(len(yo) - yo.sum())} | "
+                     f"{_fmt(ap_own)} | {_share(flagged[y_all])} | {_share(blocked[y_all])} | "
+                     f"{_share(nf[neg_known])} | {_share(nb[neg_known])} |")
+    lines += ["", f"**Mean binary AUPRC over the comment-register sources, left out: strict "
+              f"{np.mean(list(strict_aps.values())):.3f} over {', '.join(strict_aps)}; own negative class "
+              f"{np.mean(list(own_aps.values())):.3f} over {', '.join(own_aps)}** (target 0.85). Before session 10 "
+              "the headline was the strict mean with Stormfront's 1.000 on 3 negatives in it.", ""]
 
-    # Per category pooled, then per source x category.
-    lines += ["## Per category, pooled over all sources (each row scored left out)", "",
-              "| category | pos | neg | AUPRC left out | AUPRC split | recall at review | recall at block | "
-              "neg flagged | neg blocked |", "|---|---|---|---|---|---|---|---|---|"]
-    for j, c in enumerate(LEARNED):
-        k = np.array([c in r.labels for r in rows]) & scored
-        y = np.array([rows[i].labels[c] for i in np.flatnonzero(k)])
-        s = p_lo[k, j]
-        ki = k & is_test
-        yi = np.array([rows[i].labels[c] for i in np.flatnonzero(ki)])
-        lines.append(f"| {c} | {int(y.sum())} | {int(len(y) - y.sum())} | {_fmt(_ap(y, s))} | "
-                     f"{_fmt(_ap(yi, p_id[ki, j]))} | {_share(s[y == 1] >= review[j])} | "
-                     f"{_share(s[y == 1] >= block[j])} | {_share(s[y == 0] >= review[j])} | "
-                     f"{_share(s[y == 0] >= block[j])} |")
-    lines += ["", "## Per source and category (left out | split; share of positives flagged / blocked; v4 = the "
+    lines += _categories(rows, fams, p_lo, review, block, scored)
+    lines += ["## Per source and category (left out | split; share of positives flagged / blocked; v4 = the "
               "v4 recipe with the source left out, where measured)", "",
               "| source | category | pos | neg | AUPRC left out | AUPRC split | v4 | pos flagged | pos blocked |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -210,6 +234,63 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
     return "\n".join(lines) + "\n"
 
 
+def _categories(rows: list[Row], fams: np.ndarray, p: np.ndarray, review: np.ndarray, block: np.ndarray,
+                scored: np.ndarray) -> list[str]:
+    """Per category, per left-out source with >= MIN_POS positives of it: AUPRC within that source (its own
+    negatives) and against every source's negatives (each scored by heads trained without it), beside how many
+    positives training had without that source. Pooled over all sources, a category's AUPRC mostly says how
+    its biggest (often weakest) source ranks among ~35k negatives of other registers; a category whose
+    positives come from one family has no left-out figure worth the name (training without it keeps only
+    our seeds)."""
+    summary = [f"## Per category (left out; a source counts with >= {MIN_POS} positives of the category; "
+               f"'weak' = mean label weight < {WEAK_WEIGHT}, keyword buckets)", "",
+               "| category | positives by family (seeds = authored, training only) | pooled AUPRC (chance) | "
+               "sources scored | mean AUPRC in source | mean AUPRC vs all negatives |", "|---|---|---|---|---|---|"]
+    detail = ["### Per category and left-out source", "",
+              "in source = the source's own positives vs its own negatives; vs all = its positives vs every "
+              "source's negatives of that category (chance = the positives' share). 'train pos' = positives of "
+              "the category the heads had without this source (families).", "",
+              "| category | left-out source | pos (label weight) | train pos | neg in source | AUPRC in source | "
+              "AUPRC vs all (chance) | recall at review | recall at block |", "|---|---|---|---|---|---|---|---|---|"]
+    for j, c in enumerate(LEARNED):
+        known = np.array([c in r.labels for r in rows])
+        y = np.array([r.labels.get(c, 0) for r in rows])
+        pos_by: dict[str, int] = {}
+        for f in fams[known & (y == 1)]:
+            pos_by[f] = pos_by.get(f, 0) + 1
+        neg_all = np.flatnonzero(known & (y == 0) & scored)
+        k = known & scored
+        pooled = _ap(y[k], p[k, j])
+        in_src, vs_all, names = [], [], []
+        for f, n in sorted(pos_by.items(), key=lambda kv: -kv[1]):
+            if f == "authored_seed" or n < MIN_POS:
+                continue
+            pos = np.flatnonzero((fams == f) & known & (y == 1) & scored)
+            neg = np.flatnonzero((fams == f) & known & (y == 0) & scored)
+            weight = float(np.mean([rows[i].weight for i in pos]))
+            weak = weight < WEAK_WEIGHT
+            a_in = _ap(y[np.r_[pos, neg]], p[np.r_[pos, neg], j]) if len(neg) >= MIN_POS else float("nan")
+            ix = np.r_[pos, neg_all]
+            a_all = _ap(y[ix], p[ix, j])
+            others = {g: m for g, m in pos_by.items() if g != f}
+            if not weak:
+                in_src.append(a_in)
+                vs_all.append(a_all)
+                names.append(f)
+            detail.append(f"| {c} | {f} | {len(pos)} ({weight:.2f}{', weak' if weak else ''}) | "
+                          f"{sum(others.values())} ({len(others)}) | {len(neg)} | {_fmt(a_in)} | "
+                          f"{_fmt(a_all)} ({len(pos) / len(ix):.3f}) | {_share(p[pos, j] >= review[j])} | "
+                          f"{_share(p[pos, j] >= block[j])} |")
+        by = ", ".join(f"{'seeds' if f == 'authored_seed' else f} {n}" for f, n in
+                       sorted(pos_by.items(), key=lambda kv: -kv[1]))
+        chance = float(y[k].mean()) if k.any() else float("nan")
+        mean_in = _fmt(float(np.nanmean(in_src))) if any(not np.isnan(v) for v in in_src) else "n/a"
+        mean_all = _fmt(float(np.mean(vs_all))) if vs_all else "n/a"
+        summary.append(f"| {c} | {by} | {_fmt(pooled)} ({chance:.3f}) | {', '.join(names) or 'none'} | "
+                       f"{mean_in} | {mean_all} |")
+    return summary + [""] + detail + [""]
+
+
 T2X_FAMILIES = ("i2p+six_cd", "nibbler", "ring_a_bell")
 
 
@@ -226,7 +307,8 @@ def _aspects(rows: list[Row], fams: np.ndarray, p_lo: np.ndarray, p_id: np.ndarr
     for i, r in enumerate(rows):
         if fams[i] not in T2X_FAMILIES or not scored[i] or "aspect" not in r.extra:
             continue
-        if not (any(v == 1 for v in r.labels.values()) or r.group == "six_cd_harm_malicious"):
+        # Every I2P row is an unsafe prompt by construction (its labels may say only what its text shows).
+        if not (any(v == 1 for v in r.labels.values()) or r.group == "six_cd_harm_malicious" or r.source == "i2p"):
             continue
         name = "i2p" if r.source == "i2p" else r.source
         aspects = r.extra["aspect"].split(",")

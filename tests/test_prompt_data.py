@@ -54,6 +54,9 @@ def test_ethos_violence_direction_and_band(rows: dict[str, Row]) -> None:
     assert directed["hate"] == 1 and directed["harassment"] == 1 and directed["violence"] == 0
     assert "borderline remark about group z" not in rows  # 0.2 < isHate < 0.5: no label
     assert rows["I had lunch with my neighbour today"].labels["hate"] == 0
+    # A hateful row without a violence share: threatening or not is unknown, not negative.
+    unrated = rows["group z ruin everything they touch"].labels
+    assert unrated["hate"] == 1 and "violence" not in unrated and "hate/threatening" not in unrated
 
 
 def test_ailuminate_hazards(rows: dict[str, Row]) -> None:
