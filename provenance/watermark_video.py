@@ -83,6 +83,15 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
   recording window). The margin itself (T = the true codeword's correlation with the soft bits) moves by at
   most 0.07 on average per attack between powers 1 and 0.9 (240p 6.01 / 6.08, screen recording 10.71 /
   10.77, CRF 35 11.29 / 11.30, crop 0.71 11.90 / 11.86): decoding luck at the edge, not a better read.
+  The coarse layer, prototyped (a scratch script, not shipped): this mark plus a second one under another keyed
+  layout with 12-px cells (tile 192: at 1/3 scale it is this 4-px layer at scale 1, read by the same detector),
+  the same payload, sharing the 40.2 dB budget; the two 4-s 720p generated clips, 2-s windows (4 per attack).
+  720p -> 240p + CRF 32 (0/4 with one layer): 2/4 with 30% of the power in the coarse layer, 3/4 with 50%. The
+  fine layer's margin falls with its share: 360p + CRF 32 4/4 -> 1/4 (30%) and 0/4 (50%), where the coarse
+  layer read at its own cell size finds 2/4 (30%) and 4/4 (50%); CRF 35, the screen recording and mirror +
+  360p + CRF 30 kept 4/4 in the fine layer at 30% (mirror + 360p 3/4 at 50%). So format 4 needs both layers
+  read and combined (one soft read of the shared coded bits, or a union bound over the two), a chosen share,
+  and the whole eval and false-positive run on it.
 """
 
 from __future__ import annotations
