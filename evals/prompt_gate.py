@@ -488,6 +488,8 @@ def main() -> None:
                     help="the headline: leave-one-source-out table of the v5 recipe (evals.prompt_loso, ~10 min)")
     ap.add_argument("--v4", action="store_true", help="with --loso: also the shipped v4 heads on the sources "
                                                       "v4 never trained on (~3 min more)")
+    ap.add_argument("--seed", type=int, default=0, help="with --loso: the heads' seed (row caps, init, batches); "
+                                                        "a lever is worth believing when it wins on two, paired")
     ap.add_argument("--sources", default=",".join(CROSS_DEFAULT),
                     help=f"left-out sources for --cross, from {', '.join(CROSS_SOURCES)}")
     args = ap.parse_args()
@@ -497,7 +499,7 @@ def main() -> None:
     if args.loso:
         from evals.prompt_loso import run as loso
 
-        print(loso(args.data, v4=args.v4), flush=True)
+        print(loso(args.data, v4=args.v4, seed=args.seed), flush=True)
         return
     if args.probe_only:
         clf = PromptClassifier.load(args.models)

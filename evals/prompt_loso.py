@@ -20,7 +20,9 @@ What the figures do not mean (measured in session 10): a category's AUPRC pooled
 biggest source's positives among ~35k negatives of every register, and its biggest source is often I2P's keyword
 buckets (26 of its 801 'self-harm' prompts name self-harm); deception's positives are AILuminate's 100
 defamation requests alone, so with AILuminate left out only our authored seeds teach it; a binary AUPRC on a
-handful of negatives (Stormfront: 3 rows known safe in every category) is no figure.
+handful of negatives (Stormfront: 3 rows known safe in every category) is no figure. The heads' seed alone moves
+the comment-register strict mean by ~0.01 (0.788 vs 0.801, seeds 0 and 1) and Nibbler's flagged share by ~0.1
+(0.31 vs 0.43): compare a lever on two seeds, paired, before believing it.
 """
 
 from __future__ import annotations
