@@ -24,6 +24,12 @@ so 10,000 windows are ~1.5 h of one core. First run (2026-12-07, niced on a 2-co
 6-12, 44 min paused for other evals): 975 windows after 88 min (real set: bikes, carphone, Big Buck Bunny and
 7 AnimateDiff GIFs, each with its 12 attacked copies), 0 false claims, no payload read passing the CRC,
 smallest p 10^-1.63 (threshold 10^-6); the 10,000 were not reached in that session.
+Second run (session 10, autogroup 19 at load average 9-26 beside other jobs, the detector of e61d3e8: lazy decoys,
+the same verdicts): 3,362 windows after 89 min, 0 false claims, smallest p 10^-2.11 (an unmarked window whose sync
+ranked first of 256, its read failing the CRC). The real set is complete this time (611 file reads: every usable
+clip of videos_real, big_buck_bunny and ai_generated_video, unmarked and after each of REAL_ATTACKS: 2,898
+windows); then 128 windows of unmarked generated clips and 336 reads of marked ones under 3 other keys; it ran on
+past that count, and 10,000 were not reached before the session's end.
 """
 
 from __future__ import annotations
