@@ -34,7 +34,7 @@ from provenance.errors import ProvenanceError
 from provenance.secret_files import create_once
 
 MIN_KEY_BYTES = 32
-MAX_KEYS = 8  # 8 keys x the smallest video bound (1/256 x 2^-16) = 4.8e-7, still under the 1e-6 threshold
+MAX_KEYS = 8  # 8 keys x 2 orientations x the smallest video bound (1/256 x 2^-16) = 9.5e-7, still under 1e-6
 KEYRING_FILE = "watermark_keys.json"
 LEGACY_ID = "legacy-v1"
 _LEGACY_TEXT = "reelgate-watermark-v1"  # 3.x's key, public in the source: accepted only when configured
