@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from consent.face_quality import REVIEW_MARGIN
-from consent.faces import DLIB_THRESHOLD, DlibBackend, Face, load_image_rgb
+from consent.faces import DLIB_THRESHOLD, DlibBackend, Face, FaceError, enrollment_face, load_image_rgb
 from evals.faces_data import CLIPS, Sample, conditions, photo_identities, read_clip
 
 FARS = (1e-3, 1e-4)
@@ -196,7 +196,14 @@ def embed_all(samples: list[Sample], settings: list[str], notes: list[str]) -> t
     for s in samples:
         misses[s.condition][1] += 1
         t0 = time.perf_counter()
-        faces = detector.analyze(s.image)
+        if s.condition in ("reference", "enroll"):  # as enrollment does: upscaled again when no face is seen
+            try:
+                faces = [enrollment_face(detector, s.image)]
+            except FaceError as exc:
+                faces = []
+                notes.append(f"{s.source}: not enrolled: {exc}")
+        else:
+            faces = detector.analyze(s.image)
         dt = time.perf_counter() - t0
         if s.image.shape[0] <= 720:
             timing["detect + embed (dlib, one face, frames <= 720 px tall)"].append(dt)

@@ -36,6 +36,7 @@ def run(data_dir: Path) -> str:
     from sqlmodel import Session
 
     from consent import registry
+    from consent.faces import enrollment_face
     from gate.components import Components
     from gate.pipeline import JobContext
     from gate.requests import JobRequest
@@ -59,8 +60,8 @@ def run(data_dir: Path) -> str:
         with Session(c.engine) as s:
             for who, (enroll_photo, _) in ENROLLED.items():
                 img = np.asarray(Image.open(faces_dir / enroll_photo).convert("RGB"))
-                faces = sorted(backend.analyze(img), key=lambda f: -f.area)
-                registry.enroll(s, who, f"{who}_cam", {"frontal": faces[0].embedding}, enroll_photo, backend.name)
+                face = enrollment_face(backend, img)  # no face even upscaled: FaceError, never a silent gap
+                registry.enroll(s, who, f"{who}_cam", {"frontal": face.embedding}, enroll_photo, backend.name)
         stage, gen = LikenessStage(c), get_backend("procedural")
 
         def judge(label: str, prompt: str, style: str | None, face: Path | None, expect: str, seed: int) -> None:

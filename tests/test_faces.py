@@ -16,6 +16,7 @@ from consent.faces import (
     FaceBackend,
     FaceError,
     InsightFaceBackend,
+    enrollment_face,
     eyes_and_nose,
     face_distance,
     get_face_backend,
@@ -165,3 +166,27 @@ def test_insightface_reports_missing_weights(tmp_path: Path) -> None:
     # Without usable weights the factory falls back to dlib, and says which backend it is.
     assert get_face_backend(tmp_path).name == "dlib"
     assert get_face_backend(None).name == "dlib"
+
+
+def test_enrollment_face_upscales_a_small_face(dlib_backend: DlibBackend) -> None:
+    # luciano_small at 110 px: a ~37 px face, under dlib's 80 px HOG window at upsample 0
+    full = dlib_backend.analyze(load_image_rgb(FIX / "luciano_small.jpg"))[0]
+    import cv2
+
+    small = cv2.resize(load_image_rgb(FIX / "luciano_small.jpg"), (110, 110), interpolation=cv2.INTER_AREA)
+    assert dlib_backend.analyze(small) == []
+    face = enrollment_face(dlib_backend, small)
+    x0, y0, x1, y1 = face.box  # in the small image's coordinates, around the face (full box scaled by 110/320)
+    fx0, fy0, fx1, fy1 = (v * 110 / 320 for v in full.box)
+    assert abs(x0 - fx0) < 8 and abs(y0 - fy0) < 8 and abs(x1 - fx1) < 8 and abs(y1 - fy1) < 8
+    assert np.all((face.landmarks >= 0) & (face.landmarks <= 110))
+    assert face_distance(face.embedding, full.embedding) < DLIB_THRESHOLD
+    # a face found at the image's own size is returned as the backend gives it
+    assert enrollment_face(dlib_backend, load_image_rgb(FIX / "paul_rudd_1.jpg")).box == dlib_backend.analyze(
+        load_image_rgb(FIX / "paul_rudd_1.jpg")
+    )[0].box
+
+
+def test_enrollment_face_fails_closed(dlib_backend: DlibBackend) -> None:
+    with pytest.raises(FaceError, match="no face found in the reference image"):
+        enrollment_face(dlib_backend, load_image_rgb(FIX / "coffee.jpg"))
