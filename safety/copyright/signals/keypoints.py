@@ -10,6 +10,10 @@ What still misses a small copy is the proposal, not the zoomed match: of 8 figur
 given them 0-3 votes, fewer than zoom.MIN_VOTES. On a busy frame (the earth photo's clouds) the strongest
 QUERY_MAX_FEATURES keypoints are mostly the background's: 11-16 of the figure's survive (22-32 on a
 calmer photo); keeping them all costs +50% SIFT time on such a frame (7,265 keypoints, 245 vs 160 ms).
+Since session 11 a reference is also described at 64 and 128 px (SMALL_VIEWS), where a small copy's
+keypoints look like its own, and the ratio test takes as competitor the next keypoint of the same reference
+ELSEWHERE (TWIN_RADIUS): without that, a view's keypoint and its full-size twin reject each other.
+Measured on figures that are not the gophers (evals/copyright_small.py), not tuned on the gopher eval.
 """
 
 from __future__ import annotations
@@ -36,12 +40,24 @@ FILL_SAME = 250.0  # ... with a descriptor this close (SIFT descriptors have nor
 FIGURE_BUDGET = 2  # a figure keeps at most this many times REF_MAX_FEATURES keypoints over its fills
 FIGURE_EDGE = 0.02  # no keypoint within this fraction of the figure's short side from its alpha edge
 REF_MAX_FEATURES = 800
+# A reference is also described shrunk to these longer sides (px), at most SMALL_VIEW_FEATURES keypoints
+# each (per fill for a figure): a copy 64 px tall in a 720p frame is ~48 px in the matching frame, and its
+# keypoints look like those of a small rendering far more than like the 384-1024 px reference's. With the
+# twin-aware ratio test (a view's keypoint is a twin of the full-size one at the same spot, not its
+# competitor), on the development figures of evals/copyright_small.py: 64 px copies found 7 -> 10 of 38,
+# 96 px 13 -> 23 of 38, at no extra query work (the index holds ~30% more descriptors for such references)
+SMALL_VIEWS = (64, 128)
+SMALL_VIEW_FEATURES = 200
 QUERY_MAX_SIDE = 960
 QUERY_MAX_FEATURES = 2000
 K = 10  # neighbours per query descriptor (room for the same reference's next keypoint)
 # Lowe's ratio, against the next-best keypoint of the SAME reference; when the top K holds none (a crowded
 # index), against the K-th neighbour, which makes it the classic global ratio test
 RATIO = 0.75
+# ... and a keypoint of the same reference within this fraction of the reference's longer side from the
+# nearest one is not its competitor but its twin (the same spot on another fill, at another scale or a
+# second orientation): testing against it rejects the best correspondences a small copy has
+TWIN_RADIUS = 0.03
 MIN_MATCHES = 8  # below this no homography is attempted
 RANSAC_PX = 5.0
 # Inlier count at which the signal scores 0.5, and its slope. Measured by evals/copyright.py (unrelated
@@ -143,6 +159,18 @@ def _figure_views(img: np.ndarray, min_side: int, max_side: int, nfeatures: int)
     return KeypointSet(np.concatenate(pts)[:cap], np.concatenate(desc)[:cap], views[0].size)
 
 
+def _shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """INTER_AREA downscale to (w, h); an RGBA figure with premultiplied alpha, so what lies under its
+    transparent pixels never bleeds into the edge."""
+    if img.shape[2] != 4:
+        return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    a = img[..., 3:].astype(np.float32) / 255.0
+    rgb = cv2.resize(img[..., :3].astype(np.float32) * a, size, interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(a[..., 0], size, interpolation=cv2.INTER_AREA)[..., None]
+    rgb = np.where(alpha > 0, rgb / np.maximum(alpha, 1e-6), 0.0)
+    return np.dstack([np.clip(rgb + 0.5, 0, 255), np.clip(alpha * 255 + 0.5, 0, 255)]).astype(np.uint8)
+
+
 def _mirror_permutation() -> np.ndarray:
     """Index permutation turning the SIFT descriptor of a keypoint into that of the same keypoint in the
     left-right mirrored image: OpenCV lays the 128 values out as 4 x 4 spatial cells x 8 orientation bins;
@@ -202,6 +230,7 @@ class KeypointIndex(SignalIndex):
         self._nprobe = nprobe
         self._points: dict[int, np.ndarray] = {}
         self._sizes: dict[int, tuple[int, int]] = {}
+        self._flat: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # see _positions
 
     def __len__(self) -> int:
         return len(self._sizes)
@@ -220,6 +249,7 @@ class KeypointIndex(SignalIndex):
         if reference_id in self._sizes:
             self.remove(reference_id)
         self._sizes[reference_id] = descriptor.size
+        self._flat = None
         n = min(len(descriptor.descriptors), 1 << ID_SHIFT)
         if n == 0:
             return
@@ -233,6 +263,7 @@ class KeypointIndex(SignalIndex):
         """Delete a reference's descriptors from the index (unregister)."""
         if self._sizes.pop(reference_id, None) is None:
             return False
+        self._flat = None
         self._points.pop(reference_id, None)
         lo = int(reference_id) << ID_SHIFT
         self._index.remove_ids(faiss.IDSelectorRange(lo, lo + (1 << ID_SHIFT)))
@@ -303,6 +334,20 @@ class KeypointIndex(SignalIndex):
         return out
 
     # -- searching ------------------------------------------------------------------------------
+    def _positions(self, refs: np.ndarray, kps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reference-pixel positions of keypoints (ref, kp), and each one's reference longer side, by one
+        vectorised lookup in all positions laid end to end (rebuilt after the index changes)."""
+        if self._flat is None:
+            ids = np.array(sorted(self._points), dtype=np.int64)
+            counts = np.array([len(self._points[int(r)]) for r in ids], dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            pts = np.concatenate([self._points[int(r)] for r in ids]) if len(ids) else np.zeros((0, 2), np.float32)
+            side = np.array([max(self._sizes[int(r)]) for r in ids], dtype=np.float32)
+            self._flat = (ids, starts, pts, side)
+        ids, starts, pts, side = self._flat
+        at = np.clip(np.searchsorted(ids, refs), 0, max(0, len(ids) - 1))
+        return pts[starts[at] + kps], side[at]
+
     def _votes(self, desc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(query row, reference id, reference keypoint, mirrored) of every descriptor pair passing the
         ratio test. Rows >= len(desc) are the mirrored descriptors."""
@@ -313,7 +358,14 @@ class KeypointIndex(SignalIndex):
         dist = np.sqrt(np.maximum(dist, 0))
         refs = np.where(ids >= 0, ids >> ID_SHIFT, -1)
         first = refs[:, :1]
-        same = refs[:, 1:] == first
+        same = (refs[:, 1:] == first) & (ids[:, 1:] >= 0)
+        if TWIN_RADIUS > 0 and same.any():
+            r, j = np.nonzero(same)
+            kp = ids & ((1 << ID_SHIFT) - 1)
+            p0, side = self._positions(refs[r, 0], kp[r, 0])
+            pj, _ = self._positions(refs[r, j + 1], kp[r, j + 1])
+            twin = np.linalg.norm(pj - p0, axis=1) <= TWIN_RADIUS * side
+            same[r[twin], j[twin]] = False
         has = same.any(axis=1)
         nxt = same.argmax(axis=1) + 1
         # the next keypoint of the SAME reference; if none in the top k, the k-th is a lower bound
@@ -408,7 +460,7 @@ class KeypointIndex(SignalIndex):
 
 class KeypointSignal(Signal):
     name = "keypoints"
-    version = f"opencv-{cv2.__version__}/sift+ransac/figures-2"
+    version = f"opencv-{cv2.__version__}/sift+ransac/figures-2/views-64-128/twins"
     index_type = "SIFT descriptors in faiss (flat L2, then IVF-PQ FastScan), votes + RANSAC on top candidates"
 
     def available(self) -> tuple[bool, str]:
@@ -417,7 +469,17 @@ class KeypointSignal(Signal):
         return True, "OpenCV SIFT + RANSAC homography, no weights needed"
 
     def describe_reference(self, img: np.ndarray) -> KeypointSet:
-        return extract(img, REF_MIN_SIDE, REF_MAX_SIDE, REF_MAX_FEATURES)
+        full = extract(img, REF_MIN_SIDE, REF_MAX_SIDE, REF_MAX_FEATURES)
+        pts, desc = [full.points], [full.descriptors]
+        for side in SMALL_VIEWS:
+            s = side / max(img.shape[:2])
+            if s > 0.8:  # the reference itself is about this small: the full view is this view
+                continue
+            small = _shrink(img, (max(8, round(img.shape[1] * s)), max(8, round(img.shape[0] * s))))
+            view = extract(small, 0, max(small.shape[:2]), SMALL_VIEW_FEATURES)  # as it is: no upscaling
+            pts.append(view.points / np.float32(s))
+            desc.append(view.descriptors)
+        return KeypointSet(np.concatenate(pts), np.concatenate(desc), full.size)
 
     def describe_query(self, img: np.ndarray) -> dict[str, Any]:
         small = fit_within(img, QUERY_MAX_SIDE)
