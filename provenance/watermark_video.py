@@ -207,6 +207,9 @@ COARSE_AGREE = 0.02
 # and their tile origins within this many fine reference pixels (measured on format-4 clips: 0-3.6; 3.x clips'
 # fine mark drew a coarse search to the predicted scale at origins 18-31 px off)
 COARSE_SHIFT_TOL = 4.0
+# plus this x the scales' relative mismatch: the 720p screen recording's layers sat 1.25% apart in scale and
+# (4, 6) px apart in origin, where reading both gave raw 0.955 and the fine layer alone 0.858
+COARSE_SHIFT_PER_MISMATCH = 400.0
 _CLIP_MASK_LUT = np.clip(np.minimum(np.arange(256) - 4, 251 - np.arange(256)) / 12.0, 0.0, 1.0).astype(np.float32)
 
 
@@ -742,21 +745,25 @@ def _whole(fine_shape: tuple[int, ...], coarse_shape: tuple[int, ...]) -> Geomet
 def layers_agree(loc_f: dict, loc_c: dict, fine_shape: tuple[int, ...], geom: Geometry) -> bool:
     """Whether the coarse layer's sync peak is where the fine one's puts the format-4 coarse tile: the same
     orientation and angle, the scale COARSE_FACTOR x the fine one / the coarse picture's ratio (within
-    COARSE_AGREE) and the tile origin on the fine tile's (within COARSE_SHIFT_TOL fine reference pixels, both
-    axes; the coarse grid's step is 3 of them). A 3.x clip's fine mark is periodic on the coarse lattice too,
-    so a coarse search on it can land on the predicted scale (measured: 360p + CRF 32), never on the origin."""
+    COARSE_AGREE) and the tile origin on the fine tile's (within COARSE_SHIFT_TOL fine reference pixels, more
+    the more the scales differ, both axes; the coarse grid's step is 3 of them). A 3.x clip's fine mark is
+    periodic on the coarse lattice too, so a coarse search on it can land on the predicted scale (measured:
+    360p + CRF 32), but at a chance origin."""
     if loc_f["mirrored"] != loc_c["mirrored"] or loc_f["rotation"] != loc_c["rotation"]:
         return False
     y0, y1, x0, x1, cw, ch = geom
     ry, rx = (y1 - y0) / max(1, ch), (x1 - x0) / max(1, cw)
     sf, sc = loc_f["scale"], loc_c["scale"]
-    if abs(sc * ry / (COARSE_FACTOR * sf) - 1) > COARSE_AGREE:
+    mismatch = abs(sc * ry / (COARSE_FACTOR * sf) - 1)
+    if mismatch > COARSE_AGREE:
         return False
+    # a perspective (screen recording) leaves the layers' scales ~1% apart and their origins several px apart
+    tol = COARSE_SHIFT_TOL + COARSE_SHIFT_PER_MISMATCH * mismatch
     ox = fine_shape[1] - x1 if loc_f["mirrored"] else x0  # the residuals are read flipped
     (cy, cx), (fy, fx) = loc_c["shift"], loc_f["shift"]
     for off, r, c, f in ((y0, ry, cy, fy), (ox, rx, cx, fx)):
         d = ((off + r * sc * c) / sf - f) % TILE
-        if min(d, TILE - d) > COARSE_SHIFT_TOL:
+        if min(d, TILE - d) > tol:
             return False
     return True
 
