@@ -79,6 +79,17 @@ def prewarm(c: Components) -> None:
         log.exception("preloading the hash bank index failed")
 
 
+def _opencv_one_thread() -> None:
+    """OpenCV's own thread pool off in a process that runs jobs. The gate already keeps the cores busy (x264's
+    and the decoder's threads, the stages running at once); OpenCV splitting each small call (the watermark's
+    ~10 per frame) over a second thread only added hand-over and waiting: the 10-s 720p embed took 2.78 instead
+    of 3.04 CPU s, the same wall time (issue 19, evals/gate_bench.py). Process-wide, as OpenCV's setting is."""
+    import cv2
+
+    if cv2.getNumThreads() != 1:
+        cv2.setNumThreads(1)
+
+
 def build_pipeline(c: Components, progress: Progress | None = None, stages: list[Stage] | None = None) -> Pipeline:
     from gate.stages import build_stages
 
@@ -117,6 +128,7 @@ def run_job(
     frame_progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """Run one job to a terminal state. Safe to call any number of times for the same id."""
+    _opencv_one_thread()
     with Session(c.engine) as s:
         existing = s.get(Job, job_id)
     if existing is None:
