@@ -440,6 +440,41 @@ SOURCES = ("nibbler", "hatecheck", "davidson", "i2p", "ring_a_bell", "six_cd", "
            "stormfront", "surge", "ethos", "ailuminate", "benign", "authored", "seeds")
 
 
+# Where each row source's files live under the shared prompts folder (prompts/SOURCES.tsv names their origin).
+# The authored sources are this project's own files (evals/data), not shared data.
+SOURCE_DIRS = {"nibbler": "adversarial_nibbler", "hatecheck": "hatecheck", "davidson": "davidson_hate_offensive",
+               "i2p": "i2p", "ring_a_bell": "ring_a_bell", "ring_a_bell_adv": "ring_a_bell", "six_cd": "six_cd",
+               "six_cd_harm": "six_cd", "six_cd_nudity": "six_cd", "harmbench": "harmbench", "advbench": "advbench",
+               "sst": "simplesafetytests", "toxigen": "toxigen", "stormfront": "stormfront", "surge": "surge_toxicity",
+               "ethos": "ethos", "ailuminate": "ailuminate", "parti": "benign/partiprompts", "vbench": "benign/vbench",
+               "coco": "benign/coco30k"}
+AUTHORED_SOURCES = ("authored", "authored_seed")
+
+
+def check_not_held_out(rows: list[Row], data_dir: Path) -> list[str]:
+    """Raise if a row to be trained on comes from a held-out source (evals.held_out: a folder with a held-out
+    file, or with no recorded origin, fails closed; so does a source name this table does not know). Returns
+    the shared folders checked."""
+    from evals.held_out import held_out_origin, read_origins
+
+    data_dir = data_dir.parent if data_dir.name == "prompts" else data_dir
+    origins = read_origins(data_dir)
+    folders: set[str] = set()
+    for src in {r.extra.get("base_source", r.source) if r.source == "styled" else r.source for r in rows}:
+        if src in AUTHORED_SOURCES:
+            continue
+        if src not in SOURCE_DIRS:
+            raise ValueError(f"training rows from {src!r}, a source with no recorded folder: origin unknown")
+        folders.add(SOURCE_DIRS[src])
+    for folder in sorted(folders):
+        files = {f: o for f, o in origins.items() if f.startswith(f"prompts/{folder}/")}
+        bad = sorted(f for f, o in files.items() if held_out_origin(o))
+        if not files or bad:
+            raise ValueError(f"training rows from prompts/{folder}: "
+                             + (f"held-out files {bad[:3]}" if bad else "no recorded origin"))
+    return sorted(folders)
+
+
 def dedupe_key(text: str) -> str:
     """The key that makes two rows one prompt: the serving normaliser's text (homoglyphs, leetspeak, spacing
     undone), then case, spacing and punctuation dropped."""

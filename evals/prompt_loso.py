@@ -39,6 +39,7 @@ from evals.train_prompt import (
     family_of,
     fit_platt_oof,
     fit_v5_cached,
+    fit_v5_on,
     loso_predictions,
     v5_features,
     v5_logits,
@@ -59,6 +60,14 @@ V4_CROSS = {("davidson", "hate"): 0.260, ("davidson", "harassment"): 0.381, ("ha
             ("hatecheck", "hate/threatening"): 0.752, ("hatecheck", "harassment"): 0.755,
             ("hatecheck", "violence"): 0.727}
 
+# The headline as measured, per recipe (heads version), printed by `python -m evals.prompt_gate` beside its
+# in-distribution figures: a v4-recipe fold is a fine-tune (~20 CPU-min), too slow to rerun in that eval.
+LOSO_RECORDED: dict[int, str] = {
+    4: "not measured yet: `python -m evals.prompt_gate --loso --v4-recipe` (one fine-tune per left-out family); "
+       "session 6, older data, `--cross-only`: Davidson hate AUPRC 0.260",
+    5: "comment-register binary AUPRC strict 0.796 (Davidson 0.630, HateCheck 0.781, Surge 0.925, ToxiGen 0.850), "
+       "own negative class 0.672 (session 10, seed 0; seed 1: strict 0.810), `python -m evals.prompt_gate --loso`",
+}
 # A left-out source scores a category only with at least this many positives of it; its in-source figure also
 # needs this many negatives. Positives whose mean label weight is below WEAK_WEIGHT are keyword buckets (I2P's
 # are the category of the images a prompt made, often not of its text: "sentimental boy hugging a cactus" is
@@ -136,7 +145,10 @@ def compute(data_dir: Path, seed: int = 0) -> dict:
             "cal_info": cal_info, "scored": scored, "is_test": is_test, "heads": heads, "t0": t0}
 
 
-def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None) -> str:
+def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None,
+        v4_recipe: tuple[str, ...] = (), v4_epochs: int | None = None) -> str:
+    """The table; with v4_recipe, the v4 recipe (the shipped heads') is also trained without each of those
+    families and compared with v5 on them (binary and per category), with the mean of the two as a third."""
     ctx = ctx or compute(data_dir, seed)
     policy = Policy()
     review, block = _bars(policy)
@@ -193,6 +205,16 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
               f"{np.mean(list(own_aps.values())):.3f} over {', '.join(own_aps)}** (target 0.85). Before session 10 "
               "the headline was the strict mean with Stormfront's 1.000 on 3 negatives in it.", ""]
 
+    if v4_recipe:
+        p4 = v4_recipe_predictions(data_dir, rows, texts, v4_recipe, seed, epochs=v4_epochs)
+        # Control: v5 on the v4 recipe's (smaller) pool, so the recipes are also compared on equal rows.
+        z_pool = np.full_like(oof, np.nan)
+        for fam in v4_recipe:
+            test = np.flatnonzero(fams == fam)
+            z_pool[test] = v5_logits(fit_v5_on(v4_recipe_pool(rows, fams, fam), rows, states, cnt, seed), test,
+                                     states, cnt)
+        lines += recipe_comparison(rows, texts, fams, calibrated(oof, platt), p4, v4_recipe, review, block,
+                                   p5_pool=calibrated(z_pool, platt), v4_epochs=v4_epochs)
     lines += _categories(rows, fams, p_lo, review, block, scored)
     lines += ["## Per source and category (left out | split; share of positives flagged / blocked; v4 = the "
               "v4 recipe with the source left out, where measured)", "",
@@ -234,6 +256,82 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
     lines += _openers(data_dir, heads, platt, review, block)
     lines.append(f"({time.time() - t0:.0f}s)")
     return "\n".join(lines) + "\n"
+
+
+def recipe_comparison(rows: list[Row], texts: list[str], fams: np.ndarray, p5: np.ndarray, p4: np.ndarray,
+                      families: tuple[str, ...], review: np.ndarray, block: np.ndarray,
+                      p5_pool: np.ndarray | None = None, v4_epochs: int | None = None) -> list[str]:
+    """v5 beside the v4 recipe and their mean, each family scored by heads trained without it. p5 and p4 are
+    calibrated probabilities before the classifier's two rules (applied here to each, and to the mean);
+    p5_pool, if given: v5 trained on the v4 recipe's smaller pool (v4_recipe_pool), the recipes on equal rows."""
+    out_rows = np.flatnonzero(np.isin(fams, families))
+    t = [texts[i] for i in out_rows]
+    raw = {"v5": p5, "v4 recipe": p4, "mean": (p5 + p4) / 2}
+    if p5_pool is not None:
+        raw["v5 on v4's pool"] = p5_pool
+    names = tuple(raw)
+    ps = {n: np.full_like(p5, np.nan) for n in names}
+    for n in names:
+        ps[n][out_rows] = post_rules(raw[n][out_rows], t)
+    short = f" Shortened: the v4 recipe fine-tuned for {v4_epochs} epochs, not its 4." if v4_epochs else ""
+    lines = ["## The shipped recipe (v4) beside v5, left out", "",
+             "The v4 recipe (fine-tuned MiniLM top layers + n-gram stack, its own stacker calibration; trained on "
+             "the shipped pool: the train side of every other source, plus the authored seeds) and v5 (this "
+             "table's heads: both sides of every other source, <= V5_MAX_PER_FAMILY rows each) on the same "
+             "left-out rows, same definitions; 'mean' = the mean of the two calibrated probabilities"
+             + ("; \"v5 on v4's pool\" = v5 trained on the v4 recipe's rows (capped as v5), calibrated as v5"
+                if p5_pool is not None else "") + "." + short, "",
+             "| source | pos | neg strict | strict " + " | strict ".join(names) + " | neg own | own "
+             + " | own ".join(names) + " | pos flagged " + " | pos flagged ".join(names[:2])
+             + " | neg flagged " + " | neg flagged ".join(names[:2]) + " |", "|---" * (9 + 2 * len(names)) + "|"]
+    strict: dict[str, list[float]] = {n: [] for n in names}
+    own: dict[str, list[float]] = {n: [] for n in names}
+    for fam in families:
+        idx = np.flatnonzero(fams == fam)
+        cells = {}
+        for n in names:
+            y, s_ = binary(rows, ps[n], idx)
+            yo, so = binary(rows, ps[n], idx, own_negatives=True)
+            cells[n] = (_ap(y, s_) if _enough(y) else float("nan"), _ap(yo, so) if _enough(yo) else float("nan"))
+            if not np.isnan(cells[n][0]):
+                strict[n].append(cells[n][0])
+            if not np.isnan(cells[n][1]):
+                own[n].append(cells[n][1])
+        y_all = np.array([any(v == 1 for v in rows[i].labels.values()) for i in idx])
+        neg_known = np.array([bool(rows[i].labels) and all(v == 0 for v in rows[i].labels.values()) for i in idx])
+        pf = [_share(_verdicts(rows, ps[n], idx, review, block, only_known=False)[0][y_all]) for n in names[:2]]
+        nf = [_share(_verdicts(rows, ps[n], idx, review, block, only_known=True)[0][neg_known]) for n in names[:2]]
+        lines.append(f"| {fam} | {int(y.sum())} | {int(len(y) - y.sum())} | "
+                     + " | ".join(_fmt(cells[n][0]) for n in names) + f" | {int(len(yo) - yo.sum())} | "
+                     + " | ".join(_fmt(cells[n][1]) for n in names) + f" | {' | '.join(pf)} | {' | '.join(nf)} |")
+    lines += ["", "**Mean binary AUPRC over these left-out comment sources: strict "
+              + ", ".join(f"{n} {_fmt(float(np.mean(v)) if v else float('nan'))}" for n, v in strict.items())
+              + "; own negative class "
+              + ", ".join(f"{n} {_fmt(float(np.mean(v)) if v else float('nan'))}" for n, v in own.items())
+              + "**", "",
+              f"Per category, in source (a family's own positives vs its own negatives; >= {MIN_POS} of each, "
+              f"label weight >= {WEAK_WEIGHT}); recall at the review bar:", "",
+              "| category | source | pos | neg | AUPRC " + " | AUPRC ".join(names)
+              + " | recall v5 | recall v4 recipe |", "|---" * (6 + len(names)) + "|"]
+    per_cat: dict[str, dict[str, list[float]]] = {}
+    for j, c in enumerate(LEARNED):
+        for fam in families:
+            k = np.flatnonzero((fams == fam) & np.array([c in r.labels for r in rows]))
+            y = np.array([rows[i].labels[c] for i in k])
+            pos = k[y == 1]
+            if not _enough(y) or np.mean([rows[i].weight for i in pos]) < WEAK_WEIGHT:
+                continue
+            aps = {n: _ap(y, ps[n][k, j]) for n in names}
+            for n in names:
+                per_cat.setdefault(c, {}).setdefault(n, []).append(aps[n])
+            recall = " | ".join(_share(ps[n][pos, j] >= review[j]) for n in names[:2])
+            lines.append(f"| {c} | {fam} | {len(pos)} | {len(k) - len(pos)} | "
+                         + " | ".join(_fmt(aps[n]) for n in names) + f" | {recall} |")
+    lines += ["", "Per category, mean over those sources: "
+              + "; ".join(f"{c} " + " / ".join(_fmt(float(np.mean(v[n]))) for n in names)
+                          for c, v in per_cat.items())
+              + f" ({' / '.join(names)}).", ""]
+    return lines
 
 
 def _categories(rows: list[Row], fams: np.ndarray, p: np.ndarray, review: np.ndarray, block: np.ndarray,
@@ -361,6 +459,70 @@ def _openers(data_dir: Path, heads: dict, platt: np.ndarray, review: np.ndarray,
     return ["## Red-team openers (Anthropic HH first turns, unlabelled, never trained on; split heads)", "",
             f"{len(texts)} openers: flagged {np.mean((p >= review).any(1)):.3f}, "
             f"blocked {np.mean((p >= block).any(1)):.3f}.", ""]
+
+
+# The v4 recipe (the shipped heads' recipe: evals.train_prompt.fit_v3, fine-tuned MiniLM top layers + n-gram
+# stack), source left out. One fine-tune per left-out family, so only the comment-register families with >=
+# MIN_POS of each class by default (Stormfront has 3 strict negatives, Ethos is folded into training only).
+V4_RECIPE_FAMILIES = ("davidson", "hatecheck", "surge", "toxigen")
+
+
+def v4_recipe_pool(rows: list[Row], fams: np.ndarray, fam: str) -> np.ndarray:
+    """A v4-recipe fold's training rows: the shipped heads' pool (evals.train_prompt.training_rows: the train
+    side of every source's split plus the authored seeds) without the left-out family. The v5 folds train on
+    both sides of the other families (capped per family), so v4's folds see ~3/4 of the rows v5's do."""
+    keep = [i for i, r in enumerate(rows) if fams[i] != fam and (split_of(r) == "train" or r.source == "authored_seed")]
+    return np.array(keep, dtype=np.int64)
+
+
+def v4_recipe_predictions(data_dir: Path, rows: list[Row], texts: list[str], families: tuple[str, ...],
+                          seed: int = 0, verbose: bool = False, epochs: int | None = None) -> np.ndarray:
+    """Calibrated probabilities (the v4 stacker's, before the classifier's two rules) of every row of each
+    family in `families`, from the v4 recipe trained without that family (NaN elsewhere). Each fold is kept
+    under /tmp keyed by its training rows, the recipe constants and the seed (an optimisation: a fold costs
+    a fine-tune, ~15-30 min on a loaded core)."""
+    from evals.prompt_data import check_not_held_out
+    from evals.train_prompt import (
+        BATCH,
+        C_VALUE,
+        CONTRAST_WEIGHT,
+        ENC_CONTRAST_WEIGHT,
+        EPOCHS,
+        LOSO_CACHE,
+        LR_HEADS,
+        LR_LAYER,
+        TRAINED_LAYERS,
+        _recipe_key,
+        fit_v3,
+        v3_probs,
+    )
+
+    fams = np.array([family_of(r) for r in rows])
+    out = np.full((len(rows), len(LEARNED)), np.nan, dtype=np.float32)
+    epochs = epochs or EPOCHS
+    recipe = ":".join(map(str, ("v4", TRAINED_LAYERS, epochs, BATCH, LR_LAYER, LR_HEADS, C_VALUE, CONTRAST_WEIGHT,
+                                ENC_CONTRAST_WEIGHT)))
+    for fam in families:
+        test = np.flatnonzero(fams == fam)
+        if not len(test):
+            raise ValueError(f"no rows of family {fam!r}")
+        pool = v4_recipe_pool(rows, fams, fam)
+        train = [rows[i] for i in pool]
+        check_not_held_out(train, data_dir)
+        path = LOSO_CACHE.with_name(f"{LOSO_CACHE.name}-v4recipe-{_recipe_key(train, seed, recipe)}-{fam}.npy")
+        if epochs != EPOCHS:  # a shortened recipe is named as such, never read as the shipped one
+            path = path.with_name(path.name.replace("-v4recipe-", f"-v4recipe-ep{epochs}-"))
+        if path.exists():
+            out[test] = np.load(path)
+            continue
+        t0 = time.time()
+        model = fit_v3(train, seed=seed, epochs=epochs, verbose=verbose)
+        p = v3_probs(model, [texts[i] for i in test]).astype(np.float32)
+        np.save(path, p)
+        out[test] = p
+        print(f"  v4 recipe, left out {fam}: {len(test)} rows scored, {len(pool)} trained "
+              f"({time.time() - t0:.0f}s)", flush=True)
+    return out
 
 
 def _v4_scores(data_dir: Path, rows: list[Row], fams: np.ndarray) -> dict[tuple[str, str], float]:
