@@ -20,6 +20,16 @@ niced): unrelated frames 0-4,999 (2,500 video frames and their mirror images, sh
 3,500-4,249, 4,250-4,999) 0 false matches, closest call 0.034; 100,030 references (--unrelated-only
 --unrelated-limit 200): 0/200, fused median 269 ms wall, 46 ms CPU per frame; --poses (same draws as
 before the fills): k = 1/3/5 found 8.0/14.4/7.6% (was 1.1/3.8/3.5%), 0/2,000 false matches each.
+
+Session 11 (keypoint references also described at 64 and 128 px with a twin-aware ratio test, PDQ on
+images under 64 px upscaled first; developed on the non-gopher figures of evals/copyright_small.py, this
+eval only measured; --cutouts-only at load 13-20, niced, same draws as the run before the change):
+resize 0.5 26/30 -> 28/30 (32 px emoji 0/4 -> 2/4, through PDQ); cut-outs 221/240 -> 224/240: 96 px in a
+720p frame 10 -> 11/12, 64 px in a 720p video frame 10/12 (unchanged), 64 px in the chelsea_cat / coffee /
+earth / rocket photos 9/8/7/9 -> 10/8/7/10 of 12; every other row unchanged (all 12/12 or 30/30).
+vector_arts_upright is missed at 64 px on every background. Tried and not kept (copyright_small.py
+docstring): matching 720p frames at 1280 px (+76% SIFT CPU), a 640 px zoomed look, zoom.MIN_VOTES 3,
+looser proposal criteria.
 """
 
 from __future__ import annotations

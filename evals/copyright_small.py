@@ -25,6 +25,7 @@ the CPU column is noisy; keypoint signal alone, found = its score >= 0.5):
 | matching frame 1280, not 960 (QUERY_MAX_SIDE) | 11/38 | 18/38 | 720p SIFT 114 -> 201 ms CPU (+76%): not kept |
 | zoomed look at 640 px instead of 384 (ZOOM_SIDE) | +1 | +5 | ~+50% search CPU whenever a window is zoomed: not kept |
 | zoom.MIN_VOTES 3 instead of 4 | +2 | +3 | windows proposed on unrelated frames 0.27 -> 0.76 per frame: not kept |
+| zoom.REGIONS 3 or 4 instead of 2 (with the views) | 10/38 | 24/38 | no change |
 
 Proposal criteria other than the ratio test's votes (ratio 0.85 or 0.9, plain nearest neighbour, ratio
 against the nearest OTHER reference) did not put the right window in the top 2 more often (4-10 of 38 vs
