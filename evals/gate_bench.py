@@ -7,6 +7,35 @@ second of video shows.
 
 Targets (issue 19): gate after generation <= 2.0x the bare transcode (10 s 720p); 10 s 720p with audio end to
 end, warm, <= 10 s; `reelgate generate` cold <= 15 s; watermark embed >= 60 fps at 720p.
+
+Session 11 (helper speed, 2 shared cores, load 12-20 from other work; wall times there measure the load):
+- `--quick` at 74401aa, then at its parent 512a7c4 back to back (autogroup 19): gate after generation 4.66 /
+  4.65 s CPU, bare transcode 1.30 / 1.18 s, CPU ratio 3.58x / 3.95x (jobs 3.58-3.76x / 3.91-4.09x); embed 81.4 /
+  79.9 frames per CPU second; load 20.0 -> 16.0 / 15.8 -> 19.0. Earlier at load 1.4 -> 14 (9603411) 2.92x, and
+  at load 12-17 2.81x (512a7c4) / 2.74x (the change): one job's CPU moves 3.5 -> 4.9 s with the load, more than
+  any change below.
+- Where the gate's CPU goes (thread CPU of one warm job, load ~17): picture mark (VideoMark.embed_luma) 0.9-1.8 s
+  of which the amplitude map 0.4-0.9 s; NudeNet 0.50 s (21 frames x 23 ms, the model's run itself 22.5 ms);
+  audio mark 0.32 s; AAC encode 0.28 s (its own thread since session 10); bank matching, likeness, copyright,
+  sign and publish together under 0.1 s. The rest is the decode + encode the bare transcode also does.
+- Kept: OpenCV's pool at one thread in job processes (gate.job_worker, 74401aa). The embed alone on this clip,
+  medians of 5, three alternating runs (load 16-19): 3.04 -> 2.78 CPU s (2.97/3.15/3.04 vs 2.75/2.81/2.78),
+  wall unchanged; detect_clip unchanged (1.60-1.73 CPU s either way). At the gate's level the difference is
+  under the load's noise (two A/B rounds of 3 jobs: -0.20 s and +0.17 s; the --quick pair above: +0.01 s).
+- Not a cost: page faults (a 240-frame embed: 0.06 s system time, ~4,000 minor faults; mallopt thresholds
+  changed neither). NudeNet batched (21 frames at once) is slower: 0.52 vs 0.46 s CPU, the same outputs.
+- Not done, behaviour would change: NudeNet on the letterboxed 320x192 input instead of the padded 320x320 square
+  (the model takes any size; ~40 % less compute, but its scores are not bit-identical to nudenet's own); fewer
+  frames for NudeNet (0.5 s -> 1 s sampling saves ~0.25 s, and no positive set exists here to show the recall
+  holds: evals.frames measures false positives and the face classes only).
+- Proposed to the watermark's owner (provenance/watermark_video.py, not edited here): the amplitude map every
+  other frame (EMA coefficient AMP_EMA**2 on the frames it is computed; the skipped frames reuse it and take the
+  PSNR scale's block means from a uint8 INTER_AREA resize). The embed on this clip: 2.67 -> 2.54 CPU s (medians
+  of 5, three alternating runs, load ~19.5); PSNR unchanged (40.22 / 40.16 / 41.02 dB on the 720p, bikes and
+  chaplin 4-s clips); video log10 p after CRF 35 -6.92 / -6.06 / -6.92 -> -6.92 / -6.25 / -7.71, after 360p +
+  CRF 32 chaplin -7.15 -> -7.47 (bikes and the 720p clip not found either way), CRF 40 lost either way.
+- What would reach 2x: the gate decodes and re-encodes the draft the generator has just encoded; marking the
+  frames before the draft's own encode would remove that whole transcode (~1.2 s CPU) from the job.
 """
 
 from __future__ import annotations
