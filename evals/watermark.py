@@ -7,7 +7,8 @@ Clips: the first 4 s of real clips in DATA/videos_real (bikes: camera footage; c
 grainy, pillarboxed film), a synthetic 720p clip, and a 5-s 854x480 clip from the product's own
 procedural generator. Each marked clip goes through every attack (re-encoded with PyAV/x264) and the
 detector runs on every non-overlapping 2-second window. Per attack x clip: windows with the right
-payload found / windows, and the raw coded-bit accuracy before error correction. Columns after that:
+payload found / windows, and the raw coded-bit accuracy before error correction (format 4: of the read the
+detector makes, one layer or both; each file is decoded once into both layers' residuals). Columns after that:
 - payload bit acc: accuracy of the 64 decoded payload bits (Viterbi output, even when the CRC failed)
 - median log10 p: the detector's own false-positive bound, median over windows
 False positives: every 2-s window (stride 0.5 s) of all unmarked real clips and AI-generated GIFs, 12

@@ -126,13 +126,15 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
   origins 12 px apart under the perspective; neither alone decodes) and leaves its 360p + CRF 32 to the coarse
   layer alone at the decoy floor; 480p -> 240p falls to 1/2 there. The busy clip's coarse layer stays unread
   after 720p -> 240p below 0.5: a 240p picture holds ~16 coarse tiles, too few repetitions for the fold
-  (a 1024x576 smooth texture downscaled to 1/3 decodes after CRF 18, coarse z 8.4, not after CRF 23).
+  (a 1024x576 smooth texture downscaled to 1/3 decodes after CRF 18, coarse z 8.4, not after CRF 23); the coarse
+  residual with the fine one's noise weighting is best of those tried (NOISE_FLOOR 1.5 / 2 / 6 / 12 or
+  NOISE_WEIGHT_SIGMA 8 / 16 instead of 3 / 4: 240p coarse raw 0.81 -> 0.78-0.84, clean within 0.01).
   3.x clips read as before (bikes and the 480p / 720p a clips marked by 3.4, every attack above: the same
   windows and raw accuracy, read "fine"). Cost: PSNR 40.1-40.2 dB throughout; flicker (px / area mean, luma
   levels, first 2 s) 480p 0.0011 / 0.0005 at share 0 and 0.3, 720p a 0.0094 / 0.0033 -> 0.0088 / 0.0038 (0.5:
   0.0087 / 0.0041: the coarse pattern survives the 8-px blur of the area figure); detect_clip on a 10-s 720p clip
   +0.1 s CPU for the coarse residuals (48 frames: 0.39 -> 0.50 s; INTER_AREA to 200 lines) and +0.1 s for the
-  coarse search (1.66 -> 1.81 s CPU with / without it, load ~16).
+  coarse search (detect_clip 1.72 -> 1.86 s CPU without / with it, medians of 3, load ~16).
 """
 
 from __future__ import annotations
