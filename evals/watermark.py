@@ -7,8 +7,7 @@ Clips: the first 4 s of real clips in DATA/videos_real (bikes: camera footage; c
 grainy, pillarboxed film), a synthetic 720p clip, and a 5-s 854x480 clip from the product's own
 procedural generator. Each marked clip goes through every attack (re-encoded with PyAV/x264) and the
 detector runs on every non-overlapping 2-second window. Per attack x clip: windows with the right
-payload found / windows, and the raw coded-bit accuracy before error correction (format 4: of the read the
-detector makes, one layer or both; each file is decoded once into both layers' residuals). Columns after that:
+payload found / windows, and the raw coded-bit accuracy before error correction. Columns after that:
 - payload bit acc: accuracy of the 64 decoded payload bits (Viterbi output, even when the CRC failed)
 - median log10 p: the detector's own false-positive bound, median over windows
 False positives: every 2-s window (stride 0.5 s) of all unmarked real clips and AI-generated GIFs, 12
@@ -32,7 +31,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import av
 import cv2
@@ -45,7 +43,7 @@ from provenance.media import iter_luma, read_audio, transcode
 from provenance.synthetic import make_test_clip
 from provenance.watermark import WATERMARK_VERSION, detect_clip, embed_clip
 from provenance.watermark_audio import AudioMark
-from provenance.watermark_video import Geometry, Residuals, VideoMark, flicker_stats
+from provenance.watermark_video import VideoMark, flicker_stats
 
 PAYLOAD = bytes.fromhex("5eed0fc0ffee2026")
 WINDOW_S = 2.0
@@ -173,37 +171,19 @@ def alternating_reference(orig: list[np.ndarray]) -> list[np.ndarray]:
     return [np.clip(y.astype(np.int16) + (1 if i % 2 else -1), 0, 255).astype(np.uint8) for i, y in enumerate(orig)]
 
 
-class Series(NamedTuple):
-    """Per-frame residuals of a whole file (both layers) and where the coarse one comes from."""
-
-    times: np.ndarray
-    res: list[tuple[np.ndarray, np.ndarray]]
-    geom: Geometry
-
-
-def _residual_series(vm: VideoMark, path: Path) -> Series:
-    """Per-frame residuals of a whole file (both layers: fine, coarse), computed once and summed per window
-    (residuals do not depend on the key, so one series serves every window and every key)."""
-    times: list[float] = []
-    res: list[tuple[np.ndarray, np.ndarray]] = []
-    geom = (0, 1, 0, 1, 1, 1)
+def _residual_series(vm: VideoMark, path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per-frame residuals of a whole file, computed once and summed per window (residuals do not
+    depend on the key, so one series serves every window and every key)."""
+    times, res = [], []
     for t, y in iter_luma(path):
-        if not res:
-            geom = vm.coarse_geometry(y)
-        if res and y.shape != res[0][0].shape:
+        if res and y.shape != res[0].shape:
             continue
         times.append(t)
-        res.append(vm.residuals(y, geom))
-    return Series(np.array(times), res, geom)
+        res.append(vm.residual(y))
+    return np.array(times), res
 
 
-def _sum(res: list[tuple[np.ndarray, np.ndarray]], geom: Geometry) -> Residuals:
-    return Residuals(np.sum([f for f, _ in res], axis=0, dtype=np.float64).astype(np.float32),
-                     np.sum([c for _, c in res], axis=0, dtype=np.float64).astype(np.float32), geom)
-
-
-def _window_sums(series: Series, stride: float) -> Iterator[tuple[float, Residuals]]:
-    times, res = series.times, series.res
+def _window_sums(times: np.ndarray, res: list[np.ndarray], stride: float) -> Iterator[tuple[float, np.ndarray]]:
     if not res:
         return
     dur = float(times[-1]) + (float(times[1] - times[0]) if len(times) > 1 else 0.04)
@@ -211,15 +191,14 @@ def _window_sums(series: Series, stride: float) -> Iterator[tuple[float, Residua
     for start in starts:
         idx = np.nonzero((times >= start - 1e-6) & (times < start + WINDOW_S - 1e-6))[0]
         if len(idx):
-            yield float(start), _sum([res[i] for i in idx], series.geom)
+            yield float(start), np.sum([res[i] for i in idx], axis=0, dtype=np.float64).astype(np.float32)
 
 
-def _window_report(vm: VideoMark, acc: Residuals, code: np.ndarray) -> dict:
+def _window_report(vm: VideoMark, acc32: np.ndarray, code: np.ndarray) -> dict:
     """Detector verdict plus raw/decoded bit accuracy for one window (the accuracy needs the truth)."""
-    # the decoys always scored: the exact p-value figures
-    verdict = vm.detect_residual(acc.fine, exact_p=True, coarse=acc.coarse, coarse_geom=acc.geom)
-    # raw accuracy of the detector's read (the layer(s) it reads, at their sync peaks, orientation and angle)
-    soft = vm.best_soft_read(acc.fine, acc.coarse, acc.geom)
+    verdict = vm.detect_residual(acc32, exact_p=True)  # the decoys always scored: the exact p-value figures
+    # raw accuracy of the detector's read at the sync peak (its orientation and angle)
+    soft = vm.best_soft_read(acc32)
     bit_acc = float(np.mean((soft > 0) == (code == 1)))
     info = wm_code.viterbi(soft)
     truth = np.unpackbits(np.frombuffer(PAYLOAD, np.uint8))
@@ -321,12 +300,11 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
     fp = {"unmarked": [0, 0, 0.0], "wrong key": [0, 0, 0.0]}  # windows, false positives, min log10 p
     p_sync: list[float] = []  # the sync p-value on every window without our mark: should be uniform-ish
 
-    def count_fp(kind: str, det: VideoMark, series: Series) -> None:
-        if not series.res or min(series.res[0][0].shape) < 32:
+    def count_fp(kind: str, det: VideoMark, times: np.ndarray, res: list[np.ndarray]) -> None:
+        if not res or min(res[0].shape) < 32:
             return
-        for _, acc in _window_sums(series, 0.5):
-            # exact_p: p_sync's calibration needs every rank
-            out = det.detect_residual(acc.fine, exact_p=True, coarse=acc.coarse, coarse_geom=acc.geom)
+        for _, acc in _window_sums(times, res, 0.5):
+            out = det.detect_residual(acc, exact_p=True)  # p_sync's calibration needs every rank
             fp[kind][0] += 1
             fp[kind][1] += int(out["found"])
             fp[kind][2] = min(fp[kind][2], out["log10_p"])
@@ -346,14 +324,13 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
             else:
                 target = work / f"att_{name}_{abs(hash(attack))}.mp4"
                 fn(path, target, info["width"], info["height"])
-            series = _residual_series(vm, target)
-            count_fp("wrong key", other, series)
-            clip_rows = [_window_report(vm, acc, code) for _, acc in _window_sums(series, WINDOW_S)]
+            times, res = _residual_series(vm, target)
+            count_fp("wrong key", other, times, res)
+            clip_rows = [_window_report(vm, acc, code) for _, acc in _window_sums(times, res, WINDOW_S)]
             per_attack[(attack, name)] = (float(np.mean([r["bit_acc"] for r in clip_rows])),
                                           float(np.mean([r["payload_acc"] for r in clip_rows])),
                                           sum(r["ok"] for r in clip_rows), len(clip_rows))
-            w_acc = _sum(series.res, series.geom)
-            whole = vm.detect_residual(w_acc.fine, exact_p=True, coarse=w_acc.coarse, coarse_geom=w_acc.geom)
+            whole = vm.detect_residual(np.sum(res, axis=0, dtype=np.float64).astype(np.float32), exact_p=True)
             whole_ok += int(whole["found"] and whole["payload"] == PAYLOAD.hex())
             per_clip.append(f"{sum(r['ok'] for r in clip_rows)}/{len(clip_rows)} "
                             f"({np.mean([r['bit_acc'] for r in clip_rows]):.2f})")
@@ -382,9 +359,8 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
         transcode(real / name, whole_src, crf=18)
         winfo = embed_clip(whole_src, whole_wm, PAYLOAD, key=EVAL_KEY)
         ATTACKS["H.264 CRF 35"](whole_wm, whole_att, winfo["width"], winfo["height"])
-        series = _residual_series(vm, whole_att)
-        times = series.times
-        rows = [_window_report(vm, acc, code) for _, acc in _window_sums(series, 1.0)]
+        times, res = _residual_series(vm, whole_att)
+        rows = [_window_report(vm, acc, code) for _, acc in _window_sums(times, res, 1.0)]
         lines.append(f"| {name.split('_')[0]} | {float(times[-1]) + 0.04:.1f} s | {sum(r['ok'] for r in rows)}/"
                      f"{len(rows)} | " + " ".join(f"{r['bit_acc']:.2f}" for r in rows) + " |")
 
@@ -412,23 +388,20 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
               "| clip | size | luma PSNR mean / min (dB) | SSIM (luma, 10 frames) | audio SNR (dB) | embed fps "
               "| detect fps |",
               "|---|---|---|---|---|---|---|"]
+    tile = vm.tile_for(PAYLOAD)
     for name, info in speed_rows:
         path = marked[name][0]
         # SSIM before the output encode, like the PSNR (and like the baselines' figures below)
-        tile = vm.tile_for(PAYLOAD, info["height"])
         ssim = np.mean([_ssim(y, vm.embed_luma(y, tile)) for _, y in iter_luma(sources[name], 0, 0.4)][:10])
         t0 = time.perf_counter()
         n = 0
         for _, y in iter_luma(path):
-            if not n:
-                geom = vm.coarse_geometry(y)
-            vm.residuals(y, geom)
+            vm.residual(y)
             n += 1
         t_res = time.perf_counter() - t0
-        y = next(y for _, y in iter_luma(path, 0, 0.1))
-        acc, coarse_acc = vm.residuals(y, vm.coarse_geometry(y))
+        acc = vm.residual(next(y for _, y in iter_luma(path, 0, 0.1)))
         t1 = time.perf_counter()
-        vm.detect_residual(acc, coarse=coarse_acc, coarse_geom=vm.coarse_geometry(y))
+        vm.detect_residual(acc)
         t_search = time.perf_counter() - t1
         lines.append(
             f"| {name} | {info['width']}x{info['height']} | {info['psnr_db']} / {info['psnr_min_db']} "
@@ -445,7 +418,6 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
               "|---|---|---|---|---|---|---|"]
     for name in sources:
         orig = [y for _, y in iter_luma(sources[name], 0, WINDOW_S)]
-        tile = vm.tile_for(PAYLOAD, orig[0].shape[0])
         fl = flicker_stats(orig, [vm.embed_luma(y, tile) for y in orig])
         ref = flicker_stats(orig, alternating_reference(orig))
         lines.append(f"| {name} | {fl['px_mean']:.3f} | {fl['px_p99']:.3f} | {fl['area_mean']:.4f} "
@@ -480,7 +452,7 @@ def _run(data_dir: Path, quick: bool, work: Path) -> str:
             except Exception:  # a source our transcoder cannot read is counted as skipped
                 continue
     for p in unmarked:
-        count_fp("unmarked", vm, _residual_series(vm, p))
+        count_fp("unmarked", vm, *_residual_series(vm, p))
     n_all = fp["unmarked"][0] + fp["wrong key"][0]
     fp_all = fp["unmarked"][1] + fp["wrong key"][1]
     lines += ["", "## False positives (2-s windows, stride 0.5 s)", "",

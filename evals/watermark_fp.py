@@ -55,7 +55,7 @@ from evals.watermark_audio import EVAL_KEY
 from provenance import wm_code
 from provenance.media import iter_luma
 from provenance.watermark import embed_clip
-from provenance.watermark_video import Residuals, VideoMark
+from provenance.watermark_video import VideoMark
 from provenance.wm_keys import WatermarkKey
 
 REAL_ATTACKS = ("H.264 CRF 23", "H.264 CRF 35", "resize 0.5x (CRF 18)", "crop 25% area (CRF 23)",
@@ -84,44 +84,35 @@ def other_keys(n: int = N_OTHER_KEYS) -> list[WatermarkKey]:
 
 
 def sliding_windows(vm: VideoMark, path: Path, stride_s: float,
-                    window_s: float = WINDOW_S) -> Iterator[Residuals]:
-    """Summed residuals (both layers) of the windows [k * stride_s, k * stride_s + window_s) of a file,
-    decoded once; only the current window's residuals are kept (a running sum). A clip shorter than one window
-    is one window."""
-    frames: deque[tuple[float, np.ndarray, np.ndarray]] = deque()
+                    window_s: float = WINDOW_S) -> Iterator[np.ndarray]:
+    """Summed residuals of the windows [k * stride_s, k * stride_s + window_s) of a file, decoded once; only
+    the current window's residuals are kept (a running sum). A clip shorter than one window is one window."""
+    frames: deque[tuple[float, np.ndarray]] = deque()
     acc: np.ndarray | None = None
-    cacc: np.ndarray | None = None
-    geom = (0, 0, 0, 0, 0, 0)
     last_t: float | None
     k, emitted, last_t, dt = 0, 0, None, 0.04
     for t, y in iter_luma(path):
         if acc is not None and y.shape != acc.shape:
             continue  # a mid-stream size change is ignored, as the detector does
-        while acc is not None and cacc is not None and t >= k * stride_s + window_s - 1e-6:
+        while acc is not None and t >= k * stride_s + window_s - 1e-6:
             if frames:
-                yield Residuals(acc.astype(np.float32), cacc.astype(np.float32), geom)
+                yield acc.astype(np.float32)
                 emitted += 1
             k += 1
             while frames and frames[0][0] < k * stride_s - 1e-6:
-                _, r_old, c_old = frames.popleft()
-                acc -= r_old
-                cacc -= c_old
+                acc -= frames.popleft()[1]
+        r = vm.residual(y).astype(np.float64)
         if acc is None:
-            geom = vm.coarse_geometry(y)
-        r32, c32 = vm.residuals(y, geom)
-        r, c = r32.astype(np.float64), c32.astype(np.float64)
-        if acc is None or cacc is None:
-            acc, cacc = np.zeros(r.shape, np.float64), np.zeros(c.shape, np.float64)
+            acc = np.zeros(r.shape, np.float64)
         if t >= k * stride_s - 1e-6:
-            frames.append((t, r, c))
+            frames.append((t, r))
             acc += r
-            cacc += c
         if last_t is not None and t > last_t:
             dt = t - last_t  # the frame interval, to tell whether the last window is complete
         last_t = t
     complete = last_t is not None and last_t + dt >= k * stride_s + window_s - 1e-3
-    if acc is not None and cacc is not None and frames and (not emitted or complete):
-        yield Residuals(acc.astype(np.float32), cacc.astype(np.float32), geom)
+    if acc is not None and frames and (not emitted or complete):
+        yield acc.astype(np.float32)
 
 
 class Tally:
@@ -138,8 +129,7 @@ class Tally:
                                         "min_p_sync": 1.0, "claims": [], "crc_pass": 0, "full": 0})
         n0 = s["windows"]
         t_read = time.perf_counter()
-        for window in sliding_windows(marks[0], path, stride_s):
-            acc, coarse, geom = window
+        for acc in sliding_windows(marks[0], path, stride_s):
             if min(acc.shape) < 32:
                 continue
             for vm in marks:
@@ -148,10 +138,11 @@ class Tally:
                     # the verdict without the decoys: decide() reports a mark only for a payload that passes
                     # the CRC, so where the read at the sync peak fails it, 'not found' is the detector's own
                     # answer whatever the sync p-value (the decoys are ~40% of an unmarked window's CPU)
-                    if wm_code.decode_soft(vm.best_soft_read(acc, coarse, geom)) is None:
+                    loc, read = vm.search(acc)
+                    if wm_code.decode_soft(vm.soft_read(read, loc)) is None:
                         continue
                     s["crc_pass"] += 1
-                out = vm.detect_residual(acc, exact_p=True, coarse=coarse, coarse_geom=geom)
+                out = vm.detect_residual(acc, exact_p=True)
                 s["full"] += 1
                 s["min_log10_p"] = min(s["min_log10_p"], float(out["log10_p"]))
                 s["min_p_sync"] = min(s["min_p_sync"], float(out["p_sync"]))

@@ -22,16 +22,7 @@ from provenance.errors import ProvenanceError
 from provenance.media import PUBLISHED_AAC_CODER, X264_CRF, estimate_frames, iter_luma, read_audio, transcode
 from provenance.visible_watermark import add_visible_mark  # noqa: F401  (re-exported)
 from provenance.watermark_audio import AudioMark, snr_db
-from provenance.watermark_video import (
-    AMP_CAP,
-    AMP_POWER,
-    CELL_PX,
-    COARSE_FACTOR,
-    COARSE_SHARE,
-    TARGET_PSNR_DB,
-    VideoMark,
-    psnr,
-)
+from provenance.watermark_video import AMP_CAP, AMP_POWER, CELL_PX, TARGET_PSNR_DB, VideoMark, psnr
 from provenance.wm_code import WATERMARK_ALG
 from provenance.wm_keys import Keyring, WatermarkKey, as_keys
 
@@ -45,13 +36,9 @@ Keys = WatermarkKey | Keyring | Iterable[WatermarkKey]
 # 3.4: the embedder computes 3.2's amplitude map at 1/4 resolution (8x less CPU per 720p frame, same mark and
 # figures) and the detector also reads the picture derotated by the tile lattice's angle (rotation search);
 # the tile, code and sync are unchanged, so every 3.x clip reads as before
-# 4.0 (issue 21): a second, coarse layer (the same payload under its own keyed layout, 12-px cells, COARSE_SHARE of
-# the power) for heavy downscaling; the detector reads both layers as one (watermark_video.detect_residual). The
-# fine layer is 3.x's mark at less power, so 3.x clips read with the same detector (their coarse layer is noise)
 WATERMARK_VERSION = (
-    "reelgate-wm/4.0 key=installation "
-    f"video=tiled-luma-{CELL_PX}px+{CELL_PX * COARSE_FACTOR}px-cells-coarse{COARSE_SHARE:g}"
-    "+border-aware+noise-weighted+matched-read+decoy-sync+mirror+rotation"
+    "reelgate-wm/3.4 key=installation "
+    f"video=tiled-luma-{CELL_PX}px-cells+border-aware+noise-weighted+matched-read+decoy-sync+mirror+rotation"
     f"+host-adaptive-amp{AMP_POWER:g}-cap{AMP_CAP:g} "
     f"psnr{TARGET_PSNR_DB:g} "
     "audio=48band-gain/3-neighbour-whitened+informed+johnston-masked code=conv-k9-r1/2+crc16"
@@ -94,15 +81,13 @@ def embed_clip(src: Path, dst: Path, payload: bytes, *, key: WatermarkKey, crf: 
     src, dst = Path(src), Path(dst)
     t0 = time.perf_counter()
     vm, am = VideoMark(key.layout_key), AudioMark(key.layout_key)
-    tiles: dict[int, np.ndarray] = {}  # by picture height (format 4: no coarse layer under COARSE_MIN_LINES)
+    tile = vm.tile_for(payload)
     psnrs: list[float] = []
 
     def mark(yuv: np.ndarray, _i: int) -> np.ndarray:
         h = yuv.shape[0] * 2 // 3
         y = yuv[:h]
-        if h not in tiles:
-            tiles[h] = vm.tile_for(payload, h)
-        marked = vm.embed_luma(y, tiles[h])
+        marked = vm.embed_luma(y, tile)
         psnrs.append(psnr(y, marked))
         yuv[:h] = marked  # the decoded array is ours (to_ndarray copies): no second copy
         return yuv

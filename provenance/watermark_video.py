@@ -92,49 +92,47 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
   360p + CRF 30 kept 4/4 in the fine layer at 30% (mirror + 360p 3/4 at 50%). So format 4 needs both layers
   read and combined (one soft read of the shared coded bits, or a union bound over the two), a chosen share,
   and the whole eval and false-positive run on it.
-- Format 4 (WATERMARK_ALG v2, session 11): the coarse layer shipped. Embedder: the 64-px fine tile tiled 3 x 3
-  plus the 192-px coarse tile (COARSE_SALT's layout, COARSE_SHARE of the power) is one static 192-px tile, so
-  the per-frame cost is unchanged (embed_luma on 2 s of 720p: 217 / 222 frames per CPU second at share 0 / 0.3,
-  load ~16); pictures under COARSE_MIN_LINES keep 3.x's mark. Detector: the coarse layer is read with the same
-  4-px detector on the picture's active box scaled to COARSE_LINES (its scale is then 3 x 200 / the original's
-  lines whatever the downscale); its sync and decoys are keyed apart, and the sync statistic is max(fine z,
-  coarse z) ranked among decoy pairs (exact, no factor for the layer). The soft read is chosen from the sync
-  searches alone (layers_agree: scale and tile origin where the fine layer predicts -> both reads summed in units
-  of their cells' spread; else the layer with the higher sync peak), so the bound gains no hypothesis; 3.x clips
-  read "fine" (their coarse search is noise). Tried and dropped: maximum-ratio weights from each layer's sync
-  amplitude (the coarse layer's sync reads at ~0.4 of the payload's amplitude instead of 0.6, so its weight
-  was 0 where it alone decoded: 480p -> 240p + CRF 32 at share 0.5 read 0.70 instead of 0.91); weights from the
-  cells' 4th moment (0 on layers that decode, > 0 on noise); scale agreement alone (a 3.x clip's fine mark is
-  periodic on the coarse lattice, so the coarse search landed on the predicted scale after 360p + CRF 32 and the
-  summed read lost both windows: 0.96 -> 0.78).
-  Measured (a scratch script, every window's decoys scored, load 12-19 niced): both 2-s windows of 4-s generated
-  clips, 480p (red ball), 720p a (rain: busy), 720p b (balloon: static, its 2 windows are one); windows found and
-  raw accuracy of the read; today = the 3.4 detector on 3.4's mark.
-    attack                 clip     today      share 0.3   0.4        0.5
-    240p + CRF 32          480p     0/2 .85    2/2 .89     -          1/2 .86 (p 10^-5.97)
-                           720p a   0/2 .51    0/2 .53     0/2 .48    1/2 .86 (coarse alone)
-                           720p b   0/2 .55    0/2 .81     0/2 .86    2/2 .89 (coarse alone)
-    360p + CRF 32          480p/a/b 2/2 .96/.94/.95 at every share; 720p a at 0.5: .89, its fine layer lost
-                           (read by the coarse layer alone at the decoy floor, 10^-6.92)
-    CRF 35                 480p/a/b .94/.98/.95 today, .96-.99 at every share
-    screen recording       480p/a/b .96/.95/.98 today; 0.3 .97/.96/.98; 0.4 -/.96/.98; 0.5 .96/1 of 2/.98
-    mirror + 360p + CRF 30 480p/a/b .99/.96/.94 today, .98-.99 at every share
-    rotate -5 + crop 0.86  480p .99 today, .97 (0.3), .96 (0.5): the coarse layer out of range, fine read alone;
-                           720p a/b 1.0 today, .99-1.0 at every share
-  Share 0.3 shipped: it gains 480p -> 240p + CRF 32 (the product's default size: 0/2 -> 2/2) and loses no window.
-  720p -> 240p needs 0.5 (3 of 4 windows), which loses a screen-recording window of the busy clip (the layers'
-  origins 12 px apart under the perspective; neither alone decodes) and leaves its 360p + CRF 32 to the coarse
-  layer alone at the decoy floor; 480p -> 240p falls to 1/2 there. The busy clip's coarse layer stays unread
-  after 720p -> 240p below 0.5: a 240p picture holds ~16 coarse tiles, too few repetitions for the fold
-  (a 1024x576 smooth texture downscaled to 1/3 decodes after CRF 18, coarse z 8.4, not after CRF 23); the coarse
-  residual with the fine one's noise weighting is best of those tried (NOISE_FLOOR 1.5 / 2 / 6 / 12 or
-  NOISE_WEIGHT_SIGMA 8 / 16 instead of 3 / 4: 240p coarse raw 0.81 -> 0.78-0.84, clean within 0.01).
-  3.x clips read as before (bikes and the 480p / 720p a clips marked by 3.4, every attack above: the same
-  windows and raw accuracy, read "fine"). Cost: PSNR 40.1-40.2 dB throughout; flicker (px / area mean, luma
-  levels, first 2 s) 480p 0.0011 / 0.0005 at share 0 and 0.3, 720p a 0.0094 / 0.0033 -> 0.0088 / 0.0038 (0.5:
-  0.0087 / 0.0041: the coarse pattern survives the 8-px blur of the area figure); detect_clip on a 10-s 720p clip
-  +0.1 s CPU for the coarse residuals (48 frames: 0.39 -> 0.50 s; INTER_AREA to 200 lines) and +0.1 s for the
-  coarse search (detect_clip 1.72 -> 1.86 s CPU without / with it, medians of 3, load ~16).
+- Format 4 built, measured and NOT shipped (session 11; the code is commit 7637bc9 + d96eda4 + d377d7d, reverted:
+  git show them to resume). Embedder: the 64-px fine tile tiled 3 x 3 plus the 192-px coarse tile (its own keyed
+  layout, COARSE_SHARE of the power) as one static 192-px tile (embed_luma speed unchanged: 217 / 222 frames per
+  CPU second at share 0 / 0.3, 2 s of 720p, load ~16); no coarse layer under 400 lines (bikes, 272 lines, lost 2
+  windows at 0.3: its coarse layer is out of the detector's scale range). Detector: the coarse layer read by this
+  4-px detector on the active box scaled to 200 lines (scale 3 x 200 / the original's lines whatever the
+  downscale); sync statistic max(fine z, coarse z) ranked among decoy pairs (exact, no factor for the layer); the
+  soft read chosen from the sync searches alone (both reads summed, each in units of its cells' spread, when the
+  coarse sync sits at the scale and tile origin the fine one predicts; else the higher peak's layer), so no
+  factor either; 3.x clips read as before (every attack on bikes and two 3.4-marked generated clips: the same
+  windows, the same raw accuracy). detect_clip on 10 s of 720p: 1.86 s CPU, 1.72 with the coarse search skipped,
+  and the coarse residuals cost 0.11 s more per 48 frames (0.39 -> 0.50 s): ~+0.25 s on 3.4 (load ~16).
+  Tried and dropped on the way: maximum-ratio weights from each layer's sync
+  amplitude (0 on a coarse layer that alone decoded) or from the cells' 4th moment (0 on layers that decode,
+  > 0 on noise); scale agreement alone (a 3.x clip's fine mark is periodic on the coarse lattice, so its coarse
+  search lands on the predicted scale: 360p + CRF 32 read 0.96 -> 0.78); the coarse residual with other noise
+  weights (NOISE_FLOOR 1.5-12, NOISE_WEIGHT_SIGMA 8-16: no better).
+  Measured (scratch scripts, 2-s windows of 4-s generated clips, every window's decoys scored, load 8-21 niced;
+  today = the 3.4 detector on 3.4's mark; raw accuracy; 720p b is static, its 2 windows are one):
+    240p + CRF 32   480p a / b / c: today 0/2 (.85) / 0/2 (.82) / 1/2 (.86); share 0.3 2/2 (.89) / 0/2 (.83) /
+                    0/2 (.80); share 0.5 (480p a only) 1/2 (.86)
+                    720p a (busy) / b: today 0/2 / 0/2; 0.3 0/2 / 0/2 (.81); 0.4 0/2 / 0/2 (.86); 0.5 1/2 / 2/2
+    360p + CRF 32   every clip 2/2 at 0, 0.3, 0.4; 0.5: 720p a's fine layer lost, read by the coarse layer alone
+                    at the decoy floor (10^-6.92)
+    screen rec.     all 2/2 at 0.3 (480p a/b/c .96/.97/1.0 -> .97/.94/.98; 720p a/b .95/.98 -> .96/.98); 0.5: 720p
+                    a 1/2 (the layers' origins 12 px apart under the perspective; neither alone decodes)
+    CRF 35 / mirror + 360p + CRF 30 / rotate -5 + crop: all 2/2 at every share; CRF 35 .94-.98 -> .96-1.0,
+                    mirror + 360p .96-.99 -> .96-.99, rotate .99-1.0 -> .96-1.0 (480p: coarse out of range)
+  So no share met the bar: at 0.3 480p -> 240p goes 1/6 -> 2/6 windows with one lost (480p c, .87 -> .80), 720p
+  -> 240p gains nothing and the screen recording nothing (every window already found; bikes, the busy one, gets
+  no coarse layer); 0.5 gains 720p -> 240p (3 of 4) but loses a screen-recording window and leaves 360p on the
+  busy 720p clip to the coarse layer at the edge. Why the coarse layer is weak: a 240p picture holds ~16 of its
+  tiles (the fine layer has ~220 in 720p), and below the fine layer's scales the coarse cells compete with the
+  content's low frequencies (1024x576 smooth texture at 1/3: decoded after CRF 18, coarse z 8.4, not after
+  CRF 23). Cost seen: flicker area mean 720p a 0.0033 -> 0.0038 (0.3) / 0.0041 (0.5), px 0.0094 -> 0.0088; PSNR
+  40.1-40.2 dB. python -m evals.watermark --quick on 7637bc9 (niced, load 8-21, stopped after 17 attack rows):
+  every row 4/4 (bikes, which gets no coarse layer, and the 5-s 480p clip, 240p + CRF 32 included, raw 0.89).
+  A false-positive run of that detector (python -m evals.watermark --false-positives 10000 --stride 0.2, log
+  /tmp/wm_fp.log, niced at load 8-21) read 949 windows in 3,011 s (bikes, carphone, Big Buck Bunny and GIFs with
+  their attacked copies), 0 false claims, smallest p 10^-1.33, before it was stopped at the revert.
+  What might still work: more coarse tiles (a smaller coarse grid needs a shorter code) or a chroma layer.
 """
 
 from __future__ import annotations
@@ -143,7 +141,7 @@ import functools
 import hashlib
 import math
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import cv2
 import numpy as np
@@ -211,32 +209,6 @@ AMP_EMA = 0.96
 AMP_DOWN = 4  # 3.4: the amplitude map is computed at 1/4 resolution (it is blurred at 4 px anyway)
 WITHIN_WEIGHT = 0.6  # 3.4: block variance -> high-pass power (fit to 3.2's full-resolution map, see _amplitude)
 # luma -> 0..1: no mark within 4 levels of black/white, full strength 16 levels away
-# format 4 (issue 21): a coarse layer, the same payload under another keyed layout (salt COARSE_SALT) with cells
-# COARSE_FACTOR x larger (12 px, tile 192), sharing the PSNR budget: at 1/3 scale (720p -> 240p) it is what the
-# 4-px layer is at scale 1. COARSE_SHARE of the mark's power is coarse; 0 embeds the 3.x mark
-COARSE_FACTOR = 3
-COARSE_SHARE = 0.3
-COARSE_SALT = "video-coarse"
-# pictures under this many lines get no coarse layer (the 3.x mark): the detector reads the coarse layer at scale
-# 3 x COARSE_LINES / lines, beyond SCALE_MAX there, and the fine layer lost its share for nothing (bikes, 272
-# lines, share 0.3: CRF 35 and 240p + CRF 32 each lost one of 2 windows)
-COARSE_MIN_LINES = 400
-# the detector reads the coarse layer on the picture's active box scaled to COARSE_LINES lines, with the 4-px
-# detector: the layer's scale there is 3 x COARSE_LINES / the original's lines whatever the downscale
-# (480p 1.25, 720p 0.83, 1080p 0.56: inside SCALE_MIN..SCALE_MAX), at ~1/10 of a 720p picture's pixels
-COARSE_LINES = 200
-# the two layers' syncs agree when the coarse one's scale is within this of the fine one's prediction (both
-# are refined to 0.05%); then both are read (see combined_soft)
-COARSE_AGREE = 0.02
-# and their tile origins within this many fine reference pixels (measured on format-4 clips: 0-3.6; 3.x clips'
-# fine mark drew a coarse search to the predicted scale at origins 18-31 px off)
-COARSE_SHIFT_TOL = 4.0
-# plus this x the scales' relative mismatch, at most COARSE_SHIFT_MAX: the perspective of the screen recording
-# leaves the layers ~1% apart in scale and their origins up to 9 px apart (720p clips: (4, 6) px at 1.25%, where
-# reading both gave raw 0.955 and the fine layer alone 0.858; (3, 8.9) px at 0.9%, 0.977 vs 0.909). A 3.x clip's
-# chance scale agreement then passes the origin test by chance with probability (2 x tol / 64)^2 <= 10%
-COARSE_SHIFT_PER_MISMATCH = 600.0
-COARSE_SHIFT_MAX = 10.0
 _CLIP_MASK_LUT = np.clip(np.minimum(np.arange(256) - 4, 251 - np.arange(256)) / 12.0, 0.0, 1.0).astype(np.float32)
 
 
@@ -249,9 +221,8 @@ def _smooth_tile(cells: np.ndarray, cell_px: int = CELL_PX) -> np.ndarray:
 class VideoMark:
     """Embedder/detector for one key. Cheap to build; keeps the reference tiles."""
 
-    def __init__(self, key: str, cell_px: int = CELL_PX, salt: str = "video") -> None:
-        self.layout = Layout(key, salt)
-        self._salt = salt
+    def __init__(self, key: str, cell_px: int = CELL_PX) -> None:
+        self.layout = Layout(key, "video")
         self.cell = cell_px
         self.tile = GRID * cell_px
         self.resid_sigma = RESIDUAL_SIGMA * cell_px / 4
@@ -268,37 +239,21 @@ class VideoMark:
     def _ref_half_conj(self) -> np.ndarray:
         """The real sync (row 0) and the N_DECOYS keyed decoys, each smoothed and centred exactly like the real
         one, as conjugate half spectra. Built on the detector's first use: the embedder never needs them."""
-        seed = int.from_bytes(hashlib.sha256(f"{self._key}|{self._salt}-decoys".encode()).digest()[:8], "big")
+        seed = int.from_bytes(hashlib.sha256(f"{self._key}|video-decoys".encode()).digest()[:8], "big")
         decoys = np.random.default_rng(seed).choice(np.array([-1.0, 1.0]), size=(N_DECOYS, GRID * GRID))
         refs = [self.sync_tile] + [_smooth_tile(d, self.cell) for d in decoys]
         return np.conj(np.stack([np.fft.rfft2(r - r.mean()) for r in refs]).astype(np.complex64))
 
-    @functools.cached_property
-    def coarse(self) -> VideoMark:
-        """The coarse layer's reader (format 4): its own keyed layout and decoys, 4-px cells, used on the picture
-        scaled to COARSE_LINES (see coarse_size)."""
-        return VideoMark(self._key, self.cell, COARSE_SALT)
-
     # ---- embedding -------------------------------------------------------------------------------
-    def tile_for(self, payload: bytes, lines: int) -> np.ndarray:
-        """The mark's tile (unit rms) for a picture of `lines` lines: the fine layer's and, in format 4, the
-        coarse layer's (COARSE_SHARE of the power, from COARSE_MIN_LINES lines; cells COARSE_FACTOR x larger, so
-        the tile is COARSE_FACTOR x the fine one and holds 3 x 3 fine tiles). Both are static: the embedder tiles
-        the sum once per clip, so its per-frame cost is unchanged."""
-        coded = wm_code.encode_payload(payload)
-        tile = _smooth_tile(self.layout.cell_values(coded, SYNC_WEIGHT), self.cell)
-        tile /= np.sqrt(np.mean(tile**2)) + 1e-12
-        if COARSE_SHARE > 0 and lines >= COARSE_MIN_LINES:
-            coarse = _smooth_tile(self.coarse.layout.cell_values(coded, SYNC_WEIGHT), self.cell * COARSE_FACTOR)
-            coarse /= np.sqrt(np.mean(coarse**2)) + 1e-12
-            tile = (math.sqrt(1 - COARSE_SHARE) * np.tile(tile, (COARSE_FACTOR, COARSE_FACTOR))
-                    + math.sqrt(COARSE_SHARE) * coarse)
+    def tile_for(self, payload: bytes) -> np.ndarray:
+        cells = self.layout.cell_values(wm_code.encode_payload(payload), SYNC_WEIGHT)
+        tile = _smooth_tile(cells, self.cell)
         return tile / (np.sqrt(np.mean(tile**2)) + 1e-12)
 
     def _tiled(self, tile: np.ndarray, h: int, w: int) -> np.ndarray:
         key = (id(tile), h, w)
         if self._pattern_key != key:  # the tiled pattern is the same for every frame of a clip
-            reps = (math.ceil(h / tile.shape[0]), math.ceil(w / tile.shape[1]))
+            reps = (math.ceil(h / self.tile), math.ceil(w / self.tile))
             self._pattern = np.tile(tile.astype(np.float32), reps)[:h, :w].copy()
             self._pattern_power = float(np.mean(self._pattern.astype(np.float64) ** 2)) or 1.0
             self._pattern_key = key
@@ -530,32 +485,20 @@ class VideoMark:
         best["spectra"] = np.stack(spectra) if spectra else None
         return best
 
-    def sync_p_value(self, spectra: np.ndarray | None, coarse_spectra: np.ndarray | None = None) -> tuple[float, dict]:
+    def sync_p_value(self, spectra: np.ndarray | None) -> tuple[float, dict]:
         """log p of the sync evidence: the rank of the real sync among N_DECOYS keyed decoys, each
         scored by the same statistic (best peak z over every coarse scale of the central patch and the
         whole frame at EXACT_SCALES: a search set fixed in advance, never chosen by the real pattern).
         Under "no mark" the N_DECOYS + 1 scores are exchangeable, so P(p <= a) <= a exactly, whatever
         the content (no Gaussian assumption). Decoys are scored in chunks; once SEQ_EXCEED of them beat
         the real one the answer is SEQ_EXCEED / decoys seen (Besag & Clifford 1991 sequential Monte
-        Carlo p-value, also exact).
-
-        Format 4: with coarse_spectra (the coarse layer's search space) each pattern's score is the larger of
-        its fine and its coarse z (decoy i of the fine layer paired with decoy i of the coarse one, each layer's
-        decoys keyed apart): one statistic over both layers, so the rank stays exact and the second layer
-        costs no union bound."""
+        Carlo p-value, also exact)."""
         if spectra is None or not len(spectra):
             return 0.0, {"sync_rank": None}
-
-        def scores(refs: slice) -> np.ndarray:
-            z = self._ref_scores(spectra, refs)
-            if coarse_spectra is not None and len(coarse_spectra):
-                z = np.maximum(z, self.coarse._ref_scores(coarse_spectra, refs))
-            return z
-
-        z0 = float(scores(slice(0, 1))[0])
+        z0 = float(self._ref_scores(spectra, slice(0, 1))[0])
         beaten, seen = 0, 0
         for a in range(1, N_DECOYS + 1, DECOY_CHUNK):
-            zs = scores(slice(a, min(N_DECOYS + 1, a + DECOY_CHUNK)))
+            zs = self._ref_scores(spectra, slice(a, min(N_DECOYS + 1, a + DECOY_CHUNK)))
             for z in zs:
                 seen += 1
                 beaten += int(z >= z0)
@@ -595,107 +538,58 @@ class VideoMark:
         extra read multiplied the false-positive bound)."""
         return self.layout.soft_bits(self.read_cells(resid, loc["scale"], loc["shift"]))
 
-    def _unit_soft(self, resid: np.ndarray, loc: dict) -> np.ndarray:
-        """This layer's soft bits in units of its cells' spread (sync removed), so two layers' reads can add."""
-        cells = self.read_cells(resid, loc["scale"], loc["shift"])
-        alpha = float(cells @ self.layout.sync) / len(cells)
-        return self.layout.soft_bits(cells) / (float(np.std(cells - alpha * self.layout.sync)) or 1e-12)
-
-    def combined_soft(self, layers: list[tuple[dict, np.ndarray]],
-                      coarse_geom: Geometry | None = None) -> tuple[np.ndarray, str]:
-        """One soft read of the coded bits from the layers searched (fine first) and which read it is.
-
-        Format 4: both layers carry the same coded bits (each under its own layout) from the same origin, so when
-        the coarse layer's sync sits where the fine one's predicts (layers_agree) both reads are summed, each in
-        units of its cells' spread ("both"); otherwise the layer whose sync peak is higher is read alone (a 3.x
-        clip: the fine layer; a picture downscaled past the fine layer's reach: the coarse one). The choice uses
-        the sync searches only, never the payload cells, so it adds no hypothesis to the bound."""
-        if len(layers) == 1:
-            return self.soft_read(layers[0][1], layers[0][0]), "fine"
-        (loc_f, read_f), (loc_c, read_c) = layers
-        if layers_agree(loc_f, loc_c, read_f.shape, coarse_geom or _whole(read_f.shape, read_c.shape)):
-            return self._unit_soft(read_f, loc_f) + self.coarse._unit_soft(read_c, loc_c), "both"
-        if loc_c["z"] > loc_f["z"]:
-            return self.coarse.soft_read(read_c, loc_c), "coarse"
-        return self.soft_read(read_f, loc_f), "fine"
-
-    def _search_layer(self, r: np.ndarray, angle: float) -> tuple[dict, np.ndarray]:
-        """This layer's sync search on one orientation's residual, as it is and derotated by `angle` when that
-        is at least ROT_MIN_DEG (the decoys see both: the angle was chosen without the key)."""
-        loc, read = self.locate(r), r
-        loc.update(rotation=0.0)
-        if abs(angle) >= ROT_MIN_DEG:
-            rot = derotate(r, angle)
-            loc_r = self.locate(rot)
-            spectra = [x for x in (loc["spectra"], loc_r["spectra"]) if x is not None]
-            if loc_r["z"] > loc["z"]:
-                loc, read = loc_r, rot
-                loc.update(rotation=round(angle, 2))
-            loc["spectra"] = np.concatenate(spectra) if spectra else None
-        return loc, read
-
-    def search(self, resid: np.ndarray, coarse: np.ndarray | None = None) -> list[tuple[dict, np.ndarray]]:
+    def search(self, resid: np.ndarray) -> tuple[dict, np.ndarray]:
         """The sync search over every hypothesis: both orientations (MIRROR) and, in each, the picture as it
-        is and derotated by the tile lattice's angle (ROTATION). Format 4: with `coarse` (the coarse layer's
-        residual, see residuals) the coarse layer is searched too, derotated by the same angle, and the
-        orientation whose better layer has the higher sync z is read. Returns (hypothesis with the spectra its
-        p-value searches, the residual it reads) per layer, fine first."""
+        is and derotated by the tile lattice's angle (ROTATION). Returns the best hypothesis (with the
+        spectra its orientation's p-value searches) and the residual it reads."""
         theta = estimate_rotation(resid) if ROTATION else 0.0
-        best: tuple[float, list[tuple[dict, np.ndarray]]] | None = None
+        best: tuple[dict, np.ndarray] | None = None
         for mirrored in (False, True) if MIRROR else (False,):
             # the residual is mirror-equivariant (symmetric blurs and bar search), so flipping the summed
             # residual reads the mirrored frames without a second pass over them
+            r = np.ascontiguousarray(resid[:, ::-1]) if mirrored else resid
+            loc, read = self.locate(r), r
+            loc.update(mirrored=mirrored, rotation=0.0)
             angle = -theta if mirrored else theta
-            layers = [self._search_layer(np.ascontiguousarray(resid[:, ::-1]) if mirrored else resid, angle)]
-            if coarse is not None and min(coarse.shape) >= 16:
-                c = np.ascontiguousarray(coarse[:, ::-1]) if mirrored else coarse
-                layers.append(self.coarse._search_layer(c, angle))
-            for loc, _ in layers:
-                loc["mirrored"] = mirrored
-            score = max(loc["z"] for loc, _ in layers)
-            if best is None or score > best[0]:
-                best = (score, layers)
+            if abs(angle) >= ROT_MIN_DEG:
+                rot = derotate(r, angle)
+                loc_r = self.locate(rot)
+                # the decoys see both angles (the angle was chosen without the key): the rank stays exact
+                spectra = [x for x in (loc["spectra"], loc_r["spectra"]) if x is not None]
+                if loc_r["z"] > loc["z"]:
+                    loc, read = loc_r, rot
+                    loc.update(mirrored=mirrored, rotation=round(angle, 2))
+                loc["spectra"] = np.concatenate(spectra) if spectra else None
+            if best is None or loc["z"] > best[0]["z"]:
+                best = (loc, read)
         assert best is not None
-        return best[1]
+        return best
 
-    def best_soft_read(self, resid: np.ndarray, coarse: np.ndarray | None = None,
-                       coarse_geom: Geometry | None = None) -> np.ndarray:
+    def best_soft_read(self, resid: np.ndarray) -> np.ndarray:
         """Soft coded bits where the detector reads them (for evaluations that know the truth)."""
-        return self.combined_soft(self.search(resid, coarse), coarse_geom)[0]
+        loc, read = self.search(resid)
+        return self.soft_read(read, loc)
 
-    def detect_residual(self, resid: np.ndarray, p_factor: float = 1.0, exact_p: bool = False,
-                        coarse: np.ndarray | None = None, coarse_geom: Geometry | None = None) -> dict:
+    def detect_residual(self, resid: np.ndarray, p_factor: float = 1.0, exact_p: bool = False) -> dict:
         """Full detection on an accumulated residual: sync search over orientations and angles (search),
         soft bits, decode, p-value. The sync p-value is a decoy rank (see sync_p_value), so it is never below
-        1 / (N_DECOYS + 1); with the mirrored reading it is multiplied by 2 (see MIRROR). Format 4: `coarse`
-        is the coarse layer's accumulated residual (residuals); both layers are searched, their sync evidence
-        is one statistic (the larger z, ranked among decoy pairs) and their soft bits one read chosen from the
-        sync searches alone (combined_soft), so the bound has no factor for the second layer. coarse_geom: where
-        the coarse residual comes from (coarse_geometry; default: the whole picture). Without `coarse` the fine
-        layer is read alone (3.x).
+        1 / (N_DECOYS + 1); with the mirrored reading it is multiplied by 2 (see MIRROR).
 
         p_factor: the union bound the caller applies afterwards (the keys of a ring tried). The decoys are
         only scored when their rank can change the verdict (see _decoys_matter; they were ~1 s of the ~3 s of
         CPU on a marked 10-s 720p clip); otherwise p_sync is reported as its bound 1 and the p-value is a
         looser bound with the same verdict. exact_p=True always scores them (the evals' p-value figures)."""
-        layers = self.search(resid, coarse)
-        loc = layers[0][0]
+        loc, read = self.search(resid)
         n_orient = 2 if MIRROR else 1
-        soft, layer_read = self.combined_soft(layers, coarse_geom)
+        soft = self.soft_read(read, loc)
         spectra = loc.pop("spectra")
-        coarse_spectra = layers[1][0].pop("spectra") if len(layers) > 1 else None
         if exact_p or _decoys_matter(soft, math.log(n_orient * max(1.0, p_factor))):
-            log_p_sync, sync_info = self.sync_p_value(spectra, coarse_spectra)
+            log_p_sync, sync_info = self.sync_p_value(spectra)
         else:
             log_p_sync, sync_info = 0.0, {"sync_rank": None, "decoys": "skipped: the verdict holds at any rank"}
         extra = {"scale": round(loc["scale"], 4), "shift": list(loc["shift"]), "sync_z": round(loc["z"], 2),
                  "mirrored": loc["mirrored"], "rotation_deg": loc["rotation"], "orientations": n_orient,
                  **sync_info}
-        if len(layers) > 1:
-            lc = layers[1][0]
-            extra["coarse"] = {"scale": round(lc["scale"], 4), "shift": list(lc["shift"]),
-                               "sync_z": round(lc["z"], 2), "rotation_deg": lc["rotation"]}
-            extra["layers_read"] = layer_read
         # union bound over the orientations: each one's p is valid on its own, the chosen one's is >= the
         # smaller of the two, so n_orient x it is a valid bound (decide's threshold sees the product)
         out = wm_code.decide(soft, log_p_sync + math.log(n_orient), extra)
@@ -708,91 +602,24 @@ class VideoMark:
         """Detect from luma frames (any iterable; residuals are summed on the fly, frames not kept)."""
         return self.detect_accumulated(*self.accumulate(lumas))
 
-    # ---- residuals of both layers ----------------------------------------------------------------
-    @staticmethod
-    def coarse_geometry(y: np.ndarray) -> Geometry:
-        """Where the coarse layer is read, fixed from a clip's first frame: the active box (y0, y1, x0, x1: bars
-        cut off, so the layer's scale does not depend on them) and the size (w, h) it is scaled to, COARSE_LINES
-        lines (never enlarged)."""
-        y0, y1, x0, x1 = active_box(y)
-        bh, bw = y1 - y0, x1 - x0
-        if bh > COARSE_LINES:
-            return y0, y1, x0, x1, max(1, round(bw * COARSE_LINES / bh)), COARSE_LINES
-        return y0, y1, x0, x1, bw, bh
-
-    def residuals(self, y: np.ndarray, geom: Geometry) -> tuple[np.ndarray, np.ndarray]:
-        """(fine residual of the frame, coarse residual of its active box scaled as geom says)."""
-        y0, y1, x0, x1, cw, ch = geom
-        box = y[y0:y1, x0:x1]
-        if (cw, ch) != (box.shape[1], box.shape[0]):
-            box = cv2.resize(box, (cw, ch), interpolation=cv2.INTER_AREA)
-        return self.residual(y), self.coarse.residual(np.ascontiguousarray(box))
-
-    def accumulate(self, lumas: Iterable[np.ndarray]) -> tuple[Residuals | None, int]:
-        """(summed residuals of both layers, frames): independent of the key, so one pass serves every key of a
-        ring."""
-        acc: Residuals | None = None
+    def accumulate(self, lumas: Iterable[np.ndarray]) -> tuple[np.ndarray | None, int]:
+        """(summed residual, frames): independent of the key, so one pass serves every key of a ring."""
+        acc: np.ndarray | None = None
         n = 0
         for y in lumas:
             if acc is None:
-                geom = self.coarse_geometry(y)
-                acc = Residuals(np.zeros(y.shape, np.float64), np.zeros((geom[5], geom[4]), np.float64), geom)
-            if y.shape == acc.fine.shape:  # a mid-stream size change is ignored rather than mixed in
-                fine, coarse = self.residuals(y, geom)
-                acc.fine[...] += fine
-                acc.coarse[...] += coarse
+                acc = np.zeros(y.shape, np.float64)
+            if y.shape == acc.shape:  # a mid-stream size change is ignored rather than mixed in
+                acc += self.residual(y)
                 n += 1
         return acc, n
 
-    def detect_accumulated(self, acc: Residuals | None, n: int, p_factor: float = 1.0) -> dict:
-        if acc is None or min(acc.fine.shape) < 16:
+    def detect_accumulated(self, acc: np.ndarray | None, n: int, p_factor: float = 1.0) -> dict:
+        if acc is None or min(acc.shape) < 16:
             return wm_code.decide(None, 0.0, {"frames": n})
-        out = self.detect_residual(acc.fine.astype(np.float32), p_factor, coarse=acc.coarse.astype(np.float32),
-                                   coarse_geom=acc.geom)
+        out = self.detect_residual(acc.astype(np.float32), p_factor)
         out["frames"] = n
         return out
-
-
-Geometry = tuple[int, int, int, int, int, int]  # coarse_geometry: active box y0, y1, x0, x1; coarse size w, h
-
-
-class Residuals(NamedTuple):
-    """A clip's summed residuals: the fine layer's (the picture) and the coarse layer's (its active box at
-    COARSE_LINES lines, as geom says)."""
-
-    fine: np.ndarray
-    coarse: np.ndarray
-    geom: Geometry
-
-
-def _whole(fine_shape: tuple[int, ...], coarse_shape: tuple[int, ...]) -> Geometry:
-    return 0, fine_shape[0], 0, fine_shape[1], coarse_shape[1], coarse_shape[0]
-
-
-def layers_agree(loc_f: dict, loc_c: dict, fine_shape: tuple[int, ...], geom: Geometry) -> bool:
-    """Whether the coarse layer's sync peak is where the fine one's puts the format-4 coarse tile: the same
-    orientation and angle, the scale COARSE_FACTOR x the fine one / the coarse picture's ratio (within
-    COARSE_AGREE) and the tile origin on the fine tile's (within COARSE_SHIFT_TOL fine reference pixels, more
-    the more the scales differ, both axes; the coarse grid's step is 3 of them). A 3.x clip's fine mark is
-    periodic on the coarse lattice too, so a coarse search on it can land on the predicted scale (measured:
-    360p + CRF 32), but at a chance origin."""
-    if loc_f["mirrored"] != loc_c["mirrored"] or loc_f["rotation"] != loc_c["rotation"]:
-        return False
-    y0, y1, x0, x1, cw, ch = geom
-    ry, rx = (y1 - y0) / max(1, ch), (x1 - x0) / max(1, cw)
-    sf, sc = loc_f["scale"], loc_c["scale"]
-    mismatch = abs(sc * ry / (COARSE_FACTOR * sf) - 1)
-    if mismatch > COARSE_AGREE:
-        return False
-    # a perspective (screen recording) leaves the layers' scales ~1% apart and their origins several px apart
-    tol = min(COARSE_SHIFT_MAX, COARSE_SHIFT_TOL + COARSE_SHIFT_PER_MISMATCH * mismatch)
-    ox = fine_shape[1] - x1 if loc_f["mirrored"] else x0  # the residuals are read flipped
-    (cy, cx), (fy, fx) = loc_c["shift"], loc_f["shift"]
-    for off, r, c, f in ((y0, ry, cy, fy), (ox, rx, cx, fx)):
-        d = ((off + r * sc * c) / sf - f) % TILE
-        if min(d, TILE - d) > tol:
-            return False
-    return True
 
 
 def _decoys_matter(soft: np.ndarray, log_factor: float) -> bool:

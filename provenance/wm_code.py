@@ -38,7 +38,7 @@ CONSTRAINT = 9
 POLYS = (0o753, 0o561)
 N_CODED_BITS = (INFO_BITS + CONSTRAINT - 1) * 2  # 176
 LOG_CRC_PASS = -CRC_BITS * math.log(2)  # P(random decode passes the CRC)
-WATERMARK_ALG = "com.reelgate.watermark.v2"  # our name in the C2PA soft-binding assertion (v2: format 4)
+WATERMARK_ALG = "com.reelgate.watermark.v1"  # our name in the C2PA soft-binding assertion
 LOG_2_64 = 64 * math.log(2)
 _N_STATES = 1 << (CONSTRAINT - 1)
 

@@ -172,9 +172,9 @@ def test_pillarbox_bars_stay_black_and_mark_reads():
     found = 0
     for i in range(8):
         vm = VideoMark(WatermarkKey.from_secret(f"k{i}", bytes([i]) * 32).layout_key)
-        marked = vm.embed_luma(frame, vm.tile_for(PAYLOAD, frame.shape[0]))
+        marked = vm.embed_luma(frame, vm.tile_for(PAYLOAD))
         assert not marked[:, :40].any() and not marked[:, 280:].any()  # bars untouched
-        out = _detect(vm, [marked] * 10, exact_p=True)
+        out = vm.detect_residual(_summed(vm, [marked] * 10), exact_p=True)
         assert out["sync_rank"] <= 2
         found += out["found"] and out["payload"] == PAYLOAD.hex()
     assert found >= 4
@@ -190,11 +190,9 @@ def _noise_frames(seed: int, n: int = 4, shape: tuple[int, int] = (192, 320)) ->
     return [np.clip(base + rng.normal(0, 3, shape), 0, 255).astype(np.uint8) for _ in range(n)]
 
 
-def _detect(vm, frames, **kw) -> dict:
-    """detect_residual on the frames' summed residuals, both layers (format 4)."""
+def _summed(vm, frames) -> np.ndarray:
     acc, _ = vm.accumulate(frames)
-    return vm.detect_residual(acc.fine.astype(np.float32), coarse=acc.coarse.astype(np.float32),
-                              coarse_geom=acc.geom, **kw)
+    return acc.astype(np.float32)
 
 
 def test_sync_p_value_is_a_decoy_rank():
@@ -207,14 +205,14 @@ def test_sync_p_value_is_a_decoy_rank():
     vm = VideoMark(KEY.layout_key)
     p_unmarked = []
     for seed in range(12):
-        out = _detect(vm, _noise_frames(seed), exact_p=True)
+        out = vm.detect_residual(_summed(vm, _noise_frames(seed)), exact_p=True)
         assert not out["found"]
         assert out["p_sync"] >= 1 / (N_DECOYS + 1)
         p_unmarked.append(out["p_sync"])
     assert np.median(p_unmarked) > 0.1  # not over-confident: a Gaussian tail gave 1e-3..1e-1 here
     frames = _noise_frames(99)
-    tile = vm.tile_for(PAYLOAD, frames[0].shape[0])
-    out = _detect(vm, [vm.embed_luma(f, tile) for f in frames], exact_p=True)
+    tile = vm.tile_for(PAYLOAD)
+    out = vm.detect_residual(_summed(vm, [vm.embed_luma(f, tile) for f in frames]), exact_p=True)
     assert out["found"] and out["payload"] == PAYLOAD.hex()
     # x2: the mirrored reading is a second hypothesis (union bound)
     assert out["sync_rank"] == 1 and out["p_sync"] == pytest.approx(out["orientations"] / (N_DECOYS + 1))
@@ -249,10 +247,11 @@ def test_lazy_decoys_keep_the_verdict(strength, found, decoys_run):
     from provenance.watermark_video import VideoMark
 
     vm = VideoMark(KEY.layout_key)
-    tile = vm.tile_for(PAYLOAD, 192)  # _noise_frames: 192 lines
+    tile = vm.tile_for(PAYLOAD)
     frames = [np.clip(f.astype(np.float32) + strength * (vm.embed_luma(f, tile).astype(np.float32) - f), 0, 255)
               .astype(np.uint8) for f in _noise_frames(7, n=2)]
-    lazy, exact = _detect(vm, frames), _detect(vm, frames, exact_p=True)
+    acc = _summed(vm, frames)
+    lazy, exact = vm.detect_residual(acc), vm.detect_residual(acc, exact_p=True)
     assert (lazy["found"], lazy["payload"]) == (exact["found"], exact["payload"])
     assert lazy["found"] == found and (lazy["payload"] == PAYLOAD.hex()) == found
     assert ("decoys" not in lazy) == decoys_run
@@ -286,7 +285,7 @@ def test_flicker_figures():
     orig = [np.clip(128 + 60 * np.sin(np.linspace(0, 6, 320))[None, :] + rng.normal(0, 8, (192, 320)) + 2 * i,
                     0, 255).astype(np.uint8) for i in range(12)]  # drifting content with grain
     vm = VideoMark(KEY.layout_key)
-    tile = vm.tile_for(PAYLOAD, orig[0].shape[0])
+    tile = vm.tile_for(PAYLOAD)
     ours = flicker_stats(orig, [vm.embed_luma(y, tile) for y in orig])
     ref = flicker_stats(orig, [np.clip(y.astype(int) + (1 if i % 2 else -1), 0, 255).astype(np.uint8)
                                for i, y in enumerate(orig)])
@@ -321,8 +320,7 @@ def test_host_adaptive_amplitude_beats_even_after_crf35(tmp_path, monkeypatch):
 
     code = wm_code.encode_payload(PAYLOAD)
     accs = {}
-    monkeypatch.setattr(wv, "COARSE_SHARE", 0.0)  # the fine layer alone: the 3.x embedders compared
-    for power, host_cancel in ((0.0, 1.0), (wv.AMP_POWER, wv.HOST_CANCEL)):  # 3.1, 3.2-3.4
+    for power, host_cancel in ((0.0, 1.0), (wv.AMP_POWER, wv.HOST_CANCEL)):  # 3.1, now
         monkeypatch.setattr(wv, "AMP_POWER", power)
         monkeypatch.setattr(wv, "HOST_CANCEL", host_cancel)
         marked, dst = tmp_path / f"film_{power}.mp4", tmp_path / f"film_{power}_crf35.mp4"
@@ -341,23 +339,22 @@ def test_host_adaptive_amplitude_beats_even_after_crf35(tmp_path, monkeypatch):
         y[:, x0 : x0 + 96] += rng.normal(0, 25, (192, 96))
     y = np.clip(y, 0, 255).astype(np.uint8)
     vm = wv.VideoMark(KEY.layout_key)
-    delta = vm.embed_luma(y, vm.tile_for(PAYLOAD, y.shape[0])).astype(float) - y
+    delta = vm.embed_luma(y, vm.tile_for(PAYLOAD)).astype(float) - y
     rms_flat = np.sqrt(np.mean(delta[16:-16, 112:176] ** 2))
     rms_texture = np.sqrt(np.mean(delta[16:-16, np.r_[16:80, 208:272]] ** 2))
     assert rms_flat > 1.5 * rms_texture, (rms_flat, rms_texture)
 
 
 def test_clip_marked_by_previous_embedder_is_found(tmp_path, monkeypatch):
-    # 3.1 clips (even amplitude, same tile/code/sync, no coarse layer) still read after CRF 28
+    # 3.1 clips (even amplitude, same tile/code/sync: WATERMARK_ALG v1) still read after CRF 28
     import provenance.watermark_video as wv
 
-    monkeypatch.setattr(wv, "COARSE_SHARE", 0.0)
     monkeypatch.setattr(wv, "AMP_POWER", 0.0)
     monkeypatch.setattr(wv, "HOST_CANCEL", 1.0)
     marked, dst = tmp_path / "v31.mp4", tmp_path / "v31_crf28.mp4"
     embed_clip(REAL, marked, PAYLOAD, key=KEY)
     monkeypatch.undo()
-    assert wv.AMP_POWER > 0 and wv.HOST_CANCEL == 0.0 and wv.COARSE_SHARE > 0
+    assert wv.AMP_POWER > 0 and wv.HOST_CANCEL == 0.0
     transcode(marked, dst, crf=28)
     out = detect_clip(dst, keys=KEY)
     assert out["found"] and out["payload"] == PAYLOAD.hex(), out["video"]

@@ -61,10 +61,10 @@ def test_lattice_angle_from_the_spectrum(clips) -> None:
     vm = wv.VideoMark(KEY.layout_key)
     acc, _ = vm.accumulate(y for _, y in iter_luma(clips["rotated"]))
     assert acc is not None
-    assert wv.estimate_rotation(acc.fine.astype(np.float32)) == pytest.approx(4.0, abs=0.3)
+    assert wv.estimate_rotation(acc.astype(np.float32)) == pytest.approx(4.0, abs=0.3)
     acc0, _ = vm.accumulate(y for _, y in iter_luma(clips["marked"]))
     assert acc0 is not None
-    assert abs(wv.estimate_rotation(acc0.fine.astype(np.float32))) < wv.ROT_MIN_DEG  # unrotated: one reading
+    assert abs(wv.estimate_rotation(acc0.astype(np.float32))) < wv.ROT_MIN_DEG  # unrotated: one reading
 
 
 def test_rotated_unmarked_clip_is_not_ours(clips) -> None:
