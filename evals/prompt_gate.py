@@ -16,6 +16,13 @@ the training script never sees:
    the v2 recipe (linear heads on the frozen MiniLM embedding + n-grams) and the v3 recipe (fine-tuned top
    layer + n-gram stack) are retrained on the rest, and every row of the left-out source is scored
    (per category AUPRC where that source has both classes). A proxy for a benchmark we do not have.
+   Superseded for the headline by --loso (evals/prompt_loso.py): `--loso --v4-recipe [FAMILIES]` trains the
+   shipped heads' recipe (v3/v4, evals.train_prompt.fit_v3) without each family and prints it beside v5 on
+   the same left-out rows with the same binary strict/own and per-category definitions (figures and the
+   session 11 run in evals/prompt_loso.py's docstring).
+7. the headline (section "Headline: left-out sources vs in distribution"): the recorded leave-one-source-out
+   figure of the served model's recipe (evals.prompt_loso.LOSO_RECORDED, with the command that measured it),
+   printed beside this run's in-distribution figures, never instead of them.
 """
 
 from __future__ import annotations
@@ -109,7 +116,7 @@ def run(data_dir: Path, quick: bool = False, model_dir: Path | None = None) -> s
         aps.append(ap)
         t = policy.prompt[c]
         pr, rr = _pr_at(y, p, t.review)
-        pb, rb = _pr_at(y, p, t.block)
+        pb, rb = _pr_at(y, p, t.block if t.block is not None else np.inf)
         brier = float(np.mean((p - y) ** 2))
         lines.append(f"| {c} | {npos} | {len(y) - npos} | {ap:.3f} | {auc:.3f} | {brier:.4f} | {pr:.3f} | {rr:.3f} | "
                      f"{pb:.3f} | {rb:.3f} |")
@@ -270,7 +277,7 @@ def _recall90_section(rows: list[Row], scores: list[dict[str, float]]) -> list[s
 
 def _names_section(clf: PromptClassifier, data_dir: Path) -> list[str]:
     root = data_dir / "prompts" / "six_cd"
-    chars = {}
+    chars: dict[str, list[str]] = {}
     with (root / "SIX-CD" / "Character.csv").open(encoding="utf-8") as f:
         for r in csv.DictReader(f):
             chars[r["concept"].strip()] = []
