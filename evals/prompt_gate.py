@@ -20,9 +20,9 @@ the training script never sees:
    shipped heads' recipe (v3/v4, evals.train_prompt.fit_v3) without each family and prints it beside v5 on
    the same left-out rows with the same binary strict/own and per-category definitions (figures and the
    session 11 run in evals/prompt_loso.py's docstring).
-7. the headline (section "Headline: left-out sources vs in distribution"): the recorded leave-one-source-out
-   figure of the served model's recipe (evals.prompt_loso.LOSO_RECORDED, with the command that measured it),
-   printed beside this run's in-distribution figures, never instead of them.
+7. the headline (section "Headline: left-out sources vs in distribution"): the command that prints the
+   leave-one-source-out figure of the served model's recipe (evals.prompt_loso.LOSO_COMMAND; a fold is a
+   fine-tune, not rerun here), beside this run's in-distribution figures, never instead of them.
 """
 
 from __future__ import annotations
@@ -178,14 +178,17 @@ def run(data_dir: Path, quick: bool = False, model_dir: Path | None = None) -> s
 
 
 def headline(clf: PromptClassifier, mean_ap: float, ap_bin: float) -> list[str]:
-    """The issue's headline, leave-one-source-out, of this model's recipe (recorded by the command it names:
-    a fold is a fine-tune, too slow to rerun here), with the in-distribution figures of this run beside it."""
-    from evals.prompt_loso import LOSO_RECORDED
+    """The issue's headline is leave-one-source-out, of this model's recipe: named here by the command that
+    measures it (a fold is a fine-tune, too slow to rerun in this eval; no figure is printed that this run did
+    not measure), with the in-distribution figures of this run beside it."""
+    from evals.prompt_loso import LOSO_COMMAND
 
     version = int(clf._heads["meta"]["version"]) if clf._heads else 0
-    rec = LOSO_RECORDED.get(version, "not measured for this recipe (python -m evals.prompt_gate --loso)")
+    cmd = LOSO_COMMAND.get(version)
+    left = (f"not recomputed by this run; `{cmd}` prints it (last figures: evals/prompt_loso.py's docstring)"
+            if cmd else "not measured for this recipe (no leave-one-source-out command for it)")
     return ["## Headline: left-out sources vs in distribution", "",
-            f"- Left out (recipe of prompt-heads-v{version}; recorded, not recomputed by this run): {rec}",
+            f"- Left out (recipe of prompt-heads-v{version}): {left}",
             f"- In distribution (this run, held-out split above): mean category AUPRC {mean_ap:.3f}, binary "
             f"AUPRC {ap_bin:.3f}. The left-out figure is the one to quote: the split shares sources, registers "
             "and templates with training.", ""]

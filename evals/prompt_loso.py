@@ -86,16 +86,12 @@ V4_CROSS = {("davidson", "hate"): 0.260, ("davidson", "harassment"): 0.381, ("ha
             ("hatecheck", "hate/threatening"): 0.752, ("hatecheck", "harassment"): 0.755,
             ("hatecheck", "violence"): 0.727}
 
-# The headline as measured, per recipe (heads version), printed by `python -m evals.prompt_gate` beside its
-# in-distribution figures: a v4-recipe fold is a fine-tune (~20 CPU-min), too slow to rerun in that eval.
-LOSO_RECORDED: dict[int, str] = {
-    4: "Davidson binary AUPRC strict 0.539 (v5 0.630), own negative class 0.269 (v5 0.345), hate 0.414 (v5 0.415) "
-       "(`python -m evals.prompt_gate --loso --v4-recipe davidson`); HateCheck with the recipe shortened to 2 "
-       "epochs (`--v4-recipe davidson,hatecheck --v4-epochs 2`): strict 0.811 (v5 0.781), own 0.749 (v5 0.766); "
-       "session 11, seed 0; Surge and ToxiGen not measured",
-    5: "comment-register binary AUPRC strict 0.796 (Davidson 0.630, HateCheck 0.781, Surge 0.925, ToxiGen 0.850), "
-       "own negative class 0.672 (sessions 10 and 11, seed 0; seed 1: strict 0.810), `python -m evals.prompt_gate "
-       "--loso`",
+# The command that prints the headline (left out) of each recipe (heads version). `python -m evals.prompt_gate`
+# names it beside its in-distribution figures instead of printing figures it did not measure: a v4-recipe fold
+# is a fine-tune (~20-50 CPU-min), too slow to rerun in that eval. The last measured figures are in the docstring.
+LOSO_COMMAND: dict[int, str] = {
+    4: "python -m evals.prompt_gate --loso --v4-recipe davidson,hatecheck,surge,toxigen",
+    5: "python -m evals.prompt_gate --loso",
 }
 # A left-out source scores a category only with at least this many positives of it; its in-source figure also
 # needs this many negatives. Positives whose mean label weight is below WEAK_WEIGHT are keyword buckets (I2P's

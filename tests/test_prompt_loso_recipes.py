@@ -76,11 +76,11 @@ def test_v4_pool_is_the_shipped_pool_without_the_family() -> None:
 
 def test_eval_headline_puts_left_out_beside_in_distribution() -> None:
     from evals.prompt_gate import headline
-    from evals.prompt_loso import LOSO_RECORDED
+    from evals.prompt_loso import LOSO_COMMAND
     from safety.prompt_classifier import PromptClassifier
 
     lines = headline(PromptClassifier({"meta": {"version": 4}}, "", {}), 0.904, 0.95)
     text = "\n".join(lines)
-    assert LOSO_RECORDED[4] in text and "mean category AUPRC 0.904" in text and "binary AUPRC 0.950" in text
+    assert LOSO_COMMAND[4] in text and "mean category AUPRC 0.904" in text and "binary AUPRC 0.950" in text
     assert text.index("Left out") < text.index("In distribution")
     assert "not measured" in "\n".join(headline(PromptClassifier(None, "", {}), 0.5, 0.5))
