@@ -81,10 +81,6 @@ BENIGN_COMMENTS = ("davidson_neither", "surge_not_toxic", "stormfront_nohate", "
 # HarmBench/AdvBench rows (session 9) trained on every source: its sidecar lists its families
 # ("families"), and only families missing from that list are scored as left out.
 NEW_IN_V5 = ("toxigen", "stormfront", "surge", "ethos", "ailuminate")
-# v4's recipe, source left out (the session 6 cross-source table, `--cross-only`): for comparison.
-V4_CROSS = {("davidson", "hate"): 0.260, ("davidson", "harassment"): 0.381, ("hatecheck", "hate"): 0.747,
-            ("hatecheck", "hate/threatening"): 0.752, ("hatecheck", "harassment"): 0.755,
-            ("hatecheck", "violence"): 0.727}
 
 # The command that prints the headline (left out) of each recipe (heads version). `python -m evals.prompt_gate`
 # names it beside its in-distribution figures instead of printing figures it did not measure: a v4-recipe fold
@@ -242,7 +238,7 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
                                    p5_pool=calibrated(z_pool, platt), v4_epochs=v4_epochs)
     lines += _categories(rows, fams, p_lo, review, block, scored)
     lines += ["## Per source and category (left out | split; share of positives flagged / blocked; v4 = the "
-              "v4 recipe with the source left out, where measured)", "",
+              "shipped v4 heads on a source they never trained on, with --v4; n/a elsewhere)", "",
               "| source | category | pos | neg | AUPRC left out | AUPRC split | v4 | pos flagged | pos blocked |",
               "|---|---|---|---|---|---|---|---|---|"]
     v4_figures = _v4_scores(data_dir, rows, fams) if v4 else {}
@@ -255,7 +251,7 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
             ki = k & is_test
             yi = np.array([rows[i].labels[c] for i in np.flatnonzero(ki)])
             s = p_lo[k, j]
-            v4f = v4_figures.get((fam, c), V4_CROSS.get((fam, c), float("nan")))
+            v4f = v4_figures.get((fam, c), float("nan"))  # measured in this run (--v4) or n/a
             lines.append(f"| {fam} | {c} | {int(y.sum())} | {int(len(y) - y.sum())} | {_fmt(_ap(y, s))} | "
                          f"{_fmt(_ap(yi, p_id[ki, j]))} | {_fmt(v4f)} | {_share(s[y == 1] >= review[j])} | "
                          f"{_share(s[y == 1] >= block[j])} |")
