@@ -53,7 +53,8 @@ Seed 0 (v5's table reproduced session 10 exactly: strict 0.796, own 0.672), v4 r
 - Over the four comment sources, full recipe, strict: v4 recipe 0.779, v5 0.796, mean of the two 0.802; own
   negatives 0.694 / 0.722 / 0.723. The shipped recipe's left-out headline is 0.779 strict, 0.694 own.
 Neither recipe generalises clearly better: v5 wins Davidson (the register closest to the hidden judge) and Surge,
-the v4 recipe wins ToxiGen, HateCheck and its categories and ToxiGen's hate (Davidson's hate a tie); the mean is
+the v4 recipe ToxiGen's binary and HateCheck's (and its 3 categories); v5 ToxiGen's hate and Surge's harassment,
+Davidson's hate a tie; the mean is
 within the seed noise (~0.013) of v5 on the binary and between them per category. One seed; v4's second seed not
 reached. The next candidate is that mean as the shipped model (both heads served: one more encoder pass).
 Nothing is shipped: v4 stays (v5 also lost in distribution, session 10: --quick mean category AUPRC 0.649 vs
