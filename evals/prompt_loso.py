@@ -28,8 +28,9 @@ The shipped recipe beside v5 (session 11, issue 18; `python -m evals.prompt_gate
 [--v4-epochs N]`): the shipped heads (prompt-heads-v4) trained on every source, so their own left-out figure was
 unknown. --v4-recipe retrains their recipe (evals.train_prompt.fit_v3: MiniLM's top two layers fine-tuned on
 cached lower states, n-gram heads, stacker calibrated on its own fifth) on the shipped pool (train side of every
-other source + authored seeds; every fold's sources checked against the held-out ledger,
-evals.prompt_data.check_not_held_out) without the left-out family, and scores that family's rows beside v5,
+other source + authored seeds; every row loaded is checked once against the held-out ledger,
+evals.prompt_data.check_not_held_out, as the shipped heads' training does) without the left-out family, and
+scores that family's rows beside v5,
 their mean, and v5 trained on v4's smaller pool (a control: v5's folds see both sides of the other sources).
 Cost: the caches (v5 frozen states 45k texts, v4 lower states) took ~70 min at load 10-20 niced on 2 cores; a
 v4-recipe fold is a fine-tune: Davidson 2,095 s at 2 epochs (load 9-20), 3,017 s at 4 (epochs 1,184 / 763 /
@@ -69,7 +70,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from evals.prompt_data import LEARNED, Row, load_rows, red_team_openers, split_of
+from evals.prompt_data import LEARNED, Row, check_not_held_out, load_rows, red_team_openers, split_of
 from evals.train_prompt import (
     COMMENT_FAMILIES,
     family_of,
@@ -166,6 +167,7 @@ def compute(data_dir: Path, seed: int = 0) -> dict:
     trained on the 'train' side of every source (the shipped heads; scored on the 'test' side)."""
     t0 = time.time()
     rows = load_rows(data_dir, seed=seed)
+    check_not_held_out(rows, data_dir)  # every fold of either recipe trains on a subset of these rows
     texts, states, cnt = v5_features(rows)
     print(f"  {len(rows)} rows, features in {time.time() - t0:.0f}s", flush=True)
     oof = loso_predictions(rows, states, cnt, seed)
@@ -238,7 +240,7 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
               "the headline was the strict mean with Stormfront's 1.000 on 3 negatives in it.", ""]
 
     if v4_recipe:
-        p4 = v4_recipe_predictions(data_dir, rows, texts, v4_recipe, seed, epochs=v4_epochs)
+        p4 = v4_recipe_predictions(rows, texts, v4_recipe, seed, epochs=v4_epochs)
         # Control: v5 on the v4 recipe's (smaller) pool, so the recipes are also compared on equal rows.
         z_pool = np.full_like(oof, np.nan)
         for fam in v4_recipe:
@@ -508,13 +510,12 @@ def v4_recipe_pool(rows: list[Row], fams: np.ndarray, fam: str) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
-def v4_recipe_predictions(data_dir: Path, rows: list[Row], texts: list[str], families: tuple[str, ...],
+def v4_recipe_predictions(rows: list[Row], texts: list[str], families: tuple[str, ...],
                           seed: int = 0, verbose: bool = False, epochs: int | None = None) -> np.ndarray:
     """Calibrated probabilities (the v4 stacker's, before the classifier's two rules) of every row of each
     family in `families`, from the v4 recipe trained without that family (NaN elsewhere). Each fold is kept
     under /tmp keyed by its training rows, the recipe constants and the seed (an optimisation: a fold costs
     a fine-tune, ~15-30 min on a loaded core)."""
-    from evals.prompt_data import check_not_held_out
     from evals.train_prompt import (
         BATCH,
         C_VALUE,
@@ -540,8 +541,7 @@ def v4_recipe_predictions(data_dir: Path, rows: list[Row], texts: list[str], fam
         if not len(test):
             raise ValueError(f"no rows of family {fam!r}")
         pool = v4_recipe_pool(rows, fams, fam)
-        train = [rows[i] for i in pool]
-        check_not_held_out(train, data_dir)
+        train = [rows[i] for i in pool]  # a subset of compute()'s rows, checked there against the held-out ledger
         path = LOSO_CACHE.with_name(f"{LOSO_CACHE.name}-v4recipe-{_recipe_key(train, seed, recipe)}-{fam}.npy")
         if epochs != EPOCHS:  # a shortened recipe is named as such, never read as the shipped one
             path = path.with_name(path.name.replace("-v4recipe-", f"-v4recipe-ep{epochs}-"))

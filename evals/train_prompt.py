@@ -36,7 +36,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from evals import default_data_dir
 from evals.held_out import held_out_files
-from evals.prompt_data import LEARNED, Row, group_key, load_rows, split_of
+from evals.prompt_data import LEARNED, Row, check_not_held_out, group_key, load_rows, split_of
 from safety.prompt_features import counts, features, idf_from, ngram_logits, stacked_probability
 from safety.text_normalize import PromptError, normalize
 
@@ -233,6 +233,7 @@ def fit_heads(x_all: sp.csr_matrix, rows: list[Row], weights_all: np.ndarray, se
 def train(data_dir: Path, out_dir: Path, seed: int = 0) -> Path:
     t0 = time.time()
     rows = load_rows(data_dir, seed=seed)
+    check_not_held_out(rows, data_dir)  # nothing the heads train on comes from a held-out source
     train_rows = training_rows(rows)
     texts = normalized_texts(train_rows)
     print(f"{len(rows)} unique prompts, {len(train_rows)} in train", flush=True)
@@ -506,6 +507,7 @@ def train_v3(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int = EPOCHS)
 
     t0 = time.time()
     rows = load_rows(data_dir, seed=seed)
+    check_not_held_out(rows, data_dir)  # nothing the heads train on comes from a held-out source
     train_rows = training_rows(rows)
     print(f"{len(rows)} unique prompts, {len(train_rows)} in train", flush=True)
     model = fit_v3(train_rows, seed, epochs)
