@@ -77,6 +77,7 @@ from evals.train_prompt import (
     fit_platt_oof,
     fit_v5_cached,
     fit_v5_on,
+    in_training_pool,
     loso_predictions,
     v5_features,
     v5_logits,
@@ -506,7 +507,7 @@ def v4_recipe_pool(rows: list[Row], fams: np.ndarray, fam: str) -> np.ndarray:
     """A v4-recipe fold's training rows: the shipped heads' pool (evals.train_prompt.training_rows: the train
     side of every source's split plus the authored seeds) without the left-out family. The v5 folds train on
     both sides of the other families (capped per family), so v4's folds see ~3/4 of the rows v5's do."""
-    keep = [i for i, r in enumerate(rows) if fams[i] != fam and (split_of(r) == "train" or r.source == "authored_seed")]
+    keep = [i for i, r in enumerate(rows) if fams[i] != fam and in_training_pool(r)]
     return np.array(keep, dtype=np.int64)
 
 

@@ -168,10 +168,14 @@ def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
-def training_rows(rows: list[Row]) -> list[Row]:
+def in_training_pool(r: Row) -> bool:
     """The 'train' side of the split, plus every authored seed positive: the seeds are never scored by
     the eval, so the ones that hash to 'test' would otherwise be wasted."""
-    return [r for r in rows if split_of(r) == "train" or r.source == "authored_seed"]
+    return split_of(r) == "train" or r.source == "authored_seed"
+
+
+def training_rows(rows: list[Row]) -> list[Row]:
+    return [r for r in rows if in_training_pool(r)]
 
 
 def row_weights(rows: list[Row], contrast_weight: float = CONTRAST_WEIGHT) -> np.ndarray:
