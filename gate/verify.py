@@ -314,6 +314,19 @@ def verify_file(c: Components, path: Path, name: str | None = None) -> dict[str,
         metrics.verify_done(code, time.perf_counter() - t0)
 
 
+def _load_parts(c: Components) -> None:
+    """Import what the parts import, and load the detector, before they run on threads: a package imported
+    for the first time from two threads at once can fail (a cold `reelgate verify` in CI: KeyError 'scipy'
+    in importlib, as the watermark's scipy.fft and another part's scipy imports met)."""
+    import gate.banks  # noqa: F401
+    import provenance.c2pa_read  # noqa: F401
+    import provenance.c2pa_summary  # noqa: F401
+    import provenance.foreign_marks  # noqa: F401
+    import provenance.watermark  # noqa: F401
+
+    c.detector.get()
+
+
 def _verify_file(c: Components, path: Path, name: str | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     kind = check_media(path, c.settings.max_upload_bytes)
@@ -329,6 +342,7 @@ def _verify_file(c: Components, path: Path, name: str | None) -> dict[str, Any]:
     # core the report takes about its slowest part instead of their sum
     parts = {"watermark": lambda c, p: _watermark(c, p, kind), "banks": _banks, "detector": _detector,
              "foreign_marks": _foreign_marks, "c2pa": _c2pa}
+    _load_parts(c)
     with ThreadPoolExecutor(max_workers=VERIFY_THREADS) as pool:
         running = {part: pool.submit(run, fn) for part, fn in parts.items()}
         for part in ("c2pa", "watermark", "foreign_marks", "detector", "banks"):  # the report's order
