@@ -394,45 +394,6 @@ class InsightFaceBackend:
             return faces
 
 
-# Upscale factors an enrollment image is looked at again with when the backend finds no face at its own
-# size: dlib's HOG window is 80 px, so a 36 px face (codait_bryan_1.png, 115 x 115) is missed at upsample
-# 0 and found at 2x. Only enrollment pays this; the gate's frames keep upsample 0 (upsample 1 fires on
-# the astronaut's mission patch, and costs ~4x per frame).
-ENROLL_UPSCALES = (2, 4)
-
-
-def enrollment_face(backend: FaceBackend, image_rgb: np.ndarray) -> Face:
-    """The largest face of an enrollment (reference) image, in the image's own coordinates.
-
-    When the backend sees no face at the image's size it is asked again on bicubic upscales
-    (ENROLL_UPSCALES, within MAX_IMAGE_PIXELS); the box and landmarks are mapped back, the embedding is
-    the upscaled face's. No face at any scale is a FaceError: a reference never enrolls silently
-    without a template."""
-    import cv2
-
-    img = check_image_array(image_rgb)
-    faces = backend.analyze(img)
-    factor = 1
-    for f in ENROLL_UPSCALES:
-        if faces:
-            break
-        h, w = img.shape[:2]
-        if h * w * f * f > MAX_IMAGE_PIXELS:
-            break
-        factor = f
-        faces = backend.analyze(cv2.resize(img, (w * f, h * f), interpolation=cv2.INTER_CUBIC))
-    if not faces:
-        raise FaceError(f"no face found in the reference image ({img.shape[1]}x{img.shape[0]}), even upscaled")
-    face = max(faces, key=lambda fc: fc.area)
-    if factor == 1:
-        return face
-    h, w = img.shape[:2]
-    x0, y0, x1, y1 = face.box
-    box = (x0 // factor, y0 // factor, min(w, -(-x1 // factor)), min(h, -(-y1 // factor)))
-    return Face(box=box, landmarks=(face.landmarks / factor).astype(np.float32), embedding=face.embedding,
-                det_score=face.det_score, scheme=face.scheme)
-
-
 def get_face_backend(insightface_dir: Path | None = None) -> FaceBackend:
     """InsightFace when an operator supplied its model files, otherwise dlib (ships with the install)."""
     if insightface_dir is not None:

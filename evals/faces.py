@@ -29,10 +29,10 @@ sunglasses 11/14, blur 11/14, generated composites after H.264 48/60 (all 60 det
 one photo identity whose reference photo the gate's detector misses, so it has no template), later clip
 frames 134/166. Detect + embed 426 ms median per face (<= 720 px frames).
 
-Session 11, enrollment through consent.faces.enrollment_face (a reference the HOG detector misses at its
-own size is looked at again upscaled 2x/4x; none at any scale is a FaceError), full run at load 16-18
-niced, 2,801 s: 443 faces in 506 images (was 419): codait_bryan_1.png (115 x 115, a 36 px face) now
-enrolls, so every identity has a template. Generated composites after H.264: 60/60 end to end (was
+Session 11, enrollment through enrollment_face (in evals/faces_data.py since session 12; a reference the
+HOG detector misses at its own size is looked at again upscaled 2x/4x; none at any scale is a FaceError),
+full run at load 16-18 niced, 2,801 s: 443 faces in 506 images (was 419): codait_bryan_1.png (115 x 115,
+a 36 px face) now enrolls, so every identity has a template. Generated composites after H.264: 60/60 end to end (was
 48/60). Template TAR@1e-3 LOIO 0.985 (0.987 before, on a set without bryan's probes: 332 genuine, 4,059-
 4,708 impostor comparisons per fold, was 3,122-3,626); at the shipped 0.6, template TAR 1.000, FAR 1.2e-2
 (63/5,316). The cost: bryan's template comes from a 36 px face, and low-resolution faces sit close in
@@ -56,8 +56,8 @@ from pathlib import Path
 import numpy as np
 
 from consent.face_quality import REVIEW_MARGIN
-from consent.faces import DLIB_THRESHOLD, DlibBackend, Face, FaceError, enrollment_face, load_image_rgb
-from evals.faces_data import CLIPS, Sample, conditions, photo_identities, read_clip
+from consent.faces import DLIB_THRESHOLD, DlibBackend, Face, FaceError, load_image_rgb
+from evals.faces_data import CLIPS, Sample, conditions, enrollment_face, photo_identities, read_clip
 
 FARS = (1e-3, 1e-4)
 TEMPLATE_FRAMES = 8  # enrollment frames taken from the first part of a clip

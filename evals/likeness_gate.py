@@ -7,9 +7,9 @@ requester who has no permission:
   uses it, not the enrollment photo) -> must be blocked;
 - negatives: clips with no face, and clips showing people who are NOT enrolled -> must pass.
 
-Session 11, enrolling through consent.faces.enrollment_face (both enrollment photos are found at their own
-size, so the templates are the same as before): recall 8/8, false blocks 0/9 (load 15-22, niced; stage
-time 9.3 s median per 3 s clip, most of it waiting for a core).
+Session 11, enrolling through enrollment_face (in evals/faces_data.py since session 12; both enrollment
+photos are found at their own size, so the templates are the same as before): recall 8/8, false blocks 0/9
+(load 15-22, niced; stage time 9.3 s median per 3 s clip, most of it waiting for a core).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def run(data_dir: Path) -> str:
     from sqlmodel import Session
 
     from consent import registry
-    from consent.faces import enrollment_face
+    from evals.faces_data import enrollment_face
     from gate.components import Components
     from gate.pipeline import JobContext
     from gate.requests import JobRequest

@@ -16,12 +16,12 @@ from consent.faces import (
     FaceBackend,
     FaceError,
     InsightFaceBackend,
-    enrollment_face,
     eyes_and_nose,
     face_distance,
     get_face_backend,
     load_image_rgb,
 )
+from evals.faces_data import enrollment_face
 
 FIX = Path(__file__).parent / "fixtures" / "faces"
 
