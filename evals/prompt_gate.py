@@ -20,7 +20,10 @@ the training script never sees:
    shipped heads' recipe (v3/v4, evals.train_prompt.fit_v3) without each family and prints it beside v5 on
    the same left-out rows with the same binary strict/own and per-category definitions (figures and the
    session 11 run in evals/prompt_loso.py's docstring).
-7. the headline (section "Headline: left-out sources vs in distribution"): the command that prints the
+7. with --bars (evals/prompt_bars.py): the review and block bars chosen on left-out predictions (benign budgets as
+   constraints, unsafe text-to-video recall as the objective) and, per unsafe text-to-video source and category,
+   the share sent to review or block at the policy's and at the chosen bars, left out beside in distribution;
+8. the headline (section "Headline: left-out sources vs in distribution"): the command that prints the
    leave-one-source-out figure of the served model's recipe (evals.prompt_loso.LOSO_COMMAND; a fold is a
    fine-tune, not rerun here), beside this run's in-distribution figures, never instead of them.
 """
@@ -521,6 +524,10 @@ def main() -> None:
     ap.add_argument("--v4-epochs", type=int, default=None,
                     help="with --v4-recipe: fine-tune epochs (default the recipe's 4; fewer is a shortened recipe, "
                          "labelled as such)")
+    ap.add_argument("--bars", action="store_true",
+                    help="the review/block bars chosen on left-out predictions and what they do per unsafe "
+                         "text-to-video source and category, left out beside in distribution (evals.prompt_bars; "
+                         "two v4-recipe fine-tunes, cached)")
     ap.add_argument("--seed", type=int, default=0, help="with --loso: the heads' seed (row caps, init, batches); "
                                                         "a lever is worth believing when it wins on two, paired")
     ap.add_argument("--sources", default=",".join(CROSS_DEFAULT),
@@ -529,6 +536,11 @@ def main() -> None:
     import os
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.bars:
+        from evals.prompt_bars import run as bars
+
+        print(bars(args.data, args.seed), flush=True)
+        return
     if args.loso:
         from evals.prompt_loso import V4_RECIPE_FAMILIES
         from evals.prompt_loso import run as loso

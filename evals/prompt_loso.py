@@ -511,39 +511,43 @@ def v4_recipe_pool(rows: list[Row], fams: np.ndarray, fam: str) -> np.ndarray:
     return np.array(keep, dtype=np.int64)
 
 
-def v4_recipe_predictions(rows: list[Row], texts: list[str], families: tuple[str, ...],
-                          seed: int = 0, verbose: bool = False, epochs: int | None = None) -> np.ndarray:
-    """Calibrated probabilities (the v4 stacker's, before the classifier's two rules) of every row of each
-    family in `families`, from the v4 recipe trained without that family (NaN elsewhere). Each fold is kept
-    under /tmp keyed by its training rows, the recipe constants and the seed (an optimisation: a fold costs
-    a fine-tune, ~15-30 min on a loaded core)."""
+def v4_recipe_key(train: list[Row], seed: int, epochs: int | None = None) -> str:
+    """What a v4-recipe fold depends on: its training rows, the recipe's constants, the epochs and the seed."""
     from evals.train_prompt import (
         BATCH,
         C_VALUE,
         CONTRAST_WEIGHT,
         ENC_CONTRAST_WEIGHT,
         EPOCHS,
-        LOSO_CACHE,
         LR_HEADS,
         LR_LAYER,
         TRAINED_LAYERS,
         _recipe_key,
-        fit_v3,
-        v3_probs,
     )
+
+    recipe = ":".join(map(str, ("v4", TRAINED_LAYERS, epochs or EPOCHS, BATCH, LR_LAYER, LR_HEADS, C_VALUE,
+                                CONTRAST_WEIGHT, ENC_CONTRAST_WEIGHT)))
+    return _recipe_key(train, seed, recipe)
+
+
+def v4_recipe_predictions(rows: list[Row], texts: list[str], families: tuple[str, ...],
+                          seed: int = 0, verbose: bool = False, epochs: int | None = None) -> np.ndarray:
+    """Calibrated probabilities (the v4 stacker's, before the classifier's two rules) of every row of each
+    family in `families`, from the v4 recipe trained without that family (NaN elsewhere). Each fold is kept
+    under /tmp keyed by its training rows, the recipe constants and the seed (an optimisation: a fold costs
+    a fine-tune, ~15-30 min on a loaded core)."""
+    from evals.train_prompt import EPOCHS, LOSO_CACHE, fit_v3, v3_probs
 
     fams = np.array([family_of(r) for r in rows])
     out = np.full((len(rows), len(LEARNED)), np.nan, dtype=np.float32)
     epochs = epochs or EPOCHS
-    recipe = ":".join(map(str, ("v4", TRAINED_LAYERS, epochs, BATCH, LR_LAYER, LR_HEADS, C_VALUE, CONTRAST_WEIGHT,
-                                ENC_CONTRAST_WEIGHT)))
     for fam in families:
         test = np.flatnonzero(fams == fam)
         if not len(test):
             raise ValueError(f"no rows of family {fam!r}")
         pool = v4_recipe_pool(rows, fams, fam)
         train = [rows[i] for i in pool]  # a subset of compute()'s rows, checked there against the held-out ledger
-        path = LOSO_CACHE.with_name(f"{LOSO_CACHE.name}-v4recipe-{_recipe_key(train, seed, recipe)}-{fam}.npy")
+        path = LOSO_CACHE.with_name(f"{LOSO_CACHE.name}-v4recipe-{v4_recipe_key(train, seed, epochs)}-{fam}.npy")
         if epochs != EPOCHS:  # a shortened recipe is named as such, never read as the shipped one
             path = path.with_name(path.name.replace("-v4recipe-", f"-v4recipe-ep{epochs}-"))
         if path.exists():

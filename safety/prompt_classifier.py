@@ -173,10 +173,12 @@ class PromptClassifier:
     @classmethod
     def load(cls, model_dir: Path | None = None,
              public_figures: dict[str, list[str]] | None = None, version: int | None = None,
-             cache_dir: Path | None = None) -> PromptClassifier:
+             cache_dir: Path | None = None, bars: bool = True) -> PromptClassifier:
         """Load the newest heads in model_dir (default: the ones shipped in safety/models), or the given
         version. cache_dir keeps the exported encoder graph (v5; default safety.prompt_frozen.default_cache_dir:
-        REELGATE_DATA_DIR/cache)."""
+        REELGATE_DATA_DIR/cache). The heads' bar map (prompt_bars-v<N>.json beside them, safety/prompt_bars.py)
+        is applied unless bars=False (the evals that choose it read the heads' own scores); a map chosen for
+        other heads makes the classifier unavailable."""
         figures = default_public_figures() if public_figures is None else public_figures
         if model_dir is None:
             with resources.as_file(resources.files("safety").joinpath("models")) as p:
@@ -226,6 +228,15 @@ class PromptClassifier:
             return cls(None, f"{path.name}: calibration inverts the score of {', '.join(bad)}; retrain",
                        figures)
 
+        bars_file = path.with_name(f"prompt_bars-v{meta['version']}.json")
+        if bars and bars_file.exists():
+            from safety.prompt_bars import BarMapError, load_bars
+
+            try:
+                heads["bars"] = load_bars(bars_file, heads["sha"])
+            except BarMapError as exc:
+                return cls(None, str(exc), figures)
+
         ok, info = embedder_info()
         if not ok:
             return cls(None, info, figures)
@@ -258,6 +269,8 @@ class PromptClassifier:
         # The language word lists load on the first prompt (from the cache dir: a few ms after the first run).
         why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
                f"{len(public_figures or figures)} public figures")
+        if "bars" in heads:
+            why += f"; bars v{heads['bars'].version} chosen left out ({bars_file.name})"
         return cls(heads, why, figures)
 
     def available(self) -> tuple[bool, str]:
@@ -271,7 +284,8 @@ class PromptClassifier:
         kind = self._heads["kind"]
         enc = (f"all-MiniLM-L6-v2-ft{m['trained_layers']}" if kind == "stack" else
                "all-MiniLM-L6-v2-frozen" if kind == "frozen" else "all-MiniLM-L6-v2")
-        return f"prompt-heads-v{m['version']}/{self._heads['sha']}+{enc}+names-{len(self._figures)}"
+        bars = f"+{self._heads['bars'].name}" if "bars" in self._heads else ""
+        return f"prompt-heads-v{m['version']}/{self._heads['sha']}+{enc}{bars}+names-{len(self._figures)}"
 
     def _characters(self, characters: dict[str, list[str]] | None) -> NameMatcher | None:
         if not characters:
@@ -400,6 +414,10 @@ class PromptClassifier:
                 cats["hate/threatening"] = threat
                 if threat >= 0.1:
                     notes.append(f"hate/threatening: min(hate {cats['hate']:.2f}, violence {cats['violence']:.2f})")
+            if "bars" in self._heads:
+                # The left-out bars onto the policy's scale (safety/prompt_bars.py), after the two rules they
+                # were chosen with and before the name signals, whose scores are on the policy's scale already.
+                cats.update(self._heads["bars"].apply({c: cats[c] for c in learned}))
             if figure_hits[i]:
                 who = ", ".join(h.matched for h in figure_hits[i])
                 notes.append(f"names: the content heads read {who} as 'a person' (who it is: public_figure)")
