@@ -143,7 +143,10 @@ class JobState:
     remix_source: Path | None = None  # the clip being remixed, when there is one
     mentions: list[str] = field(default_factory=list)  # @handles named in the prompt
     cameos: list[GrantedCameo] = field(default_factory=list)
-    draft: Path | None = None  # the generated clip, before any mark
+    draft: Path | None = None  # the generated clip (already marked when draft_mark is set)
+    # the watermark's report when the generate stage marked the frames as it encoded them (the draft is then
+    # the marked clip and is never decoded again); None: the watermark stage marks the draft itself
+    draft_mark: dict[str, Any] | None = None
     clip_metadata: dict[str, Any] = field(default_factory=dict)
     frame_sample: FrameSample | None = None  # the draft's frames, decoded once
     appearances: list[int] = field(default_factory=list)  # consenting cameos whose faces are in the clip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -48,8 +49,18 @@ def write_mp4(
     crf: int = 18,
     progress: Callable[[int, int], None] | None = None,
     preset: str = "veryfast",
+    *,
+    yuv_fn: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    audio_fn: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    audio_bitrate: int | None = 160_000,
+    aac_coder: str | None = None,
 ) -> None:
     """Encode `clip` as H.264 (yuv420p) + AAC stereo at 48 kHz. Frames are streamed, never all held.
+
+    yuv_fn(planes, index) may change each frame's yuv420p planes (H*3/2 x W uint8, its own copy) just before
+    the encode, and audio_fn(samples, rate) the (2, n) float32 soundtrack (run on a thread beside the
+    picture; its sound is muxed once ready): the gate marks the clip here, so that its draft is not decoded
+    and encoded a second time. audio_bitrate None and aac_coder: the AAC encoder's defaults / its coder.
 
     The file appears at `path` only when complete (written to a temp file in the same folder, then renamed).
     """
@@ -66,6 +77,8 @@ def write_mp4(
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio") if audio_fn is not None else None
+    marking = pool.submit(_changed_audio, audio_fn, audio, n_audio) if pool and audio_fn else None
     try:
         with av.open(str(tmp), mode="w", format="mp4") as out:
             vs = out.add_stream("libx264", rate=clip.fps)
@@ -73,11 +86,18 @@ def write_mp4(
             vs.options = {"crf": str(int(crf)), "preset": preset}
             vs.codec_context.time_base = Fraction(1, clip.fps)
             aus = out.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
-            aus.bit_rate = 160_000
+            if audio_bitrate:
+                aus.bit_rate = audio_bitrate
+            if aac_coder:
+                aus.codec_context.options = {**aus.codec_context.options, "aac_coder": aac_coder}
             a_pos = 0
 
-            def push_audio(until: int) -> None:
-                nonlocal a_pos
+            def push_audio(until: int, wait: bool = False) -> None:
+                nonlocal a_pos, audio, marking
+                if marking is not None:  # the changed sound, once ready (the muxer interleaves it)
+                    if not (wait or marking.done()):
+                        return
+                    audio, marking = marking.result(), None
                 while a_pos < min(until, n_audio):
                     chunk = audio[:, a_pos : a_pos + AAC_FRAME]
                     if chunk.shape[1] < AAC_FRAME:  # last frame: pad, the container's duration trims it
@@ -97,6 +117,12 @@ def write_mp4(
                         f"frame {i} is {arr.shape} {arr.dtype}; expected ({clip.height}, {clip.width}, 3) uint8"
                     )
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+                if yuv_fn is not None:
+                    # the conversion the encoder makes of an rgb24 frame itself, made here to hand it the planes
+                    yuv = yuv_fn(vf.reformat(format="yuv420p").to_ndarray(), i)
+                    if yuv.dtype != np.uint8 or yuv.shape != (clip.height * 3 // 2, clip.width):
+                        raise GeneratorError(f"yuv_fn returned {yuv.shape} {yuv.dtype} for frame {i}")
+                    vf = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(yuv), "yuv420p")
                 vf.pts = i
                 out.mux(vs.encode(vf))
                 push_audio(int((i + 1) / clip.fps * AUDIO_RATE))
@@ -104,13 +130,25 @@ def write_mp4(
                     progress(i + 1, clip.n_frames)
             if i + 1 != clip.n_frames:
                 raise GeneratorError(f"clip yielded {i + 1} frames, declared {clip.n_frames}")
-            push_audio(n_audio)
+            push_audio(n_audio, wait=True)
             out.mux(vs.encode(None))
             out.mux(aus.encode(None))
         os.replace(tmp, path)
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         if tmp.exists():
             tmp.unlink()
+
+
+def _changed_audio(fn: Callable[[np.ndarray, int], np.ndarray], audio: np.ndarray, n: int) -> np.ndarray:
+    """fn's soundtrack, as (2, n) float32 like the one it was given."""
+    out = np.asarray(fn(audio.copy(), AUDIO_RATE), dtype=np.float32)
+    if out.ndim != 2 or out.shape[0] != 2:
+        raise GeneratorError(f"audio_fn returned shape {out.shape}; expected (2, samples)")
+    if out.shape[1] < n:
+        out = np.pad(out, ((0, 0), (0, n - out.shape[1])))
+    return np.ascontiguousarray(out[:, :n])
 
 
 def probe(path: Path) -> dict:

@@ -71,57 +71,82 @@ def _payload(payload: bytes | str) -> bytes:
     return bytes(payload)
 
 
-def embed_clip(src: Path, dst: Path, payload: bytes, *, key: WatermarkKey, crf: int = X264_CRF) -> dict:
-    """Mark src's luma and soundtrack with payload under key; write dst (H.264 + AAC MP4) atomically."""
-    payload = _payload(payload)
-    if not isinstance(key, WatermarkKey):
-        raise ProvenanceError("embed_clip needs the installation's WatermarkKey")
-    if key.legacy:
-        raise ProvenanceError("the legacy 3.x key is for reading old clips only (anyone can forge with it)")
-    src, dst = Path(src), Path(dst)
-    t0 = time.perf_counter()
-    vm, am = VideoMark(key.layout_key), AudioMark(key.layout_key)
-    tile = vm.tile_for(payload)
-    psnrs: list[float] = []
+class ClipMarker:
+    """The marks embed_clip puts in one clip (payload under key): the picture's, frame by frame, and the
+    sound's, for an encoder that already holds the pictures. The gate's generate stage marks the generator's
+    frames with it as it encodes them, so the draft is never decoded and encoded again; embed_clip marks a
+    decoded file with it. Same key, payload, tile, amplitude and audio mark either way."""
 
-    def mark(yuv: np.ndarray, _i: int) -> np.ndarray:
+    def __init__(self, payload: bytes, key: WatermarkKey) -> None:
+        self.payload = _payload(payload)
+        if not isinstance(key, WatermarkKey):
+            raise ProvenanceError("embed_clip needs the installation's WatermarkKey")
+        if key.legacy:
+            raise ProvenanceError("the legacy 3.x key is for reading old clips only (anyone can forge with it)")
+        self.key = key
+        self.vm, self.am = VideoMark(key.layout_key), AudioMark(key.layout_key)
+        self.tile = self.vm.tile_for(self.payload)
+        self.psnrs: list[float] = []
+        self.audio_info: dict = {"marked": False}
+        # seconds spent marking, each written by one thread only (the sound is marked beside the picture)
+        self.picture_seconds = self.sound_seconds = 0.0
+
+    def mark_yuv(self, yuv: np.ndarray, _i: int) -> np.ndarray:
+        """A yuv420p frame (H*3/2, W uint8, ours to change) with its luma marked."""
+        t0 = time.perf_counter()
         h = yuv.shape[0] * 2 // 3
         y = yuv[:h]
-        marked = vm.embed_luma(y, tile)
-        psnrs.append(psnr(y, marked))
-        yuv[:h] = marked  # the decoded array is ours (to_ndarray copies): no second copy
+        marked = self.vm.embed_luma(y, self.tile)
+        self.psnrs.append(psnr(y, marked))
+        yuv[:h] = marked  # in place: no second copy
+        self.picture_seconds += time.perf_counter() - t0
         return yuv
 
+    def mark_audio(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        """The soundtrack (channels, n) float32 at sr, marked."""
+        t0 = time.perf_counter()
+        marked = self.am.embed(samples, sr, self.payload)
+        self.sound_seconds += time.perf_counter() - t0
+        self.audio_info = {"marked": marked.shape[-1] >= sr, "snr_db": round(snr_db(samples, marked), 2),
+                           "sample_rate": sr}
+        return marked
+
+    def report(self, dst: Path, frames: int, width: int, height: int, seconds: float) -> dict:
+        """What embed_clip returns, for `frames` marked frames written to dst in `seconds`."""
+        finite = [p for p in self.psnrs if math.isfinite(p)]
+        return {
+            "payload": self.payload.hex(),
+            "dst": str(dst),
+            "frames": frames,
+            "width": width,
+            "height": height,
+            "psnr_db": round(float(np.mean(finite)), 2) if finite else None,
+            "psnr_min_db": round(float(np.min(finite)), 2) if finite else None,
+            "audio": self.audio_info,
+            "seconds": round(seconds, 3),
+            "fps_processed": round(frames / seconds, 1) if seconds > 0 else None,
+            "version": WATERMARK_VERSION,
+            "alg": WATERMARK_ALG,
+            "key_id": self.key.key_id,
+        }
+
+
+def embed_clip(src: Path, dst: Path, payload: bytes, *, key: WatermarkKey, crf: int = X264_CRF) -> dict:
+    """Mark src's luma and soundtrack with payload under key; write dst (H.264 + AAC MP4) atomically."""
+    marker = ClipMarker(payload, key)
+    src, dst = Path(src), Path(dst)
+    t0 = time.perf_counter()
     audio = read_audio(src)
-    audio_info: dict = {"marked": False}
     # the sound is marked in a thread while the picture is decoded, marked and encoded (the audio mark was
     # ~0.5 s of CPU before the first frame on 10 s clips); transcode writes it once it is ready
     with ThreadPoolExecutor(max_workers=1) as pool:
-        marking = pool.submit(am.embed, audio[0], audio[1], payload) if audio is not None else None
+        marking = pool.submit(marker.mark_audio, audio[0], audio[1]) if audio is not None else None
         out_audio = (marking, audio[1], audio[2]) if audio is not None and marking is not None else False
-        info = transcode(src, dst, yuv_fn=mark, audio=out_audio, crf=crf, aac_coder=PUBLISHED_AAC_CODER)
-    if audio is not None and marking is not None:
-        samples, sr, _ = audio
-        marked_audio = marking.result()
-        audio_info = {"marked": marked_audio.shape[-1] >= sr, "snr_db": round(snr_db(samples, marked_audio), 2),
-                      "sample_rate": sr}
-    finite = [p for p in psnrs if math.isfinite(p)]
-    elapsed = time.perf_counter() - t0
-    return {
-        "payload": payload.hex(),
-        "dst": str(dst),
-        "frames": info["frames"],
-        "width": info["width"],
-        "height": info["height"],
-        "psnr_db": round(float(np.mean(finite)), 2) if finite else None,
-        "psnr_min_db": round(float(np.min(finite)), 2) if finite else None,
-        "audio": audio_info,
-        "seconds": round(elapsed, 3),
-        "fps_processed": round(info["frames"] / elapsed, 1) if elapsed > 0 else None,
-        "version": WATERMARK_VERSION,
-        "alg": WATERMARK_ALG,
-        "key_id": key.key_id,
-    }
+        info = transcode(src, dst, yuv_fn=marker.mark_yuv, audio=out_audio, crf=crf,
+                         aac_coder=PUBLISHED_AAC_CODER)
+    if marking is not None:
+        marking.result()
+    return marker.report(dst, info["frames"], info["width"], info["height"], time.perf_counter() - t0)
 
 
 def _combine(video: dict, audio: dict | None) -> dict:

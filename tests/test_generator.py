@@ -326,6 +326,41 @@ def test_write_mp4_streams_and_is_atomic(tmp_path):
         write_mp4(bad, tmp_path / "bad.mp4")
 
 
+def test_write_mp4_hands_the_encoder_input_to_the_hooks(tmp_path):
+    """yuv_fn sees the very planes the encoder would make of the RGB frame (an identity hook writes the same
+    file), its changes are what is encoded; audio_fn's sound is what is written; a failing hook leaves no
+    file behind."""
+    import av
+
+    rng = np.random.default_rng(0)
+    pics = [rng.integers(0, 256, (64, 96, 3), np.uint8) for _ in range(12)]
+    clip = Clip(24, 96, 64, 12, lambda: iter(pics), np.zeros((2, 24000), np.float32), 48000)
+    write_mp4(clip, tmp_path / "plain.mp4")
+    write_mp4(clip, tmp_path / "same.mp4", yuv_fn=lambda yuv, i: yuv)
+    assert (tmp_path / "plain.mp4").read_bytes() == (tmp_path / "same.mp4").read_bytes()
+
+    def grey(yuv, i):
+        yuv[: 64] = 128
+        return yuv
+
+    tone = np.sin(np.arange(24000) / 48000 * 2 * np.pi * 440).astype(np.float32) * 0.5
+    write_mp4(clip, tmp_path / "grey.mp4", yuv_fn=grey, audio_fn=lambda a, sr: np.stack([tone, tone]),
+              audio_bitrate=None)
+    with av.open(str(tmp_path / "grey.mp4")) as c:
+        lumas = [f.to_ndarray(format="yuv420p")[:64] for f in c.decode(video=0)]
+    assert len(lumas) == 12 and all(abs(float(y.mean()) - 128) < 2 for y in lumas)
+    sound, _ = read_audio(tmp_path / "grey.mp4")
+    assert float(np.abs(sound).max()) > 0.3  # the hook's tone, not the clip's silence
+
+    def dies(yuv, i):
+        raise RuntimeError("mark failed")
+
+    with pytest.raises(RuntimeError, match="mark failed"):
+        write_mp4(clip, tmp_path / "dead.mp4", yuv_fn=dies)
+    assert not (tmp_path / "dead.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 def test_dialogue_is_spoken_or_reported(backend, tmp_path):
     clip = backend.generate(GenerationSpec('A woman in a kitchen says "Good morning, everyone."', seconds=3.0))
     meta = clip.metadata

@@ -161,6 +161,67 @@ def test_the_generate_stage_samples_the_draft_as_it_encodes_it(components, tmp_p
     assert got == [(f.index, f.time, f.reasons) for f in real(ctx.draft, FrameSample.EVERY_SECONDS)]
     assert all(f.image.shape == (480, 854, 3) for f in sample.thinned(64))
 
+
+def test_the_draft_is_marked_as_it_is_encoded(components, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generate stage embeds the watermark (this job's payload, the installation's current key) in the
+    draft's one encode; the watermark stage records it without decoding or encoding the clip again, and the
+    file signed is that draft."""
+    import provenance.media
+    from gate.stages.generate import GenerateStage
+    from gate.stages.watermark import WatermarkStage
+    from provenance.watermark import WATERMARK_VERSION, detect_clip
+
+    ctx = JobState(job_id="00000000000000c2", user="u", workdir=tmp_path,
+                   request=JobRequest(prompt="a red ball bouncing on a wooden floor", seconds=3, resolution="480p"))
+    assert GenerateStage(components).run(ctx).decision == "pass"
+    mark = ctx.need("draft_mark")
+    assert mark["payload"] == ctx.job_id and mark["frames"] == 72 and mark["audio"]["marked"]
+    assert mark["psnr_db"] > 38 and mark["version"] == WATERMARK_VERSION and mark["audio"]["snr_db"] > 5
+
+    def no_transcode(*a: object, **k: object) -> None:
+        raise AssertionError("the draft was transcoded again")
+
+    monkeypatch.setattr(provenance.media, "transcode", no_transcode)
+    monkeypatch.setattr("provenance.watermark.transcode", no_transcode)
+    d = WatermarkStage(components).run(ctx)
+    ring = components.watermark_keys.get()
+    assert d.decision == "pass" and ctx.marked == ctx.draft
+    assert ctx.watermark == {"name": WATERMARK_VERSION, "payload": ctx.job_id, "key_id": ring.current.key_id}
+    assert d.scores["psnr_db"] == mark["psnr_db"]
+    found = detect_clip(ctx.draft, keys=ring)
+    assert found["found"] and found["payload"] == ctx.job_id and found["key_id"] == ring.current.key_id
+
+
+def test_a_draft_mark_not_this_jobs_fails_the_watermark_stage(components, tmp_path: Path) -> None:
+    from gate.stages.watermark import WatermarkStage
+    from provenance.watermark import WATERMARK_VERSION
+
+    ctx = JobState(job_id="00000000000000c3", user="u", workdir=tmp_path, request=JobRequest(prompt="x"),
+                   draft=tmp_path / "draft.mp4",
+                   draft_mark={"payload": "00000000000000c4", "version": WATERMARK_VERSION, "key_id": "k"})
+    with pytest.raises(RuntimeError, match="not this job's"):
+        WatermarkStage(components).run(ctx)
+    assert ctx.marked is None
+
+
+def test_a_visible_mark_leaves_the_marking_to_the_watermark_stage(components, tmp_path: Path) -> None:
+    """The visible label must go under the invisible mark: the draft is encoded unmarked, and the watermark
+    stage draws the label and marks the result, as before the mark moved into the draft's encode."""
+    from gate.stages.generate import GenerateStage
+    from gate.stages.watermark import WatermarkStage
+    from provenance.watermark import detect_clip
+
+    components.set_policy(components.policy.model_copy(update={"visible_watermark": True}), "test")
+    ctx = JobState(job_id="00000000000000c5", user="u", workdir=tmp_path,
+                   request=JobRequest(prompt="a red ball bouncing on a wooden floor", seconds=2, resolution="480p"))
+    assert GenerateStage(components).run(ctx).decision == "pass"
+    assert ctx.draft_mark is None
+    ring = components.watermark_keys.get()
+    assert not detect_clip(ctx.need("draft"), keys=ring)["found"]
+    assert WatermarkStage(components).run(ctx).decision == "pass"
+    assert ctx.marked != ctx.draft and (tmp_path / "visible.mp4").exists()
+    assert detect_clip(ctx.need("marked"), keys=ring)["payload"] == ctx.job_id
+
 def test_an_undecodable_draft_fails_every_reader(tmp_path: Path) -> None:
     bad = tmp_path / "draft.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)

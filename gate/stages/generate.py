@@ -1,7 +1,14 @@
-"""The generation core runs behind the first two checks; its output is a draft nobody sees yet."""
+"""The generation core runs behind the first two checks; its output is a draft nobody sees yet.
+
+The draft's one encode also carries the invisible watermark (the watermark stage's mark, same key, payload
+and algorithm, embedded in the generator's frames and sound as they are encoded): marking a separate decode
+of the draft cost a whole decode + encode of the clip. The watermark stage records the mark and fails
+closed if it is not this job's; when the mark cannot be made here (a visible label is to go under it, or the
+key is not at hand) the draft is encoded unmarked and the watermark stage marks it as before."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +22,9 @@ from gate.pipeline import FrameSample, JobState
 
 if TYPE_CHECKING:
     from generator import Clip
+    from provenance.watermark import ClipMarker
+
+log = logging.getLogger(__name__)
 
 
 class GenerateStage:
@@ -22,7 +32,7 @@ class GenerateStage:
     title = "Generation"
     description = "makes the clip"
     reads = frozenset({"request", "job_id", "cameos", "remix_source", "frame_progress", "workdir"})
-    provides = frozenset({"draft", "clip_metadata", "frame_sample"})
+    provides = frozenset({"draft", "clip_metadata", "frame_sample", "draft_mark"})
     concurrent = False
 
     def __init__(self, c: Components) -> None:
@@ -51,17 +61,42 @@ class GenerateStage:
         backend = self.c.generator()
         clip = backend.generate(spec)
         draft = ctx.workdir / "draft.mp4"
-        # the analysis stages' sample is taken from the frames as they are encoded: the draft is not decoded
+        # the analysis stages' sample is taken from the frames as they are encoded (before the mark, as a
+        # decode of an unmarked draft would give them): the draft is not decoded
         sampler = FrameSampler(FrameSample.EVERY_SECONDS, copy=True)
-        write_mp4(replace(clip, frames=_sampled(clip, sampler)), draft, progress=ctx.frame_progress)
+        marker = self._marker(ctx)
+        hooks: dict[str, Any] = {}
+        if marker is not None:
+            from provenance.media import PUBLISHED_AAC_CODER
+
+            # the published clip's AAC settings (the watermark's transcode wrote them before)
+            hooks = {"yuv_fn": marker.mark_yuv, "audio_fn": marker.mark_audio, "audio_bitrate": None,
+                     "aac_coder": PUBLISHED_AAC_CODER}
+        write_mp4(replace(clip, frames=_sampled(clip, sampler)), draft, progress=ctx.frame_progress, **hooks)
         ctx.draft = draft
         ctx.clip_metadata = clip.metadata
         ctx.frame_sample = FrameSample(draft, sampler.frames())
+        if marker is not None:
+            # the time spent marking (picture and sound), not the render and encode around it
+            ctx.draft_mark = marker.report(draft, clip.n_frames, clip.width, clip.height,
+                                           marker.picture_seconds + marker.sound_seconds)
         return Decision(
             stage=self.name, decision="pass",
             reasons=[f"{clip.n_frames} frames at {clip.fps} fps, {clip.width}x{clip.height}"],
             models={"generator": f"{backend.name} {backend.version}"},
         )
+
+    def _marker(self, ctx: JobState) -> ClipMarker | None:
+        """The watermark for this job's draft, or None to leave the marking to the watermark stage."""
+        if self.c.policy.visible_watermark:
+            return None  # the visible label goes under the invisible mark: the watermark stage transcodes
+        try:
+            from provenance.watermark import ClipMarker
+
+            return ClipMarker(bytes.fromhex(ctx.job_id), self.c.watermark_keys.get().current)
+        except Exception as exc:  # the watermark stage tries again on the draft and reports it (fail closed)
+            log.warning("job %s: the draft is encoded unmarked (%s); the watermark stage marks it", ctx.job_id, exc)
+            return None
 
 
 def _sampled(clip: Clip, sampler: Any) -> Callable[[], Iterator[np.ndarray]]:
