@@ -191,9 +191,10 @@ def v5_half_logits(rows: list[Row], states: np.ndarray, cnt: tuple, seed: int = 
 
 # ---- the report ---------------------------------------------------------------------------------------------
 
-def compute(data_dir: Path, seed: int = 0) -> dict:
-    """Left-out (halves) probabilities after the classifier's rules for the v4 recipe, v5 and their mean, and
-    the shipped heads' in-distribution probabilities on the test side of the split."""
+def compute(data_dir: Path, seed: int = 0, v4: bool = True) -> dict:
+    """Left-out (halves) probabilities after the classifier's rules for the v4 recipe, v5 and their mean, v5
+    with one family out (evals.prompt_loso), and in-distribution probabilities on the test side of the split.
+    Without v4, the v4 recipe's two fine-tunes are skipped (and so is the mean)."""
     from evals.prompt_loso import compute as loso_compute
     from evals.train_prompt import fit_platt_oof
     from safety.prompt_frozen import calibrated
@@ -202,13 +203,15 @@ def compute(data_dir: Path, seed: int = 0) -> dict:
     rows, texts, states, cnt = ctx["rows"], ctx["texts"], ctx["states"], ctx["cnt"]
     fams = np.array([family_of(r) for r in rows])
     scored = ctx["scored"]
-    p4 = np.full((len(rows), len(LEARNED)), np.nan, dtype=np.float32)
-    for half, members in enumerate(FAMILY_HALVES):
-        p4[np.isin(fams, members)] = v4_half_predictions(rows, texts, half, seed)
     z5 = v5_half_logits(rows, states, cnt, seed)
     platt5, _ = fit_platt_oof(z5, rows)
     p5 = calibrated(z5, platt5)
-    raw = {"v4 recipe": p4, "v5": p5, "mean": (p4 + p5) / 2}
+    raw = {"v5": p5, "v5 one out": calibrated(ctx["oof"], ctx["platt"])}
+    if v4:
+        p4 = np.full((len(rows), len(LEARNED)), np.nan, dtype=np.float32)
+        for half, members in enumerate(FAMILY_HALVES):
+            p4[np.isin(fams, members)] = v4_half_predictions(rows, texts, half, seed)
+        raw = {"v4 recipe": p4, **raw, "mean": (p4 + p5) / 2}
     idx = np.flatnonzero(scored)
     t = [texts[i] for i in idx]
     lo = {}
@@ -232,7 +235,7 @@ def compute(data_dir: Path, seed: int = 0) -> dict:
     idm[ti] = post_rules((id4_raw[ti] + id5[ti]) / 2, tt)
     id5[ti] = post_rules(id5[ti], tt)
     return {**ctx, "fams": fams, "left_out": lo, "in_dist": id4,
-            "in_dist_all": {"v4 recipe": id4, "v5": id5, "mean": idm}}
+            "in_dist_all": {"v4 recipe": id4, "v5": id5, "v5 one out": id5, "mean": idm}}
 
 
 def shipped_in_distribution(rows: list[Row], texts: list[str], is_test: np.ndarray, rules: bool = True
@@ -353,9 +356,9 @@ def policy_bars() -> tuple[np.ndarray, np.ndarray]:
     return review, block
 
 
-def run(data_dir: Path, seed: int = 0, write: Path | None = None, ctx: dict | None = None) -> str:
-    ctx = ctx or compute(data_dir, seed)
-    rows, fams, lo, idd = ctx["rows"], ctx["fams"], ctx["left_out"], ctx["in_dist"]
+def run(data_dir: Path, seed: int = 0, write: Path | None = None, ctx: dict | None = None, v4: bool = True) -> str:
+    ctx = ctx or compute(data_dir, seed, v4)
+    rows, fams, lo = ctx["rows"], ctx["fams"], ctx["left_out"]
     start = policy_bars()
     lines = ["# Prompt bars chosen on left-out predictions (halves of the families)", "",
              f"Seed {seed}. Budgets {BUDGETS} x margin {MARGIN}. Halves: "
@@ -378,24 +381,28 @@ def run(data_dir: Path, seed: int = 0, write: Path | None = None, ctx: dict | No
     for j, c in enumerate(LEARNED):
         lines.append(f"| {c} | {start[0][j]:.3f} / {start[1][j]:.3f} | "
                      + " | ".join(f"{chosen[n][0][j]:.3f} / {chosen[n][1][j]:.3f}" for n in lo) + " |")
-    v4 = lo["v4 recipe"]
-    bars = {"policy": start, "chosen": chosen["v4 recipe"]}
-    lines += ["", "## The shipped heads' recipe (v4): unsafe text-to-image/video prompts per source and category",
-              "", "Left out = the v4 recipe trained without the row's half of the families; in dist. = the shipped "
-              "heads on the test side; 'chosen' bars = the v4 recipe's left-out choice above.", "",
-              *rates_table(rows, fams, v4, idd, bars), "",
-              "## Benign, safe-but-alarming and comment rows (v4 recipe left out | shipped heads in dist.)", "",
-              *benign_table(rows, fams, v4, idd, bars), "",
+    focus = "v4 recipe" if "v4 recipe" in lo else "v5 one out"
+    pf, idd = lo[focus], ctx["in_dist_all"][focus]
+    bars = {"policy": start, "chosen": chosen[focus]}
+    lines += ["", f"## {focus}: unsafe text-to-image/video prompts per source and category", "",
+              "Left out = trained without the row's half of the families (v5 one out: without its family); in "
+              "dist. = the shipped heads (v5: trained on the train side) on the test side; 'chosen' bars = this "
+              "candidate's left-out choice above.", "",
+              *rates_table(rows, fams, pf, idd, bars), "",
+              f"## Benign, safe-but-alarming and comment rows ({focus}: left out | in dist.)", "",
+              *benign_table(rows, fams, pf, idd, bars), "",
               "## Comment sources, binary AUPRC left out by halves (the v4+v5 mean candidate)", "",
               *comment_auprc(rows, fams, lo), "",
               "In distribution (test side; v4 = the shipped heads, v5 = trained on the train side):", "",
               *comment_auprc(rows, fams, ctx["in_dist_all"]), "",
               "The bar map moves each category on its own, so the max over categories (the binary score) changes "
-              "with it; the v4 recipe before and after its chosen map (left out | in dist.):", "",
-              *comment_auprc(rows, fams, {"v4 left out": v4, "v4 left out, map": mapped(v4, bars["chosen"], start),
-                                          "v4 in dist.": idd, "v4 in dist., map": mapped(idd, bars["chosen"], start)}),
+              f"with it; {focus} before and after its chosen map (left out | in dist.):", "",
+              *comment_auprc(rows, fams, {"left out": pf, "left out, map": mapped(pf, bars["chosen"], start),
+                                          "in dist.": idd, "in dist., map": mapped(idd, bars["chosen"], start)}),
               ""]
     if write is not None:
+        if focus != "v4 recipe":
+            raise SystemExit("--write needs the v4 recipe's left-out scores (run without --no-v4)")
         path = write_bars(write, chosen["v4 recipe"], start, seed)
         lines.append(f"Wrote {path}.")
     lines.append(f"({time.time() - ctx['t0']:.0f}s)")
@@ -442,6 +449,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fold", type=int, default=None, help="only train and cache the v4 recipe without this half")
     ap.add_argument("--write", action="store_true", help="write safety/models/prompt_bars-v4.json")
+    ap.add_argument("--no-v4", action="store_true", help="skip the v4 recipe's two fine-tunes (v5 only)")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.fold is not None:
@@ -452,7 +460,7 @@ def main() -> None:
         v4_half_predictions(rows, normalized_texts(rows), args.fold, args.seed)
         return
     models = Path(__file__).resolve().parents[1] / "safety" / "models"
-    print(run(args.data, args.seed, write=models if args.write else None), flush=True)
+    print(run(args.data, args.seed, write=models if args.write else None, v4=not args.no_v4), flush=True)
 
 
 if __name__ == "__main__":
