@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from evals import default_data_dir
-from evals.prompt_data import LEARNED, Row, check_not_held_out, load_rows
+from evals.prompt_data import LEARNED, Row, check_not_held_out, load_rows, split_of
 from evals.prompt_loso import BENIGN_COMMENTS, BENIGN_T2X, T2X_FAMILIES, post_rules
 from evals.train_prompt import family_of, in_training_pool
 
@@ -191,27 +191,54 @@ def v5_half_logits(rows: list[Row], states: np.ndarray, cnt: tuple, seed: int = 
 
 # ---- the report ---------------------------------------------------------------------------------------------
 
-def compute(data_dir: Path, seed: int = 0, v4: bool = True) -> dict:
+def compute(data_dir: Path, seed: int = 0, v4: bool = True, v5: bool = True) -> dict:
     """Left-out (halves) probabilities after the classifier's rules for the v4 recipe, v5 and their mean, v5
     with one family out (evals.prompt_loso), and in-distribution probabilities on the test side of the split.
-    Without v4, the v4 recipe's two fine-tunes are skipped (and so is the mean)."""
-    from evals.prompt_loso import compute as loso_compute
-    from evals.train_prompt import fit_platt_oof
+    Without v4, the v4 recipe's two fine-tunes are skipped; without v5, everything of v5 (its features cost
+    ~45k encoder passes when not cached); the mean needs both."""
+    from evals.train_prompt import fit_platt_oof, normalized_texts, v5_logits
     from safety.prompt_frozen import calibrated
 
-    ctx = loso_compute(data_dir, seed)
-    rows, texts, states, cnt = ctx["rows"], ctx["texts"], ctx["states"], ctx["cnt"]
+    if not (v4 or v5):
+        raise ValueError("nothing to compute")
+    if v5:
+        from evals.prompt_loso import compute as loso_compute
+
+        ctx = loso_compute(data_dir, seed)
+    else:
+        rows = load_rows(data_dir, seed=seed)
+        check_not_held_out(rows, data_dir)
+        scored = np.array([r.source != "authored_seed" for r in rows])
+        ctx = {"rows": rows, "texts": normalized_texts(rows), "scored": scored, "t0": time.time(),
+               "is_test": np.array([split_of(r) == "test" for r in rows]) & scored}
+    rows, texts, scored, is_test = ctx["rows"], ctx["texts"], ctx["scored"], ctx["is_test"]
     fams = np.array([family_of(r) for r in rows])
-    scored = ctx["scored"]
-    z5 = v5_half_logits(rows, states, cnt, seed)
-    platt5, _ = fit_platt_oof(z5, rows)
-    p5 = calibrated(z5, platt5)
-    raw = {"v5": p5, "v5 one out": calibrated(ctx["oof"], ctx["platt"])}
+    ti = np.flatnonzero(is_test)
+    tt = [texts[i] for i in ti]
+    raw: dict[str, np.ndarray] = {}
+    id4 = shipped_in_distribution(rows, texts, is_test)
+    in_dist = {"v4 recipe": id4}
     if v4:
         p4 = np.full((len(rows), len(LEARNED)), np.nan, dtype=np.float32)
         for half, members in enumerate(FAMILY_HALVES):
             p4[np.isin(fams, members)] = v4_half_predictions(rows, texts, half, seed)
-        raw = {"v4 recipe": p4, **raw, "mean": (p4 + p5) / 2}
+        raw["v4 recipe"] = p4
+    if v5:
+        states, cnt = ctx["states"], ctx["cnt"]
+        z5 = v5_half_logits(rows, states, cnt, seed)
+        platt5, _ = fit_platt_oof(z5, rows)
+        raw["v5"] = calibrated(z5, platt5)
+        raw["v5 one out"] = calibrated(ctx["oof"], ctx["platt"])
+        # In distribution: v5 trained on the train side, calibrated on its leave-one-source-out logits (as
+        # train_v5 ships it); the mean with the shipped v4 heads.
+        id5 = np.full_like(id4, np.nan)
+        id5[ti] = calibrated(v5_logits(ctx["heads"], ti, states, cnt), ctx["platt"])
+        idm = np.full_like(id4, np.nan)
+        idm[ti] = post_rules((shipped_in_distribution(rows, texts, is_test, rules=False)[ti] + id5[ti]) / 2, tt)
+        id5[ti] = post_rules(id5[ti], tt)
+        in_dist.update({"v5": id5, "v5 one out": id5, "mean": idm})
+        if v4:
+            raw["mean"] = (raw["v4 recipe"] + raw["v5"]) / 2
     idx = np.flatnonzero(scored)
     t = [texts[i] for i in idx]
     lo = {}
@@ -219,23 +246,7 @@ def compute(data_dir: Path, seed: int = 0, v4: bool = True) -> dict:
         q = np.full_like(p, np.nan)
         q[idx] = post_rules(p[idx], t)
         lo[name] = q
-    # In distribution: the shipped v4 heads and v5 trained on the train side (calibrated on v5's
-    # leave-one-source-out logits, as train_v5 ships it), on the test side of the split.
-    from evals.train_prompt import v5_logits
-
-    is_test = ctx["is_test"]
-    ti = np.flatnonzero(is_test)
-    id4 = shipped_in_distribution(rows, texts, is_test)
-    id5 = np.full_like(id4, np.nan)
-    z = v5_logits(ctx["heads"], ti, states, cnt)
-    id4_raw = shipped_in_distribution(rows, texts, is_test, rules=False)
-    id5[ti] = calibrated(z, ctx["platt"])
-    idm = np.full_like(id4, np.nan)
-    tt = [texts[i] for i in ti]
-    idm[ti] = post_rules((id4_raw[ti] + id5[ti]) / 2, tt)
-    id5[ti] = post_rules(id5[ti], tt)
-    return {**ctx, "fams": fams, "left_out": lo, "in_dist": id4,
-            "in_dist_all": {"v4 recipe": id4, "v5": id5, "v5 one out": id5, "mean": idm}}
+    return {**ctx, "fams": fams, "left_out": lo, "in_dist_all": in_dist}
 
 
 def shipped_in_distribution(rows: list[Row], texts: list[str], is_test: np.ndarray, rules: bool = True
@@ -356,8 +367,9 @@ def policy_bars() -> tuple[np.ndarray, np.ndarray]:
     return review, block
 
 
-def run(data_dir: Path, seed: int = 0, write: Path | None = None, ctx: dict | None = None, v4: bool = True) -> str:
-    ctx = ctx or compute(data_dir, seed, v4)
+def run(data_dir: Path, seed: int = 0, write: Path | None = None, ctx: dict | None = None, v4: bool = True,
+        v5: bool = True) -> str:
+    ctx = ctx or compute(data_dir, seed, v4, v5)
     rows, fams, lo = ctx["rows"], ctx["fams"], ctx["left_out"]
     start = policy_bars()
     lines = ["# Prompt bars chosen on left-out predictions (halves of the families)", "",
@@ -450,6 +462,7 @@ def main() -> None:
     ap.add_argument("--fold", type=int, default=None, help="only train and cache the v4 recipe without this half")
     ap.add_argument("--write", action="store_true", help="write safety/models/prompt_bars-v4.json")
     ap.add_argument("--no-v4", action="store_true", help="skip the v4 recipe's two fine-tunes (v5 only)")
+    ap.add_argument("--no-v5", action="store_true", help="skip v5 (its features and folds) and the mean")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if args.fold is not None:
@@ -460,7 +473,8 @@ def main() -> None:
         v4_half_predictions(rows, normalized_texts(rows), args.fold, args.seed)
         return
     models = Path(__file__).resolve().parents[1] / "safety" / "models"
-    print(run(args.data, args.seed, write=models if args.write else None, v4=not args.no_v4), flush=True)
+    print(run(args.data, args.seed, write=models if args.write else None, v4=not args.no_v4,
+              v5=not args.no_v5), flush=True)
 
 
 if __name__ == "__main__":
