@@ -70,3 +70,27 @@ def test_ratio_test_ignores_twins_but_not_competitors(monkeypatch: pytest.Monkey
     index.remove(1)
     rows, refs, _, _ = index._votes(query)
     assert 1 not in refs.tolist()
+
+
+def test_pdq_small_reference_is_also_hashed_as_its_thumbnail() -> None:
+    """A 32 px reference also carries its 50% thumbnail's hash: its 16 px copies land nearer than to its
+    crops and full size alone. A reference of 128 px and more needs none (PDQ reduces it to 64 itself)."""
+    from safety.copyright.signals.pdq import THUMB_BELOW, PdqSignal
+
+    sig = PdqSignal()
+    with_thumb, without = [], []
+    for name in PHOTOS:
+        im = read_image_file(FIX / name)
+        h, w = im.shape[:2]
+        m = min(h, w)
+        sq = np.ascontiguousarray(im[(h - m) // 2 : (h - m) // 2 + m, (w - m) // 2 : (w - m) // 2 + m])
+        assert not [v for v, _, _ in sig.describe_reference(sq) if v.startswith("thumbnail")]
+        s32 = cv2.resize(sq, (32, 32), interpolation=cv2.INTER_AREA)
+        ref = sig.describe_reference(s32)
+        assert [v for v, _, _ in ref if v.startswith("thumbnail")] == ["thumbnail 50%"] and THUMB_BELOW > 32
+        s16 = cv2.resize(s32, (16, 16), interpolation=cv2.INTER_AREA)
+        query = [hsh for _, hsh in sig.describe_query(s16)["hashes"]]
+        with_thumb.append(min(hamming(q, r) for q in query for _, r, _ in ref))
+        without.append(min(hamming(q, r) for q in query for v, r, _ in ref if not v.startswith("thumbnail")))
+    assert all(a <= b for a, b in zip(with_thumb, without, strict=True)) and sum(with_thumb) < sum(without)
+    assert max(with_thumb) < MATCH_DISTANCE

@@ -45,8 +45,9 @@ REF_MAX_FEATURES = 800
 # keypoints look like those of a small rendering far more than like the 384-1024 px reference's. With the
 # twin-aware ratio test (a view's keypoint is a twin of the full-size one at the same spot, not its
 # competitor), on the development figures of evals/copyright_small.py: 64 px copies found 7 -> 10 of 38,
-# 96 px 13 -> 23 of 38, at no extra query work (the index holds ~30% more descriptors for such references)
-SMALL_VIEWS = (64, 128)
+# 96 px 13 -> 23 of 38, at no extra query work (the index holds ~30% more descriptors for such references).
+# Views at 48 and 96 px too (session 12; with zoom.MIN_VOTES 3): 64 px 10 -> 17 of 38, 96 px 24 -> 27
+SMALL_VIEWS = (48, 64, 96, 128)
 SMALL_VIEW_FEATURES = 200
 QUERY_MAX_SIDE = 960
 QUERY_MAX_FEATURES = 2000
@@ -460,7 +461,7 @@ class KeypointIndex(SignalIndex):
 
 class KeypointSignal(Signal):
     name = "keypoints"
-    version = f"opencv-{cv2.__version__}/sift+ransac/figures-2/views-64-128/twins"
+    version = f"opencv-{cv2.__version__}/sift+ransac/figures-2/views-48-64-96-128/twins"
     index_type = "SIFT descriptors in faiss (flat L2, then IVF-PQ FastScan), votes + RANSAC on top candidates"
 
     def available(self) -> tuple[bool, str]:
