@@ -60,6 +60,20 @@ seconds are the figure):
   rows (one job each, CPU ratio): 480p 5 s 5.61x -> 3.50x, 480p 10 s 4.45x -> 3.24x, 720p 5 s 2.65x -> 1.76x,
   720p 10 s 2.71x -> 1.88x. At 480p NudeNet's fixed cost per sampled frame weighs more against a cheaper
   transcode.
+- The full run after the change (7b2345e, load 17.2 -> 19.0): 10 s 720p gate 2.83 CPU s (generator alone
+  4.24, after the generate stage 0.71), bare 1.67, CPU ratio 1.69x (jobs 1.66x, 1.77x, 1.79x), wall ratio
+  1.54x; embed 61.7 frames per CPU second. Scaling, CPU ratio (one job each): 480p 5/10/20 s 3.21x / 3.10x /
+  3.60x, 720p 1.85x / 1.85x / 1.59x, 1080p 1.63x / 1.23x / 1.61x. Warm end to end 54 s and cold 142 s at that
+  load (5.62 s and 12.26 s when the machine was quiet): not measurable here.
+- The mark itself, old place vs new (python -m evals.gate_mark): same PSNR, the published clip one
+  compression closer to the generator's frames, windows found equal or more under every attack tried (240p +
+  CRF 32 0/8 -> 4/8, 360p + CRF 32 7/8 -> 8/8).
+- Tried and dropped: the amplitude map every other frame (AMP_EMA**2 where computed, the map reused between,
+  the PSNR scale's block means from a uint8 INTER_AREA resize). embed_luma alone on 240 720p frames: 1.41 ->
+  1.15 CPU s (medians of 5, three alternating rounds, load ~14). But `python -m evals.watermark --quick`, both
+  run at once (load ~17-21): H.264 CRF 35 on bikes 2/2 -> 1/2 windows (payload bit acc 1.000 -> 0.969), raw
+  bit acc after resize 0.5x + CRF 23 0.991 -> 0.987 and resize 0.55 0.982 -> 0.980 (combo 0.973 -> 0.977):
+  a figure worsens, so it is not done.
 """
 
 from __future__ import annotations
