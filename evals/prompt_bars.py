@@ -120,15 +120,21 @@ def choose_bars(p: np.ndarray, rows: list[Row], fams: np.ndarray, start: tuple[n
         rest = np.arange(len(bars)) != j
         others = {name: ((sub[name][0][:, rest] >= bars[rest]) & sub[name][1][:, rest]).any(1) for name, _ in checks}
         u_others = (pu[:, rest] >= bars[rest]).any(1)
+        # A bar never rises above where it started unless the start breaks a budget: the objective counts only
+        # T2I/T2V prompts, and a comment-register category (hate, illegal) would otherwise be raised out of use
+        # to spend its benign budget elsewhere (measured: hate and illegal review bars at 0.998).
+        now = sum(max(0.0, float((others[n] | ((sub[n][0][:, j] >= bars[j]) & sub[n][1][:, j])).mean()) - lim)
+                  for n, lim in checks if len(sub[n][0]))
+        cap = 1.0 if now > 0 else bars[j]
         key, arg = (-np.inf, -np.inf, -np.inf), bars[j]
-        for t in GRID[low <= GRID]:
+        for t in GRID[(low <= GRID) & (cap >= GRID)]:
             excess = 0.0
             for name, lim in checks:
                 ps, ns = sub[name]
                 rate = float((others[name] | ((ps[:, j] >= t) & ns[:, j])).mean()) if len(ps) else 0.0
                 excess += max(0.0, rate - lim)
             gain = _family_mean(u_others | (pu[:, j] >= t), gu) if excess == 0 else 0.0
-            k = (-round(excess, 9), round(gain, 9), t)
+            k = (-round(excess, 9), round(gain, 9), t)  # ties: the higher bar (no higher than the start)
             if k > key:
                 key, arg = k, t
         return float(arg)

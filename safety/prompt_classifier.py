@@ -9,6 +9,9 @@ Signals, each visible in the result:
   load); and v2 (linear heads), for
   sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
+- a bar map beside the heads (prompt_bars-v<N>.json, safety/prompt_bars.py), when one ships: each learned
+  category's score moved so that the bars chosen on left-out predictions (evals/prompt_bars.py) land on the
+  policy's default bars; applied after the two rules below, before the name signals;
 - sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the
   words that triggered it in `notes`; hate/threatening is also min(hate, violence);
 - public_figure / character: fuzzy name matching (score = match similarity, 1.0 exact);

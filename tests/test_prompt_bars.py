@@ -81,8 +81,9 @@ def test_bars_raise_unsafe_recall_within_the_benign_budgets() -> None:
     assert f.mean() <= BUDGETS["benign_t2x_flagged"] * MARGIN + 1e-9
     assert b.mean() <= BUDGETS["benign_t2x_blocked"] * MARGIN + 1e-9
     assert (block > review).all()
-    # The noise category gains nothing on the unsafe prompts, so its bars never come down to spend the budget.
-    assert review[S] >= 0.3
+    # The noise category gains nothing on the unsafe prompts: its bars neither come down to spend the budget nor
+    # go up (out of use) to free budget for others.
+    assert review[S] == 0.5 and block[S] == 0.85
 
 
 def test_a_start_over_budget_climbs_out() -> None:
