@@ -60,6 +60,8 @@ seconds are the figure):
   rows (one job each, CPU ratio): 480p 5 s 5.61x -> 3.50x, 480p 10 s 4.45x -> 3.24x, 720p 5 s 2.65x -> 1.76x,
   720p 10 s 2.71x -> 1.88x. At 480p NudeNet's fixed cost per sampled frame weighs more against a cheaper
   transcode.
+- A second `--quick` pair the same way (load 12.2 -> 15.1 / 12.2 -> 14.7): gate 6.34 -> 2.83 CPU s, bare
+  1.58 / 1.70, CPU ratio 4.02x -> 1.67x (jobs 3.10-4.20x -> 1.52-1.92x), wall ratio 4.10x -> 2.02x.
 - The full run after the change (7b2345e, load 17.2 -> 19.0): 10 s 720p gate 2.83 CPU s (generator alone
   4.24, after the generate stage 0.71), bare 1.67, CPU ratio 1.69x (jobs 1.66x, 1.77x, 1.79x), wall ratio
   1.54x; embed 61.7 frames per CPU second. Scaling, CPU ratio (one job each): 480p 5/10/20 s 3.21x / 3.10x /
