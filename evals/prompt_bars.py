@@ -22,6 +22,24 @@ and so is the v4+v5 mean, so the three are compared on the same rows; v5's leave
 are a floor on what one family out gives.
 
 In distribution beside it: the shipped heads (all families, train side) on the test side of the split.
+
+Measured (session 12, seed 0, load 11-20 on 2 shared cores):
+- The shipped v4 heads in distribution at the policy bars (test side; the same sets and definitions):
+  unsafe T2I/T2V flagged 0.887 (family mean; I2P 0.784, Nibbler 0.823, Ring-A-Bell 1.000, Six-CD 0.973),
+  blocked 0.758; benign T2I/T2V flagged 0.012, blocked 0.003; safe-but-alarming flagged 0.179, blocked 0.082;
+  benign comments flagged 0.072, blocked 0.011. The judge measured 61% of unsafe T2V prompts flagged and 5.2%
+  of safe-but-alarming blocked: the in-distribution figures are not what a new source sees.
+- v5 with one family out (`--no-v4`): at the policy bars unsafe T2I/T2V flagged 0.543 (I2P 0.274, Nibbler
+  0.348, Ring-A-Bell 0.450), blocked 0.112; benign T2I/T2V 0.020 / 0.004; alarming blocked 0.009; comments
+  flagged 0.094, blocked 0.006. With the bars chosen left out: flagged 0.548, blocked 0.273 (benign T2I/T2V
+  0.020 / 0.006, alarming blocked 0.018, comments blocked 0.018). The review bars barely move: lowering them
+  flags benign comments (held at the policy bars' share) before it reaches more I2P prompts; the left-out
+  ranking, not the bars, is what keeps unsafe T2I/T2V recall near 0.55. The block bars can come down (more
+  blocked within the budgets). Comment-register binary AUPRC, one out: strict 0.796, own 0.672 (v5's table).
+- Known flaw: with the cap on rising bars the choice still raised hate's review bar 0.50 -> 0.51 (one out)
+  and 0.998 (halves), so a start it read as over budget: not understood yet; no bar map ships.
+- The v4 recipe by halves: the two fine-tunes had ~630 CPU-s each after 90 min wall at load 12-20 and were
+  stopped at the session's end; the v4 recipe's left-out bars (`python -m evals.prompt_gate --bars`) remain.
 """
 
 from __future__ import annotations
