@@ -47,6 +47,15 @@ OTHER emoji 70/62 -> 46/46, match 45, so each scores 0.46 for the other's work).
 Cut-outs 224/240 -> 230/240 (95.8%): 96 px 11 -> 12/12, 64 px in a 720p video frame 10 -> 12/12, 64 px in
 the chelsea_cat / coffee / earth / rocket photos 10/8/7/10 -> 10/9/9/10; vector_arts_upright (a piano,
 few keypoints of its own at 64 px) is still missed on every photo. Every other row unchanged (12/12, 30/30).
+100,030 references (--unrelated-only --unrelated-limit 200), run beside session 11's code (git archive of
+9028ed1) at the same time, load 13-21 niced: 0/200 both; fused median 322 vs 391 ms wall, 50 vs 48 ms CPU,
+p95 CPU 257 vs 224 ms (the zoomed looks three votes now propose); keypoint search median 123 vs 147 ms.
+The 30 real references hold 19,917 descriptors (17,582 before, 15,219 without any small view); the
+distractors still carry no views. False matches (--unrelated-only --distractors 0, load 9-21 niced, shards
+stopped at the hard stop, counted from their progress lines): 0 in 4,579 unrelated frames: 0-2,999 (three
+interleaved shards, --unrelated-every 3), 3,750-4,499, 4,500-4,749 and 5,001-5,579 (the last ones, 468
+stills and their variants; that shard ran to its end: closest call 0.000, PDQ nearest distance 88).
+The frames 3,000-3,749, 4,750-5,000 were not re-run with this code.
 """
 
 from __future__ import annotations
