@@ -38,8 +38,19 @@ Measured (session 12, seed 0, load 11-20 on 2 shared cores):
   blocked within the budgets). Comment-register binary AUPRC, one out: strict 0.796, own 0.672 (v5's table).
 - Known flaw: with the cap on rising bars the choice still raised hate's review bar 0.50 -> 0.51 (one out)
   and 0.998 (halves), so a start it read as over budget: not understood yet; no bar map ships.
-- The v4 recipe by halves: the two fine-tunes had ~630 CPU-s each after 90 min wall at load 12-20 and were
-  stopped at the session's end; the v4 recipe's left-out bars (`python -m evals.prompt_gate --bars`) remain.
+- The v4 recipe by halves (`python -m evals.prompt_gate --bars`; folds 3,692 s wall each at load 8-20): at the
+  policy bars unsafe T2I/T2V flagged 0.690 (I2P 0.159 with I2P's register out of training, Nibbler 0.855,
+  Ring-A-Bell 0.713, Six-CD 0.774), blocked 0.522; benign T2I/T2V flagged 0.067, blocked 0.027; safe-but-
+  alarming blocked 0.164; benign comments flagged 0.246, blocked 0.074. The judge's pattern (61% flagged, 5.2%
+  alarming blocked, unlabelled comments 13% blocked / 26% review): v4's calibration is overconfident on new
+  sources. Its bars chosen within the budgets: benign T2X 0.030 / 0.002, alarming 0.018, comments 0.001
+  blocked, but unsafe T2X flagged 0.490, blocked 0.046 (review bars 0.92-0.995 for most categories).
+- The v4+v5 mean by halves at the policy bars: unsafe T2X flagged 0.631, blocked 0.115; benign T2X 0.024 /
+  0.004, alarming blocked 0.011, comments flagged 0.157, blocked 0.008: within every budget without a map.
+  Comment binary AUPRC by halves strict v4 0.752, v5 0.777, mean 0.776 (own 0.603 / 0.640 / 0.643); in
+  distribution v4 0.907, v5 0.843, mean 0.917 (own 0.734 / 0.722 / 0.775). One seed; not served.
+- No bar map ships: v4's left-out bars buy the budgets with recall (0.690 -> 0.490 flagged); the mean meets
+  them at the policy bars and is the candidate to serve (latency, cold CLI, second seed still to measure).
 """
 
 from __future__ import annotations
