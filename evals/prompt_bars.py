@@ -64,7 +64,7 @@ import numpy as np
 
 from evals import default_data_dir
 from evals.prompt_data import LEARNED, Row, check_not_held_out, load_rows, split_of
-from evals.prompt_loso import BENIGN_COMMENTS, BENIGN_T2X, T2X_FAMILIES, post_rules
+from evals.prompt_loso import BENIGN_COMMENTS, BENIGN_T2X, T2X_FAMILIES, _bars, _share, post_rules
 from evals.train_prompt import family_of, in_training_pool
 
 # Two halves of the source families, each with some text-to-image unsafe, benign and comment sources.
@@ -314,10 +314,6 @@ def shipped_in_distribution(rows: list[Row], texts: list[str], is_test: np.ndarr
     return out
 
 
-def _share(mask: np.ndarray) -> str:
-    return f"{mask.mean():.3f}" if len(mask) else "n/a"
-
-
 def _source(r: Row) -> str:
     return "six_cd" if r.source.startswith("six_cd") else r.source
 
@@ -396,10 +392,8 @@ def comment_auprc(rows: list[Row], fams: np.ndarray, lo: dict[str, np.ndarray]) 
 def policy_bars() -> tuple[np.ndarray, np.ndarray]:
     from gate.policy import Policy
 
-    pol = Policy()
-    review = np.array([pol.prompt[c].review for c in LEARNED])
-    block = np.array([pol.prompt[c].block if pol.prompt[c].block is not None else 1.0 for c in LEARNED])
-    return review, block
+    review, block = _bars(Policy())
+    return review, np.where(np.isinf(block), 1.0, block)  # a category with no block bar: 1.0, finite to remap
 
 
 def run(data_dir: Path, seed: int = 0, write: Path | None = None, ctx: dict | None = None, v4: bool = True,
