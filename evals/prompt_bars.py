@@ -36,8 +36,12 @@ Measured (session 12, seed 0, load 11-20 on 2 shared cores):
   flags benign comments (held at the policy bars' share) before it reaches more I2P prompts; the left-out
   ranking, not the bars, is what keeps unsafe T2I/T2V recall near 0.55. The block bars can come down (more
   blocked within the budgets). Comment-register binary AUPRC, one out: strict 0.796, own 0.672 (v5's table).
-- Known flaw: with the cap on rising bars the choice still raised hate's review bar 0.50 -> 0.51 (one out)
-  and 0.998 (halves), so a start it read as over budget: not understood yet; no bar map ships.
+- Flaw found then, fixed in session 13: the choice raised hate's review bar 0.50 -> 0.51 (one out) and 0.998
+  (halves). Cause: a start over budget (by halves, benign T2I/T2V flagged 0.067 > 0.03, broken by other
+  categories) lifted the cap on rising bars for every category; for hate every bar then had the same excess
+  and no gain, and the tie went to the highest bar, before the categories that broke the budget had their turn.
+  Now a bar rises above its start only where that lowers the excess (tests/test_prompt_bars.py reproduces the
+  0.998 on synthetic scores). The figures at the policy bars above do not depend on the choice.
 - The v4 recipe by halves (`python -m evals.prompt_gate --bars`; folds 3,692 s wall each at load 8-20): at the
   policy bars unsafe T2I/T2V flagged 0.690 (I2P 0.159 with I2P's register out of training, Nibbler 0.855,
   Ring-A-Bell 0.713, Six-CD 0.774), blocked 0.522; benign T2I/T2V flagged 0.067, blocked 0.027; safe-but-
@@ -149,23 +153,35 @@ def choose_bars(p: np.ndarray, rows: list[Row], fams: np.ndarray, start: tuple[n
         rest = np.arange(len(bars)) != j
         others = {name: ((sub[name][0][:, rest] >= bars[rest]) & sub[name][1][:, rest]).any(1) for name, _ in checks}
         u_others = (pu[:, rest] >= bars[rest]).any(1)
-        # A bar never rises above where it started unless the start breaks a budget: the objective counts only
-        # T2I/T2V prompts, and a comment-register category (hate, illegal) would otherwise be raised out of use
-        # to spend its benign budget elsewhere (measured: hate and illegal review bars at 0.998).
-        now = sum(max(0.0, float((others[n] | ((sub[n][0][:, j] >= bars[j]) & sub[n][1][:, j])).mean()) - lim)
-                  for n, lim in checks if len(sub[n][0]))
-        cap = 1.0 if now > 0 else bars[j]
-        key, arg = (-np.inf, -np.inf, -np.inf), bars[j]
-        for t in GRID[(low <= GRID) & (cap >= GRID)]:
-            excess = 0.0
+        # A bar never rises above where it started unless that lowers the excess over the budgets: the objective
+        # counts only T2I/T2V prompts, and a comment-register category (hate, illegal) would otherwise be raised
+        # out of use to spend its benign budget elsewhere (measured: hate and illegal review bars at 0.998).
+        # Rising only because *some* budget is broken is not enough: while another category breaks it, every bar
+        # of this one has the same excess and no gain, and the tie went to the highest bar (the known flaw: hate's
+        # review bar 0.50 -> 0.998 by halves, before the category that broke the budget had its turn).
+        def excess_at(t: float) -> float:
+            total = 0.0
             for name, lim in checks:
                 ps, ns = sub[name]
                 rate = float((others[name] | ((ps[:, j] >= t) & ns[:, j])).mean()) if len(ps) else 0.0
-                excess += max(0.0, rate - lim)
-            gain = _family_mean(u_others | (pu[:, j] >= t), gu) if excess == 0 else 0.0
-            k = (-round(excess, 9), round(gain, 9), t)  # ties: the higher bar (no higher than the start)
+                total += max(0.0, rate - lim)
+            return round(total, 9)
+
+        def candidate(t: float) -> tuple[float, float]:
+            excess = excess_at(t)
+            return -excess, (round(_family_mean(u_others | (pu[:, j] >= t), gu), 9) if excess == 0 else 0.0)
+
+        # The start itself is a candidate; ties go to the higher bar, no higher than the start.
+        key, arg = (*candidate(bars[j]), bars[j]), bars[j]
+        for t in GRID[(low <= GRID) & (bars[j] >= GRID)]:
+            k = (*candidate(t), t)
             if k > key:
                 key, arg = k, t
+        if key[0] < 0:  # still over budget at or below the start: rise, as little as gives the least excess
+            for t in GRID[(bars[j] < GRID) & (low <= GRID)]:
+                neg_excess = -excess_at(t)
+                if neg_excess > key[0]:
+                    key, arg = (neg_excess, 0.0, t), t
         return float(arg)
 
     # Benign comments flagged has no budget in the issue: it may not grow beyond where the start bars put it.
@@ -286,14 +302,14 @@ def compute(data_dir: Path, seed: int = 0, v4: bool = True, v5: bool = True) -> 
 
 def shipped_in_distribution(rows: list[Row], texts: list[str], is_test: np.ndarray, rules: bool = True
                             ) -> np.ndarray:
-    """The shipped heads' probabilities (before any bar map; after the classifier's rules unless rules=False)
+    """The shipped v4 heads' probabilities (before any bar map; after the classifier's rules unless rules=False)
     on the test side of the split. Kept under /tmp keyed by the heads file and texts (an optimisation)."""
     import hashlib
 
     from evals.train_prompt import LOSO_CACHE
     from safety.prompt_classifier import PromptClassifier
 
-    clf = PromptClassifier.load(bars=False)
+    clf = PromptClassifier.load(bars=False, version=4)  # the v4 heads alone: the served mean is built from them
     ok, why = clf.available()
     if not ok:
         raise SystemExit(f"shipped prompt heads unavailable: {why}")

@@ -95,6 +95,25 @@ def test_a_start_over_budget_climbs_out() -> None:
     assert info["comments_blocked"] <= BUDGETS["comments_blocked"] * MARGIN + 1e-9
 
 
+def test_a_category_that_cannot_help_a_broken_budget_keeps_its_start_bars() -> None:
+    """The known flaw (evals/prompt_bars.py): a start over budget because of violence lifted the cap on rising
+    bars for every category, and hate (no gain on T2I/T2V prompts, no part in the excess, and scored before
+    violence in the round) was raised to the top of the grid: review 0.50 -> 0.998. Hate's bars must stay."""
+    rows, fams, p = _rows()
+    rng = np.random.default_rng(1)
+    coco = np.flatnonzero(fams == "coco")
+    # 6% of the benign captions score violence 0.5-0.7: the default bars flag 6% (> 5% x margin) and block none.
+    tail = rng.choice(coco, size=int(0.06 * len(coco)), replace=False)
+    p[tail, V] = rng.uniform(0.5, 0.7, size=len(tail))
+    h = LEARNED.index("hate")
+    p[:, h] = rng.uniform(0.0, 0.2, size=len(p))
+    start = (np.full(len(LEARNED), 0.5), np.full(len(LEARNED), 0.85))
+    review, block, info = choose_bars(p, rows, fams, start)
+    assert info["benign_t2x_flagged"] <= BUDGETS["benign_t2x_flagged"] * MARGIN + 1e-9
+    assert review[V] > 0.5  # the category that broke the budget climbs out of it
+    assert review[h] == 0.5 and block[h] == 0.85, (review[h], block[h])
+
+
 @pytest.mark.slow
 def test_classifier_serves_the_map_of_its_own_heads_and_refuses_another(tmp_path: Path) -> None:
     import hashlib
