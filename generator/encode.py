@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -55,7 +58,8 @@ def write_mp4(
     audio_bitrate: int | None = 160_000,
     aac_coder: str | None = None,
 ) -> None:
-    """Encode `clip` as H.264 (yuv420p) + AAC stereo at 48 kHz. Frames are streamed, never all held.
+    """Encode `clip` as H.264 (yuv420p) + AAC stereo at 48 kHz. Frames are streamed, never all held: drawn,
+    changed by yuv_fn and encoded on three threads a few frames apart (_Ahead), the same file as in turn.
 
     yuv_fn(planes, index) may change each frame's yuv420p planes (H*3/2 x W uint8, its own copy) just before
     the encode, and audio_fn(samples, rate) the (2, n) float32 soundtrack (run on a thread beside the
@@ -107,29 +111,22 @@ def write_mp4(
                     out.mux(aus.encode(af))
                     a_pos += AAC_FRAME
 
-            i = 0
-            for i, rgb in enumerate(clip.frames()):  # noqa: B007 - i is checked after the loop
-                if i >= clip.n_frames:
-                    raise GeneratorError(f"clip yielded more than its {clip.n_frames} frames")
-                arr = np.asarray(rgb)
-                if arr.shape != (clip.height, clip.width, 3) or arr.dtype != np.uint8:
-                    raise GeneratorError(
-                        f"frame {i} is {arr.shape} {arr.dtype}; expected ({clip.height}, {clip.width}, 3) uint8"
-                    )
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-                if yuv_fn is not None:
-                    # the conversion the encoder makes of an rgb24 frame itself, made here to hand it the planes
-                    yuv = yuv_fn(vf.reformat(format="yuv420p").to_ndarray(), i)
-                    if yuv.dtype != np.uint8 or yuv.shape != (clip.height * 3 // 2, clip.width):
-                        raise GeneratorError(f"yuv_fn returned {yuv.shape} {yuv.dtype} for frame {i}")
-                    vf = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(yuv), "yuv420p")
-                vf.pts = i
-                out.mux(vs.encode(vf))
-                push_audio(int((i + 1) / clip.fps * AUDIO_RATE))
-                if progress is not None:
-                    progress(i + 1, clip.n_frames)
-            if i + 1 != clip.n_frames:
-                raise GeneratorError(f"clip yielded {i + 1} frames, declared {clip.n_frames}")
+            # the picture is drawn (and converted for yuv_fn) on one thread, changed by yuv_fn on another, and
+            # encoded on this one, a few frames apart
+            frames = _Ahead(_checked_frames(clip, planes=yuv_fn is not None), "render")
+            stages = [frames]
+            if yuv_fn is not None:
+                stages.append(_Ahead(_changed_yuv(frames, yuv_fn, clip), "yuv_fn", frames.stop))
+            try:
+                for i, vf in enumerate(stages[-1]):
+                    vf.pts = i
+                    out.mux(vs.encode(vf))
+                    push_audio(int((i + 1) / clip.fps * AUDIO_RATE))
+                    if progress is not None:
+                        progress(i + 1, clip.n_frames)
+            finally:
+                for st in reversed(stages):
+                    st.close()
             push_audio(n_audio, wait=True)
             out.mux(vs.encode(None))
             out.mux(aus.encode(None))
@@ -139,6 +136,99 @@ def write_mp4(
             pool.shutdown(cancel_futures=True)
         if tmp.exists():
             tmp.unlink()
+
+
+class _Stopped(Exception):
+    """The pipeline was closed while this stage waited for its input."""
+
+
+_END = object()
+
+
+class _Ahead:
+    """An iterator run on its own thread, up to DEPTH items ahead of its reader. write_mp4 chains them (the
+    picture drawn, the planes changed, the encoder), so the three work on different frames at once, on
+    different cores: drawing, numpy and OpenCV, and x264 release the GIL. One after another on one thread,
+    the generate stage of a 10 s 720p clip kept one of two cores busy (issue 19). Items come out in order; an
+    exception in the iterator is raised to the reader in its place; close() (or an error in any stage
+    sharing `stop`) ends every stage's thread."""
+
+    DEPTH = 4  # frames in flight between two stages (a 1080p RGB frame is 6 MB)
+    POLL = 0.05  # seconds between looks at `stop` while a stage waits
+
+    def __init__(self, items: Iterator[Any], name: str, stop: threading.Event | None = None) -> None:
+        self.stop = stop if stop is not None else threading.Event()
+        self._q: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(self.DEPTH)
+        self._thread = threading.Thread(target=self._run, args=(items,), name=f"write_mp4-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self, items: Iterator[Any]) -> None:
+        try:
+            for item in items:
+                if not self._put(item, None):
+                    return
+            self._put(_END, None)
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._put(_END, exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator's own clean-up runs here, on its thread
+                close()
+
+    def _put(self, item: Any, exc: BaseException | None) -> bool:
+        while not self.stop.is_set():
+            try:
+                self._q.put((item, exc), timeout=self.POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            try:
+                item, exc = self._q.get(timeout=self.POLL)
+            except queue.Empty:
+                if self.stop.is_set():
+                    raise _Stopped from None
+                continue
+            if exc is not None:
+                raise exc
+            if item is _END:
+                return
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join()
+
+
+def _checked_frames(clip: Clip, planes: bool) -> Iterator[Any]:
+    """clip.frames() as rgb24 VideoFrames, or with `planes` as yuv420p planes (H*3/2 x W uint8: the conversion
+    the encoder makes of an rgb24 frame itself), each checked against the clip's declared size and count."""
+    n = 0
+    for rgb in clip.frames():
+        if n >= clip.n_frames:
+            raise GeneratorError(f"clip yielded more than its {clip.n_frames} frames")
+        arr = np.asarray(rgb)
+        if arr.shape != (clip.height, clip.width, 3) or arr.dtype != np.uint8:
+            raise GeneratorError(
+                f"frame {n} is {arr.shape} {arr.dtype}; expected ({clip.height}, {clip.width}, 3) uint8")
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")  # a copy: arr may be reused
+        yield vf.reformat(format="yuv420p").to_ndarray() if planes else vf
+        n += 1
+    if n != clip.n_frames:
+        raise GeneratorError(f"clip yielded {n} frames, declared {clip.n_frames}")
+
+
+def _changed_yuv(frames: Iterable[np.ndarray], fn: Callable[[np.ndarray, int], np.ndarray],
+                 clip: Clip) -> Iterator[av.VideoFrame]:
+    """Each frame's yuv420p planes handed to fn, in order, and fn's planes as the frame to encode."""
+    for i, planes in enumerate(frames):
+        yuv = fn(planes, i)
+        if yuv.dtype != np.uint8 or yuv.shape != (clip.height * 3 // 2, clip.width):
+            raise GeneratorError(f"yuv_fn returned {yuv.shape} {yuv.dtype} for frame {i}")
+        yield av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(yuv), "yuv420p")
 
 
 def _changed_audio(fn: Callable[[np.ndarray, int], np.ndarray], audio: np.ndarray, n: int) -> np.ndarray:

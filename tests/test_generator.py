@@ -361,6 +361,45 @@ def test_write_mp4_hands_the_encoder_input_to_the_hooks(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+
+def test_write_mp4_stages_run_apart_in_order_and_stop_together(tmp_path):
+    """The picture is drawn on its own thread and yuv_fn runs on another (issue 19): the hook still sees
+    every frame once, in order, the file is the same as a one-thread encode's would be (an identity hook
+    writes the plain file, checked above), a clip with more or fewer frames than it declares is refused, and
+    an error on any side (the encoder's side: a progress callback) ends every stage's thread and runs the
+    renderer's own clean-up, with nothing left behind."""
+    import threading
+
+    seen: list[int] = []
+    cleaned: list[bool] = []
+
+    def frames(n):
+        try:
+            for i in range(n):
+                yield np.full((64, 96, 3), (i * 7) % 256, np.uint8)
+        finally:
+            cleaned.append(True)
+
+    clip = Clip(24, 96, 64, 40, lambda: frames(40), np.zeros((2, 80000), np.float32), 48000)
+    write_mp4(clip, tmp_path / "ok.mp4", yuv_fn=lambda yuv, i: seen.append(i) or yuv)
+    assert seen == list(range(40)) and probe(tmp_path / "ok.mp4")["frames"] == 40
+
+    def stop_at(i, n):
+        if i == 5:
+            raise RuntimeError("encoder side failed")
+
+    cleaned.clear()
+    with pytest.raises(RuntimeError, match="encoder side failed"):
+        write_mp4(clip, tmp_path / "dead.mp4", progress=stop_at, yuv_fn=lambda yuv, i: yuv)
+    assert cleaned == [True]  # the renderer's generator was closed, on its thread
+    assert not [t for t in threading.enumerate() if t.name.startswith("write_mp4-")]
+    assert not list(p for p in tmp_path.iterdir() if p.name != "ok.mp4")
+    for n in (39, 41):
+        odd = Clip(24, 96, 64, 40, lambda n=n: frames(n), np.zeros((2, 80000), np.float32), 48000)
+        with pytest.raises(GeneratorError, match="40"):
+            write_mp4(odd, tmp_path / f"odd{n}.mp4", yuv_fn=lambda yuv, i: yuv)
+        assert not (tmp_path / f"odd{n}.mp4").exists()
+
 def test_dialogue_is_spoken_or_reported(backend, tmp_path):
     clip = backend.generate(GenerationSpec('A woman in a kitchen says "Good morning, everyone."', seconds=3.0))
     meta = clip.metadata
