@@ -9,7 +9,8 @@ the training script never sees:
    letters) vs the originals (share within 0.05, mean absolute change, the largest misses), and what
    normalisation does to clean prompts (share changed, score change);
 5. latency: single-prompt p50/p95 and batch throughput on this CPU, and the encoder alone as served
-   (onnxruntime) and in eager torch;
+   (onnxruntime) and in eager torch; the cold start in fresh processes (`--cold-only`: loading the gate, and
+   `reelgate classify-prompt TEXT` end to end, each first with the graph export, then from the data dir's cache);
    also: the comment-style probe (evals/data/comment_probe.tsv, authored, never trained on; `--probe-only`)
    and how often the language check calls a prompt of the English data sets unreadable;
 6. with --cross: generalisation to an unseen source. Each listed source is left out of training entirely,
@@ -177,6 +178,8 @@ def run(data_dir: Path, quick: bool = False, model_dir: Path | None = None) -> s
     lines += _robustness_section(clf, rows, scores, quick)
     lines += _clean_text_section(clf, rows, quick)
     lines += _latency_section(clf, rows)
+    if model_dir is None:  # the cold start measures what ships
+        lines += cold_section()
     return "\n".join(lines) + "\n"
 
 
@@ -186,10 +189,13 @@ def headline(clf: PromptClassifier, mean_ap: float, ap_bin: float) -> list[str]:
     not measure), with the in-distribution figures of this run beside it."""
     from evals.prompt_loso import LOSO_COMMAND
 
-    version = int(clf._heads["meta"]["version"]) if clf._heads else 0
-    cmd = LOSO_COMMAND.get(version)
+    version = str(clf._heads["meta"]["version"]) if clf._heads else "0"
+    cmd = LOSO_COMMAND.get(int(version)) if version.isdigit() else MEAN_LEFT_OUT_COMMAND
     left = (f"not recomputed by this run; `{cmd}` prints it (last figures: evals/prompt_loso.py's docstring)"
             if cmd else "not measured for this recipe (no leave-one-source-out command for it)")
+    if cmd == MEAN_LEFT_OUT_COMMAND:
+        left = (f"by halves of the source families, not recomputed by this run; `{cmd}` prints it (the mean's "
+                "row; last figures: evals/prompt_bars.py's docstring)")
     return ["## Headline: left-out sources vs in distribution", "",
             f"- Left out (recipe of prompt-heads-v{version}): {left}",
             f"- In distribution (this run, held-out split above): mean category AUPRC {mean_ap:.3f}, binary "
@@ -197,6 +203,9 @@ def headline(clf: PromptClassifier, mean_ap: float, ap_bin: float) -> list[str]:
             "and templates with training.", ""]
 
 
+# The served v4+v5 mean (safety/prompt_mean.py) is measured left out by halves of the families: the v4 recipe's
+# folds are fine-tunes (two of ~1 h each), v5's seconds.
+MEAN_LEFT_OUT_COMMAND = "python -m evals.prompt_gate --bars"
 PROBE = Path(__file__).parent / "data" / "comment_probe.tsv"
 PROBE_CATEGORIES = ("sexual", "hate", "hate/threatening", "harassment", "self-harm", "violence", "violence/graphic")
 
@@ -391,6 +400,9 @@ def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
            f"| batch of 64, whole gate | | | {len(texts) / batch_s:.0f} |"]
     if heads is not None and heads["kind"] == "frozen":
         out.append(_latency_row(f"frozen encoder alone, {runtime}", per_prompt(lambda t: heads["run"]([t]))))
+    if heads is not None and heads["kind"] == "mean":
+        out.append(_latency_row(f"shared encoder alone (v4 top + v5 states, one pass), {runtime}",
+                                per_prompt(lambda t: heads["run"]([t]))))
     if stacked:
         # The same encoder both ways, to show what the serving runtime buys.
         # The eager module exists only when the graph was exported at this load; else build it from the file.
@@ -405,6 +417,45 @@ def _latency_section(clf: PromptClassifier, rows: list[Row]) -> list[str]:
         out += [_latency_row(f"encoder alone, {runtime}",
                              per_prompt(lambda t: encoder_logits(heads["run"], [t]))),  # type: ignore[index]
                 _latency_row("encoder alone, eager torch", per_prompt(lambda t: encoder_logits(eager, [t])))]
+    return out + [""]
+
+
+COLD_PROMPT = "a red ball bouncing on a wooden floor"
+LOAD_SNIPPET = ("import sys, time; t0 = time.perf_counter(); from pathlib import Path; "
+                "from safety.prompt_classifier import PromptClassifier; "
+                "c = PromptClassifier.load(cache_dir=Path(sys.argv[1])); assert c.available()[0], c.available()[1]; "
+                "print(time.perf_counter() - t0)")
+
+
+def cold_section(runs: int = 3) -> list[str]:
+    """What a fresh process pays (issue 18's budgets: loading the gate <= 2 s, `reelgate classify-prompt TEXT`
+    <= 3 s end to end), in a new data dir: the first run exports the encoder graph, the later ones read it from
+    the data dir's cache, as an installed gate does. Wall time of separate processes (imports included)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    cli = Path(sys.executable).with_name("reelgate")
+    out = ["## Cold start (fresh processes, a new data dir)", "",
+           f"Load average {os.getloadavg()[0]:.1f}. First = the graph exported into the data dir's cache; then "
+           f"{runs} runs reading it.", "", "| step | first s | later s (each) |", "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as d:
+        env = {**os.environ, "REELGATE_DATA_DIR": d}
+        loads = [float(subprocess.run([sys.executable, "-c", LOAD_SNIPPET, str(Path(d) / "cache")], env=env,
+                                      check=True, capture_output=True, text=True).stdout.split()[-1])
+                 for _ in range(runs + 1)]
+    with tempfile.TemporaryDirectory() as d:
+        env = {**os.environ, "REELGATE_DATA_DIR": d}
+        clis = []
+        for _ in range(runs + 1):
+            t0 = time.perf_counter()
+            subprocess.run([str(cli), "classify-prompt", COLD_PROMPT], env=env, check=True, capture_output=True)
+            clis.append(time.perf_counter() - t0)
+    out += [f"| load the gate (import + PromptClassifier.load) | {loads[0]:.2f} | "
+            f"{', '.join(f'{x:.2f}' for x in loads[1:])} |",
+            f"| `reelgate classify-prompt TEXT`, end to end | {clis[0]:.2f} | "
+            f"{', '.join(f'{x:.2f}' for x in clis[1:])} |"]
     return out + [""]
 
 
@@ -513,6 +564,7 @@ def main() -> None:
                     help="also the leave-one-source-out table (retrains both recipes per source: ~5 min each)")
     ap.add_argument("--cross-only", action="store_true", help="only the leave-one-source-out table")
     ap.add_argument("--probe-only", action="store_true", help="only the comment-style probe table")
+    ap.add_argument("--cold-only", action="store_true", help="only the cold start: load and CLI in fresh processes")
     ap.add_argument("--loso", action="store_true",
                     help="the headline: leave-one-source-out table of the v5 recipe (evals.prompt_loso, ~10 min)")
     ap.add_argument("--v4", action="store_true", help="with --loso: also the shipped v4 heads on the sources "
@@ -547,6 +599,9 @@ def main() -> None:
 
         fams = V4_RECIPE_FAMILIES if args.v4_recipe == "default" else tuple(f for f in args.v4_recipe.split(",") if f)
         print(loso(args.data, v4=args.v4, seed=args.seed, v4_recipe=fams, v4_epochs=args.v4_epochs), flush=True)
+        return
+    if args.cold_only:
+        print("\n".join(cold_section()), flush=True)
         return
     if args.probe_only:
         clf = PromptClassifier.load(args.models)

@@ -1,15 +1,17 @@
 """The prompt gate: normalise, embed, score every category, find names and @mentions.
 
 Signals, each visible in the result:
-- learned heads (evals/train_prompt.py): shipped v4, MiniLM with its top layers fine-tuned, stacked with
-  n-gram heads; also loadable (not shipped: left out, its calibrated heads flag fewer clear text-to-video harms
-  than v4, see evals/prompt_loso.py) v5, frozen MiniLM (pooled states of layers 2, 4, 6, served by onnxruntime
-  from a graph cached in the data dir, safety/prompt_frozen.py) plus hashed n-grams, one multi-task MLP
+- learned heads (evals/train_prompt.py), served as the mean of two (safety/prompt_mean.py, named by
+  safety/models/prompt_gate.json): per category, (v4 + v5) / 2 of their calibrated probabilities, before the
+  rules below, from one shared MiniLM pass. v4: MiniLM with its top two layers fine-tuned, stacked with n-gram
+  heads; v5: frozen MiniLM (pooled states of layers 2, 4, 6) plus hashed n-grams, one multi-task MLP
   calibrated on leave-one-source-out predictions (a calibration slope that could invert a score is refused at
-  load); and v2 (linear heads), for
-  sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
+  load). Either file missing: the gate is unavailable and says which (fail closed). Why the mean: left out by
+  halves of the source families it met every false-positive budget of issue 18 at the policy's bars, v4 alone
+  did not (figures: evals/prompt_bars.py). `load(version=4)` (or 5, or 2: linear heads) serves one file alone;
+  categories sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
-- a bar map beside the heads (prompt_bars-v<N>.json, safety/prompt_bars.py), when one ships: each learned
+- a bar map beside a single heads file (prompt_bars-v<N>.json, safety/prompt_bars.py), when one ships: each learned
   category's score moved so that the bars chosen on left-out predictions (evals/prompt_bars.py) land on the
   policy's default bars; applied after the two rules below, before the name signals;
 - sexual/minors is also the conjunction sexual x child-reference (labelled examples are scarce), with the
@@ -142,6 +144,56 @@ def _latest_heads(model_dir: Path, version: int | None = None) -> Path | None:
     return files[-1] if files else None
 
 
+class _Refused(Exception):
+    """A heads file that cannot be served as it is (the message says which and why)."""
+
+
+def _read_heads(path: Path) -> dict[str, Any]:
+    """One heads file's arrays and metadata, checked (feature shapes, calibration direction); no encoder yet."""
+    try:
+        z = np.load(path, allow_pickle=False)
+        meta = json.loads(str(z["meta"]))
+        heads: dict[str, Any] = {
+            "meta": meta, "path": path,
+            "kind": "frozen" if "w1" in z.files else "stack" if "stack" in z.files else "linear",
+            # Identifies the exact weights in decisions (the training fingerprint names the data only).
+            "sha": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
+            "idf_word": z["idf_word"].astype(np.float32), "idf_char": z["idf_char"].astype(np.float32),
+        }
+        if heads["kind"] == "frozen":
+            heads.update({k: z[k].astype(np.float32) for k in ("w1", "b1", "w2", "b2", "ws", "platt")},
+                         layers=z["layers"].astype(np.int64))
+        elif heads["kind"] == "stack":
+            heads.update(ngram_coef=z["ngram_coef"].astype(np.float32),
+                         ngram_intercept=z["ngram_intercept"].astype(np.float32),
+                         stack=z["stack"].astype(np.float32),
+                         top_arrays={k: z[k] for k in z.files if k.startswith("top.")})
+        else:
+            heads.update(coef=z["coef"].astype(np.float32), intercept=z["intercept"].astype(np.float32),
+                         platt=z["platt"].astype(np.float32))
+        meta["categories"]  # noqa: B018 - a file without its category list is unreadable
+    except (OSError, KeyError, ValueError) as exc:
+        raise _Refused(f"cannot read {path.name}: {exc}") from exc
+    from safety.prompt_features import CHAR_FEATURES, WORD_FEATURES
+
+    n_cat = len(meta["categories"])
+    if heads["kind"] == "frozen":
+        got, expected = heads["ws"].shape, (n_cat, WORD_FEATURES + CHAR_FEATURES)
+    elif heads["kind"] == "stack":
+        got, expected = heads["ngram_coef"].shape, (n_cat, WORD_FEATURES + CHAR_FEATURES)
+    else:
+        got, expected = heads["coef"].shape, (n_cat, 384 + WORD_FEATURES + CHAR_FEATURES)
+    if got != expected:
+        raise _Refused(f"{path.name}: coefficient shape {got} != {expected} (trained with other features; retrain)")
+    if heads["kind"] == "stack" and not heads["top_arrays"]:
+        raise _Refused(f"{path.name}: the fine-tuned encoder layers (top.*) are missing")
+    if heads["kind"] == "frozen" and (heads["platt"][:, 0] < 0).any():
+        # A negative calibration slope would turn a higher score into a lower probability.
+        bad = [c for c, a in zip(meta["categories"], heads["platt"][:, 0], strict=True) if a < 0]
+        raise _Refused(f"{path.name}: calibration inverts the score of {', '.join(bad)}; retrain")
+    return heads
+
+
 class PromptClassifier:
     def __init__(self, heads: dict[str, Any] | None, why: str, public_figures: dict[str, list[str]]) -> None:
         self._heads = heads
@@ -177,60 +229,37 @@ class PromptClassifier:
     def load(cls, model_dir: Path | None = None,
              public_figures: dict[str, list[str]] | None = None, version: int | None = None,
              cache_dir: Path | None = None, bars: bool = True) -> PromptClassifier:
-        """Load the newest heads in model_dir (default: the ones shipped in safety/models), or the given
-        version. cache_dir keeps the exported encoder graph (v5; default safety.prompt_frozen.default_cache_dir:
-        REELGATE_DATA_DIR/cache). The heads' bar map (prompt_bars-v<N>.json beside them, safety/prompt_bars.py)
-        is applied unless bars=False (the evals that choose it read the heads' own scores); a map chosen for
-        other heads makes the classifier unavailable."""
+        """Load what model_dir serves (default: the heads shipped in safety/models): with a manifest beside the
+        heads (prompt_gate.json, safety/prompt_mean.py) the mean of the heads it names, else the newest heads
+        file; `version` loads that heads file alone (v4 alone stays loadable). cache_dir keeps the exported
+        encoder graph (default safety.prompt_frozen.default_cache_dir: REELGATE_DATA_DIR/cache). A single
+        heads file's bar map (prompt_bars-v<N>.json beside it, safety/prompt_bars.py) is applied unless
+        bars=False (the evals that choose it read the heads' own scores); a map chosen for other heads makes
+        the classifier unavailable."""
         figures = default_public_figures() if public_figures is None else public_figures
         if model_dir is None:
             with resources.as_file(resources.files("safety").joinpath("models")) as p:
                 model_dir = Path(p)
+        if version is None and model_dir.is_dir():
+            from safety.prompt_mean import MANIFEST, read_manifest
+
+            try:
+                manifest = read_manifest(model_dir)
+            except (OSError, ValueError) as exc:
+                return cls(None, f"cannot read {MANIFEST} in {model_dir}: {exc}", figures)
+            if manifest is not None:
+                return cls._load_mean(model_dir, figures, public_figures, cache_dir)
         path = _latest_heads(model_dir, version) if model_dir.is_dir() else None
         if path is None:
             return cls(None, f"no prompt_heads-v*.npz in {model_dir}; run python -m evals.train_prompt", figures)
         try:
-            z = np.load(path, allow_pickle=False)
-            meta = json.loads(str(z["meta"]))
-            heads: dict[str, Any] = {
-                "meta": meta, "path": path,
-                "kind": "frozen" if "w1" in z.files else "stack" if "stack" in z.files else "linear",
-                # Identifies the exact weights in decisions (the training fingerprint names the data only).
-                "sha": hashlib.sha256(path.read_bytes()).hexdigest()[:12],
-                "idf_word": z["idf_word"].astype(np.float32), "idf_char": z["idf_char"].astype(np.float32),
-            }
-            if heads["kind"] == "frozen":
-                heads.update({k: z[k].astype(np.float32) for k in ("w1", "b1", "w2", "b2", "ws", "platt")},
-                             layers=z["layers"].astype(np.int64))
-            elif heads["kind"] == "stack":
-                heads.update(ngram_coef=z["ngram_coef"].astype(np.float32),
-                             ngram_intercept=z["ngram_intercept"].astype(np.float32),
-                             stack=z["stack"].astype(np.float32),
-                             top_arrays={k: z[k] for k in z.files if k.startswith("top.")})
-            else:
-                heads.update(coef=z["coef"].astype(np.float32), intercept=z["intercept"].astype(np.float32),
-                             platt=z["platt"].astype(np.float32))
-        except (OSError, KeyError, ValueError) as exc:
-            return cls(None, f"cannot read {path.name}: {exc}", figures)
+            heads = _read_heads(path)
+        except _Refused as exc:
+            return cls(None, str(exc), figures)
+        meta = heads["meta"]
         from safety.prompt_embed import EmbedderUnavailable, embedder_info
-        from safety.prompt_features import CHAR_FEATURES, WORD_FEATURES
 
-        n_cat = len(meta.get("categories", []))
-        if heads["kind"] == "frozen":
-            got, expected = heads["ws"].shape, (n_cat, WORD_FEATURES + CHAR_FEATURES)
-        elif heads["kind"] == "stack":
-            got, expected = heads["ngram_coef"].shape, (n_cat, WORD_FEATURES + CHAR_FEATURES)
-        else:
-            got, expected = heads["coef"].shape, (n_cat, 384 + WORD_FEATURES + CHAR_FEATURES)
-        if got != expected:
-            return cls(None, f"{path.name}: coefficient shape {got} != {expected} "
-                             "(trained with other features; retrain)", figures)
-        if heads["kind"] == "frozen" and (heads["platt"][:, 0] < 0).any():
-            # A negative calibration slope would turn a higher score into a lower probability.
-            bad = [c for c, a in zip(meta["categories"], heads["platt"][:, 0], strict=True) if a < 0]
-            return cls(None, f"{path.name}: calibration inverts the score of {', '.join(bad)}; retrain",
-                       figures)
-
+        n_cat = len(meta["categories"])
         bars_file = path.with_name(f"prompt_bars-v{meta['version']}.json")
         if bars and bars_file.exists():
             from safety.prompt_bars import BarMapError, load_bars
@@ -276,6 +305,53 @@ class PromptClassifier:
             why += f"; bars v{heads['bars'].version} chosen left out ({bars_file.name})"
         return cls(heads, why, figures)
 
+    @classmethod
+    def _load_mean(cls, model_dir: Path, figures: dict[str, list[str]],
+                   public_figures: dict[str, list[str]] | None, cache_dir: Path | None) -> PromptClassifier:
+        """The mean of prompt_heads-v4 and -v5 (safety/prompt_mean.py), one shared MiniLM pass. Either file
+        missing or unreadable: unavailable, and the reason names it (never one head alone in the mean's place)."""
+        from safety.prompt_embed import EmbedderUnavailable, embedder_info
+        from safety.prompt_frozen import FrozenEncoderUnavailable, default_cache_dir
+        from safety.prompt_mean import MANIFEST, JointEncoder, JointEncoderUnavailable
+
+        parts: dict[int, dict[str, Any]] = {}
+        for v, kind in ((4, "stack"), (5, "frozen")):
+            path = model_dir / f"prompt_heads-v{v}.npz"
+            if not path.exists():
+                return cls(None, f"{MANIFEST} serves the mean of prompt-heads-v4 and -v5, but {path.name} is "
+                                 f"missing in {model_dir}: the prompt gate fails closed (python -m "
+                                 f"evals.train_prompt --version {v} writes it)", figures)
+            try:
+                parts[v] = _read_heads(path)
+            except _Refused as exc:
+                return cls(None, f"{MANIFEST}: {exc}", figures)
+            if parts[v]["kind"] != kind:
+                return cls(None, f"{MANIFEST}: {path.name} holds {parts[v]['kind']} heads, not {kind}", figures)
+        h4, h5 = parts[4], parts[5]
+        categories = list(h4["meta"]["categories"])
+        if sorted(categories) != sorted(h5["meta"]["categories"]):
+            return cls(None, f"{MANIFEST}: v4 and v5 score different categories", figures)
+        ok, info = embedder_info()
+        if not ok:
+            return cls(None, info, figures)
+        try:
+            layers = int(h4["meta"]["trained_layers"])
+            run = JointEncoder(h4.pop("top_arrays"), len(categories), layers, h4["sha"],
+                               cache_dir or default_cache_dir())
+        except (JointEncoderUnavailable, FrozenEncoderUnavailable, EmbedderUnavailable, RuntimeError, KeyError,
+                ValueError, OSError) as exc:
+            return cls(None, f"{MANIFEST}: cannot build the shared encoder of the v4+v5 mean: {exc}", figures)
+        heads = {"kind": "mean", "parts": parts, "run": run, "runtime": "onnxruntime", "path": model_dir / MANIFEST,
+                 "sha": f"{h4['sha']}+{h5['sha']}",
+                 "meta": {"version": "4+5", "categories": categories, "trained_layers": layers,
+                          "train_fingerprint": f"{h4['meta']['train_fingerprint']}+{h5['meta']['train_fingerprint']}"}}
+        why = (f"prompt gate: mean of prompt-heads-v4 ({h4['sha']}, data {h4['meta']['train_fingerprint']}) and "
+               f"prompt-heads-v5 ({h5['sha']}, data {h5['meta']['train_fingerprint']}) on {info}; one shared pass: "
+               f"top {layers} layer(s) fine-tuned (v4) and frozen layers {','.join(map(str, h5['layers']))} "
+               f"pooled (v5), served by onnxruntime ({'exported now' if run.built else 'cached graph'} "
+               f"{run.graph.name}); {len(public_figures or figures)} public figures")
+        return cls(heads, why, figures)
+
     def available(self) -> tuple[bool, str]:
         return self._heads is not None, self._why
 
@@ -285,6 +361,10 @@ class PromptClassifier:
             return "unavailable"
         m = self._heads["meta"]
         kind = self._heads["kind"]
+        if kind == "mean":
+            p4, p5 = self._heads["parts"][4], self._heads["parts"][5]
+            return (f"prompt-heads-mean-v4+v5/{p4['sha']}+{p5['sha']}+all-MiniLM-L6-v2-ft{m['trained_layers']}"
+                    f"+frozen+names-{len(self._figures)}")
         enc = (f"all-MiniLM-L6-v2-ft{m['trained_layers']}" if kind == "stack" else
                "all-MiniLM-L6-v2-frozen" if kind == "frozen" else "all-MiniLM-L6-v2")
         bars = f"+{self._heads['bars'].name}" if "bars" in self._heads else ""
@@ -331,6 +411,10 @@ class PromptClassifier:
     def _score(self, texts: list[str]) -> np.ndarray:
         h = self._heads
         assert h is not None
+        if h["kind"] == "mean":
+            from safety.prompt_mean import mean_probability
+
+            return mean_probability(h["parts"][4], h["parts"][5], texts, h["run"], h["meta"]["categories"])
         if h["kind"] == "frozen":
             from safety.prompt_features import tfidf_block
             from safety.prompt_frozen import calibrated, head_logits

@@ -103,7 +103,12 @@ def logits(emb: np.ndarray, texts: list[str], idf_word: np.ndarray, idf_char: np
 
 def tfidf_block(texts: list[str], idf_word: np.ndarray, idf_char: np.ndarray) -> sp.csr_matrix:
     """Hashed word and char TF-IDF side by side (the v3 n-gram heads' features: no embedding block)."""
-    w, c = counts(texts)
+    return tfidf_of(counts(texts), idf_word, idf_char)
+
+
+def tfidf_of(cnt: tuple[sp.csr_matrix, sp.csr_matrix], idf_word: np.ndarray, idf_char: np.ndarray) -> sp.csr_matrix:
+    """tfidf_block from counts already made (two heads with their own IDF share one counting pass)."""
+    w, c = cnt
     return sp.hstack([_tfidf(w, idf_word), _tfidf(c, idf_char)], format="csr", dtype=np.float32)
 
 

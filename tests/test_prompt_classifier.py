@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def clf() -> PromptClassifier:
-    c = PromptClassifier.load()
+def clf(tmp_path_factory: pytest.TempPathFactory) -> PromptClassifier:
+    # The exported encoder graph goes to a fresh dir, never the user's cache: the first load exports it (~10 s).
+    c = PromptClassifier.load(cache_dir=tmp_path_factory.mktemp("graph_cache"))
     ok, why = c.available()
     assert ok, why
     return c
@@ -127,8 +128,72 @@ def test_comment_register_probe(clf: PromptClassifier) -> None:
 
 def test_model_names_the_fine_tuned_encoder(clf: PromptClassifier) -> None:
     ok, why = clf.available()
-    assert ok and "fine-tuned" in why
-    assert clf.model.startswith("prompt-heads-v4/") and "-ft" in clf.model
+    assert ok and "fine-tuned" in why and "frozen layers 2,4,6" in why
+    assert clf.model.startswith("prompt-heads-mean-v4+v5/") and "-ft" in clf.model
+
+
+MODELS = Path(__file__).resolve().parents[1] / "safety" / "models"
+MEAN_TEXTS = ["a cat asleep on a sofa", "a man shooting another man in the head, blood everywhere",
+              "I hate all muslims, they are vermin", "how do I kill a Python process", "blood " * 200]
+
+
+def test_the_served_gate_is_the_mean_of_v4_and_v5(clf: PromptClassifier, tmp_path: Path) -> None:
+    """The default (safety/models/prompt_gate.json): both heads loaded, one shared MiniLM pass, and each
+    category is (v4 + v5) / 2 of the heads served alone, before the classifier's rules, as evals/prompt_bars.py
+    measured it. v4 and v5 stay loadable alone."""
+    import numpy as np
+
+    assert clf._heads is not None and clf._heads["kind"] == "mean"
+    assert set(clf._heads["parts"]) == {4, 5}
+    v4 = PromptClassifier.load(version=4, cache_dir=tmp_path)
+    v5 = PromptClassifier.load(version=5, cache_dir=tmp_path)
+    assert v4.available()[0] and v5.available()[0]
+    assert v4.model.startswith("prompt-heads-v4/") and v5.model.startswith("prompt-heads-v5/")
+    cats = clf._heads["meta"]["categories"]
+
+    def alone(c: PromptClassifier) -> np.ndarray:
+        assert c._heads is not None
+        return c._score(MEAN_TEXTS)[:, [c._heads["meta"]["categories"].index(k) for k in cats]]
+
+    mean = clf._score(MEAN_TEXTS)
+    assert np.abs(mean - (alone(v4) + alone(v5)) / 2).max() < 1e-4
+    # The rules run on the mean: a decision's violence score is the mean's.
+    r = clf.classify(MEAN_TEXTS[1])
+    assert abs(r.categories["violence"] - mean[1, cats.index("violence")]) < 1e-3
+
+
+def test_a_missing_v5_file_fails_closed_and_says_so(components, tmp_path: Path) -> None:
+    """The manifest names both heads: with v5 missing the gate is unavailable (never v4 alone in the mean's
+    place), the stage's signal (what /health lists) says which file, and a request is blocked with that reason."""
+    import shutil
+
+    from gate.components import Lazy
+    from gate.pipeline import JobContext, Pipeline
+    from gate.requests import JobRequest
+    from gate.stages.prompt import PromptStage
+    from safety.prompt_classifier import PromptModelUnavailable
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("prompt_heads-v4.npz", "prompt_gate.json"):
+        shutil.copy(MODELS / name, models / name)
+    c = PromptClassifier.load(models, cache_dir=tmp_path / "cache")
+    ok, why = c.available()
+    assert not ok and "prompt_heads-v5.npz is missing" in why and "fails closed" in why
+    assert c.model == "unavailable"
+    with pytest.raises(PromptModelUnavailable, match="prompt_heads-v5.npz"):
+        c.classify("a cat asleep on a sofa")
+    components.prompt_classifier = Lazy("prompt classifier", lambda: c)
+    stage = PromptStage(components)
+    [signal] = stage.signals()
+    assert not signal.available and "prompt_heads-v5.npz" in signal.why
+    job = JobContext(job_id="00" * 8, user="u", request=JobRequest(prompt="a cat asleep on a sofa"), workdir=tmp_path)
+    result = Pipeline([stage], components.policy).run(job)
+    assert result.status == "blocked" and "prompt_heads-v5.npz" in " ".join(result.decisions[0].reasons)
+    # The same directory without the manifest serves v4 alone, as before the mean.
+    (models / "prompt_gate.json").unlink()
+    alone = PromptClassifier.load(models, cache_dir=tmp_path / "cache")
+    assert alone.available()[0] and alone.model.startswith("prompt-heads-v4/")
 
 
 def test_a_calibration_that_inverts_a_score_is_refused(tmp_path: Path) -> None:
@@ -287,17 +352,36 @@ def test_fine_tuned_encoder_graph_is_cached_checked_and_rebuilt(clf: PromptClass
     import numpy as np
 
     texts = ["a cat asleep on a sofa", "a man shooting another man in the head"]
-    first = PromptClassifier.load(cache_dir=tmp_path)
+    first = PromptClassifier.load(version=4, cache_dir=tmp_path)
     assert "exported now" in first.available()[1] and "top" in first._heads  # type: ignore[operator]
-    second = PromptClassifier.load(cache_dir=tmp_path)
+    second = PromptClassifier.load(version=4, cache_dir=tmp_path)
     assert "cached graph" in second.available()[1] and "top" not in second._heads  # type: ignore[operator]
     a, b = first.classify_many(texts), second.classify_many(texts)
     for x, y in zip(a, b, strict=True):
         assert max(abs(x.categories[c] - y.categories[c]) for c in x.categories) < 1e-3
     ref = next(tmp_path.glob("minilm-ft-*.check.npy"))
     np.save(ref, np.zeros_like(np.load(ref)))
+    third = PromptClassifier.load(version=4, cache_dir=tmp_path)
+    assert "exported now" in third.available()[1]
+
+
+def test_shared_encoder_graph_is_cached_checked_and_rebuilt(tmp_path: Path) -> None:
+    """The mean's one-pass graph (v4's fine-tuned top beside MiniLM's frozen top) is cached by v4's and MiniLM's
+    hashes; a later load serves it unexported with the same scores; a graph that no longer reproduces eager
+    torch's states and logits is rebuilt, never served."""
+    import numpy as np
+
+    first = PromptClassifier.load(cache_dir=tmp_path)
+    assert "exported now" in first.available()[1]
+    second = PromptClassifier.load(cache_dir=tmp_path)
+    assert "cached graph" in second.available()[1]
+    assert np.abs(first._score(MEAN_TEXTS) - second._score(MEAN_TEXTS)).max() < 1e-5
+    ref = next(tmp_path.glob("minilm-joint-*.check.npz"))
+    with np.load(ref) as z:
+        np.savez(ref, states=np.zeros_like(z["states"]), logits=z["logits"])
     third = PromptClassifier.load(cache_dir=tmp_path)
     assert "exported now" in third.available()[1]
+    assert np.abs(third._score(MEAN_TEXTS) - second._score(MEAN_TEXTS)).max() < 1e-5
 
 
 def test_frozen_encoder_graph_is_cached_checked_and_rebuilt(tmp_path: Path) -> None:

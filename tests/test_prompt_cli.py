@@ -51,7 +51,8 @@ def test_jsonl_keeps_order_and_reports_bad_lines(tmp_path: Path, monkeypatch: py
     outs = [json.loads(x) for x in res.output.strip().splitlines()]
     # One object per input line, in order, each with a decision: no error-only line, no gap.
     assert [o["line"] for o in outs] == list(range(1, 9))
-    assert [o["decision"] for o in outs][:7] == ["pass", "block", "block", "block", "block", "pass", "block"]
+    # Line 2: self-harm 0.73 with the served v4+v5 mean (v4 alone 0.99): review, under the block bar 0.85.
+    assert [o["decision"] for o in outs][:7] == ["pass", "review", "block", "block", "block", "pass", "block"]
     assert "self-harm" in outs[1]["flagged"] and "sexual" in outs[6]["flagged"]
     assert "JSON" in outs[2]["error"] and "empty" in outs[3]["error"] and "blank" in outs[4]["error"]
     assert "error" not in outs[7] and outs[7]["decision"] in ("review", "block"), outs[7]["categories"]

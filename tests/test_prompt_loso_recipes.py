@@ -84,3 +84,8 @@ def test_eval_headline_puts_left_out_beside_in_distribution() -> None:
     assert LOSO_COMMAND[4] in text and "mean category AUPRC 0.904" in text and "binary AUPRC 0.950" in text
     assert text.index("Left out") < text.index("In distribution")
     assert "not measured" in "\n".join(headline(PromptClassifier(None, "", {}), 0.5, 0.5))
+    # The served v4+v5 mean: its left-out figure is by halves of the families (evals/prompt_bars.py).
+    from evals.prompt_gate import MEAN_LEFT_OUT_COMMAND
+
+    mean = "\n".join(headline(PromptClassifier({"meta": {"version": "4+5"}}, "", {}), 0.9, 0.9))
+    assert MEAN_LEFT_OUT_COMMAND in mean and "halves" in mean

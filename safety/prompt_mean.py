@@ -1,0 +1,203 @@
+"""The served prompt gate: the mean of two heads' calibrated probabilities (prompt_heads-v4 and -v5).
+
+Why the mean (evals/prompt_bars.py, "Measured"): left out by halves of the source families, v4's calibration
+is overconfident on new sources (safe-but-alarming prompts blocked 0.164) and v5 alone flags fewer unsafe
+text-to-video prompts; their mean met every false-positive budget of issue 18 at the policy's bars. It is
+computed exactly as that eval did: per learned category, (v4's stacked probability + v5's calibrated
+probability) / 2, before the classifier's rules (sexual/minors gating, hate/threatening conjunction).
+
+The manifest (MANIFEST beside the heads) names the two files; a listed file that is missing or unreadable
+makes the whole gate unavailable, and the reason names it (fail closed, never one head silently).
+
+One MiniLM pass feeds both heads (JointEncoder): v4 fine-tunes the top two layers over MiniLM's frozen lower
+four, and v5 pools frozen layers 2, 4, 6, so the embeddings and the four lower layers run once, then the frozen
+top (v5's states 5, 6) and v4's fine-tuned top run side by side: 8 transformer layers instead of 12. The graph
+is exported once and cached in the data dir keyed by v4's weights and MiniLM's; every load checks it
+reproduces eager torch's outputs (states and logits) on fixed texts, so a stale or damaged graph is rebuilt,
+never served.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MANIFEST = "prompt_gate.json"
+GRAPH_VERSION = "joint-1"  # bump when the exported network changes
+MAX_DRIFT = 1e-3
+
+
+class JointEncoderUnavailable(RuntimeError):
+    pass
+
+
+def read_manifest(model_dir: Path) -> dict[str, Any] | None:
+    """The manifest's content, or None when model_dir serves a single heads file (no manifest)."""
+    path = model_dir / MANIFEST
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("combine") != "mean" or sorted(doc.get("heads", [])) != [4, 5]:
+        raise ValueError(f"{MANIFEST}: only the mean of heads 4 and 5 is served, got {doc}")
+    return doc
+
+
+def _joint_network(top: Any, trained_layers: int) -> Any:
+    """tokens -> (pooled states of the frozen network as safety.prompt_frozen, v4's logits), one lower pass."""
+    import torch
+    from torch import nn
+
+    from safety.prompt_encoder import N_LAYERS, additive_mask, base_model, mean_pool
+
+    _, model = base_model()
+    lower = N_LAYERS - trained_layers
+
+    class Joint(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embeddings = model.embeddings
+            self.frozen = nn.ModuleList(model.encoder.layer)
+            self.top = top
+
+        def forward(self, input_ids: Any, token_type_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
+            am = additive_mask(attention_mask)
+            h = self.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+            pooled = [mean_pool(h, attention_mask)]
+            for k, layer in enumerate(self.frozen):
+                h = layer(h, am)
+                pooled.append(mean_pool(h, attention_mask))
+                if k + 1 == lower:
+                    logits = self.top(h, attention_mask)
+            return nn.functional.normalize(torch.stack(pooled, dim=1), dim=-1), logits
+
+    return Joint().eval()
+
+
+def _references(top: Any, trained_layers: int, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The eager networks each head was built on (safety.prompt_frozen's and safety.prompt_encoder's), so the
+    joint graph is checked against what each head alone would see, not against itself."""
+    import torch
+
+    from safety.prompt_encoder import torch_runner
+    from safety.prompt_frozen import CHECK_TEXTS, INPUTS, _torch_network, model_path
+
+    with torch.inference_mode():
+        states = _torch_network(model_path())(*(torch.from_numpy(feed[k]) for k in INPUTS)).numpy()
+    return states.astype(np.float32), torch_runner(top, trained_layers)(list(CHECK_TEXTS)).astype(np.float32)
+
+
+def _export(top_arrays: dict[str, np.ndarray], n_out: int, trained_layers: int, graph: Path) -> None:
+    import onnxruntime as ort
+    import torch
+
+    from safety.prompt_encoder import load_top
+    from safety.prompt_frozen import CHECK_TEXTS, INPUTS, model_path, tokenize
+
+    top = load_top(top_arrays, n_out, trained_layers)
+    net = _joint_network(top, trained_layers)
+    path = model_path()
+    example = tokenize(path, ["an example prompt", "two"])
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode(False):
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(net, tuple(torch.from_numpy(example[k]) for k in INPUTS), buf, input_names=list(INPUTS),
+                          output_names=["states", "logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={**{k: {0: "batch", 1: "tokens"} for k in INPUTS},
+                                        "states": {0: "batch"}, "logits": {0: "batch"}})
+    check = tokenize(path, list(CHECK_TEXTS))
+    ref_states, ref_logits = _references(top, trained_layers, check)
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    states, logits = sess.run(["states", "logits"], {k: check[k] for k in INPUTS})
+    drift = max(float(np.abs(states - ref_states).max()), float(np.abs(logits - ref_logits).max()))
+    if drift > MAX_DRIFT:
+        raise JointEncoderUnavailable(f"joint onnx export drifts {drift:.2g} from eager torch (> {MAX_DRIFT})")
+    graph.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(graph.with_suffix(".check.npz"), states=ref_states, logits=ref_logits)
+    tmp = graph.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, graph)  # atomic: a concurrent loader sees the whole graph or none
+
+
+class JointEncoder:
+    """Text -> ((n, 7, 384) pooled frozen states for v5, (n, categories) fine-tuned logits for v4), served by
+    onnxruntime from the cached graph (no torch import once cached)."""
+
+    def __init__(self, top_arrays: dict[str, np.ndarray], n_out: int, trained_layers: int, v4_sha: str,
+                 cache_dir: Path) -> None:
+        import onnxruntime as ort
+
+        from safety.prompt_frozen import CHECK_TEXTS, model_path, weights_hash
+
+        self.path = model_path()
+        weights = weights_hash(self.path, cache_dir)[:16]
+        graph = cache_dir / f"minilm-{GRAPH_VERSION}-top{trained_layers}-{v4_sha}-{weights}.onnx"
+        self.built = False
+        why = ""
+        for attempt in range(2):
+            if not graph.exists():
+                _export(top_arrays, n_out, trained_layers, graph)
+                self.built = True
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            try:
+                self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+                with np.load(graph.with_suffix(".check.npz")) as ref:
+                    states, logits = self._run(list(CHECK_TEXTS))
+                    drift = max(float(np.abs(states - ref["states"]).max()),
+                                float(np.abs(logits - ref["logits"]).max()))
+            except Exception as exc:  # noqa: BLE001 - a damaged cache of any kind is rebuilt once
+                drift, why = float("inf"), f"{type(exc).__name__}: {exc}"
+            else:
+                why = f"drift {drift:.2g}"
+            if drift <= MAX_DRIFT:
+                self.graph = graph
+                return
+            if attempt == 0:
+                graph.unlink(missing_ok=True)
+        raise JointEncoderUnavailable(f"cached joint graph {graph} does not reproduce its reference ({why})")
+
+    def _run(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        from safety.prompt_frozen import INPUTS, tokenize
+
+        feed = tokenize(self.path, texts)
+        states, logits = self._session.run(["states", "logits"], {k: feed[k] for k in INPUTS})
+        return states.astype(np.float32), logits.astype(np.float32)
+
+    def __call__(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Batches of similar length (a batch pads to its longest text)."""
+        states: np.ndarray | None = None
+        logits: np.ndarray | None = None
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for i in range(0, len(texts), batch_size):
+            sel = order[i:i + batch_size]
+            s, z = self._run([texts[j] for j in sel])
+            if states is None or logits is None:
+                states = np.zeros((len(texts), *s.shape[1:]), dtype=np.float32)
+                logits = np.zeros((len(texts), z.shape[1]), dtype=np.float32)
+            states[sel], logits[sel] = s, z
+        if states is None or logits is None:
+            raise ValueError("JointEncoder needs at least one text")
+        return states, logits
+
+
+def mean_probability(v4: dict[str, Any], v5: dict[str, Any], texts: list[str], run: JointEncoder,
+                     categories: list[str]) -> np.ndarray:
+    """(v4 stacked probability + v5 calibrated probability) / 2 per category in `categories` order (as
+    evals.prompt_bars.compute took the mean); the n-gram counts are computed once for both heads."""
+    from safety.prompt_features import counts, stacked_probability, tfidf_of
+    from safety.prompt_frozen import calibrated, head_logits
+
+    states, enc = run(texts)
+    cnt = counts(texts)
+    ngram = np.asarray(tfidf_of(cnt, v4["idf_word"], v4["idf_char"]) @ v4["ngram_coef"].T) + v4["ngram_intercept"]
+    p4 = stacked_probability(enc, ngram, v4["stack"])
+    p5 = calibrated(head_logits(states, tfidf_of(cnt, v5["idf_word"], v5["idf_char"]), v5), v5["platt"])
+    i4 = [v4["meta"]["categories"].index(c) for c in categories]
+    i5 = [v5["meta"]["categories"].index(c) for c in categories]
+    return (p4[:, i4] + p5[:, i5]) / 2
