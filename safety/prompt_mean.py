@@ -145,6 +145,9 @@ class JointEncoder:
                 self.built = True
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
+            # Idle intra-op threads sleep instead of spinning: on these 2 shared cores spinning threads fight
+            # the other work (measured at load 6.4, short prompts: p50 37 -> 14.5 ms, p95 83 -> 39 ms).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
                 with np.load(graph.with_suffix(".check.npz")) as ref:
