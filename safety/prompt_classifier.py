@@ -8,7 +8,8 @@ Signals, each visible in the result:
   calibrated on leave-one-source-out predictions (a calibration slope that could invert a score is refused at
   load). Either file missing: the gate is unavailable and says which (fail closed). Why the mean: left out by
   halves of the source families it met every false-positive budget of issue 18 at the policy's bars, v4 alone
-  did not (figures: evals/prompt_bars.py). `load(version=4)` (or 5, or 2: linear heads) serves one file alone;
+  did not (figures and what the mean gives up on single prompts: evals/prompt_bars.py; latency, load and cold
+  CLI: safety/prompt_mean.py). `load(version=4)` (or 5, or 2: linear heads) serves one file alone;
   categories sexual, sexual/minors, hate, hate/threatening, harassment, self-harm, violence, violence/graphic,
   deception, illegal;
 - a bar map beside a single heads file (prompt_bars-v<N>.json, safety/prompt_bars.py), when one ships: each learned
