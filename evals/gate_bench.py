@@ -105,11 +105,19 @@ most of the time, so wall times measure the load; CPU seconds are the robust fig
 - `--quick` at autogroup 19 (old then new, load 5.2 -> 6.0 / 5.9 -> 5.2): CPU only (walls starved): gate 3.43 ->
   3.84 CPU s, bare 1.43 / 1.72 (the same code: +20% from the load), CPU ratio 2.40x -> 2.23x; cold later runs
   13.25 -> 14.21 CPU s, first run 15.99 -> 16.51 CPU s. At this load the CPU seconds themselves move ~20%.
-- Where the cold start goes now (later runs, new code, load ~5; CPU ~11.4 s): imports before the prompt stage
-  ~0.9 s (of which the alembic upgrade check ~0.3 s), the prompt gate's load ~1.2-1.7 s (the largest item before
+- `--quick` at 694e752 (this change with the v4+v5 prompt gate, 5b4ae8f/b6adf73; autogroup 19, load 5.1 -> 6.2):
+  CPU only, the walls starved (warm end to end 33.9 s): gate 4.26 CPU s (generator alone 4.31, after the generate
+  stage 0.58), bare 1.55, CPU ratio 2.75x (jobs 2.31-3.12x); cold later runs 12.95 CPU s, the first 15.21. The
+  cold CLI at 694e752 against the change on 761ba11, alternating (load 5.5-6.0): 12.35, 11.58 vs 12.54, 12.11 s,
+  the prompt check 1.93-1.95 vs 2.12-2.22 s: the mean of two heads costs the cold start nothing measurable. In a
+  fresh data dir its first run takes 25.7 s (prompt check 14.4 s: the encoder's ONNX graph is exported into the
+  cache, once; the bench's worker has done that before its cold runs).
+- Where the cold start goes now (later runs, new code, load ~5; CPU ~11.4 s): imports before the prompt stage ~0.9 s
+  (the alembic upgrade check ~0.3 s, nearly all of it env.py importing every model, which the run imports anyway: a
+  read-only check at head saved nothing and was dropped), the prompt gate's load ~1.2-1.7 s (the largest item before
   generation; safety/prompt_*.py, not changed here), the generator's import 0.77 s (scipy.signal, which the audio
-  mark imports too), the generate stage ~4.5 s, the analysis ~0.4 s, and ~0.5-0.6 s of interpreter teardown
-  after the output is written (C destructors: onnxruntime, OpenCV; os._exit would skip it, not done).
+  mark imports too), the generate stage ~4.5 s, the analysis ~0.4 s, and ~0.5-0.6 s of interpreter teardown after
+  the output is written (C destructors: onnxruntime, OpenCV; os._exit would skip it, not done).
 - Where the gate's CPU goes inside the generate stage (10 s 720p, load ~8, two rounds): picture mark +1.9-2.1
   CPU s over an identity yuv_fn, sound mark +0.4-0.6, explicit yuv conversion + threads +0.1-0.2; the picture
   mark (provenance.watermark_video, the watermark helper's) is what keeps the CPU ratio above 2x.
