@@ -19,12 +19,12 @@ never served.
 Measured (session 13, 2 shared cores; `python -m evals.prompt_gate --quick` prints the latency and cold-start
 sections, `--cold-only` the latter alone), against issue 18's budgets:
 - single prompt, whole gate: p50 17.0 ms, p95 65.6 ms at load 4.1 (200 held-out prompts, mean 90 characters);
-  p50 37.1 ms at load 8.0 on longer ones (mean 157; v4 alone 47.0 ms at load 6.7). Shared encoder alone p50
-  10.8 ms (budget p50 <= 50 ms).
+  on longer ones (mean 157) p50 19.9 ms at load 3.3 (the full eval, run niced), 37.1 ms at load 8.0 (v4 alone
+  47.0 ms at load 6.7). Shared encoder alone p50 10.8-13.5 ms (budget p50 <= 50 ms).
 - loading the gate in a fresh process from the cached graph: 1.55-1.70 s at load 4, 1.02-1.85 s at load 2-3
   (budget 2 s); the first load exports the graph into the data dir: 7-9.5 s.
 - `reelgate classify-prompt TEXT` end to end from the cache: 2.14, 2.93, 3.14 s at load 4 (budget 3 s; first
-  run with the export ~17 s). Not the mean's cost mostly: profiled in process (3.75 s), the name matchers take
+  run with the export 12.5-17 s; inside a niced eval at load 3.3: 2.07, 4.55, 5.11 s). Not the mean's cost mostly: profiled in process (3.75 s), the name matchers take
   1.37 s to build, JSON word lists 0.45 s, wordfreq 0.36 s; the mean adds ~0.5 s of load to v4 alone (the
   second heads file, the bigger graph and its load-time check, 0.44 s of first run).
 """
