@@ -24,9 +24,10 @@ sections, `--cold-only` the latter alone), against issue 18's budgets:
 - loading the gate in a fresh process from the cached graph: 1.55-1.70 s at load 4, 1.02-1.85 s at load 2-3
   (budget 2 s); the first load exports the graph into the data dir: 7-9.5 s.
 - `reelgate classify-prompt TEXT` end to end from the cache: 2.14, 2.93, 3.14 s at load 4 (budget 3 s; first
-  run with the export 12.5-17 s; inside a niced eval at load 3.3: 2.07, 4.55, 5.11 s). Not the mean's cost mostly: profiled in process (3.75 s), the name matchers take
-  1.37 s to build, JSON word lists 0.45 s, wordfreq 0.36 s; the mean adds ~0.5 s of load to v4 alone (the
-  second heads file, the bigger graph and its load-time check, 0.44 s of first run).
+  run with the export 12.5-17 s; inside a niced eval at load 3.3: 2.07, 4.55, 5.11 s). Not the mean's cost
+  mostly: profiled in process (3.75 s), the name matchers take 1.37 s to build, JSON word lists 0.45 s,
+  wordfreq 0.36 s; the mean adds ~0.5 s of load to v4 alone (the second heads file, the bigger graph and its
+  load-time check, 0.44 s of first run).
 """
 
 from __future__ import annotations
