@@ -102,6 +102,16 @@ most of the time, so wall times measure the load; CPU seconds are the robust fig
   the first run in the data dir 15.39 / 22.75 -> 14.30 / 14.01 s (CPU 14.28 / 15.10 -> 13.73 / 13.65 s).
   The same pair on `reelgate generate` alone (caches built; load ~5.3, three alternating pairs): 10.34, 10.32,
   10.41 -> 8.71, 8.48, 8.54 s; the generate stage 6.91-7.03 -> 5.06-5.25 s.
+- A third round, old then 694e752 (this change + the v4+v5 prompt gate), the quietest (load 2.4 -> 4.1 / 4.1 ->
+  4.9): warm end to end 7.21 -> 5.62 s; gate wall 3.52 -> 3.42 s (CPU 3.24 -> 3.81), generator alone 3.71 -> 2.14
+  s; ratio wall 2.99x -> 2.46x, CPU 2.23x -> 2.46x; cold later runs 11.95, 11.95 -> 9.80, 9.09 s (CPU 11.9-12.2 ->
+  11.5-12.1), first 13.43 -> 12.18 s. The gate's wall moved little here because the generator alone gained as
+  much: with the mark, the thread running yuv_fn is the pipeline's slowest (the picture mark, ~2 CPU s per 10 s
+  720p, one frame after another: its amplitude map is smoothed over frames). Proposed to the watermark's owner:
+  split VideoMark.embed_luma into a per-frame part with no state (clip mask, active box, pattern x mask, the raw
+  amplitude map and block means; its share of the cost not measured here) that write_mp4 could run on the drawing
+  thread, and the sequential rest (the AMP_EMA blend, then scale, full-size gain, add), so the mark sets the pace
+  less.
 - `--quick` at autogroup 19 (old then new, load 5.2 -> 6.0 / 5.9 -> 5.2): CPU only (walls starved): gate 3.43 ->
   3.84 CPU s, bare 1.43 / 1.72 (the same code: +20% from the load), CPU ratio 2.40x -> 2.23x; cold later runs
   13.25 -> 14.21 CPU s, first run 15.99 -> 16.51 CPU s. At this load the CPU seconds themselves move ~20%.
