@@ -7,8 +7,9 @@ First table (attack_table): 10-s clips of each source below (plus 3 CMU ARCTIC a
 music track, c2pa/audio/sample1_unsigned.wav, 8 kHz), marked once, then edited as a re-upload would: AAC,
 MP3 and Opus at 64 kb/s, speed +-5% (resampling), tempo +-5% (FFmpeg atempo, pitch kept), the music track
 mixed in 6 dB below the clip, a 5-s excerpt from the middle, speed +3% then MP3. Each cell: exact payload
-found or not, and log10 p. False positives over every unmarked edited copy, every marked copy read with
-another installation's key and random windows of the recordings; detection CPU time per 10-s clip.
+found or not, and log10 p. Below it, every 5-s excerpt starting 0.5 s apart (one middle excerpt is one
+draw). False positives over every unmarked edited copy and excerpt, every marked copy read with another
+installation's key and random windows of the recordings; detection CPU time per 10-s clip.
 With --published CODER, each marked clip first goes through the published clip's own encode (AAC at its own
 rate, FFmpeg's default bitrate, aac_coder CODER: "default" is FFmpeg's twoloop) before every edit, as a
 published clip does; compare `--published default` with `--published fast` before changing
@@ -368,6 +369,7 @@ def tradeoff_table(srcs: list, host: Path, work: Path) -> list[str]:
 # --- what a re-upload does to the soundtrack (issue 21): per clip, per attack, exact payload or not ---
 
 CLIP_SECONDS = 10.0
+EXCERPT_S, EXCERPT_STEP_S = 5.0, 0.5
 MIX_DB = -6.0  # the music is added this far below the marked track's level
 
 
@@ -439,7 +441,10 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
         fp["min"] = min(fp["min"], r["log10_p"])
         fp["low_sync"] += int(r["p_sync"] <= 0.01)
 
+    from evals.audio_attacks import excerpt as att_excerpt
+
     rows = []
+    excerpts: list[tuple[str, list[bool]]] = []
     for kind, label, x, sr in srcs:
         m, m_sr = am.embed(x, sr, PAYLOAD), sr
         snr = snr_db(x, m)  # the mark's own (before any codec)
@@ -458,6 +463,14 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
                 u, ur = fn(x, sr)  # type: ignore[operator]
                 unmarked(am.detect(u, ur))  # the unmarked original after the same edit
         unmarked(am.detect(x, sr))
+        # every 5-s excerpt EXCERPT_STEP_S apart, marked and unmarked: the middle one alone is one draw
+        starts = np.arange(0.0, x.shape[-1] / sr - EXCERPT_S + 1e-9, EXCERPT_STEP_S)
+        hits = []
+        for s0 in starts:
+            res = am.detect(att_excerpt(m, m_sr, EXCERPT_S, float(s0)), m_sr)
+            hits.append(bool(res["found"] and res["payload"] == PAYLOAD.hex()))
+            unmarked(am.detect(att_excerpt(x, sr, EXCERPT_S, float(s0)), sr))
+        excerpts.append((label, hits))
         rows.append((kind, label, snr, cells))
     names = [n for n, _ in attacks]
     lines = ["| kind | clip | SNR (dB) | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
@@ -466,6 +479,10 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
                      + " | ".join(f"{'**yes**' if ok else 'no'} ({lp:g})" for ok, lp in cells) + " |")
     tot = [sum(r[3][i][0] for r in rows) for i in range(len(names))]
     lines.append(f"| **all** | found / {len(rows)} | | " + " | ".join(str(t) for t in tot) + " |")
+    n_hit, n_try = sum(sum(h) for _, h in excerpts), sum(len(h) for _, h in excerpts)
+    lines += ["", f"{EXCERPT_S:g}-s excerpts every {EXCERPT_STEP_S:g} s (exact payload, in order of start; "
+              f"{n_hit} / {n_try} found): "
+              + "; ".join(f"{label} {''.join('x' if h else '.' for h in hits)}" for label, hits in excerpts) + "."]
     # unmarked windows of real recordings: random 3-10 s cuts of the kitchen, the music and the speech
     rng = np.random.default_rng(1)
     pool = [(x, sr) for _, _, x, sr in srcs if x.shape[-1] >= 3 * sr]
@@ -486,7 +503,8 @@ def attack_table(data_dir: Path, work: Path, mark: AudioMark | None = None, quic
               f"{MIX_DB:g} dB under the marked clip's RMS; the 5 s excerpt is cut from the middle.",
               "",
               f"False positives: {fp['found']} / {fp['n']} unmarked reads found (every edit of every unmarked clip, "
-              f"every marked and edited clip read with another installation's key, the unmarked clips, {n_windows} "
+              f"every unmarked 5-s excerpt above, every marked and edited clip read with another installation's key, "
+              f"the unmarked clips, {n_windows} "
               f"random 3-10 s windows of the recordings read with either key); lowest log10 p {fp['min']:g} "
               f"(threshold -6). Sync p <= 0.01 in {fp['low_sync']} / {fp['n']} (exact ranks among 255 decoys, "
               f"each test with half the error budget: only the top rank at the unchanged scale gets there, "

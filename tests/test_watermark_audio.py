@@ -185,6 +185,42 @@ def test_mark_survives_reupload_edit(marked_tone, name):
     assert not AudioMark(OTHER.layout_key).detect(y, r)["found"]
 
 
+def _chords(sr: int, n: int, seed: int = 5) -> np.ndarray:
+    """A synthetic music bed: three-note chords of 6 harmonics each, a new chord every 0.5 s, decaying."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(sr // 2) / sr
+    out = np.zeros(n)
+    for s in range(0, n, len(t)):
+        seg = sum(np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi)) / h
+                  for f0 in 110 * 2 ** (rng.integers(0, 36, 3) / 12) for h in range(1, 7)) * np.exp(-2 * t)
+        out[s : s + len(t)] = seg[: n - s]
+    return out[None, :].astype(np.float32)
+
+
+def test_band_power_mean_reads_under_a_tonal_music_bed(marked_tone, monkeypatch):
+    # chords 6 dB under the marked clip put a few loud harmonics into many bands; the detector reads each band
+    # as the power mean of its bins (READ_POWER), which those few bins do not rule. Read as the detector up to
+    # session 12 read it (the bins' sum, its clipping levels) the same copy is lost
+    x, sr, marked = marked_tone
+    bed = _chords(sr, marked.shape[-1])
+    am = AudioMark(KEY.layout_key)
+    res = am.detect(att.mix(marked, bed, -6.0), sr)
+    assert res["found"] and res["payload"] == PAYLOAD.hex()
+    assert not am.detect(att.mix(x, bed, -6.0), sr)["found"]
+    for name, old in (("READ_POWER", 1.0), ("READ_CLIP_MADS", wma.CLIP_MADS), ("SOFT_CLIP", 1.0)):
+        monkeypatch.setattr(wma, name, old)
+    assert not am.detect(att.mix(marked, bed, -6.0), sr)["found"]
+
+
+def test_read_does_not_depend_on_level(marked_tone):
+    # the bins' floor is relative to the clip's own in-band power: a copy 60 dB quieter reads the same
+    _, sr, marked = marked_tone
+    am = AudioMark(KEY.layout_key)
+    loud, quiet = am.detect(marked, sr), am.detect(marked * np.float32(1e-3), sr)
+    assert loud["found"] and quiet["payload"] == loud["payload"]
+    assert abs(quiet["log10_p"] - loud["log10_p"]) < 0.05 and quiet["offset_s"] == loud["offset_s"]
+
+
 def test_real_speech_survives_speed_change(speech):
     # 3.9 s of real speech marked under the masking bound, then played 5% faster (shorter and higher)
     x, sr, marked = speech
