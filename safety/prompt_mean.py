@@ -143,40 +143,23 @@ class JointEncoder:
 
     def __init__(self, top_arrays: dict[str, np.ndarray], n_out: int, trained_layers: int, v4_sha: str,
                  cache_dir: Path) -> None:
-        import onnxruntime as ort
-
-        from safety.prompt_frozen import CHECK_TEXTS, model_path, weights_hash
+        from safety.prompt_frozen import CHECK_TEXTS, model_path, open_checked_graph, weights_hash
 
         self.path = model_path()
         weights = weights_hash(self.path, cache_dir)[:16]
         graph = cache_dir / f"minilm-{GRAPH_VERSION}-top{trained_layers}-{v4_sha}-{weights}.onnx"
-        self.built = False
-        why = ""
-        for attempt in range(2):
-            if not graph.exists():
-                _export(top_arrays, n_out, trained_layers, graph)
-                self.built = True
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            # Idle intra-op threads sleep instead of spinning: on these 2 shared cores spinning threads fight
-            # the other work (measured at load 6.4, short prompts: p50 37 -> 14.5 ms, p95 83 -> 39 ms).
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            try:
-                self._session = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-                with np.load(graph.with_suffix(".check.npz")) as ref:
-                    states, logits = self._run(list(CHECK_TEXTS))
-                    drift = max(float(np.abs(states - ref["states"]).max()),
-                                float(np.abs(logits - ref["logits"]).max()))
-            except Exception as exc:  # noqa: BLE001 - a damaged cache of any kind is rebuilt once
-                drift, why = float("inf"), f"{type(exc).__name__}: {exc}"
-            else:
-                why = f"drift {drift:.2g}"
-            if drift <= MAX_DRIFT:
-                self.graph = graph
-                return
-            if attempt == 0:
-                graph.unlink(missing_ok=True)
-        raise JointEncoderUnavailable(f"cached joint graph {graph} does not reproduce its reference ({why})")
+
+        def drift_of(session: Any) -> float:
+            self._session = session
+            with np.load(graph.with_suffix(".check.npz")) as ref:
+                states, logits = self._run(list(CHECK_TEXTS))
+                return max(float(np.abs(states - ref["states"]).max()), float(np.abs(logits - ref["logits"]).max()))
+
+        session, self.built, why = open_checked_graph(
+            graph, lambda: _export(top_arrays, n_out, trained_layers, graph), drift_of)
+        if session is None:
+            raise JointEncoderUnavailable(f"cached joint graph {graph} does not reproduce its reference ({why})")
+        self._session, self.graph = session, graph
 
     def _run(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         from safety.prompt_frozen import INPUTS, tokenize
