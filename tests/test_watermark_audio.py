@@ -207,9 +207,26 @@ def test_band_power_mean_reads_under_a_tonal_music_bed(marked_tone, monkeypatch)
     res = am.detect(att.mix(marked, bed, -6.0), sr)
     assert res["found"] and res["payload"] == PAYLOAD.hex()
     assert not am.detect(att.mix(x, bed, -6.0), sr)["found"]
-    for name, old in (("READ_POWER", 1.0), ("READ_CLIP_MADS", wma.CLIP_MADS), ("SOFT_CLIP", 1.0)):
+    for name, old in (("READ_POWER", 1.0), ("READ_CLIP_MADS", wma.CLIP_MADS), ("SOFT_CLIP", 1.0),
+                      ("READ_SILENCE_DB", float("inf"))):
         monkeypatch.setattr(wma, name, old)
     assert not am.detect(att.mix(marked, bed, -6.0), sr)["found"]
+
+
+def test_detector_skips_silent_hops(marked_tone, monkeypatch):
+    # a soundtrack with 0.5 s of digital silence every 1.5 s (a TTS voice's pauses), marked, then a 5-s excerpt:
+    # the silent hops hold no mark, and folded in they only add the band envelopes' static differences
+    x, sr, _ = marked_tone
+    host = x.copy()
+    for s in np.arange(0.5, 8.0, 1.5):
+        host[:, int(s * sr) : int((s + 0.5) * sr)] = 0.0
+    am = AudioMark(KEY.layout_key)
+    y = att.excerpt(am.embed(host, sr, PAYLOAD), sr, 5.0, 0.5)
+    res = am.detect(y, sr)
+    assert res["found"] and res["payload"] == PAYLOAD.hex()
+    assert not am.detect(att.excerpt(host, sr, 5.0, 0.5), sr)["found"]
+    monkeypatch.setattr(wma, "READ_SILENCE_DB", float("inf"))  # every hop folded in, as up to session 12
+    assert not am.detect(y, sr)["found"]
 
 
 def test_read_does_not_depend_on_level(marked_tone):
