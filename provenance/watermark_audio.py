@@ -85,7 +85,10 @@ edit, 10/11 on each column (music 6 dB under the clip 6/11 -> 10/11, the middle 
 clip carries no mark, below); every 5-s excerpt 0.5 s apart 97/116 (0/11 on the 11th); 0 / 2358 false positives (the
 unmarked excerpts added), lowest log10 p -2.11; detection 0.20 s CPU per 10 s (median; sum read 0.146 s, power mean
 0.162 s back to back in a scratch run at load ~5: the powers cost ~10%). Before (13), load 3.6: the same but the
-middle excerpt 9/11 (eSpeak NG), excerpts 93/116, 0 / 2358, 0.19 s.
+middle excerpt 9/11 (eSpeak NG), excerpts 93/116, 0 / 2358, 0.19 s. With the published clip's own AAC encode first
+(`--published default --fp-windows 100`, load 2.7): the same columns but the middle excerpt 9/11 (eSpeak NG), every
+5-s excerpt 85/116 (eSpeak NG 0/11, tone+noise 7/11), 0 / 458 false positives, lowest log10 p -2.11: that encode
+costs the short excerpts their margin.
 `--only length` (load ~1): 25/37 -> 30/37 cuts after AAC (speech with eSpeak NG 11/15 as before: JFK at 4, 7, 10 s,
 CMU ARCTIC from 4 s (10^-5.78 at 3 s), eSpeak NG from 4 s; the generated beds gained), 0 / 274 false positives,
 lowest log10 p -2.11; the audibility columns are unchanged (the same embedder). Before (13): 30/37 too (CMU ARCTIC
