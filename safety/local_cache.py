@@ -4,6 +4,7 @@ read-only cache costs the rebuild, never a wrong answer (the file name carries e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -11,14 +12,18 @@ from pathlib import Path
 from typing import Any
 
 
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
-    except OSError:
-        pass  # a read-only cache dir only costs the rebuild next time
+def write_atomic(path: Path, data: bytes) -> None:
+    """path's new content, all at once: a concurrent reader sees the whole file or the old one (raises OSError)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_cached(path: Path, data: bytes) -> None:
+    """write_atomic for derived data: a read-only cache dir only costs the rebuild next time."""
+    with contextlib.suppress(OSError):
+        write_atomic(path, data)
 
 
 def cache_path(name: str, cache_dir: Path | None = None) -> Path:
@@ -35,5 +40,5 @@ def json_cached(name: str, build: Callable[[], Any], cache_dir: Path | None = No
     except (OSError, ValueError):
         pass
     out = build()
-    _write(path, json.dumps(out).encode("utf-8"))
+    write_cached(path, json.dumps(out).encode("utf-8"))
     return out

@@ -208,19 +208,11 @@ def serving_runner(top: Any, trained_layers: int, max_drift: float = 1e-3) -> tu
 def encoder_logits(run: Any, texts: list[str], batch_size: int = 64) -> np.ndarray:
     """Raw per-category logits of the fine-tuned encoder for each text (serving path); `run` maps a
     batch of texts to logits (serving_runner)."""
+    from safety.prompt_frozen import by_length
+
     if not texts:
         raise ValueError("encoder_logits needs at least one text")
-    out: np.ndarray | None = None
-    # Batches of similar length: a batch is padded to its longest text, and one long prompt among short
-    # ones would multiply the work of the whole batch.
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    for i in range(0, len(texts), batch_size):
-        sel = order[i:i + batch_size]
-        logits = run([texts[j] for j in sel])
-        if out is None:
-            out = np.zeros((len(texts), logits.shape[1]), dtype=np.float32)
-        out[sel] = logits
-    return out  # type: ignore[return-value]  (set by the first batch; texts is not empty)
+    return by_length(texts, lambda batch: (run(batch),), batch_size)[0]
 
 
 GRAPH_VERSION = "ft-graph-1"  # bump when the exported network changes
@@ -255,6 +247,7 @@ def cached_serving_runner(arrays: dict[str, np.ndarray], n_out: int, trained_lay
     took ~8 s). A cached graph that does not reproduce them is rebuilt, never served."""
     from pathlib import Path
 
+    from safety.local_cache import write_atomic
     from safety.prompt_frozen import model_path, weights_hash
 
     cache_dir = Path(cache_dir)
@@ -275,9 +268,7 @@ def cached_serving_runner(arrays: dict[str, np.ndarray], n_out: int, trained_lay
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
             np.save(ref_path, torch_runner(top, trained_layers)(list(CHECK_TEXTS)).astype(np.float32))
-            tmp = graph.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(run.graph_bytes)
-            os.replace(tmp, graph)  # atomic: a concurrent loader sees the whole graph or none
+            write_atomic(graph, run.graph_bytes)  # after its reference: a loader finds both or no graph
             runtime += f" (exported now, cached as {graph.name})"
         except OSError:
             pass  # a read-only cache dir only costs the export next time

@@ -138,6 +138,8 @@ def _export(path: Path, graph: Path) -> None:
     import onnxruntime as ort
     import torch
 
+    from safety.local_cache import write_atomic
+
     net = _torch_network(path)
     example = tokenize(path, ["an example prompt", "two"])
     buf = io.BytesIO()
@@ -155,10 +157,8 @@ def _export(path: Path, graph: Path) -> None:
     if drift > MAX_DRIFT:
         raise FrozenEncoderUnavailable(f"onnx export drifts {drift:.2g} from torch (> {MAX_DRIFT})")
     graph.parent.mkdir(parents=True, exist_ok=True)
-    tmp = graph.with_suffix(".tmp")
-    tmp.write_bytes(buf.getvalue())
     np.save(graph.with_suffix(".check.npy"), ref.astype(np.float32))
-    os.replace(tmp, graph)  # atomic: a concurrent loader sees the whole graph or none
+    write_atomic(graph, buf.getvalue())  # after its reference: a loader finds both or no graph
 
 
 def open_checked_graph(graph: Path, export: Callable[[], None], drift_of: Callable[[Any], float],
@@ -217,13 +217,28 @@ class FrozenEncoder:
         return self._session.run(["states"], feed)[0].astype(np.float32)
 
     def __call__(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Pooled states for each text; batches of similar length (a batch pads to its longest text)."""
-        out = np.zeros((len(texts), N_STATES, HIDDEN), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        for i in range(0, len(texts), batch_size):
-            sel = order[i:i + batch_size]
-            out[sel] = self._run([texts[j] for j in sel])
-        return out
+        """Pooled states for each text, in batches of similar length."""
+        if not texts:
+            return np.zeros((0, N_STATES, HIDDEN), dtype=np.float32)
+        return by_length(texts, lambda batch: (self._run(batch),), batch_size)[0]
+
+
+def by_length(texts: list[str], run: Callable[[list[str]], tuple[np.ndarray, ...]],
+              batch_size: int = 64) -> tuple[np.ndarray, ...]:
+    """run's arrays (text on axis 0) for every text, in the texts' order, run on batches of similar length: a
+    batch is padded to its longest text, and one long prompt among short ones would multiply the work."""
+    if not texts:
+        raise ValueError("at least one text is needed")
+    out: tuple[np.ndarray, ...] = ()
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    for i in range(0, len(texts), batch_size):
+        sel = order[i:i + batch_size]
+        parts = run([texts[j] for j in sel])
+        if not out:
+            out = tuple(np.zeros((len(texts), *p.shape[1:]), dtype=np.float32) for p in parts)
+        for o, p in zip(out, parts, strict=True):
+            o[sel] = p
+    return out
 
 
 def gelu(x: np.ndarray) -> np.ndarray:

@@ -42,9 +42,9 @@ def _lists() -> dict[str, dict[str, float]]:
     CPU, so the result is kept in the cache dir (safety.prompt_frozen.default_cache_dir), keyed by the
     wordfreq version and the settings; a later process reads it in a few ms."""
     import json
-    import os
     from importlib.metadata import version
 
+    from safety.local_cache import write_cached
     from safety.prompt_frozen import default_cache_dir
 
     langs = ("en", *LATIN_LANGUAGES)
@@ -63,13 +63,7 @@ def _lists() -> dict[str, dict[str, float]]:
     # Keep only the top lists, not wordfreq's full cached lists (~80 MB for all languages).
     for fn in (wordfreq.get_frequency_list, wordfreq.get_frequency_dict, wordfreq.top_n_list):
         fn.cache_clear()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(out), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache dir only costs the rebuild next time
+    write_cached(path, json.dumps(out).encode("utf-8"))
     return out
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,6 @@ import numpy as np
 
 MANIFEST = "prompt_gate.json"
 GRAPH_VERSION = "joint-1"  # bump when the exported network changes
-MAX_DRIFT = 1e-3
 
 
 class JointEncoderUnavailable(RuntimeError):
@@ -109,8 +107,9 @@ def _export(top_arrays: dict[str, np.ndarray], n_out: int, trained_layers: int, 
     import onnxruntime as ort
     import torch
 
+    from safety.local_cache import write_atomic
     from safety.prompt_encoder import load_top
-    from safety.prompt_frozen import CHECK_TEXTS, INPUTS, model_path, tokenize
+    from safety.prompt_frozen import CHECK_TEXTS, INPUTS, MAX_DRIFT, model_path, tokenize
 
     top = load_top(top_arrays, n_out, trained_layers)
     net = _joint_network(top, trained_layers)
@@ -132,9 +131,7 @@ def _export(top_arrays: dict[str, np.ndarray], n_out: int, trained_layers: int, 
         raise JointEncoderUnavailable(f"joint onnx export drifts {drift:.2g} from eager torch (> {MAX_DRIFT})")
     graph.parent.mkdir(parents=True, exist_ok=True)
     np.savez(graph.with_suffix(".check.npz"), states=ref_states, logits=ref_logits)
-    tmp = graph.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, graph)  # atomic: a concurrent loader sees the whole graph or none
+    write_atomic(graph, buf.getvalue())  # after its reference: a loader finds both or no graph
 
 
 class JointEncoder:
@@ -169,19 +166,10 @@ class JointEncoder:
         return states.astype(np.float32), logits.astype(np.float32)
 
     def __call__(self, texts: list[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-        """Batches of similar length (a batch pads to its longest text)."""
-        states: np.ndarray | None = None
-        logits: np.ndarray | None = None
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        for i in range(0, len(texts), batch_size):
-            sel = order[i:i + batch_size]
-            s, z = self._run([texts[j] for j in sel])
-            if states is None or logits is None:
-                states = np.zeros((len(texts), *s.shape[1:]), dtype=np.float32)
-                logits = np.zeros((len(texts), z.shape[1]), dtype=np.float32)
-            states[sel], logits[sel] = s, z
-        if states is None or logits is None:
-            raise ValueError("JointEncoder needs at least one text")
+        """Batches of similar length (safety.prompt_frozen.by_length)."""
+        from safety.prompt_frozen import by_length
+
+        states, logits = by_length(texts, self._run, batch_size)
         return states, logits
 
 

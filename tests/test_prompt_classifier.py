@@ -406,3 +406,25 @@ def test_frozen_encoder_graph_is_cached_checked_and_rebuilt(tmp_path: Path) -> N
     np.save(second.graph.with_suffix(".check.npy"), np.zeros_like(eager[:1]))
     third = pf.FrozenEncoder(tmp_path)
     assert third.built and np.abs(third(texts) - served).max() < 1e-5
+
+
+def test_by_length_batches_return_every_output_in_the_texts_order() -> None:
+    """The serving encoders run texts in batches sorted by length; each output row must come back to its text."""
+    import numpy as np
+    import pytest
+
+    from safety.prompt_frozen import by_length
+
+    texts = ["ccc", "a", "bbbbb", "dd", "e" * 9]
+    seen: list[list[str]] = []
+
+    def run(batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(batch)
+        lengths = np.array([[len(t)] for t in batch], dtype=np.float32)
+        return lengths, np.repeat(lengths, 3, axis=1)
+
+    a, b = by_length(texts, run, batch_size=2)
+    assert a[:, 0].tolist() == [3, 1, 5, 2, 9] and b.shape == (5, 3) and (b == a).all()
+    assert seen == [["a", "dd"], ["ccc", "bbbbb"], ["e" * 9]]  # similar lengths share a batch
+    with pytest.raises(ValueError):
+        by_length([], run)
