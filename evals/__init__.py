@@ -17,6 +17,7 @@ EVALS: dict[str, str] = {
     "liveness": "evals.liveness",
     "prompt": "evals.prompt_gate",
     "prompt_names": "evals.prompt_names",
+    "prompt_identity": "evals.prompt_identity",
     "frames": "evals.frames",
     "watermark": "evals.watermark",
     "watermark_audio": "evals.watermark_audio",
