@@ -148,12 +148,14 @@ import time
 from fractions import Fraction
 from pathlib import Path
 from statistics import median
-from typing import Any
+from typing import Any, Literal
 
 PROMPT = "a dropped basketball bounces three times in an empty gym, loud echoing thuds"
 WARMUP_PROMPT = "a red ball bouncing on a wooden floor"
-SCALING = [(r, s) for r in ("480p", "720p", "1080p") for s in (5.0, 10.0, 20.0)]
-SCALING_QUICK = [(r, s) for r in ("480p", "720p") for s in (5.0, 10.0)]
+Resolution = Literal["480p", "720p", "1080p"]  # gate.requests.GenerationRequest.resolution
+RESOLUTIONS: tuple[Resolution, ...] = ("480p", "720p", "1080p")
+SCALING = [(r, s) for r in RESOLUTIONS for s in (5.0, 10.0, 20.0)]
+SCALING_QUICK = [(r, s) for r in RESOLUTIONS[:2] for s in (5.0, 10.0)]
 TARGET_RATIO, TARGET_WARM, TARGET_COLD, TARGET_WM_FPS = 2.0, 10.0, 15.0, 60.0
 # the 10 s 720p job and its bare transcode are each measured this many times and the medians reported: on this
 # shared box one job's CPU ratio moved between 2.95x and 3.66x from run to run of the same code
@@ -180,7 +182,7 @@ def bare_transcode(src: Path, dst: Path) -> tuple[float, int, float]:
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
         vout.codec_context.time_base = 1 / rate
-        vout.options = x264_options()
+        vout.options = {**x264_options()}
         for frame in inp.decode(vin):
             # numbered on the output clock as transcode numbers them: with pts=None the muxer wrote the clip
             # at 5760 fps and 0.04 s, and x264's rate control spent half the bits of the real encode
@@ -210,7 +212,7 @@ class Run:
     """One job through create_job + run_job in this process, with the moment each stage started and was
     decided; then the generator alone on the same request (same seed: the same clip) for the gate's cost."""
 
-    def __init__(self, c: Any, prompt: str, resolution: str, seconds: float, seed: int) -> None:
+    def __init__(self, c: Any, prompt: str, resolution: Resolution, seconds: float, seed: int) -> None:
         from gate import jobs
         from gate.requests import GenerationRequest
 
@@ -234,6 +236,8 @@ class Run:
         self.total = time.perf_counter() - t0
         cpu_total = time.process_time() - c0
         final = jobs.get_job(c, job.id)
+        if final is None:
+            raise RuntimeError(f"job {job.id} vanished after running")
         self.stages = {d["name"]: float(d.get("seconds") or 0.0) for d in final.decisions}
         self.decisions = final.decisions
         self.path = c.storage.path(final.video_key) if final.video_key else None
