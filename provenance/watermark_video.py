@@ -331,12 +331,28 @@ class VideoMark:
         correlation >= 0.968, mean |difference| 0.046 (the map's mean is 1), 10x less time. Returns (map,
         luma block means)."""
         yf = y.astype(np.float32)
-        m1 = cv2.resize(yf, size, interpolation=cv2.INTER_AREA)
-        m2 = cv2.resize(cv2.multiply(yf, yf), size, interpolation=cv2.INTER_AREA)
+        if AMP_DOWN == 4 and size[0] * 4 == y.shape[1] and size[1] * 4 == y.shape[0]:
+            # 720p, 1080p: two halvings, which OpenCV vectorises (its 1/4 area path is a plain loop): 0.96 -> 0.48
+            # ms per 720p frame for both planes, the same values bit for bit: every block mean here is exact in
+            # float32 (sums of at most 16 squares of 0..255 stay under 2^24 and are scaled by powers of two)
+            half = (size[0] * 2, size[1] * 2)
+            m1, m2 = (cv2.resize(cv2.resize(a, half, interpolation=cv2.INTER_AREA), size, interpolation=cv2.INTER_AREA)
+                      for a in (yf, cv2.multiply(yf, yf)))
+        elif size[0] * AMP_DOWN == y.shape[1] and size[1] * AMP_DOWN == y.shape[0]:
+            m1 = cv2.resize(yf, size, interpolation=cv2.INTER_AREA)
+            m2 = cv2.resize(cv2.multiply(yf, yf), size, interpolation=cv2.INTER_AREA)
+        else:
+            # not a whole factor (854 x 480 -> 214 x 120): OpenCV's general area resize, whose weights cost more
+            # than the sums, so both planes go through one two-channel call (the same values, bit for bit:
+            # each channel is summed with the same weights in the same order; 1.44 -> 0.93 ms per 480p frame)
+            m12 = cv2.resize(cv2.merge((yf, cv2.multiply(yf, yf))), size, interpolation=cv2.INTER_AREA)
+            m1, m2 = m12[..., 0], m12[..., 1]
         hp = m1 - cv2.GaussianBlur(m1, (0, 0), self.resid_sigma / AMP_DOWN)
         power = np.float32(WITHIN_WEIGHT) * np.maximum(m2 - m1 * m1, 0) + hp * hp
         local = cv2.GaussianBlur(power, (0, 0), NOISE_WEIGHT_SIGMA / AMP_DOWN)
-        amp = (np.float32(NOISE_FLOOR**2) / (local + np.float32(NOISE_FLOOR**2))) ** np.float32(AMP_POWER)
+        amp = np.float32(NOISE_FLOOR**2) / (local + np.float32(NOISE_FLOOR**2))
+        # x ** 0.5 as sqrt: 4x quicker, the same float32 for every x in (0, 4] (checked value by value)
+        amp = np.sqrt(amp) if AMP_POWER == 0.5 else amp ** np.float32(AMP_POWER)
         amp = np.clip(amp / (float(np.mean(amp)) or 1.0), AMP_MIN, AMP_MAX).astype(np.float32)
         if AMP_EMA and self._amp is not None and self._amp.shape == amp.shape:
             amp = np.float32(AMP_EMA) * self._amp + np.float32(1 - AMP_EMA) * amp
