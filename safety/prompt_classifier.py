@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from safety.name_match import NameHit, NameMatcher, default_public_figures
+from safety.name_match import NameHit, NameMatcher
 from safety.prompt_language import check_language
 from safety.prompt_signals import child_signal, mentions
 from safety.text_normalize import PromptError, normalize
@@ -196,13 +196,18 @@ def _read_heads(path: Path) -> dict[str, Any]:
 
 
 class PromptClassifier:
-    def __init__(self, heads: dict[str, Any] | None, why: str, public_figures: dict[str, list[str]]) -> None:
+    def __init__(self, heads: dict[str, Any] | None, why: str, public_figures: dict[str, list[str]] | None,
+                 cache_dir: Path | None = None) -> None:
+        """public_figures None: the shipped list, its compiled matcher read from cache_dir (safety.name_cache)."""
         self._heads = heads
         self._why = why
-        self._figures = NameMatcher(public_figures)
         self._figure_list = public_figures
+        self._cache_dir = cache_dir
+        # Both matchers load at first use, after the operator's changes (configure_names) are known, so a
+        # process compiles or reads each once: ~0.1 s from the cache dir, ~0.5 s compiled (safety.name_cache).
+        self._figure_matcher: NameMatcher | None = None
         self._char_cache: tuple[int, NameMatcher] | None = None
-        self._named: Any = None  # safety.prompt_named.NamedFinder, built at first use (~0.3 s)
+        self._named: Any = None  # safety.prompt_named.NamedFinder
         self._overrides: dict[str, Any] = {}
 
     def configure_names(self, add: dict[str, dict[str, list[str]]] | None = None,
@@ -213,17 +218,33 @@ class PromptClassifier:
 
         add, remove = add or {}, remove or {}
         gone = {k: {fold(n) for n in v} for k, v in remove.items()}
-        figures = {c: a for c, a in self._figure_list.items() if fold(c) not in gone.get("public_figure", set())}
-        figures.update(add.get("public_figure", {}))
-        self._figures = NameMatcher(figures)
         self._overrides = {"add": add, "remove": gone}
+        self._figure_matcher = None
         self._named = None
+
+    @property
+    def _figures(self) -> NameMatcher:
+        if self._figure_matcher is None:
+            gone = self._overrides.get("remove", {}).get("public_figure", set())
+            added = self._overrides.get("add", {}).get("public_figure", {})
+            if self._figure_list is None:
+                from safety import name_cache
+
+                self._figure_matcher = name_cache.public_figures(gone, added, self._cache_dir)
+            else:
+                from safety.name_match import fold
+
+                figures = {c: a for c, a in self._figure_list.items() if fold(c) not in gone}
+                figures.update(added)
+                self._figure_matcher = NameMatcher(figures)
+        return self._figure_matcher
 
     def _named_finder(self) -> Any:
         if self._named is None:
-            from safety.prompt_named import NamedFinder
+            from safety import name_cache
 
-            self._named = NamedFinder.build(self._overrides.get("remove"), self._overrides.get("add"))
+            self._named = name_cache.named_finder(self._overrides.get("remove"), self._overrides.get("add"),
+                                                  self._cache_dir)
         return self._named
 
     @classmethod
@@ -236,8 +257,13 @@ class PromptClassifier:
         encoder graph (default safety.prompt_frozen.default_cache_dir: REELGATE_DATA_DIR/cache). A single
         heads file's bar map (prompt_bars-v<N>.json beside it, safety/prompt_bars.py) is applied unless
         bars=False (the evals that choose it read the heads' own scores); a map chosen for other heads makes
-        the classifier unavailable."""
-        figures = default_public_figures() if public_figures is None else public_figures
+        the classifier unavailable. The process keeps its other derived tables (word frequencies, language
+        lists, compiled name matchers) in cache_dir too (safety.local_cache.use_cache_dir)."""
+        figures = public_figures
+        if cache_dir is not None:
+            from safety.local_cache import use_cache_dir
+
+            use_cache_dir(cache_dir)
         if model_dir is None:
             with resources.as_file(resources.files("safety").joinpath("models")) as p:
                 model_dir = Path(p)
@@ -249,7 +275,7 @@ class PromptClassifier:
             except (OSError, ValueError) as exc:
                 return cls(None, f"cannot read {MANIFEST} in {model_dir}: {exc}", figures)
             if manifest is not None:
-                return cls._load_mean(model_dir, figures, public_figures, cache_dir)
+                return cls._load_mean(model_dir, figures, cache_dir)
         path = _latest_heads(model_dir, version) if model_dir.is_dir() else None
         if path is None:
             return cls(None, f"no prompt_heads-v*.npz in {model_dir}; run python -m evals.train_prompt", figures)
@@ -300,15 +326,14 @@ class PromptClassifier:
                 return cls(None, f"{path.name}: cannot build the fine-tuned encoder: {exc}", figures)
             info += f", top {layers} layer(s) fine-tuned, served by {heads['runtime']}"
         # The language word lists load on the first prompt (from the cache dir: a few ms after the first run).
-        why = (f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}; "
-               f"{len(public_figures or figures)} public figures")
+        why = f"prompt-heads-v{meta['version']} ({heads['sha']}, data {meta['train_fingerprint']}) on {info}"
         if "bars" in heads:
             why += f"; bars v{heads['bars'].version} chosen left out ({bars_file.name})"
-        return cls(heads, why, figures)
+        return cls(heads, why, figures, cache_dir)
 
     @classmethod
-    def _load_mean(cls, model_dir: Path, figures: dict[str, list[str]],
-                   public_figures: dict[str, list[str]] | None, cache_dir: Path | None) -> PromptClassifier:
+    def _load_mean(cls, model_dir: Path, figures: dict[str, list[str]] | None,
+                   cache_dir: Path | None) -> PromptClassifier:
         """The mean of prompt_heads-v4 and -v5 (safety/prompt_mean.py), one shared MiniLM pass. Either file
         missing or unreadable: unavailable, and the reason names it (never one head alone in the mean's place)."""
         from safety.prompt_embed import EmbedderUnavailable, embedder_info
@@ -350,11 +375,14 @@ class PromptClassifier:
                f"prompt-heads-v5 ({h5['sha']}, data {h5['meta']['train_fingerprint']}) on {info}; one shared pass: "
                f"top {layers} layer(s) fine-tuned (v4) and frozen layers {','.join(map(str, h5['layers']))} "
                f"pooled (v5), served by onnxruntime ({'exported now' if run.built else 'cached graph'} "
-               f"{run.graph.name}); {len(public_figures or figures)} public figures")
-        return cls(heads, why, figures)
+               f"{run.graph.name})")
+        return cls(heads, why, figures, cache_dir)
 
     def available(self) -> tuple[bool, str]:
-        return self._heads is not None, self._why
+        if self._heads is None:
+            return False, self._why
+        m = self._figures
+        return True, f"{self._why}; {m.canonicals} public figures ({len(m)} names with their aliases)"
 
     @property
     def model(self) -> str:
@@ -365,11 +393,12 @@ class PromptClassifier:
         if kind == "mean":
             p4, p5 = self._heads["parts"][4], self._heads["parts"][5]
             return (f"prompt-heads-mean-v4+v5/{p4['sha']}+{p5['sha']}+all-MiniLM-L6-v2-ft{m['trained_layers']}"
-                    f"+frozen+names-{len(self._figures)}")
+                    f"+frozen+public-figures-{self._figures.canonicals}")
         enc = (f"all-MiniLM-L6-v2-ft{m['trained_layers']}" if kind == "stack" else
                "all-MiniLM-L6-v2-frozen" if kind == "frozen" else "all-MiniLM-L6-v2")
         bars = f"+{self._heads['bars'].name}" if "bars" in self._heads else ""
-        return f"prompt-heads-v{m['version']}/{self._heads['sha']}+{enc}{bars}+names-{len(self._figures)}"
+        people = self._figures.canonicals
+        return f"prompt-heads-v{m['version']}/{self._heads['sha']}+{enc}{bars}+public-figures-{people}"
 
     def _characters(self, characters: dict[str, list[str]] | None) -> NameMatcher | None:
         if not characters:

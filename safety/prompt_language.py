@@ -39,32 +39,28 @@ class LanguageCheck:
 @functools.lru_cache(maxsize=1)
 def _lists() -> dict[str, dict[str, float]]:
     """The top words of each language with their Zipf frequency. Building them from wordfreq costs ~1.5 s of
-    CPU, so the result is kept in the cache dir (safety.prompt_frozen.default_cache_dir), keyed by the
-    wordfreq version and the settings; a later process reads it in a few ms."""
-    import json
+    CPU, so the result is kept in the cache dir (safety.local_cache), keyed by the wordfreq version and the
+    settings; a later process reads it in ~0.04 s (as JSON it took 0.15-0.2 s: 125,000 floats to parse)."""
     from importlib.metadata import version
 
-    from safety.local_cache import write_cached
-    from safety.prompt_frozen import default_cache_dir
+    from safety.local_cache import pickle_cached
 
     langs = ("en", *LATIN_LANGUAGES)
-    path = default_cache_dir() / f"wordfreq-{version('wordfreq')}-top{TOP_WORDS}-{len(langs)}.json"
-    try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        if set(cached) == set(langs):
-            return cached
-    except (OSError, ValueError):
-        pass
-    import wordfreq
 
-    out = {lang: {w: wordfreq.zipf_frequency(w, lang, wordlist="small")
-                  for w in wordfreq.top_n_list(lang, TOP_WORDS, wordlist="small")}
-           for lang in langs}
-    # Keep only the top lists, not wordfreq's full cached lists (~80 MB for all languages).
-    for fn in (wordfreq.get_frequency_list, wordfreq.get_frequency_dict, wordfreq.top_n_list):
-        fn.cache_clear()
-    write_cached(path, json.dumps(out).encode("utf-8"))
-    return out
+    def build() -> dict[str, dict[str, float]]:
+        import wordfreq
+
+        out = {lang: {w: wordfreq.zipf_frequency(w, lang, wordlist="small")
+                      for w in wordfreq.top_n_list(lang, TOP_WORDS, wordlist="small")}
+               for lang in langs}
+        # Keep only the top lists, not wordfreq's full cached lists (~80 MB for all languages).
+        for fn in (wordfreq.get_frequency_list, wordfreq.get_frequency_dict, wordfreq.top_n_list):
+            fn.cache_clear()
+        return out
+
+    return pickle_cached(  # type: ignore[no-any-return]
+        f"wordfreq-{version('wordfreq')}-top{TOP_WORDS}-{len(langs)}.pickle", build,
+        valid=lambda cached: isinstance(cached, dict) and set(cached) == set(langs))
 
 
 def warm() -> None:

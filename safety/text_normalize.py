@@ -102,11 +102,13 @@ _FUNCTION_2 = 5.5  # two-letter pieces of a spaced run must be this common ("of"
 def _freq() -> dict[str, float]:
     """Lowercase alphabetic word -> Zipf frequency (log10 per billion words) from wordfreq's 'large'
     English list (~290k words, shipped offline in the package), plus the obfuscation targets above. Building it
-    costs ~2 s of CPU (importing wordfreq, reading its list): kept in the cache dir (safety.local_cache)."""
+    costs ~2 s of CPU (importing wordfreq, reading its list): kept in the cache dir (safety.local_cache), where
+    it reads back in ~0.1 s. Only tokens that look obfuscated need it (leet glyphs, spaced letters, runs of a
+    repeated letter): a plain prompt never loads it."""
     import hashlib
     from importlib.metadata import version
 
-    from safety.local_cache import json_cached
+    from safety.local_cache import pickle_cached
 
     def build() -> dict[str, float]:
         import wordfreq
@@ -118,7 +120,7 @@ def _freq() -> dict[str, float]:
         return out
 
     extra = hashlib.sha1("\n".join(sorted(_EXTRA_WORDS)).encode()).hexdigest()[:8]
-    return json_cached(f"zipf-en-large-{version('wordfreq')}-{extra}.json", build)
+    return pickle_cached(f"zipf-en-large-{version('wordfreq')}-{extra}.pickle", build)  # type: ignore[no-any-return]
 
 
 def zipf(word: str) -> float:
@@ -276,6 +278,8 @@ def _script_is_latin(text: str) -> bool:
 
 
 def _fold_homoglyphs(text: str, notes: list[str]) -> str:
+    if text.isascii():
+        return text  # nothing to fold, and the confusables table (~0.1 s to read) stays unread
     table = _homoglyph_map()
     latin_text = _script_is_latin(text)
     changed = 0
@@ -321,7 +325,8 @@ def _token_tricks(text: str, notes: list[str]) -> str:
                 part = dec
             else:
                 core = part.strip(".,;:!?\"'()[]{}<>")
-                if core.isalpha() and zipf(core) < 2.0:  # "zzz" and "www" are words as written
+                # Only a run of 3+ can collapse (_collapse_repeats); "zzz" and "www" are words as written.
+                if core.isalpha() and _RUN3.search(core.lower()) and zipf(core) < 2.0:
                     col = _collapse_repeats(core.lower())
                     if col and col != core.lower():
                         repeats.append(f"{core}->{col}")

@@ -75,10 +75,10 @@ def classify_prompt(text: str | None, file_: Path | None, as_json: bool) -> None
     cfg = settings()
     policy = Policy.load(cfg.policy_file or cfg.resolved_data_dir / "policy.json")
     clf = PromptClassifier.load(cache_dir=cfg.resolved_data_dir / "cache")
+    apply_names(clf, cfg.resolved_data_dir)  # first: the name matchers load once, with the operator's changes
     ok, why = clf.available()
     if not ok:
         fail(f"prompt classifier unavailable: {why}")
-    apply_names(clf, cfg.resolved_data_dir)
     items: list[tuple[int, str | None, str | None]] = (
         [(0, text, None)] if text is not None else _read_jsonl(file_)  # type: ignore[arg-type]
     )
