@@ -92,7 +92,16 @@ import numpy as np
 
 from evals import default_data_dir
 from evals.prompt_data import LEARNED, Row, check_not_held_out, load_rows, split_of
-from evals.prompt_loso import BENIGN_COMMENTS, BENIGN_T2X, T2X_FAMILIES, _bars, _share, post_rules
+from evals.prompt_loso import (
+    BENIGN_COMMENTS,
+    BENIGN_T2X,
+    T2X_FAMILIES,
+    _bars,
+    _share,
+    known_negative,
+    post_rules,
+    verdicts,
+)
 from evals.train_prompt import family_of, in_training_pool
 
 # Two halves of the source families, each with some text-to-image unsafe, benign and comment sources.
@@ -134,18 +143,6 @@ def row_sets(rows: list[Row], fams: np.ndarray) -> dict[str, np.ndarray]:
             "benign_t2x": benign & np.isin(group, BENIGN_T2X),
             "alarming": benign & np.isin(group, ALARMING),
             "comments": benign & np.isin(group, BENIGN_COMMENTS)}
-
-
-def known_negative(rows: list[Row]) -> np.ndarray:
-    """(n, categories): the categories each row is known negative for (the only ones that can be false)."""
-    return np.array([[r.labels.get(c) == 0 for c in LEARNED] for r in rows])
-
-
-def verdicts(p: np.ndarray, review: np.ndarray, block: np.ndarray, mask: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: flagged (any counted category at its review bar) and blocked (any at its block bar)."""
-    m = np.ones(p.shape, bool) if mask is None else mask
-    return ((p >= review) & m).any(1), ((p >= block) & m).any(1)
 
 
 def _family_mean(hit: np.ndarray, groups: np.ndarray) -> float:

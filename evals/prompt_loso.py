@@ -197,6 +197,7 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
     p_id[is_test] = post_rules(calibrated(idl[is_test], platt), [texts[i] for i in np.flatnonzero(is_test)])
 
     fams = np.array([family_of(r) for r in rows])
+    neg = known_negative(rows)
     lines = ["# Prompt heads, leave-one-source-out (v5 recipe)", "",
              f"{len(rows)} unique prompts (deduplicated across sources by normalised text) in "
              f"{len(set(fams[scored]))} source families; each family scored by heads trained without it. "
@@ -220,10 +221,10 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
         if len(yo) == 0:
             continue
         yi, si = binary(rows, p_id, idx[is_test[idx]])
-        flagged, blocked = _verdicts(rows, p_lo, idx, review, block, only_known=False)
+        flagged, blocked = verdicts(p_lo[idx], review, block)
         y_all = np.array([any(v == 1 for v in rows[i].labels.values()) for i in idx])
         neg_known = np.array([bool(rows[i].labels) and all(v == 0 for v in rows[i].labels.values()) for i in idx])
-        nf, nb = _verdicts(rows, p_lo, idx, review, block, only_known=True)
+        nf, nb = verdicts(p_lo[idx], review, block, neg[idx])
         ap = _ap(y, s) if _enough(y) else float("nan")
         ap_own = _ap(yo, so) if _enough(yo) else float("nan")
         if fam in COMMENT_FAMILIES:
@@ -280,7 +281,7 @@ def run(data_dir: Path, v4: bool = False, seed: int = 0, ctx: dict | None = None
                                  & scored)
             if not len(idx):
                 continue
-            f, b = _verdicts(rows, p_lo, idx, review, block, only_known=True)
+            f, b = verdicts(p_lo[idx], review, block, neg[idx])
             tot_n, tot_f, tot_b = tot_n + len(idx), tot_f + int(f.sum()), tot_b + int(b.sum())
             lines.append(f"| {g} | {len(idx)} | {f.mean():.3f} | {b.mean():.3f} |")
         lines.append(f"| **all benign {kind}** | {tot_n} | {tot_f / max(1, tot_n):.3f} | "
@@ -322,6 +323,7 @@ def recipe_comparison(rows: list[Row], texts: list[str], fams: np.ndarray, p5: n
              + " | neg flagged " + " | neg flagged ".join(names[:2]) + " |", "|---" * (9 + 2 * len(names)) + "|"]
     strict: dict[str, list[float]] = {n: [] for n in names}
     own: dict[str, list[float]] = {n: [] for n in names}
+    neg = known_negative(rows)
     for fam in families:
         idx = np.flatnonzero(fams == fam)
         cells = {}
@@ -335,8 +337,8 @@ def recipe_comparison(rows: list[Row], texts: list[str], fams: np.ndarray, p5: n
                 own[n].append(cells[n][1])
         y_all = np.array([any(v == 1 for v in rows[i].labels.values()) for i in idx])
         neg_known = np.array([bool(rows[i].labels) and all(v == 0 for v in rows[i].labels.values()) for i in idx])
-        pf = [_share(_verdicts(rows, ps[n], idx, review, block, only_known=False)[0][y_all]) for n in names[:2]]
-        nf = [_share(_verdicts(rows, ps[n], idx, review, block, only_known=True)[0][neg_known]) for n in names[:2]]
+        pf = [_share(verdicts(ps[n][idx], review, block)[0][y_all]) for n in names[:2]]
+        nf = [_share(verdicts(ps[n][idx], review, block, neg[idx])[0][neg_known]) for n in names[:2]]
         lines.append(f"| {fam} | {int(y.sum())} | {int(len(y) - y.sum())} | "
                      + " | ".join(_fmt(cells[n][0]) for n in names) + f" | {int(len(yo) - yo.sum())} | "
                      + " | ".join(_fmt(cells[n][1]) for n in names) + f" | {' | '.join(pf)} | {' | '.join(nf)} |")
@@ -466,16 +468,17 @@ def _share(mask: np.ndarray) -> str:
     return f"{mask.mean():.3f}" if len(mask) else "n/a"
 
 
-def _verdicts(rows: list[Row], p: np.ndarray, idx: np.ndarray, review: np.ndarray, block: np.ndarray,
-              only_known: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: flagged (any category at review) and blocked (any at block); with only_known, only the
-    categories the row is known negative for count (abuse of an individual may be harassment)."""
-    f, b = np.zeros(len(idx), bool), np.zeros(len(idx), bool)
-    for n, i in enumerate(idx):
-        m = np.array([(rows[i].labels.get(c) == 0) if only_known else True for c in LEARNED])
-        f[n] = bool((p[i][m] >= review[m]).any())
-        b[n] = bool((p[i][m] >= block[m]).any())
-    return f, b
+def known_negative(rows: list[Row]) -> np.ndarray:
+    """(n, categories): the categories each row is known negative for (the only ones that can be false)."""
+    return np.array([[r.labels.get(c) == 0 for c in LEARNED] for r in rows]).reshape(len(rows), len(LEARNED))
+
+
+def verdicts(p: np.ndarray, review: np.ndarray, block: np.ndarray, mask: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: flagged (any counted category at its review bar) and blocked (any at its block bar). mask:
+    the categories that count per row, e.g. known_negative (abuse of an individual may be harassment)."""
+    m = np.ones(p.shape, bool) if mask is None else mask
+    return ((p >= review) & m).any(1), ((p >= block) & m).any(1)
 
 
 def _openers(data_dir: Path, heads: dict, platt: np.ndarray, review: np.ndarray, block: np.ndarray) -> list[str]:
