@@ -15,6 +15,7 @@ Two tests, both on wordfreq's word lists (shipped in the package, already used b
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,6 +37,17 @@ class LanguageCheck:
     why: str
 
 
+def listed_zipf(freq: float) -> float:
+    """wordfreq.zipf_frequency of a word from its own list entry: the frequency to 3 significant digits, then
+    Zipf to 2 decimals, as wordfreq rounds. zipf_frequency re-tokenises the word first (2.9 s for the 125,000
+    words here; a listed word is its own single token): equal on all 125,000 of wordfreq 3.1.1 (checked once;
+    tests/test_prompt_language_cache.py checks a sample), in ~0.3 s."""
+    if freq <= 0.0:
+        return 0.0
+    freq = round(freq, math.floor(-math.log(freq, 10)) + 3)  # math.log(x, 10), not log10: wordfreq's own
+    return round(math.log(freq, 10) + 9, 2)
+
+
 @functools.lru_cache(maxsize=1)
 def _lists() -> dict[str, dict[str, float]]:
     """The top words of each language with their Zipf frequency. Building them from wordfreq costs ~1.5 s of
@@ -50,9 +62,10 @@ def _lists() -> dict[str, dict[str, float]]:
     def build() -> dict[str, dict[str, float]]:
         import wordfreq
 
-        out = {lang: {w: wordfreq.zipf_frequency(w, lang, wordlist="small")
-                      for w in wordfreq.top_n_list(lang, TOP_WORDS, wordlist="small")}
-               for lang in langs}
+        out = {}
+        for lang in langs:
+            freqs = wordfreq.get_frequency_dict(lang, wordlist="small")
+            out[lang] = {w: listed_zipf(freqs[w]) for w in wordfreq.top_n_list(lang, TOP_WORDS, wordlist="small")}
         # Keep only the top lists, not wordfreq's full cached lists (~80 MB for all languages).
         for fn in (wordfreq.get_frequency_list, wordfreq.get_frequency_dict, wordfreq.top_n_list):
             fn.cache_clear()

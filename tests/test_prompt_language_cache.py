@@ -30,3 +30,14 @@ def test_word_lists_are_cached_in_the_data_dir(tmp_path: Path) -> None:
     finally:
         pl._lists.cache_clear()
         use_cache_dir(None)
+
+
+def test_lists_built_from_wordfreq_entries_equal_zipf_frequency() -> None:
+    import wordfreq
+
+    for lang in ("en", "es", "de", "fil"):
+        freqs = wordfreq.get_frequency_dict(lang, wordlist="small")
+        words = wordfreq.top_n_list(lang, pl.TOP_WORDS, wordlist="small")[::7]
+        assert len(words) > 500
+        for w in words:
+            assert pl.listed_zipf(freqs[w]) == wordfreq.zipf_frequency(w, lang, wordlist="small"), (lang, w)
