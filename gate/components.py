@@ -73,6 +73,11 @@ class Components:
         self.storage = LocalStorage(settings.media_root)
         self.workdir = settings.resolved_data_dir / "work"
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # Derived tables (word frequencies, language lists, compiled name matchers) in the settings' data dir, as
+        # the CLI keeps them, whether or not REELGATE_DATA_DIR is set: one cache per data dir, read by every process.
+        from safety.local_cache import use_cache_dir
+
+        use_cache_dir(settings.resolved_data_dir / "cache")
         self.hung_stages = HungStages()  # timed-out stage threads still running in this process
         # the watermark keyring: configured, or generated at first start into data_dir/keys
         self.watermark_keys = WatermarkKeys(settings)

@@ -110,3 +110,18 @@ def test_a_plain_prompt_does_not_load_the_word_frequencies() -> None:
     tn._homoglyph_map.cache_clear()
     assert tn.normalize("Katy Perry cooking pasta in a kitchen").text == "Katy Perry cooking pasta in a kitchen"
     assert tn._freq.cache_info().currsize == 0 and tn._homoglyph_map.cache_info().currsize == 0
+
+
+def test_the_gate_keeps_derived_tables_in_the_settings_data_dir(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker whose data dir is in its settings but not in its environment shares the CLI's cache.
+    from gate.components import Components
+    from gate.settings import Settings
+
+    monkeypatch.delenv("REELGATE_DATA_DIR", raising=False)
+    c = Components(Settings(data_dir=tmp_path / "data"))
+    try:
+        assert cache_path("zipf.pickle") == tmp_path / "data" / "cache" / "zipf.pickle"
+    finally:
+        c.engine.dispose()
+        use_cache_dir(None)
