@@ -45,7 +45,7 @@ def test_cached_matchers_find_what_compiled_ones_find(tmp_path: Path, monkeypatc
     assert read.canonicals == len(nm.default_public_figures()) and len(read) == len(fresh) > read.canonicals
     fresh_named = NamedFinder.build()
     for kind in ("characters", "brands"):
-        assert _finds(getattr(read_named, kind)) == _finds(getattr(fresh_named, kind))
+        assert _finds(getattr(read_named, kind)) == _finds(getattr(named, kind)) == _finds(getattr(fresh_named, kind))
     assert read_named.character_info == fresh_named.character_info
     assert read_named.brand_info == fresh_named.brand_info
     assert any(h for h in _finds(read)) and any(h for h in _finds(read_named.characters))
@@ -66,7 +66,8 @@ def _people(data_dir: Path, text: str) -> list[str]:
     """What a new process finds in `text` after reading the operator's names file (as the CLI and gate do)."""
     clf = PromptClassifier(None, "no heads: names only", None, data_dir / "cache")
     apply_names(clf, data_dir)
-    return [h.canonical for h in clf._figures.find(text)] + [h.canonical for h in clf._named_finder().characters.find(text)]
+    characters = clf._named_finder().characters
+    return [h.canonical for h in clf._figures.find(text)] + [h.canonical for h in characters.find(text)]
 
 
 def test_names_add_and_remove_invalidate_the_cache(tmp_path: Path) -> None:
