@@ -4,10 +4,8 @@ its worker died is safe."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import shutil
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -92,36 +90,6 @@ def _opencv_one_thread() -> None:
         cv2.setNumThreads(1)
 
 
-# glibc's malloc gives freed memory back to the kernel eagerly: a block over M_MMAP_THRESHOLD is mapped and unmapped
-# on its own, and a heap whose free top grows past M_TRIM_THRESHOLD is cut back. A job allocates frame-sized buffers
-# (frames, planes, STFTs, the frame sample, NudeNet's input) on several threads, so each job faulted most of them in
-# again page by page: ~55,000 minor faults and ~0.35 s of system CPU per warm 10 s 720p job (issue 19). Kept in the
-# process instead, they are reused; the peak (the largest set of live buffers) is the same, but the worker's RSS
-# between jobs stays near it rather than falling back.
-MALLOC_MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest (its own dynamic threshold stops there too)
-MALLOC_TRIM_THRESHOLD = 256 * 1024 * 1024
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
-_malloc_kept: bool | None = None
-
-
-def _keep_freed_memory() -> bool:
-    """Raise glibc malloc's mmap and trim thresholds in a process that runs jobs (once; process-wide, as malloc's
-    settings are). False where there is no glibc mallopt (another C library or platform: nothing changes)."""
-    global _malloc_kept
-    if _malloc_kept is None:
-        _malloc_kept = False
-        if sys.platform.startswith("linux"):
-            try:
-                mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
-            except (OSError, AttributeError):
-                log.info("no mallopt in this C library: malloc's thresholds left as they are")
-            else:
-                mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-                _malloc_kept = bool(mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)) and bool(
-                    mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD))
-    return _malloc_kept
-
-
 def build_pipeline(c: Components, progress: Progress | None = None, stages: list[Stage] | None = None) -> Pipeline:
     from gate.stages import build_stages
 
@@ -161,7 +129,6 @@ def run_job(
 ) -> str:
     """Run one job to a terminal state. Safe to call any number of times for the same id."""
     _opencv_one_thread()
-    _keep_freed_memory()
     with Session(c.engine) as s:
         existing = s.get(Job, job_id)
     if existing is None:
