@@ -135,6 +135,47 @@ most of the time, so wall times measure the load; CPU seconds are the robust fig
   0.0-0.3 s less in three pairs; and the two would import scipy for the first time from two threads at once,
   which failed once in CI, see gate.verify._load_parts); NudeNet on the sample during the encode (the encode now
   keeps both cores busy, so it would only move its 0.2-0.3 s).
+
+Session 14 (helper speed, 2 shared cores, load 5-13 from two other helpers' training runs at full priority; the
+benches ran at autogroup 19, so walls measure the starvation and CPU seconds are the figure):
+- Where the gate's CPU goes, warm 10 s jobs before the changes (thread CPU via RUSAGE_THREAD and py-spy 0.4.3,
+  load ~8-10). 720p: picture mark (ClipMarker.mark_yuv) 1.04-1.07 s (4.4 ms a frame; embed_luma alone 3.8 ms:
+  its full-resolution passes, the LUT mask, the two 1/4 area means of luma and luma^2, the gain upsampled and the
+  final add, are ~80% of it), sound mark 0.36-0.56 s (9 rounds of inverse STFT + the detector's resample and
+  STFT), NudeNet 0.55-0.65 s (21 frames; the ONNX run itself 25-29 ms a frame, its input 0.7 ms), the frame
+  sample 0.05-0.11 s, and ~55,000 minor page faults (~0.35 s of system CPU) beyond the generator alone's, most on
+  the render and audio threads. write_mp4 variants on the same clip (process CPU, medians of 3, load 8): alone
+  3.78 s, + frame sample 3.99, + the yuv planes path 4.15, + picture mark 5.74, + sound mark only 4.38, both 5.89
+  (the picture mark's increment is ~0.5 s more than mark_yuv's own thread CPU; not x264: it codes the marked and
+  the unmarked frames in the same 1.2-1.3 CPU s). 480p (after the changes below): picture mark 0.67-0.71 s
+  (2.8-2.9 ms a frame), sound mark 0.35-0.48, NudeNet the same 0.55-0.65: at 480p the fixed costs (sound, NudeNet)
+  are half the gate while a bare transcode costs ~2.3x less than at 720p, hence CPU ratios of 2.3-3.5x there.
+- Done, every output the same bit for bit (the marked draft's sha256 for seed 7 unchanged at 720p 10 s and 480p
+  5 s): the amplitude map's 1/4 area means by two vectorised halvings at 720p/1080p and one two-channel resize at
+  480p, sqrt for ** 0.5 (c6f8e8c: embed_luma 720p 3.81 -> 3.32 ms a frame, 480p 2.60 -> 2.15, 1080p 8.67 ->
+  7.71); the sound mark's inverse STFT frame-major and its mono mix without a float64 copy (fe6dd24: 334 -> 306 ms
+  per 10 s); write_mp4 converts each frame for yuv_fn in place, not after a copy (bf2ac52: 2.72 -> 2.15 ms a 720p
+  frame).
+- A/B, `--quick` in two worktrees at the same time (autogroup 19), old = 9230895: (1) vs fe6dd24 (the mark's two
+  changes; load 9.6 -> 13.5): gate 2.73 -> 2.50 CPU s, bare 1.60 / 1.59, CPU ratio 1.71x -> 1.57x (jobs 1.64-1.75x
+  -> 1.54-1.68x); scaling, CPU ratio, 480p 5 / 10 s 2.94x / 2.62x -> 2.50x / 2.30x, 720p 5 / 10 s 1.47x / 1.40x ->
+  1.62x / 1.32x. (2) the same pair (load 9.1 -> 9.7): gate 3.14 -> 2.97, bare 1.70 / 1.76, 1.85x -> 1.69x; 480p
+  3.46x / 2.83x -> 3.28x / 2.95x, 720p 1.64x / 1.48x -> 1.48x / 1.46x. (3) vs bf2ac52 (all of the above and the
+  malloc setting below; load 5.6 -> 9.6): gate 2.83 -> 2.86, bare 1.63 / 1.59, 1.73x -> 1.80x (jobs 1.64-1.97x ->
+  1.59-1.85x); cold 12.93 -> 11.31 CPU s; 480p 2.42x / 4.54x -> 2.80x / 2.44x, 720p 1.30x / 2.04x -> 1.22x / 1.37x.
+  One job's ratio moves +-10% with the load, as much as these changes. (4) 8 warm 10 s 720p jobs per tree, three
+  processes at the same time (scratch harness, the bench's accounting; load 5-11): gate CPU old 2.61-3.21 s
+  (median 2.98), bf2ac52 2.29-2.97 (2.52), bf2ac52 without the malloc setting 2.47-3.04 (2.53).
+- Tried and reverted (69b2310, reverted by 0e38181): glibc mallopt in job processes (mmap threshold 32 MB, trim
+  threshold 256 MB) so freed frame buffers are reused rather than faulted in again. The job's system CPU fell
+  (0.45-0.58 -> 0.19-0.41 s in (4)) but its user CPU rose about as much, the gate's CPU stayed (2.52 vs 2.53) and
+  peak RSS rose (1746 -> 1826 MiB: each thread's malloc arena keeps its own high-water mark). With M_ARENA_MAX 1
+  as well, ~120 faults a job and peak RSS 1353 MiB, gate CPU 2.57-3.45 s (run later, other load): not pursued.
+- Not done: NudeNet on fewer frames or a smaller input, the amplitude map every other frame (outputs change; see
+  sessions 11-12); cv2.add of luma and the mark in float32 from the map's float luma (0.55 -> 0.31 ms a 720p frame,
+  but on a random mark 6 pixels in 921,600 round the other way: OpenCV's mixed-type add rounds the exact sum); the
+  NudeNet input resized without its padded copy (0.7 ms of a ~27 ms frame); a faster active_box
+  (numpy's float32 std decides the bars at a threshold: another formula could flip a frame at the edge).
 """
 
 from __future__ import annotations
