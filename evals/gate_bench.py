@@ -167,7 +167,8 @@ benches ran at autogroup 19, so walls measure the starvation and CPU seconds are
   processes at the same time (scratch harness, the bench's accounting; load 5-11): gate CPU old 2.61-3.21 s
   (median 2.98), bf2ac52 2.29-2.97 (2.52), bf2ac52 without the malloc setting 2.47-3.04 (2.53). (5) vs c437799
   (what shipped: bf2ac52 without the malloc setting; load 3.9 -> 9.0): gate 2.89 -> 2.52 CPU s, bare 1.71 / 1.81,
-  1.69x -> 1.39x (jobs 1.40-2.31x -> 1.05-1.80x); cold 12.18 -> 11.09 CPU s; peak RSS 1745 -> 1615 MiB; 480p
+  1.69x -> 1.39x (jobs 1.40-2.31x -> 1.05-1.80x); cold 12.18 -> 11.09 CPU s (in (3) and (5) the new tree also
+  has f750cde, the prompt gate's cached name matchers, which the cold start gains from); peak RSS 1745 -> 1615 MiB; 480p
   3.07x / 2.75x -> 2.94x / 2.69x, 720p 1.57x / 2.20x -> 1.36x / 1.56x.
 - Tried and reverted (69b2310, reverted by 0e38181): glibc mallopt in job processes (mmap threshold 32 MB, trim
   threshold 256 MB) so freed frame buffers are reused rather than faulted in again. The job's system CPU fell
