@@ -32,3 +32,15 @@ def components(settings) -> Iterator:
     yield c
     c.engine.dispose()
     reset_components()
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory: pytest.TempPathFactory):
+    """The served prompt classifier, once per test module. Its exported encoder graph goes to a fresh dir, never
+    the user's cache: the first load exports it (~10 s)."""
+    from safety.prompt_classifier import PromptClassifier
+
+    c = PromptClassifier.load(cache_dir=tmp_path_factory.mktemp("graph_cache"))
+    ok, why = c.available()
+    assert ok, why
+    return c

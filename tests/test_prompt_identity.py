@@ -29,14 +29,6 @@ SPOUSES = ("a man kissing his wife", "a woman kissing her husband", "a woman kis
            "a man kissing his husband")
 
 
-@pytest.fixture(scope="module")
-def clf(tmp_path_factory: pytest.TempPathFactory) -> PromptClassifier:
-    c = PromptClassifier.load(cache_dir=tmp_path_factory.mktemp("graph_cache"))
-    ok, why = c.available()
-    assert ok, why
-    return c
-
-
 def _decide(clf: PromptClassifier, texts: list[str]) -> list[tuple[str, float]]:
     policy = Policy()
     return [(prompt_decision(r, policy)[0], r.categories["sexual"]) for r in clf.classify_many(texts)]
