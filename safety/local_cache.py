@@ -30,6 +30,11 @@ def use_cache_dir(path: Path | None) -> None:
     _configured = Path(path) if path is not None else None
 
 
+def configured_cache_dir() -> Path | None:
+    """The dir use_cache_dir set, if any (tests restore it: it is process-wide)."""
+    return _configured
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """path's new content, all at once: a concurrent reader sees the whole file or the old one (raises OSError)."""
     path.parent.mkdir(parents=True, exist_ok=True)

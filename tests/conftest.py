@@ -34,6 +34,27 @@ def components(settings) -> Iterator:
     reset_components()
 
 
+# Where derived tables are cached is process-wide (safety.local_cache.use_cache_dir: Components and
+# PromptClassifier.load set it). Each test module starts from the default, and a test's change is undone after it,
+# so no test sees a dir another test configured (a test's tmp dir, which may be gone).
+@pytest.fixture(scope="module", autouse=True)
+def _module_cache_dir() -> Iterator[None]:
+    from safety.local_cache import use_cache_dir
+
+    use_cache_dir(None)
+    yield
+    use_cache_dir(None)
+
+
+@pytest.fixture(autouse=True)
+def _test_cache_dir() -> Iterator[None]:
+    from safety.local_cache import configured_cache_dir, use_cache_dir
+
+    before = configured_cache_dir()
+    yield
+    use_cache_dir(before)
+
+
 @pytest.fixture(scope="module")
 def clf(tmp_path_factory: pytest.TempPathFactory):
     """The served prompt classifier, once per test module. Its exported encoder graph goes to a fresh dir, never
