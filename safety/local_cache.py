@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
-import json
 import os
 import pickle
 import zlib
@@ -57,18 +56,6 @@ def cache_path(name: str, cache_dir: Path | None = None) -> Path:
 
         cache_dir = default_cache_dir()
     return cache_dir / name
-
-
-def json_cached(name: str, build: Callable[[], Any], cache_dir: Path | None = None) -> Any:
-    """build()'s JSON-able result, read from cache_dir/name when present."""
-    path = cache_path(name, cache_dir)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    out = build()
-    write_cached(path, json.dumps(out).encode("utf-8"))
-    return out
 
 
 # --- pickled objects ------------------------------------------------------------------------------------------

@@ -55,17 +55,21 @@ def _cached(table: str, overrides: Any, build: Any, cache_dir: Path | None) -> A
 
 
 def public_figures(remove: set[str] | None = None, add: dict[str, list[str]] | None = None,
-                   cache_dir: Path | None = None) -> NameMatcher:
-    """The matcher of the shipped public figures less `remove` (folded canonical names) plus `add`."""
+                   cache_dir: Path | None = None, base: dict[str, list[str]] | None = None) -> NameMatcher:
+    """The matcher of the shipped public figures (or of `base`, a caller's own list, compiled and not cached)
+    less `remove` (folded canonical names) plus `add`."""
     remove, add = remove or set(), add or {}
 
     def build() -> NameMatcher:
         from safety.name_match import NameMatcher, default_public_figures, fold
 
-        figures = {c: a for c, a in default_public_figures().items() if fold(c) not in remove}
+        listed = default_public_figures() if base is None else base
+        figures = {c: a for c, a in listed.items() if fold(c) not in remove}
         figures.update(add)
         return NameMatcher(figures)
 
+    if base is not None:
+        return build()
     return _cached("figures", {"remove": sorted(remove), "add": add}, build, cache_dir)  # type: ignore[no-any-return]
 
 

@@ -225,18 +225,11 @@ class PromptClassifier:
     @property
     def _figures(self) -> NameMatcher:
         if self._figure_matcher is None:
+            from safety import name_cache
+
             gone = self._overrides.get("remove", {}).get("public_figure", set())
             added = self._overrides.get("add", {}).get("public_figure", {})
-            if self._figure_list is None:
-                from safety import name_cache
-
-                self._figure_matcher = name_cache.public_figures(gone, added, self._cache_dir)
-            else:
-                from safety.name_match import fold
-
-                figures = {c: a for c, a in self._figure_list.items() if fold(c) not in gone}
-                figures.update(added)
-                self._figure_matcher = NameMatcher(figures)
+            self._figure_matcher = name_cache.public_figures(gone, added, self._cache_dir, base=self._figure_list)
         return self._figure_matcher
 
     def _named_finder(self) -> Any:
