@@ -193,15 +193,11 @@ def run(data_dir: Path | None = None, model_dir: Path | None = None) -> str:
                      f"({top}) | {sex} | {''.join(_short(d) for d in ds)} | {'yes' if alike else 'NO'} |")
     lines += ["", "| kind | sets | mean sexual spread | max sexual spread | mean largest spread | max largest spread "
               "| sets decided alike |", "|---|---|---|---|---|---|---|"]
-    allv: list[tuple[float, float, bool]] = []
-    for kind, v in by_kind.items():
-        allv += v
-        lines.append(f"| {kind} | {len(v)} | {sum(a for a, _, _ in v) / len(v):.3f} | {max(a for a, _, _ in v):.3f} "
-                     f"| {sum(b for _, b, _ in v) / len(v):.3f} | {max(b for _, b, _ in v):.3f} "
-                     f"| {sum(c for _, _, c in v)}/{len(v)} |")
-    lines.append(f"| all | {len(allv)} | {sum(a for a, _, _ in allv) / len(allv):.3f} | "
-                 f"{max(a for a, _, _ in allv):.3f} | {sum(b for _, b, _ in allv) / len(allv):.3f} | "
-                 f"{max(b for _, b, _ in allv):.3f} | {sum(c for _, _, c in allv)}/{len(allv)} |")
+    rows = [*by_kind.items(), ("all", [x for v in by_kind.values() for x in v])]
+    for kind, v in rows:
+        sexual, largest = [a for a, _, _ in v], [b for _, b, _ in v]
+        lines.append(f"| {kind} | {len(v)} | {sum(sexual) / len(v):.3f} | {max(sexual):.3f} "
+                     f"| {sum(largest) / len(v):.3f} | {max(largest):.3f} | {sum(c for _, _, c in v)}/{len(v)} |")
     named = [p for s in sets if s.kind == "named" for p in s.prompts] + list(REPORTED)
     blocked = [p for p in named if dec[p] == "block"]
     lines += ["", f"named prompts (a real person, benign affection): {len(named)}, blocked {len(blocked)}"
