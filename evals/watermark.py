@@ -1,7 +1,8 @@
 """Watermark robustness: ours vs invisible-watermark (dwtDct, dwtDctSvd, rivaGan) under H.264 attacks.
 
 python -m evals.watermark [--data DIR] [--quick]
-python -m evals.watermark --false-positives N [--stride S] [--log PATH]  (evals/watermark_fp.py)
+python -m evals.watermark --false-positives N [--stride S] [--log PATH] [--part K/N]  (evals/watermark_fp.py)
+--read-powers 1,0.8 sets the detector's payload reads (READ_POWERS) for either run.
 
 Clips: the first 4 s of real clips in DATA/videos_real (bikes: camera footage; chaplin: low-contrast,
 grainy, pillarboxed film), a synthetic 720p clip, and a 5-s 854x480 clip from the product's own
@@ -625,11 +626,26 @@ def main() -> None:
                     help="instead: the false-positive run over at least N unmarked windows (evals/watermark_fp.py)")
     ap.add_argument("--stride", type=float, default=0.2, help="with --false-positives: window start every S s")
     ap.add_argument("--log", type=Path, help="with --false-positives: progress log (default: stderr)")
+    ap.add_argument("--part", default="0/1", metavar="K/N",
+                    help="with --false-positives: the K-th of N disjoint shares (N processes at once)")
+    ap.add_argument("--read-powers", metavar="P1,P2",
+                    help="the detector's payload reads (provenance.watermark_video.READ_POWERS), e.g. 1,0.8")
     args = ap.parse_args()
+    if args.read_powers:
+        import provenance.watermark_video as wv
+
+        try:
+            wv.READ_POWERS = tuple(float(x) for x in args.read_powers.split(","))
+        except ValueError:
+            ap.error(f"--read-powers must be numbers separated by commas, got {args.read_powers!r}")
+        print(f"[watermark eval] READ_POWERS = {wv.READ_POWERS}", file=sys.stderr)
     if args.false_positives:
         from evals.watermark_fp import run_false_positives
 
-        print(run_false_positives(args.data, args.false_positives, args.stride, args.log))
+        k, _, n = args.part.partition("/")
+        if not (k.isdigit() and n.isdigit()):
+            ap.error(f"--part must be K/N, got {args.part!r}")
+        print(run_false_positives(args.data, args.false_positives, args.stride, args.log, (int(k), int(n))))
     else:
         print(run(args.data, quick=args.quick))
 

@@ -200,7 +200,7 @@ def test_sync_p_value_is_a_decoy_rank():
     # and spreads over (0, 1]; marked: it beats every decoy (rank 1, p = 1/256) and the verdict's bound
     # p_sync * 2^-16 (or smaller) clears 1e-6 (exact_p: the decoys are scored even where the verdict
     # does not need them)
-    from provenance.watermark_video import N_DECOYS, VideoMark
+    from provenance.watermark_video import N_DECOYS, READ_POWERS, VideoMark
 
     vm = VideoMark(KEY.layout_key)
     p_unmarked = []
@@ -214,8 +214,9 @@ def test_sync_p_value_is_a_decoy_rank():
     tile = vm.tile_for(PAYLOAD)
     out = vm.detect_residual(_summed(vm, [vm.embed_luma(f, tile) for f in frames]), exact_p=True)
     assert out["found"] and out["payload"] == PAYLOAD.hex()
-    # x2: the mirrored reading is a second hypothesis (union bound)
-    assert out["sync_rank"] == 1 and out["p_sync"] == pytest.approx(out["orientations"] / (N_DECOYS + 1))
+    # x2 x len(READ_POWERS): the mirrored reading and each whitening read are hypotheses (union bound)
+    assert out["orientations"] == 2 and out["reads"] == len(READ_POWERS)
+    assert out["sync_rank"] == 1 and out["p_sync"] == pytest.approx(2 * len(READ_POWERS) / (N_DECOYS + 1))
     assert out["p_value"] <= out["p_sync"] * 2**-16 * 1.0001
 
 
@@ -358,3 +359,25 @@ def test_clip_marked_by_previous_embedder_is_found(tmp_path, monkeypatch):
     transcode(marked, dst, crf=28)
     out = detect_clip(dst, keys=KEY)
     assert out["found"] and out["payload"] == PAYLOAD.hex(), out["video"]
+
+
+def test_two_whitening_reads_are_a_union_bound(monkeypatch):
+    # reading the payload under a second whitening power is one more hypothesis: the reported bound is the
+    # smaller read's x 2 (x 2 again for the orientations), and the first read is soft_read's own
+    import provenance.watermark_video as wv
+
+    monkeypatch.setattr(wv, "READ_POWERS", (1.0, 0.8))
+    vm = wv.VideoMark(KEY.layout_key)
+    tile = vm.tile_for(PAYLOAD)
+    acc = _summed(vm, [vm.embed_luma(f, tile) for f in _noise_frames(99)])
+    loc, read = vm.search(acc)
+    reads = vm.soft_reads(read, loc)
+    assert len(reads) == 2 and np.array_equal(reads[0], vm.soft_read(read, loc))
+    assert not np.allclose(reads[0], reads[1])
+    out = vm.detect_residual(acc, exact_p=True)
+    assert out["found"] and out["payload"] == PAYLOAD.hex() and out["reads"] == 2
+    assert out["read_power"] in (1.0, 0.8)
+    assert out["sync_rank"] == 1 and out["p_sync"] == pytest.approx(4 / (wv.N_DECOYS + 1))
+    for seed in range(3):  # unmarked: never found, p_sync never below the 4 hypotheses' floor
+        out = vm.detect_residual(_summed(vm, _noise_frames(seed)), exact_p=True)
+        assert not out["found"] and out["p_sync"] >= 4 / (wv.N_DECOYS + 1)
