@@ -150,8 +150,7 @@ def load_image_rgb(path: Path | str, max_pixels: int = MAX_IMAGE_PIXELS) -> np.n
                 # Check the header's size before decoding a single pixel: a 50k x 50k PNG is 100 bytes.
                 if w * h > max_pixels:
                     raise FaceError(f"{path.name}: image too large ({w}x{h} > {max_pixels} pixels)")
-                im = im.convert("RGB")
-                arr = np.asarray(im, dtype=np.uint8)
+                arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except FaceError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -262,7 +261,7 @@ class DlibBackend:
             flipped = np.ascontiguousarray(img[:, ::-1])
             frect = dlib.rectangle(w - 1 - rect.right(), rect.top(), w - 1 - rect.left(), rect.bottom())
             emb2 = m["resnet"].compute_face_descriptor(flipped, m["shape5"](flipped, frect), self.jitters)
-            emb = (emb + np.array(emb2, dtype=np.float32)) / 2
+            emb = ((emb + np.array(emb2, dtype=np.float32)) / 2).astype(np.float32, copy=False)
         return emb
 
     def embed_box(self, image_rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from consent.faces import DLIB_THRESHOLD, Face
 from consent.index import FaceIndex
@@ -31,6 +31,7 @@ from consent.models import (
     Cameo,
     CameoApproval,
     CameoEmbedding,
+    stored_id,
     utcnow,
 )
 
@@ -191,7 +192,7 @@ def _allowed(session: Session, cameo: Cameo, user: str | None) -> tuple[bool, st
         return True, f"@{cameo.handle} is your own cameo"
     if cameo.permission == "everyone":
         return True, f"@{cameo.handle} may be used by everyone"
-    if cameo.permission == "approved" and user is not None and user in _approved_users(session, cameo.id):
+    if cameo.permission == "approved" and user is not None and user in _approved_users(session, stored_id(cameo)):
         return True, f"you are approved to use @{cameo.handle}"
     if cameo.permission == "approved":
         return False, f"@{cameo.handle} may only be used by people its owner approved"
@@ -210,7 +211,7 @@ def _takedowns_for_lost_access(session: Session, cameo: Cameo) -> list[str]:
     """Mark removed every live appearance whose creator may no longer use the cameo; return video ids."""
     live = session.exec(
         select(Appearance).where(
-            Appearance.cameo_id == cameo.id, Appearance.status.in_(("draft", "published"))
+            Appearance.cameo_id == cameo.id, col(Appearance.status).in_(("draft", "published"))
         )
     ).all()
     out = []
@@ -247,7 +248,7 @@ def set_permission(
             else:
                 users.discard(row.user)
         for u in sorted(users):
-            session.add(CameoApproval(cameo_id=cameo.id, user=u))
+            session.add(CameoApproval(cameo_id=stored_id(cameo), user=u))
     cameo.permission = permission
     session.add(cameo)
     session.flush()
@@ -263,8 +264,8 @@ def approve(session: Session, cameo_id: int, actor: str, user: str) -> None:
         raise Conflict(f"@{cameo.handle} is a protected likeness; it cannot be shared")
     if cameo.status != "active":
         raise Conflict(f"@{cameo.handle} was revoked")
-    if user not in _approved_users(session, cameo.id):
-        session.add(CameoApproval(cameo_id=cameo.id, user=user))
+    if user not in _approved_users(session, stored_id(cameo)):
+        session.add(CameoApproval(cameo_id=stored_id(cameo), user=user))
         session.commit()
 
 
@@ -295,7 +296,7 @@ def revoke(session: Session, cameo_id: int, actor: str) -> list[str]:
         session.add(cameo)
     live = session.exec(
         select(Appearance).where(
-            Appearance.cameo_id == cameo.id, Appearance.status.in_(("draft", "published"))
+            Appearance.cameo_id == cameo.id, col(Appearance.status).in_(("draft", "published"))
         )
     ).all()
     for app in live:
@@ -323,7 +324,7 @@ def record_appearance(
         select(Appearance).where(Appearance.cameo_id == cameo.id, Appearance.video_id == video_id)
     ).first()
     if app is None:
-        app = Appearance(cameo_id=cameo.id, video_id=video_id, status=status, creator=creator)
+        app = Appearance(cameo_id=stored_id(cameo), video_id=video_id, status=status, creator=creator)
     elif app.status == "removed" and status != "removed":
         raise Conflict(f"clip {video_id} was taken down for @{cameo.handle}; it cannot be republished")
     else:
@@ -344,7 +345,7 @@ def appearances(session: Session, cameo_id: int, actor: str) -> list[Appearance]
     cameo = _owned(session, cameo_id, actor)
     return list(
         session.exec(
-            select(Appearance).where(Appearance.cameo_id == cameo.id).order_by(Appearance.created_at)
+            select(Appearance).where(Appearance.cameo_id == cameo.id).order_by(col(Appearance.created_at))
         ).all()
     )
 
@@ -368,7 +369,7 @@ def delete_appearance(session: Session, cameo_id: int, video_id: str, actor: str
 def cameo_embeddings(session: Session, cameo_id: int) -> list[tuple[int, str, np.ndarray]]:
     """(row id, pose, vector) of one cameo, e.g. to add a fresh enrollment to the FaceIndex."""
     rows = session.exec(select(CameoEmbedding).where(CameoEmbedding.cameo_id == cameo_id)).all()
-    return [(r.id, r.pose, np.frombuffer(r.vector, dtype="<f4").copy()) for r in rows]
+    return [(stored_id(r), r.pose, np.frombuffer(r.vector, dtype="<f4").copy()) for r in rows]
 
 
 def all_embeddings(
@@ -376,11 +377,11 @@ def all_embeddings(
 ) -> list[tuple[int, int, np.ndarray]]:
     """(row id, cameo id, vector) for every enrolled or protected face, revoked ones included
     (a revoked face must still be recognised to be blocked). Feed to `FaceIndex.rebuild`."""
-    stmt = select(CameoEmbedding, Cameo.backend).join(Cameo, Cameo.id == CameoEmbedding.cameo_id)
+    stmt = select(CameoEmbedding, Cameo.backend).join(Cameo, col(Cameo.id) == col(CameoEmbedding.cameo_id))
     if backend_name is not None:
         stmt = stmt.where(Cameo.backend == backend_name)
-    rows = session.exec(stmt.order_by(CameoEmbedding.id)).all()
-    return [(e.id, e.cameo_id, np.frombuffer(e.vector, dtype="<f4").copy()) for e, _ in rows]
+    rows = session.exec(stmt.order_by(col(CameoEmbedding.id))).all()
+    return [(stored_id(e), e.cameo_id, np.frombuffer(e.vector, dtype="<f4").copy()) for e, _ in rows]
 
 
 def match_faces(

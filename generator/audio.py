@@ -198,7 +198,7 @@ def music(mood: str, instrument: str, tempo: int, n: int, rng: np.random.Generat
         notes = [octave + NOTE[root] + i for i in QUALITY[q]]
         start = int(t_bar * SR)
         if instrument in ("strings", "synth"):
-            chord = sum(_pad(_freq(m), bar + 0.3) for m in notes) / len(notes)
+            chord = np.asarray(sum(_pad(_freq(m), bar + 0.3) for m in notes)) / len(notes)
             place(out, chord.astype(np.float32) * 0.12, start, 0.0)
         elif instrument == "flute":
             for k in range(4):
@@ -207,7 +207,8 @@ def music(mood: str, instrument: str, tempo: int, n: int, rng: np.random.Generat
                 tone = np.sin(2 * np.pi * _freq(m) * tt + 0.02 * np.sin(2 * np.pi * 5 * tt)) * np.minimum(1, tt / 0.05)
                 place(out, (tone * np.minimum(1, (beat - tt) / 0.05) * 0.07).astype(np.float32),
                       start + int(k * beat * SR), 0.2)
-            place(out, (sum(_pad(_freq(m - 12), bar) for m in notes) / len(notes) * 0.05).astype(np.float32), start)
+            bass = np.asarray(sum(_pad(_freq(m - 12), bar) for m in notes))
+            place(out, (bass / len(notes) * 0.05).astype(np.float32), start)
         else:  # plucked or struck: arpeggio in eighth notes
             bright = {"ukulele": 0.55, "guitar": 0.5, "piano": 0.35, "drums": 0.4}.get(instrument, 0.5)
             pattern = [0, 1, 2, 1, len(notes) - 1, 1, 2, 1]

@@ -98,7 +98,7 @@ def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: 
             if s.kind == "ball":
                 moment = pymunk.moment_for_circle(mass, 0, w / 2)
                 body = pymunk.Body(mass, moment)
-                shape = pymunk.Circle(body, w / 2)
+                shape: pymunk.Shape = pymunk.Circle(body, w / 2)
             else:
                 moment = pymunk.moment_for_box(mass, (w, h))
                 body = pymunk.Body(mass, moment)
@@ -133,10 +133,10 @@ def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: 
         speed, stride = WALK.get(act, (0.0, 1.5))
         if s.kind in ("dog", "cat", "animal"):
             speed, stride = speed * 1.1, stride * 0.6
-        y = np.full(n_frames, FLOOR_Y + h / 2)
+        y: np.ndarray = np.full(n_frames, FLOOR_Y + h / 2)
         ang = np.zeros(n_frames)
-        gait = np.zeros(n_frames)
-        x = np.full(n_frames, slots[sid])
+        gait: np.ndarray = np.zeros(n_frames)
+        x: np.ndarray = np.full(n_frames, slots[sid])
         if s.kind == "car":
             speed = 6.0 * (1.0 if act == "drive" else 0.0)
             x = slots[sid] - speed * sim_seconds / 2 + speed * t_frames
@@ -185,6 +185,8 @@ def simulate_shot(shot: Shot, subjects: dict[str, Subject], fps: int, n_frames: 
 
     def begin(arb: pymunk.Arbiter, _space: pymunk.Space, _data: object) -> None:
         a, b = arb.shapes
+        if a.body is None or b.body is None:  # a shape in the space always has its body; this narrows the type
+            return
         n_vec = arb.normal
         rel = b.body.velocity - a.body.velocity
         v = abs(rel.dot(n_vec))

@@ -109,7 +109,8 @@ class ProceduralBackend:
         # dialogue: each line spoken by its character from 0.3 s into its shot, one after another
         tts = get_tts()
         ok, why = tts.available()
-        speech_lines, speaking = [], {}
+        speech_lines: list[str] = []
+        speaking: dict[str, np.ndarray] = {}
         speech_status = "none requested"
         if scene.dialogue:
             speech_status = "spoken" if ok else why

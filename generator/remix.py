@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -68,10 +68,12 @@ def _fit(frame: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def _hue(rgb: tuple[int, int, int]) -> int:
-    return int(cv2.cvtColor(np.uint8([[rgb]]), cv2.COLOR_RGB2HSV)[0, 0, 0])
+    return int(cv2.cvtColor(np.array([[rgb]], dtype=np.uint8), cv2.COLOR_RGB2HSV)[0, 0, 0])
 
 
 def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
+    if spec.source_clip is None:
+        raise GeneratorError("remix: no source clip given")
     src = read_clip(spec.source_clip, max_seconds=float(spec.seconds))
     intent = _intent(spec.prompt, spec.style)
     w, h = spec.size
@@ -97,11 +99,11 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
         m = cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel)
         return cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
 
-    bg_full = None
+    bg_full: np.ndarray | None = None
     post = StylePost(intent["style"], w, h, spec.seed) if intent.get("style") else None
     scene_meta: dict = {"intent": intent}
 
-    renderer = None
+    renderer: ShotRenderer | None = None
     if intent["change"] == "object":
         kind, dcolor, mat, size = NOUNS[intent["to"]]
         cname = intent.get("color") or dcolor or "red"
@@ -166,12 +168,12 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
 
     def _edit(f: np.ndarray, k: int, j: int) -> np.ndarray:
         change = intent["change"]
-        if change in ("object", "style"):
-            mask = None
-        else:
+        mask: np.ndarray | None = None
+        if change not in ("object", "style"):
             mask = cv2.resize(fg_mask(cv2.resize(f, (aw, ah), interpolation=cv2.INTER_AREA)), (w, h),
                               interpolation=cv2.INTER_LINEAR)
         if change == "color":
+            assert mask is not None
             hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV)
             d = np.abs(hsv[..., 0].astype(np.int16) - scene_meta["from_hue"])
             sel = (hsv[..., 1] > 70) & (np.minimum(d, 180 - d) < 10)
@@ -193,9 +195,11 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
                     np.uint8)
             f = np.where(sel[..., None], cv2.cvtColor(hsv2, cv2.COLOR_HSV2RGB), f)
         elif change == "background":
+            assert mask is not None and bg_full is not None  # set above for this change
             soft = cv2.GaussianBlur(mask, (0, 0), 2).astype(np.float32)[..., None] / 255.0
             f = (f * soft + bg_full * (1 - soft)).astype(np.uint8)
         elif change == "object":
+            assert renderer is not None and bg_full is not None  # set above for this change
             renderer.plate = cv2.copyMakeBorder(bg_full, 1, 1, 0, 0, cv2.BORDER_REPLICATE)
             renderer.plate_x0 = 0.0
             f = renderer.frame(j)
@@ -214,10 +218,11 @@ def remix(spec: GenerationSpec, backend: ProceduralBackend) -> Clip:
     peak = float(np.abs(audio).max())
     if peak > 0.98:
         audio *= 0.98 / peak
-    meta = {"backend": backend.name, "version": backend.version, "prompt": spec.prompt, "seed": spec.seed,
-            "style": intent.get("style"), "scene": scene_meta, "speech_text": [], "speech": "none requested",
-            "tts": None, "collisions": [], "footsteps": [], "cameos": [], "remix_of": str(spec.source_clip),
-            "remix": {k: v for k, v in intent.items() if v is not None}}
+    meta: dict[str, Any] = {
+        "backend": backend.name, "version": backend.version, "prompt": spec.prompt, "seed": spec.seed,
+        "style": intent.get("style"), "scene": scene_meta, "speech_text": [], "speech": "none requested",
+        "tts": None, "collisions": [], "footsteps": [], "cameos": [], "remix_of": str(spec.source_clip),
+        "remix": {k: v for k, v in intent.items() if v is not None}}
     return Clip(fps=fps, width=w, height=h, n_frames=n_out, frames=frames, audio=audio, sample_rate=SR,
                 metadata=meta)
 

@@ -135,7 +135,7 @@ class ShotRenderer:
         def px(x: float) -> int:
             return int(round((x - x0) * ppu))
 
-        img = np.zeros((ph, pw, 3), np.uint8)
+        img: np.ndarray = np.zeros((ph, pw, 3), np.uint8)
         top, bot = np.array(light.sky_top, np.float32), np.array(light.sky_bottom, np.float32)
         horizon = py(BACK_Y)
         ramp = np.clip(np.arange(ph, dtype=np.float32) / max(1, horizon), 0, 1)[:, None]
@@ -158,10 +158,10 @@ class ShotRenderer:
             wall = np.array([214, 196, 170], np.float32) * (0.55 + 0.45 * light.ambient)
             img[: horizon] = wall.astype(np.uint8)
             for wx in np.arange(x0 + 2.5, x1, 7.0):  # windows show the sky of the time of day
-                a, b = (px(wx), py(7.6)), (px(wx + 2.4), py(4.2))
-                cv2.rectangle(img, a, b, light.sky_bottom, -1)
-                cv2.rectangle(img, a, b, (90, 70, 50), max(2, int(ppu * 0.12)))
-                cv2.line(img, ((a[0] + b[0]) // 2, a[1]), ((a[0] + b[0]) // 2, b[1]), (90, 70, 50),
+                c1, c2 = (px(wx), py(7.6)), (px(wx + 2.4), py(4.2))
+                cv2.rectangle(img, c1, c2, light.sky_bottom, -1)
+                cv2.rectangle(img, c1, c2, (90, 70, 50), max(2, int(ppu * 0.12)))
+                cv2.line(img, ((c1[0] + c2[0]) // 2, c1[1]), ((c1[0] + c2[0]) // 2, c2[1]), (90, 70, 50),
                          max(2, int(ppu * 0.08)))
             cv2.rectangle(img, (0, horizon - int(0.25 * ppu)), (pw, horizon), (235, 228, 215), -1)
         elif setting == "stage":
@@ -199,9 +199,9 @@ class ShotRenderer:
                             0, 0, 360, (30, g, 40), -1, AA)
         elif setting in ("mountain", "snow", "desert"):
             col = {"mountain": (105, 110, 125), "snow": (225, 232, 245), "desert": (222, 180, 120)}[setting]
-            pts = [[px(x), py(BACK_Y + (2.8 if setting == "mountain" else 0.8) *
-                              abs(np.sin(x * 0.45 + rng.uniform(0, 0.2))) + 0.3)] for x in np.linspace(x0, x1, 40)]
-            cv2.fillPoly(img, [np.array(pts + [[pw, horizon + 2], [0, horizon + 2]], np.int32)], col, AA)
+            ridge = [[px(x), py(BACK_Y + (2.8 if setting == "mountain" else 0.8) *
+                                abs(np.sin(x * 0.45 + rng.uniform(0, 0.2))) + 0.3)] for x in np.linspace(x0, x1, 40)]
+            cv2.fillPoly(img, [np.array(ridge + [[pw, horizon + 2], [0, horizon + 2]], np.int32)], col, AA)
         elif setting == "beach":
             sea_top = py(BACK_Y + 0.9)
             sea = np.array([30, 100, 160], np.float32) * (0.5 + 0.5 * light.ambient)

@@ -240,7 +240,7 @@ def _first(text: str, table: dict[str, str]) -> str | None:
 
 def _nouns(text: str) -> list[tuple[int, str]]:
     """Object nouns with plural forms ('balls', 'boxes', 'puppies')."""
-    found = []
+    found: list[tuple[int, str]] = []
     for noun in sorted(NOUNS, key=len, reverse=True):
         plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2] not in "aeiou" else noun + (
             "es" if noun.endswith(("x", "s", "ch")) else "s")
@@ -281,7 +281,7 @@ def parse_prompt(prompt: str, style: str | None = None, seed: int = 0, seconds: 
     subjects: dict[str, Subject] = {}
     shots: list[Shot] = []
     quote_iter = iter(quotes)
-    prev = {"setting": None, "time": None, "weather": None}
+    prev: dict[str, str | None] = {"setting": None, "time": None, "weather": None}
     palette = [c for c in COLORS if c not in ("grey", "golden", "crimson", "navy", "tan", "beige")]
     counters: dict[str, int] = {}
     last_mentioned: list[str] = []

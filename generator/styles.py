@@ -110,7 +110,7 @@ class StylePost:
             self.poster = ((lv // 48) * 48 + 24).clip(0, 255).astype(np.uint8)
         elif style in ("watercolor", "sketch"):
             hw, hh = width // 2, height // 2
-            paper = rng.normal(0, 1, (hh // 4 + 1, hw // 4 + 1)).astype(np.float32)
+            paper: np.ndarray = rng.normal(0, 1, (hh // 4 + 1, hw // 4 + 1)).astype(np.float32)
             paper = cv2.resize(paper, (hw, hh), interpolation=cv2.INTER_CUBIC)
             paper += rng.normal(0, 0.5, (hh, hw)).astype(np.float32)
             paper = 1.0 - 0.05 * (paper - paper.min()) / (np.ptp(paper) + 1e-6)
