@@ -110,10 +110,30 @@ MIN_POS = 20
 WEAK_WEIGHT = 0.5
 
 
-def post_rules(p: np.ndarray, texts: list[str]) -> np.ndarray:
+def post_rules(p: np.ndarray, texts: list[str], depiction: bool = True) -> np.ndarray:
     """The classifier's two rules over the heads (safety.prompt_classifier): sexual/minors counts only as far
     as there is a sexual signal or a child reference (and is at least sexual x child); hate/threatening is at
-    least min(hate, violence)."""
+    least min(hate, violence). Then, as the classifier does after them, the depiction signal
+    (safety.prompt_depiction: a concept the prompt shows raises its category to the review level); depiction=False
+    gives the heads and the two rules alone (`python -m evals.prompt_depiction` compares the two)."""
+    p = post_two_rules(p, texts)
+    return with_depiction(p, texts) if depiction else p
+
+
+def with_depiction(p: np.ndarray, texts: list[str]) -> np.ndarray:
+    """p (rows x LEARNED) with each row's depicted categories raised to DEPICTION_SCORE (never lowered)."""
+    from safety.prompt_depiction import DEPICTION_SCORE, depiction
+
+    p = p.copy()
+    j = {c: LEARNED.index(c) for c in LEARNED}
+    for i, t in enumerate(texts):
+        for c in depiction(t).categories:
+            p[i, j[c]] = max(p[i, j[c]], DEPICTION_SCORE)
+    return p
+
+
+def post_two_rules(p: np.ndarray, texts: list[str]) -> np.ndarray:
+    """The classifier's two rules alone (see post_rules)."""
     p = p.copy()
     j = {c: LEARNED.index(c) for c in LEARNED}
     child = np.array([child_signal(t).score for t in texts])

@@ -28,6 +28,10 @@ Generation requests have their own, much lower limit (gate settings `max_prompt_
 - names beyond people (safety/prompt_named.py): copyrighted characters and franchises (`character`), brands
   asked for as the subject (`trademark`), real events/places/people staged as news or evidence (raises
   `deception`; details in `signals["staged_news"]`).
+- depiction (safety/prompt_depiction.py): what the video would show, from a curated concept lexicon (drug use,
+  theft, corpses, animal cruelty, a protected group drawn as vermin, ballot stuffing ...): a match raises its
+  category to the review level (0.6, never a block on its own), after every rule above; the concepts and words
+  are in `signals["depiction"]` and `notes`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from safety.name_match import NameHit, NameMatcher
+from safety.prompt_depiction import depiction, raise_scores
 from safety.prompt_language import check_language
 from safety.prompt_signals import child_signal, mentions
 from safety.text_normalize import PromptError, normalize
@@ -536,6 +541,12 @@ class PromptClassifier:
                 notes.append(f"truncated: {truncated[i]} characters, the first {MAX_SCORED_CHARS} scored")
             names: list[dict[str, Any]] = []
             self._named_signals(n.text, bool(figure_hits[i]), cats, names, notes, signals)
+            # What the video would show (safety/prompt_depiction.py): a concept matched raises its category to the
+            # review level, never to block; read on the masked text ("punching a person", whoever it is).
+            scene = depiction(masked[i])
+            if scene.hits:
+                signals["depiction"] = [asdict(h) for h in scene.hits]
+                raise_scores(cats, scene, notes)
             for kind, matcher in (("public_figure", self._figures), ("character", chars)):
                 if matcher is None:
                     continue
