@@ -70,7 +70,7 @@ def public_figures(remove: set[str] | None = None, add: dict[str, list[str]] | N
 
     if base is not None:
         return build()
-    return _cached("figures", {"remove": sorted(remove), "add": add}, build, cache_dir)  # type: ignore[no-any-return]
+    return _cached("figures", {"remove": sorted(remove), "add": add}, build, cache_dir)
 
 
 def named_finder(remove: dict[str, set[str]] | None = None, add: dict[str, dict[str, list[str]]] | None = None,
@@ -86,4 +86,4 @@ def named_finder(remove: dict[str, set[str]] | None = None, add: dict[str, dict[
         return NamedFinder.build(remove, add)
 
     spec = {"remove": {k: sorted(v) for k, v in remove.items()}, "add": add}
-    return _cached("named", spec, build, cache_dir)  # type: ignore[no-any-return]
+    return _cached("named", spec, build, cache_dir)

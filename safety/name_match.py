@@ -23,7 +23,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -153,7 +153,7 @@ def _lexicon() -> dict[str, tuple[float, bool]]:
         return out
 
     name = f"lexicon-en-{hashlib.sha256(raw).hexdigest()[:16]}.pickle"
-    return pickle_cached(name, build, stale="lexicon-en-*.pickle")  # type: ignore[no-any-return]
+    return pickle_cached(name, build, stale="lexicon-en-*.pickle")
 
 
 class _Alias(NamedTuple):
@@ -167,7 +167,7 @@ class _Alias(NamedTuple):
 
 class NameMatcher:
     def __init__(self, entries: dict[str, list[str]], *, strict: bool = False,
-                 context: dict[str, Iterable[str]] | None = None, guarded: Iterable[str] = (),
+                 context: Mapping[str, Iterable[str]] | None = None, guarded: Iterable[str] = (),
                  capital_single: bool = True) -> None:
         """`guarded`: folded one-word aliases that count only beside their context (a character called
         "Tokyo" or "Dante" is first a city or a poet). `capital_single=False`: a one-word alias that is no
@@ -176,7 +176,8 @@ class NameMatcher:
         guarded = self._guarded = set(guarded)
         self._strict = strict
         self._raw_context = context or {}
-        self._context: dict[str, tuple[str, ...]] = {}  # folded lazily: most canonicals never need it
+        # (strong, weak) context phrases, folded lazily: most canonicals never need them
+        self._context: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._aliases: list[_Alias] = []
         self._exact: dict[str, list[int]] = defaultdict(list)
         self._joined: dict[str, list[int]] = defaultdict(list)
@@ -251,7 +252,8 @@ class NameMatcher:
         """(phrases that count as written, phrases of ordinary words that count only capitalised)."""
         ctx = self._context.get(canonical)
         if ctx is None:
-            strong, weak = [], []
+            strong: list[str] = []
+            weak: list[str] = []
             for f in dict.fromkeys(fold(p) for p in self._raw_context.get(canonical, ())):
                 if f:
                     words = [w for w in f.split() if w not in _FUNCTION_WORDS]

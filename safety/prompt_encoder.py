@@ -156,7 +156,7 @@ class OnnxEncoder:
 
         full = _full_network(top, trained_layers)
         example = tokenize(["an example prompt", "two"])
-        buf = io.BytesIO()
+        buf: Any = io.BytesIO()  # torch.onnx.export writes to a file object too; its stub says a path
         with warnings.catch_warnings(), torch.inference_mode(False):
             # The TorchScript exporter (deprecated, still in torch 2.13) needs no onnxscript; the graph is
             # a plain BERT stack that it handles exactly.

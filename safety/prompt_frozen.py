@@ -142,7 +142,7 @@ def _export(path: Path, graph: Path) -> None:
 
     net = _torch_network(path)
     example = tokenize(path, ["an example prompt", "two"])
-    buf = io.BytesIO()
+    buf: Any = io.BytesIO()  # torch.onnx.export writes to a file object too; its stub says a path
     with warnings.catch_warnings(), torch.inference_mode(False):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(net, tuple(torch.from_numpy(example[k]) for k in INPUTS), buf, input_names=list(INPUTS),

@@ -71,7 +71,7 @@ def _lists() -> dict[str, dict[str, float]]:
             fn.cache_clear()
         return out
 
-    return pickle_cached(  # type: ignore[no-any-return]
+    return pickle_cached(
         f"wordfreq-{version('wordfreq')}-top{TOP_WORDS}-{len(langs)}.pickle", build,
         valid=lambda cached: isinstance(cached, dict) and set(cached) == set(langs))
 

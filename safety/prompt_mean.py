@@ -121,7 +121,7 @@ def _export(top_arrays: dict[str, np.ndarray], n_out: int, trained_layers: int, 
     net = _joint_network(top, trained_layers)
     path = model_path()
     example = tokenize(path, ["an example prompt", "two"])
-    buf = io.BytesIO()
+    buf: Any = io.BytesIO()  # torch.onnx.export writes to a file object too; its stub says a path
     with warnings.catch_warnings(), torch.inference_mode(False):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(net, tuple(torch.from_numpy(example[k]) for k in INPUTS), buf, input_names=list(INPUTS),

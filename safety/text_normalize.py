@@ -120,7 +120,7 @@ def _freq() -> dict[str, float]:
         return out
 
     extra = hashlib.sha1("\n".join(sorted(_EXTRA_WORDS)).encode()).hexdigest()[:8]
-    return pickle_cached(f"zipf-en-large-{version('wordfreq')}-{extra}.pickle", build)  # type: ignore[no-any-return]
+    return pickle_cached(f"zipf-en-large-{version('wordfreq')}-{extra}.pickle", build)
 
 
 def zipf(word: str) -> float:

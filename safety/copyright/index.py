@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from safety.copyright.errors import CopyrightError
 from safety.copyright.fusion import MATCH_SCORE, Match, WorkEvidence
 from safety.copyright.images import read_image_file, validate_array
-from safety.copyright.models import Work, WorkReference
+from safety.copyright.models import Work, WorkReference, row_id
 from safety.copyright.signals import ClipSignal, KeypointSignal, PdqSignal, Signal, SignalIndex
 from safety.copyright.video import sample_frames
 
@@ -87,10 +87,10 @@ class CopyrightIndex:
         """Index every reference in the database from scratch. `load_image(media_key) -> RGB array | path`."""
         with self._lock:
             self._reset()
-            works = {w.id: w for w in session.exec(select(Work))}
-            refs = list(session.exec(select(WorkReference).order_by(WorkReference.id)))
-            for w in works.values():
-                self._works[w.id] = _WorkInfo(w.name, w.owner, w.policy)
+            works = {row_id(w): w for w in session.exec(select(Work))}
+            refs = list(session.exec(select(WorkReference).order_by(col(WorkReference.id))))
+            for wid, w in works.items():
+                self._works[wid] = _WorkInfo(w.name, w.owner, w.policy)
             for ref in refs:
                 if ref.work_id in works:
                     self._add_reference(ref, load_image)
@@ -101,7 +101,7 @@ class CopyrightIndex:
     def add_work(self, work: Work, refs: list[WorkReference], load_image: ImageLoader) -> None:
         """Index a just-registered work (call after register_work commits)."""
         with self._lock:
-            self._works[work.id] = _WorkInfo(work.name, work.owner, work.policy)
+            self._works[row_id(work)] = _WorkInfo(work.name, work.owner, work.policy)
             for ref in refs:
                 self._add_reference(ref, load_image)
             self.checkpoint.works = len(self._works)
@@ -147,14 +147,15 @@ class CopyrightIndex:
             else:  # a path to the stored file
                 img = read_image_file(loaded, f"reference {ref.id}", keep_alpha=True)
         except (CopyrightError, OSError) as exc:
-            self.checkpoint.skipped[ref.id] = str(exc)[:200]
+            self.checkpoint.skipped[row_id(ref)] = str(exc)[:200]
             return
-        self._ref_work[ref.id] = ref.work_id
+        rid = row_id(ref)
+        self._ref_work[rid] = ref.work_id
         for sig in self._active:
-            self._indexes[sig.name].add(ref.id, sig.describe_reference(img))
+            self._indexes[sig.name].add(rid, sig.describe_reference(img))
             self.checkpoint.per_signal[sig.name] = len(self._indexes[sig.name])
         self.checkpoint.references += 1
-        self.checkpoint.max_reference_id = max(self.checkpoint.max_reference_id, ref.id)
+        self.checkpoint.max_reference_id = max(self.checkpoint.max_reference_id, rid)
 
     # -- persistence and catching up with the database -----------------------------------------------
     def save(self, store_dir: Path) -> None:
@@ -209,9 +210,9 @@ class CopyrightIndex:
         """Catch up with the database without re-describing what is indexed: index references this index
         has not seen, delete those no longer there, reload work names and policies. (added, removed)."""
         with self._lock:
-            works = {w.id: w for w in session.exec(select(Work))}
+            works = {row_id(w): w for w in session.exec(select(Work))}
             self._works = {wid: _WorkInfo(w.name, w.owner, w.policy) for wid, w in works.items()}
-            db_ids = set(session.exec(select(WorkReference.id)))
+            db_ids = {i for i in session.exec(select(WorkReference.id)) if i is not None}
             gone = [r for r in self._ref_work if r not in db_ids]
             for r in gone:
                 del self._ref_work[r]
@@ -258,7 +259,7 @@ class CopyrightIndex:
 
     def is_stale(self, session: Session) -> bool:
         """True when the database holds references this index has not seen (another worker registered)."""
-        n, mx = session.exec(select(func.count(WorkReference.id), func.max(WorkReference.id))).one()
+        n, mx = session.exec(select(func.count(col(WorkReference.id)), func.max(col(WorkReference.id)))).one()
         covered = self.checkpoint.references + len(self.checkpoint.skipped)
         return int(n or 0) != covered or int(mx or 0) > max(
             self.checkpoint.max_reference_id, max(self.checkpoint.skipped, default=0)

@@ -47,3 +47,10 @@ class WorkReference(SQLModel, table=True):
     kind: str = Field(default=ReferenceKind.image.value, max_length=16)
     pdq: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))  # 256-bit PDQ as registered
     created_at: datetime = Field(default_factory=_now)
+
+
+def row_id(row: Work | WorkReference) -> int:
+    """The primary key of a stored work or reference (a new row has none until it is flushed)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} was never flushed to the database: it has no id")
+    return row.id

@@ -9,11 +9,11 @@ import unicodedata
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from safety.copyright.errors import CopyrightError
 from safety.copyright.images import encode_png, figure_on, validate_array
-from safety.copyright.models import ReferenceKind, Work, WorkPolicy, WorkReference
+from safety.copyright.models import ReferenceKind, Work, WorkPolicy, WorkReference, row_id
 from safety.copyright.signals.pdq import pdq_hash
 
 MAX_NAME = 200
@@ -102,7 +102,7 @@ def register_work(
         session.add(work)
         session.flush()
         for (_, h), key, kind in zip(prepared, stored, kinds, strict=True):
-            session.add(WorkReference(work_id=work.id, media=key, kind=kind, pdq=h))
+            session.add(WorkReference(work_id=row_id(work), media=key, kind=kind, pdq=h))
         session.commit()
     except Exception:
         session.rollback()
@@ -113,7 +113,7 @@ def register_work(
 
 def list_works(session: Session, owner: str | None = None) -> list[Work]:
     """Works of one rights holder (owner=None: all, for operators)."""
-    q = select(Work).order_by(Work.id)
+    q = select(Work).order_by(col(Work.id))
     if owner is not None:
         q = q.where(Work.owner == owner)
     return list(session.exec(q))
@@ -132,7 +132,7 @@ def get_work(session: Session, work_id: int, owner: str | None = None) -> Work:
 
 
 def references(session: Session, work_id: int | None = None) -> list[WorkReference]:
-    q = select(WorkReference).order_by(WorkReference.id)
+    q = select(WorkReference).order_by(col(WorkReference.id))
     if work_id is not None:
         q = q.where(WorkReference.work_id == work_id)
     return list(session.exec(q))

@@ -76,7 +76,7 @@ _LOCAL = threading.local()  # one DIS instance per thread: OpenCV algorithm obje
 
 def _dis() -> cv2.DISOpticalFlow:
     if not hasattr(_LOCAL, "dis"):
-        _LOCAL.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        _LOCAL.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
     return _LOCAL.dis
 
 
@@ -144,7 +144,7 @@ def is_scene_cut(g0: np.ndarray, g1: np.ndarray) -> bool:
 
 
 def _pair_stats(g0: np.ndarray, g1: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
-    flow = _dis().calc(g0, g1, None)
+    flow = _dis().calc(g0, g1, None)  # type: ignore[call-overload]  # None: OpenCV allocates the output
     mag = np.hypot(flow[..., 0], flow[..., 1])
     out: dict[str, float] = {"flow_magnitude": float(np.median(mag))}
     du = np.gradient(flow[..., 0])
@@ -184,7 +184,7 @@ def _pair_stats(g0: np.ndarray, g1: np.ndarray) -> tuple[dict[str, float], np.nd
     out["noise_warped_correlation"] = _corr(r0[4:-4, 4:-4], _warp(r1, flow)[4:-4, 4:-4])
     # Physical motion is invertible where nothing is occluded: backward flow, sampled where the forward flow
     # lands, cancels it. Morphing content has no consistent correspondence either way.
-    back = _dis().calc(g1, g0, None)
+    back = _dis().calc(g1, g0, None)  # type: ignore[call-overload]
     fb = flow + _warp(back, flow)
     out["flow_fb_inconsistency"] = float((np.hypot(fb[..., 0], fb[..., 1])[4:-4, 4:-4] > 1.0).mean())
     return out, flow
@@ -226,8 +226,8 @@ def _track_stats(grays: list[np.ndarray]) -> dict[str, float]:
         if idx.size == 0:
             break
         cur = pts[idx].reshape(-1, 1, 2)
-        nxt, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, cur, None, **lk)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, nxt, None, **lk)
+        nxt, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, cur, None, **lk)  # type: ignore[call-overload]  # as above
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, nxt, None, **lk)  # type: ignore[call-overload]
         fb = np.linalg.norm(back.reshape(-1, 2) - cur.reshape(-1, 2), axis=1)
         ok = (st1.ravel() == 1) & (st2.ravel() == 1) & (fb < 1.0)
         alive[idx[~ok]] = False
@@ -291,7 +291,7 @@ def window_features(
     feats["noise_level_instability"] = (
         float(levels.std() / (levels.mean() + 0.05)) if levels.size >= 2 else math.nan
     )
-    flows = [s["_flow"] for s in pair_stats if "_flow" in s]
+    flows = [np.asarray(s["_flow"]) for s in pair_stats if "_flow" in s]
     if len(flows) < len(pair_stats):  # called without precomputed flows
         flows = [_pair_stats(a, b)[1] for a, b in zip(grays[:-1], grays[1:], strict=False)]
     if len(flows) >= 2:

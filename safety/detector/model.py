@@ -130,15 +130,15 @@ def fit_model(
     X: np.ndarray, y: np.ndarray, groups: Sequence[str], sample_weight: np.ndarray | None = None
 ) -> CalibratedLinear:
     """Fit the calibrated model; calibration folds never split a clip (group) across train and test."""
-    groups = np.asarray(groups)
+    clip_of = np.asarray(groups)
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    n_splits = int(min(5, len(set(groups[y == 0])), len(set(groups[y == 1]))))
+    n_splits = int(min(5, len(set(clip_of[y == 0])), len(set(clip_of[y == 1]))))
     if n_splits < 2:
         raise ValueError("need at least two clips of each class to fit a calibrated model")
     oof = np.zeros(len(y))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for tr, te in StratifiedGroupKFold(n_splits=n_splits).split(X, y, groups):
+        for tr, te in StratifiedGroupKFold(n_splits=n_splits).split(X, y, clip_of):
             pipe = _base_pipeline().fit(X[tr], y[tr], logisticregression__sample_weight=_balanced(w[tr], y[tr]))
             oof[te] = pipe.decision_function(X[te])
         wb = _balanced(w, y)

@@ -50,7 +50,7 @@ class SignalIndex(ABC):
 
 class Signal(ABC):
     name: ClassVar[str]
-    version: ClassVar[str]
+    version: str  # a class constant, except where an instance names its model (CLIP)
     index_type: ClassVar[str]
 
     @abstractmethod

@@ -23,7 +23,7 @@ MIN_COSINE = 0.7  # below this nothing is reported
 
 class ClipIndex(SignalIndex):
     def __init__(self, dim: int) -> None:
-        self._index = faiss.IndexFlatIP(dim)
+        self._index: faiss.Index = faiss.IndexFlatIP(dim)
         self._ref_ids: list[int] = []
 
     def __len__(self) -> int:

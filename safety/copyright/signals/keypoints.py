@@ -90,7 +90,7 @@ class KeypointSet:
 
 
 def _sift(nfeatures: int) -> cv2.SIFT:
-    return cv2.SIFT_create(nfeatures=nfeatures)
+    return cv2.SIFT.create(nfeatures=nfeatures)
 
 
 def extract(img: np.ndarray, min_side: int, max_side: int, nfeatures: int) -> KeypointSet:
@@ -190,7 +190,7 @@ def _plausible(
     bounded size, aspect ratio and perspective. Random matches that RANSAC happens to fit rarely do, which
     is what lets a small inlier count count as evidence."""
     w, h = ref_size
-    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2)
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32).reshape(-1, 1, 2)
     quad = cv2.perspectiveTransform(corners, hom).reshape(-1, 2)
     if not np.all(np.isfinite(quad)):
         return False, []
@@ -225,7 +225,8 @@ class KeypointIndex(SignalIndex):
     """
 
     def __init__(self, flat_limit: int = FLAT_LIMIT, nlist: int = IVF_NLIST, nprobe: int = IVF_NPROBE) -> None:
-        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatL2(128))
+        # an IndexIDMap2 over a flat index until it grows, then an IVF-PQ index (_to_ivf): typed as either
+        self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatL2(128))
         self._flat_limit = flat_limit
         self._nlist = nlist
         self._nprobe = nprobe
@@ -271,12 +272,12 @@ class KeypointIndex(SignalIndex):
         return True
 
     def _to_ivf(self) -> None:
-        flat = faiss.downcast_index(self._index.index)
+        flat: Any = faiss.downcast_index(self._index.index)  # an IndexFlatL2: get_xb is not on Index
         vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * 128).reshape(-1, 128).copy()
         ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         nlist = max(1, min(self._nlist, len(vectors) // 39))  # FAISS wants >= 39 training points per list
         # an HNSW graph over the centroids assigns each added/queried descriptor to its list cheaply
-        ivf = faiss.index_factory(128, f"IVF{nlist}_HNSW32,PQ{PQ_M}x4fs")
+        ivf: Any = faiss.index_factory(128, f"IVF{nlist}_HNSW32,PQ{PQ_M}x4fs")
         faiss.extract_index_ivf(ivf).cp.max_points_per_centroid = 64  # bounds the one-off k-means
         ivf.train(vectors)
         ivf.nprobe = self._nprobe

@@ -108,7 +108,7 @@ def hamming(a: bytes, b: bytes) -> int:
 
 class PdqIndex(SignalIndex):
     def __init__(self) -> None:
-        self._index = faiss.IndexBinaryFlat(BITS)
+        self._index: faiss.IndexBinary = faiss.IndexBinaryFlat(BITS)
         self._ref_ids: list[int] = []
         self._variant: list[str] = []
         self._refs: set[int] = set()
