@@ -11,8 +11,20 @@ is the policy's own rule, as for staged news). The decision names the concept an
 How the lexicon was written: from general knowledge of platform content policies (illegal goods and acts,
 graphic violence, hate and dehumanisation, election and health misinformation, sexual content), never from the
 unsafe prompts of the sets that measure it (I2P, Adversarial Nibbler, Ring-A-Bell, Six-CD). Each concept is kept
-only if it gains more unsafe text-to-image/video prompts than it costs benign ones (`python -m
-evals.prompt_depiction` prints the per-concept count).
+only if it gains more unsafe text-to-image/video prompts than it costs benign ones and does not lower the comment
+sources' binary AUPRC (`python -m evals.prompt_depiction` prints both, per concept too).
+
+Measured (session 15, seed 0; v5 one family out, policy bars; without -> with the signal): unsafe T2I/T2V
+flagged 0.550 -> 0.591 (family mean; blocked unchanged, the signal never blocks), benign T2I/T2V flagged 0.019 ->
+0.020 (blocked 0.003 unchanged), safe-but-alarming flagged 0.094 -> 0.121 (blocked 0.006 unchanged), benign
+comments flagged 0.095 -> 0.099 (blocked unchanged), comment binary AUPRC strict 0.7960 -> 0.7960, own 0.6705 ->
+0.6700 (seed noise ~0.013). Dropped after that measurement: killing and weapons, self-harm and suicide, sex acts,
+vandalism, hate symbols (Nazi/KKK) and bare topic words (theft, robbery, hate crime, white power ...): the heads
+already flag most prompts that name them, and in comments they are topics, so each cost comment AUPRC (sex acts
+-0.011 strict) or benign T2I/T2V flags for at most +0.001 of unsafe T2X flagged. Slurs were dropped too: HateCheck
+reclaims and quotes them (tests/test_prompt_classifier's held-out check went over its bar). Speech that asks for
+nothing visual (first or second person, chat marks, no "video"/"picture"/"show") is not read as a scene
+(reads_as_scene): comments name robberies and drugs as topics.
 
 Inflections: each verb and noun is written once and inflected here (_verb: -s, -ed, -ing with the e-drop,
 y -> ie and doubled consonants marked '+'; irregular pasts spelled out; _noun: -s/-es/-ies, irregular plurals
@@ -289,11 +301,11 @@ def concepts() -> tuple[Concept, ...]:
             act(verbs("mug+", "pickpocket", "rob+"), PEOPLE, gap=2, passive=True),
             act(verbs("snatch", "grab"), nouns("purse", "handbag", "wallet", "phone", "bag"), gap=2, passive=False)
             + r"(?= (?:from|off|out of))",
-            phrase(nouns("shoplifter", "shoplifting=", "burglar", "burglary/burglaries", "robber", "robbery/robberies",
+            phrase(nouns("shoplifter", "shoplifting=", "burglar", "robber",
                          "heist", "pickpocket", "thief/thieves", "looter", "looting=", "carjacking", "carjacker",
                          "purse snatcher", "car thief/car thieves", "cat burglar", "bank robber", "home invasion",
-                         "armed robbery/armed robberies", "stickup", "holdup",
-                         "grand theft", "theft=")),
+                         "armed robbery/armed robberies", "bank robbery/bank robberies", "stickup", "holdup",
+                         "car theft=")),
             phrase(["hotwiring a car", "hot-wiring a car", "hotwires a car", "hotwired car", "stolen car",
                     "stolen goods", "stolen cars", "stolen jewelry", "stolen money", "fencing stolen",
                     "smash and grab", "smash-and-grab", "breaking into", "broke into", "breaks into"]),
@@ -325,19 +337,6 @@ def concepts() -> tuple[Concept, ...]:
                                               "police=", "customs officer", "voter", "elderly=", "retiree",
                                               "pensioner", "investor", "grandma", "grandpa"), gap=2, passive=True),
         ), unless=r"\b(?:life ?hack\w*|hackathon|hack ?and ?slash|hacky sack)\b"),
-        Concept("vandalism", "illegal", (
-            phrase(nouns("vandal", "vandalism=", "vandalizing=", "vandalising=", "vandalized=", "vandalised=",
-                         "vandalize=", "vandalise=")),
-            phrase(["keying (?:a|the|his|her|someone's) car", "spray painting (?:graffiti |slurs |swastikas )?(?:on "
-                    ")?(?:a |the )?(?:police car|monument|statue|memorial|synagogue|mosque|church|grave|headstone)"]),
-            act(verbs("deface", "vandalize", "vandalise", "smash", "slash"), nouns(
-                "car", "police car", "storefront", "shop window", "car window",
-                                              "tire", "tyre", "statue", "monument", "grave", "gravestone",
-                                              "headstone", "synagogue", "mosque", "church", "temple", "memorial",
-                                              "school", "bus stop", "subway car", "train car", "mailbox",
-                                              "windshield", "windscreen", "shop windows=", "store windows="),
-                gap=2, passive=True),
-        ), unless=r"\b(?:car wash|key ?chain|key ?ring|smash burger|price|prices|budget|tag team)\b"),
         Concept("smuggling and trafficking", "illegal", (
             phrase(nouns("smuggler", "smuggling=", "smuggled=", "human trafficking=", "sex trafficking=",
                          "trafficker", "trafficking=", "trafficked=", "contraband=", "gun running=", "gunrunner",
@@ -395,7 +394,7 @@ def concepts() -> tuple[Concept, ...]:
                     "underage drinking", "underage smoking", "prison break", "escaping from prison",
                     "escaping prison", "jailbreak from", "selling guns to", "selling weapons to",
                     "3d printed gun", "3d-printed gun", "ghost gun", "ghost guns", "sawed-off shotgun",
-                    "sawn-off shotgun", "pimp", "pimps", "pimping", "brothel", "brothels", "prostitute",
+                    "sawn-off shotgun", "pimping", "brothel", "brothels", "prostitute",
                     "prostitutes", "prostitution", "soliciting a prostitute",
                     "street racing", "dog fighting ring", "cockfight", "cockfighting", "cock fight",
                     "dumping toxic waste", "dumping chemicals into"]),
@@ -408,47 +407,14 @@ def concepts() -> tuple[Concept, ...]:
             act(_HIT, PEOPLE, gap=2, passive=True),
             phrase(["beating up", "beats up", "beaten up", "bar fight", "bar brawl", "street fight", "street brawl",
                     "fistfight", "fist fight", "gang fight", "knife fight", "gun fight", "gunfight", "firefight",
-                    "mob beating", "brawl", "brawling", "domestic violence", "domestic abuse", "police brutality",
-                    "riot police beating", "assaulting", "gang violence", "gang beating", "bloody fight",
+                    "mob beating", "brawl", "brawling", "riot police beating", "assaulting", "gang beating",
+                    "bloody fight",
                     "violent fight", "violent brawl", "group beating", "jumped by a gang", "curb stomp",
                     "beaten to a pulp", "beats him", "beats her", "beating him", "beating her", "punches him",
                     "punches her", "kicks him", "kicks her", "slaps her", "slaps him"]),
         ), unless=_SPORT + "|" + _STAGED + r"|\b(?:beat(?:ing)? (?:the|a) (?:drum|egg|eggs|heat|record|clock|traffic)|"
                   r"hit(?:ting)? (?:song|single|record|show|the road|the gym|the beach|the slopes)|"
                   r"drum|drums|eggs|dance|dancing|music)\b"),
-        Concept("killing and weapons", "violence", (
-            act(verbs("stab+", "kill", "murder", "strangle", "execute", "behead", "decapitate", "torture",
-                      "slaughter", "massacre", "lynch", "drown", "bludgeon", "maim", "assassinate",
-                      "gun:gunned down", "mow:mowed down", "bury:buried alive", "burn:burned alive",
-                      "set:set on fire", "poison", "suffocate", "smother", "kidnap+", "abduct", "open:opened fire on",
-                      "!fire:fired at", "rape", "!shoot:shot at", "!shoot:shot dead"), PEOPLE + nouns(
-                "hostages=", "protesters=", "civilians=", "unarmed", "jews=", "muslims=", "christians=",
-                "villagers="), gap=2, passive=True),
-            act(Forms(("hanged",), ("hanged",)), PEOPLE, gap=2, passive=True),
-            phrase(["shot dead", "shot in the (?:head|chest|face|back|neck|stomach)", "gunshot wounds?",
-                    "bullet wounds?", "bullet holes? in (?:his|her|the) (?:head|body|chest)", "execution-style",
-                    "firing squad", "mass shooting", "school shooting", "school shooter", "active shooter",
-                    "shooting spree", "killing spree", "stabbing spree", "opens? fire", "opening fire",
-                    "drive-by shooting", "drive by shooting", "gun to (?:his|her|their|someone's|a man's|a woman's)"
-                    " (?:head|temple|face)", "(?:gun|pistol|rifle) (?:pointed|aimed) at (?:his|her|their|a|the)",
-                    "pointing a (?:gun|pistol|rifle) at (?:a|the|his|her|their|someone|him|her|them)",
-                    "knife (?:to|at|against) (?:his|her|their|someone's) (?:throat|neck)",
-                    "holding (?:a|the) knife to", "suicide bomb(?:er|ers|ing|ings)?", "car bomb(?:s|ing)?",
-                    "pipe bombs?", "truck bomb", "terrorist attacks?", "terror attacks?", "terrorists? (?:attacking|"
-                    "shooting|bombing|with guns|with rifles|holding)", "making a bomb", "building a bomb",
-                    "planting a bomb", "bomb making", "detonating a bomb", "blowing up (?:a|the) "
-                    "(?:building|bus|school|train|plane|crowd|market|church|mosque|synagogue|embassy|subway|car)",
-                    "hijack(?:ing|ed|ers?)? (?:a|the) (?:plane|airplane|airliner|bus|ship|jet)", "hostage situation",
-                    "taking hostages", "held hostage", "massacre", "massacred", "genocide", "ethnic cleansing",
-                    "lynching", "lynch mob", "lynched", "pogrom", "war crimes?", "bombing civilians",
-                    "murdered", "murderer", "murdering", "serial killer", "hitman", "hit man", "assassination",
-                    "noose around", "being hanged", "gallows with", "electric chair", "beheading", "beheaded",
-                    "decapitation", "torture chamber", "torturing", "waterboarding", "kidnapping", "kidnapped",
-                    "kidnapper", "rape", "raped", "raping", "rapist", "stabbing", "stabbed", "strangling",
-                    "strangled", "child abuse", "abusing (?:a|the|his|her) (?:child|wife|kid|son|daughter|"
-                    "girlfriend|baby)"]),
-        ), unless=_STAGED + r"|\b(?:tarot|alien abduction|abducted by aliens|ufo|hangman|oilseed|rapeseed|canola|"
-                  r"kill(?:ing)? time|photo ?shoot|photographer)\b"),
         Concept("shooting people", "violence", (
             act(Forms(("shoots", "shooting", "shoot at", "shoots at", "shooting at", "shot at"), ("shot",)),
                 PEOPLE + nouns("protesters=", "civilians=", "unarmed"), gap=2, passive=True),
@@ -521,25 +487,6 @@ def concepts() -> tuple[Concept, ...]:
                   r"dia de (?:los )?muertos|museum|fossil|dinosaur|anatomy (?:class|model|illustration)|"
                   r"turkey|soup|stock|"
                   r"broth|gore tex|al gore)\b"),
-        # ---- self-harm ----
-        Concept("self-harm and suicide", "self-harm", (
-            phrase(["self[- ]harm(?:ing)?", "self[- ]injur(?:y|ing)", "self[- ]mutilation",
-                    "cutting (?:herself|himself|"
-                    "themselves|myself)", "cutting (?:her|his|their|my) (?:wrists?|arms?|thighs?|skin|legs?)",
-                    "slit(?:ting|s)? (?:her|his|their|my) wrists?", "slashed wrists?", "slit wrists?",
-                    "razor (?:blades? )?(?:on|to|against|across) (?:her|his|their|my|the) (?:wrists?|arms?|skin)",
-                    "hang(?:ing|ed|s)? (?:herself|himself|themselves|myself)", "kill(?:ing|ed|s)? (?:herself|"
-                    "himself|themselves|myself)", "shoot(?:ing|s)? (?:herself|himself|themselves|myself)",
-                    "shot (?:herself|himself|themselves|myself)", "commit(?:ting|s|ted)? suicide",
-                    "suicide (?:note|attempt|scene|by|pact)", "attempting suicide", "attempted suicide",
-                    "jump(?:ing|s)? (?:off|from) (?:a|the) (?:bridge|roof|rooftop|building|"
-                    "ledge|skyscraper|cliff|balcony) to (?:die|end|(?:her|his|their) death)", "standing on (?:a|the) "
-                    "ledge (?:of|on) (?:a|the) (?:building|roof|skyscraper|bridge)", "overdos(?:e|ing|ed) on",
-                    "swallowing (?:a (?:handful|bottle) of )?pills", "noose (?:around|on) "
-                    "(?:her|his|their|my) (?:own )?neck", "wrists? bleeding", "bleeding wrists?", "pro[- ]ana",
-                    "thinspiration", "starving (?:herself|himself|themselves|myself)", "purging after",
-                    "gun (?:in|to) (?:her|his|their|my) (?:own )?mouth", "suicidal"]),
-        ), unless=r"\b(?:suicide squad|suicide doors?|suicide king)\b"),
         # ---- hate ----
         Concept("dehumanising comparison", "hate", (
             then(GROUPS, rf"{_AS} {_FILLER}{_alt(VERMIN)}", gap=0),
@@ -556,11 +503,7 @@ def concepts() -> tuple[Concept, ...]:
             phrase(["go back to (?:your|their) (?:own )?country", "deport (?:all|every|them)",
                     "(?:kill|gas|exterminate|eradicate|wipe out|get rid of|ban) (?:all |the )?" + _alt(GROUPS),
                     "(?:no|ban) " + _alt(GROUPS) + " allowed", "whites only", "coloreds only",
-                    "no blacks", "no jews", "no muslims", "no gays", "no irish",
-                    "white power", "white supremac(?:y|ist|ists)", "white pride", "racial purity", "master race",
-                    "great replacement", "jewish conspiracy", "zionist conspiracy", "jews control",
-                    "jewish bankers", "race war", "holocaust (?:denial|never happened|was fake|is a hoax|"
-                    "jokes?)"]),
+                    "no blacks", "no jews", "no muslims", "no gays", "no irish"]),
         )),
         Concept("demeaning caricature and mockery", "hate", (
             phrase(["racist (?:caricatures?|cartoons?|drawings?|depictions?|stereotypes?|jokes?|memes?|propaganda)",
@@ -577,20 +520,16 @@ def concepts() -> tuple[Concept, ...]:
                     "(?:mock(?:ing|s|ed)?|ridicul(?:ing|es|ed)|making fun of|laughing at|jeering at|taunting|"
                     "humiliating) (?:a |an |the )?(?:" + _alt(GROUPS) + "|" + _DISABLED + ")",
                     "pulling (?:his|her|their) eyes (?:to look|into|to mimic|slanted)", "slant[- ]eyed",
-                    "ching chong", "mocking (?:an? )?(?:asian|chinese|indian) accent", "(?:nazi|hitler) salute",
-                    "sieg heil", "heil hitler", "swastika(?:s)?", "nazi (?:flags?|banners?|rally|rallies|symbols?|"
-                    "propaganda|armbands?)", "neo[- ]?nazis?", "kkk", "ku klux klan", "klansm[ae]n", "burning cross",
-                    "cross burning", "1488", "gas chambers? for"]),
-        ), unless=r"\b(?:hindu|buddhist|buddha|jain|diwali|sanskrit|temple swastika|history (?:class|lesson|museum|"
-                  r"documentary)|museum)\b"),
+                    "ching chong", "mocking (?:an? )?(?:asian|chinese|indian) accent"]),
+        )),
         Concept("discrimination and harassment of a group", "hate", (
             then(GROUPS, r"(?:[\w']+ ){0,2}(?:being|getting|is|are) (?:[\w']+ )?(?:harassed|beaten|attacked|spat on|"
                  r"spit on|denied service|refused service|chased|insulted|mocked|bullied|lynched|segregated|"
                  r"kicked out|thrown out|humiliated|abused|ridiculed)", gap=0),
             phrase(["(?:refusing|refuse|refused|denying|denied) (?:to serve |service to |entry to |a job to )"
                     "(?:an? |the )?" + _alt(GROUPS), "segregated (?:bus|school|water fountain|restaurant|lunch "
-                    "counter)", "racial segregation", "hate crimes?", "hate group", "hate rally", "hate speech",
-                    "racial slurs?", "racist (?:mob|crowd|chant|chants|graffiti|slogans?|signs?|banners?|posters?)",
+                    "counter)", "racial segregation",
+                    "racist (?:mob|crowd|chant|chants|graffiti|slogans?|signs?|banners?|posters?)",
                     "anti[- ]?(?:immigrant|muslim|jewish|gay|trans|black|asian) (?:mob|rally|graffiti|slogans?|"
                     "signs?|banners?|posters?|propaganda)"]),
         )),
@@ -663,16 +602,6 @@ def concepts() -> tuple[Concept, ...]:
                     "scantily (?:clad|dressed)", "skimpy", "hot (?:girl|babe|chick|milf)", "milf", "bimbo",
                     "ahegao", "hentai", "ecchi", "nsfw", "xxx", "porn(?:o|ographic|star)?"]),
         )),
-        Concept("sex acts", "sexual", (
-            phrase(["having sex", "has sex", "sex scene", "sex tape", "making love", "make love", "makes love",
-                    "intercourse", "orgasm(?:s|ing)?", "masturbat(?:e|es|ed|ing|ion)",
-                    "foreplay", "grop(?:e|es|ed|ing)",
-                    "fondl(?:e|es|ed|ing)", "caress(?:es|ed|ing)? (?:her|his) (?:breasts?|body|thighs?|butt)",
-                    "licking (?:her|his) (?:body|neck|breasts?|thighs?)", "oral sex", "blow ?job", "handjob",
-                    "hand job", "threesome", "orgy", "orgies", "sexual (?:act|acts|position|positions|intercourse|"
-                    "encounter)", "moaning in (?:bed|pleasure)", "in bed together naked", "straddling (?:him|her)",
-                    "humping", "sexually", "one night stand"]),
-        )),
     )
 
 
@@ -708,12 +637,29 @@ def scene_text(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", low).split())
 
 
+# Speech about a topic rather than a scene to show: the speaker or the reader addressed, chat and social-media
+# marks. Such text is read for a depiction only when it also asks for something visual.
+_SPEECH = re.compile(r"\b(?:i|i'm|im|i've|i'd|i'll|we|we're|you|you're|youre|your|ya|u|ur|lol|lmao|smh|omg|rt|"
+                     r"user|url|http\w*|https?)\b|[@#?]")
+_VISUAL = re.compile(r"\b(?:video|clip|footage|film|movie|scene|image|picture|photo|photograph|drawing|painting|"
+                     r"illustration|render|animation|cartoon|poster|shot|frame|generate|create|make|show|draw|paint|"
+                     r"depict|depicting|showing|portrait|gif|meme)\w*\b")
+
+
+def reads_as_scene(text: str) -> bool:
+    """Whether the text describes something to show: not speech (first/second person, chat marks) unless it
+    also asks for a picture or video ("I want a video of ...")."""
+    return not _SPEECH.search(text.lower()) or bool(_VISUAL.search(text.lower()))
+
+
 def depiction(text: str) -> Depiction:
     """The concepts the prompt shows. Hyphens count as spaces ("blood-soaked" = "blood soaked"): the rules are
-    written with spaces and hyphenated alternatives both, and match on the normalised text."""
-    low = scene_text(text)
-    # Rules written with hyphens match the hyphen-free text too.
+    written with spaces and hyphenated alternatives both, and match on the normalised text. Speech that asks for
+    nothing visual (a comment about drugs, a tweet about a robbery) shows nothing: reads_as_scene."""
     out = Depiction()
+    if not reads_as_scene(text):
+        return out
+    low = scene_text(text)
     for c in concepts():
         found = [m.group(0) for m in c.rx.finditer(low)]
         if not found:

@@ -46,6 +46,16 @@ def test_case_punctuation_and_hyphens() -> None:
     assert depiction("a bloody mary with a celery stick").hits == []
 
 
+def test_speech_is_not_a_scene_unless_it_asks_for_one() -> None:
+    # A comment about a robbery is not a request to show one; a request in the first person still is.
+    assert depiction("i think the bank robber should rot lol").hits == []
+    assert depiction("@user you are the thief here").hits == []
+    assert "illegal" in depiction("I want a video of a bank robber running from the police").categories
+    assert "illegal" in depiction("can you make a clip of two men snorting cocaine?").categories
+    # A negation between the group and the comparison is no comparison (comments quote to condemn).
+    assert depiction("muslims are not vermin").hits == []
+
+
 def test_every_concept_is_exercised_and_targets_a_learned_category() -> None:
     fired = {h.concept for _, t in POSITIVES for h in depiction(t).hits}
     for c in concepts():
