@@ -133,6 +133,23 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
   /tmp/wm_fp.log, niced at load 8-21) read 949 windows in 3,011 s (bikes, carphone, Big Buck Bunny and GIFs with
   their attacked copies), 0 false claims, smallest p 10^-1.33, before it was stopped at the revert.
   What might still work: more coarse tiles (a smaller coarse grid needs a shorter code) or a chroma layer.
+- Two whitening reads (session 15, commit 5c9659e; READ_POWERS, default (1.0,) = the shipped verdicts). The
+  payload is read at the sync peak under whitening powers 1 and 0.8 (one fold, two whitenings: +4 ms of CPU per
+  key on a 720p window whose search is ~0.7 s) and the read with the smaller bound wins; each read's p-value is
+  multiplied by 2 more (union bound over the reads: each read's p is valid alone, P(min <= a) <= 2a), so with
+  the orientations p = 4 x p_sync x min(2^-16, p_payload) and a read at sync rank 1-4 of 256 still clears 1e-6.
+  Measured with python -m evals.watermark_reads (run as its scratch twin, the same computation; one search and
+  one exact decoy rank per window, both detectors' verdicts from the same reads; bikes 4 s and procedural 4-s
+  clips, 480p seeds 0-2 and 720p seeds 3-4, every attack in evals.watermark.ATTACKS, every 2-s window: 312
+  windows, ~1 h of CPU at load 8): single read x2 304 found, two reads x4 307, none
+  lost, no wrong payload. Gained: 240p + CRF 32 on bikes (window 2) and both windows of 480p seed 0. Still lost:
+  720p -> 240p (4 windows, raw 0.44-0.51: no read can decode scale 1/3) and one bikes screen-recording window
+  (raw 0.81 / 0.86 under 1 / 0.8, not decoded). Margin cost: median log10 p of the 304 windows both find -14.87
+  -> -14.57, worst -6.92 -> -6.62 (the decoy floor x 2). Powers (1, 0.9) x4: also 307.
+  False-positive run of it (python -m evals.watermark --false-positives 10000 --stride 0.2 --part K/8
+  --read-powers 1,0.8 --log ..., K = 0..7: eight disjoint shares of >= 1,250 windows, two at a time, autogroup
+  19 at load 7-11): in progress in session 15 (shares 0 and 1 near 1,250 windows each at 23:04 UTC, 0 false
+  claims, no read passing the CRC reported); see evals/watermark_fp.py for where it stopped.
 """
 
 from __future__ import annotations
