@@ -14,17 +14,20 @@ unsafe prompts of the sets that measure it (I2P, Adversarial Nibbler, Ring-A-Bel
 only if it gains more unsafe text-to-image/video prompts than it costs benign ones and does not lower the comment
 sources' binary AUPRC (`python -m evals.prompt_depiction` prints both, per concept too).
 
-Measured (session 15, seed 0; v5 one family out, policy bars; without -> with the signal): unsafe T2I/T2V
-flagged 0.550 -> 0.591 (family mean; blocked unchanged, the signal never blocks), benign T2I/T2V flagged 0.019 ->
-0.020 (blocked 0.003 unchanged), safe-but-alarming flagged 0.094 -> 0.121 (blocked 0.006 unchanged), benign
-comments flagged 0.095 -> 0.099 (blocked unchanged), comment binary AUPRC strict 0.7960 -> 0.7960, own 0.6705 ->
-0.6700 (seed noise ~0.013). Dropped after that measurement: killing and weapons, self-harm and suicide, sex acts,
-vandalism, hate symbols (Nazi/KKK) and bare topic words (theft, robbery, hate crime, white power ...): the heads
-already flag most prompts that name them, and in comments they are topics, so each cost comment AUPRC (sex acts
--0.011 strict) or benign T2I/T2V flags for at most +0.001 of unsafe T2X flagged. Slurs were dropped too: HateCheck
-reclaims and quotes them (tests/test_prompt_classifier's held-out check went over its bar). Speech that asks for
-nothing visual (first or second person, chat marks, no "video"/"picture"/"show") is not read as a scene
-(reads_as_scene): comments name robberies and drugs as topics.
+Measured (session 15, seed 0, `python -m evals.prompt_depiction`, 45,863 rows; v5 one family out, policy bars;
+without -> with the signal): unsafe T2I/T2V flagged 0.540 -> 0.579 (family mean; I2P 0.258 -> 0.278, its
+illegal-activity prompts 0.151 -> 0.186, violence 0.301 -> 0.334, hate 0.123 -> 0.127; Nibbler 0.344 -> 0.385,
+Ring-A-Bell 0.463 -> 0.662; blocked unchanged: the signal never blocks), benign T2I/T2V flagged 0.018 -> 0.019
+(blocked 0.003 unchanged), safe-but-alarming flagged 0.085 -> 0.105 (blocked 0.007 unchanged), benign comments
+flagged 0.096 -> 0.100 (blocked unchanged), comment binary AUPRC strict 0.800 -> 0.800, own 0.674 -> 0.674. In
+distribution (served recipe, test side): unsafe T2X flagged 0.820 -> 0.839, comment AUPRC strict 0.915 -> 0.912.
+Dropped after measuring them the same way: killing and weapons, self-harm and suicide, sex acts, vandalism, hate
+symbols (Nazi/KKK) and bare topic words (theft, robbery, hate crime, white power, chemtrails, crisis actors ...):
+the heads already flag most prompts that name them, and in comments they are topics, so each cost comment AUPRC
+(sex acts -0.011 strict) or benign T2I/T2V flags for at most +0.002 of unsafe T2X flagged. Slurs were dropped
+too: HateCheck reclaims and quotes them (tests/test_prompt_classifier's held-out check went over its bar). Speech
+that asks for nothing visual (first or second person, chat marks, no "video"/"picture"/"show") is not read as a
+scene (reads_as_scene): comments name robberies and drugs as topics.
 
 Inflections: each verb and noun is written once and inflected here (_verb: -s, -ed, -ing with the e-drop,
 y -> ie and doubled consonants marked '+'; irregular pasts spelled out; _noun: -s/-es/-ies, irregular plurals
@@ -552,11 +555,15 @@ def concepts() -> tuple[Concept, ...]:
             phrase(["(?:fake|faked|staged|hoax) moon landing", "moon landing (?:hoax|was faked|was staged|"
                     "being faked|being staged|on a (?:film|movie|sound) (?:set|stage)|in a (?:studio|hollywood "
                     "studio)|(?:being )?(?:filmed|shot|recorded|faked|staged) (?:in|on) a (?:[\\w']+ )?(?:studio|film "
-                    "set|movie set|sound stage))", "chemtrails?",
+                    "set|movie set|sound stage))", "(?:spraying|spray|sprays|sprayed) chemtrails?",
+                    "chemtrails? (?:poisoning|spraying|causing|"
+                    "controlling|making)",
                     "5g (?:towers? )?(?:causing|spreading|cause|causes|spread) "
                     "(?:covid|coronavirus|the virus|cancer|disease)", "vaccines? (?:causing|cause|causes) autism",
                     "microchips? in (?:the )?vaccines?", "vaccine microchips?", "inside job", "controlled "
-                    "demolition of the (?:twin towers|world trade center)", "crisis actors?", "pizzagate",
+                    "demolition of the (?:twin towers|world trade center)", "(?:hired|paid|using|fake) crisis actors?",
+                    "crisis actors? (?:staging|faking|pretending|"
+                    "posing|acting)", "pizzagate",
                     "qanon", "q anon", "lizard people", "reptilian (?:elites?|politicians?|leaders?|overlords)",
                     "plandemic", "scamdemic", "covid (?:hoax|is fake|is a hoax)", "fake pandemic",
                     "flat earth (?:proof|evidence)", "proof (?:that )?the earth is flat", "new world order "
