@@ -33,6 +33,13 @@ past that count and finished: 10,066 windows in 7,722 s, 0 false claims, no read
 10^-2.11 (real 2,898 windows / 611 files, generated unmarked 1,792 / 112, marked read with 3 other keys 5,376 / 112;
 about 648 non-overlapping windows' worth); sync calibration: share with p_sync <= 0.01 0.0010, <= 0.05 0.0149,
 <= 0.1 0.0358, <= 0.5 0.2408.
+Third run (session 15: the candidate two-read detector, commit 5c9659e with --read-powers 1,0.8; eight disjoint
+shares --part K/8 of >= 1,250 windows, two at a time, autogroup 19 at load 7-11, logs /work/runs/h_wm_fp8_pK.*):
+shares 0-3 complete, 5,521 windows (real 1,169 / 312 file reads, generated unmarked 1,088 / 68, marked read with 3
+other keys 3,264 / 68), 0 false claims, no read passing the CRC under either power, smallest p 10^-1.33 (p_sync
+as reported includes the x4 of orientations and reads). Shares 4-7 were not run: the 10,000 are not reached and
+the two-read detector is not shipped. Resume: python -m evals.watermark --false-positives 10000 --stride 0.2
+--part K/8 --read-powers 1,0.8 --log LOG for K = 4..7 on the same detector code, then add the four tables.
 """
 
 from __future__ import annotations

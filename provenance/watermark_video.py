@@ -148,8 +148,10 @@ Why this design (the image watermarks at hand die under H.264, see STACK.md):
   -> -14.57, worst -6.92 -> -6.62 (the decoy floor x 2). Powers (1, 0.9) x4: also 307.
   False-positive run of it (python -m evals.watermark --false-positives 10000 --stride 0.2 --part K/8
   --read-powers 1,0.8 --log ..., K = 0..7: eight disjoint shares of >= 1,250 windows, two at a time, autogroup
-  19 at load 7-11): in progress in session 15 (shares 0 and 1 near 1,250 windows each at 23:04 UTC, 0 false
-  claims, no read passing the CRC reported); see evals/watermark_fp.py for where it stopped.
+  19 at load 7-11): shares 0-3 done, 1,365 + 1,488 + 1,310 + 1,358 = 5,521 windows, 0 false claims, no read
+  passing the CRC under either power, smallest p 10^-1.33. Short of 10,000 at the session's end, so READ_POWERS
+  stays (1.0,): run shares 4-7 (~35-60 min each at load 8) with the same command and add them to 0-3 before
+  shipping (1.0, 0.8); see evals/watermark_fp.py.
 """
 
 from __future__ import annotations
