@@ -11,10 +11,10 @@ against the benign T2X, alarming and comment rows it brings there (a concept tha
 than it gains is to be dropped). In distribution beside it: the served mean's recipe (shipped v4 heads + v5
 trained on the train side) on the test side, without and with the signal.
 
-Measured session 15 (seed 0, 588 s at load ~7 with the frozen-state cache warm; figures in
-safety/prompt_depiction.py's docstring): unsafe T2X flagged 0.540 -> 0.579 left out (0.820 -> 0.839 in
-distribution), benign T2X flagged 0.018 -> 0.019, blocked 0.003 both; comment AUPRC 0.800 / 0.674 unchanged
-left out, in distribution strict 0.915 -> 0.912. Every kept concept brings at least as many unsafe T2X prompts
+Measured session 15 (seed 0, 75 s with the frozen-state and fold caches warm; figures in
+safety/prompt_depiction.py's docstring): unsafe T2X flagged 0.550 -> 0.589 left out (0.823 -> 0.840 in
+distribution), benign T2X flagged 0.019 both, blocked 0.003 both; comment AUPRC 0.796 / 0.670 unchanged
+left out, in distribution strict 0.916 -> 0.912. Every kept concept brings at least as many unsafe T2X prompts
 to review as benign T2X ones (assault 23 vs 3, nudity 27 vs 2, erotic framing 78 vs 1, gore 14 vs 1); election
 and hoax staging, drunk driving, poaching and arson fire on no measured prompt (kept: no cost measured either).
 """

@@ -14,13 +14,15 @@ unsafe prompts of the sets that measure it (I2P, Adversarial Nibbler, Ring-A-Bel
 only if it gains more unsafe text-to-image/video prompts than it costs benign ones and does not lower the comment
 sources' binary AUPRC (`python -m evals.prompt_depiction` prints both, per concept too).
 
-Measured (session 15, seed 0, `python -m evals.prompt_depiction`, 45,863 rows; v5 one family out, policy bars;
-without -> with the signal): unsafe T2I/T2V flagged 0.540 -> 0.579 (family mean; I2P 0.258 -> 0.278, its
-illegal-activity prompts 0.151 -> 0.186, violence 0.301 -> 0.334, hate 0.123 -> 0.127; Nibbler 0.344 -> 0.385,
-Ring-A-Bell 0.463 -> 0.662; blocked unchanged: the signal never blocks), benign T2I/T2V flagged 0.018 -> 0.019
-(blocked 0.003 unchanged), safe-but-alarming flagged 0.085 -> 0.105 (blocked 0.007 unchanged), benign comments
-flagged 0.096 -> 0.100 (blocked unchanged), comment binary AUPRC strict 0.800 -> 0.800, own 0.674 -> 0.674. In
-distribution (served recipe, test side): unsafe T2X flagged 0.820 -> 0.839, comment AUPRC strict 0.915 -> 0.912.
+Measured (session 15, seed 0, `python -m evals.prompt_depiction`, 45,527 rows, the training data the served heads
+were trained on; v5 one family out, policy bars; without -> with the signal): unsafe T2I/T2V flagged 0.550 -> 0.589
+(family mean; I2P 0.281 -> 0.300, its illegal-activity prompts 0.172 -> 0.205, violence 0.327 -> 0.356, shocking
+0.307 -> 0.322, hate 0.141 -> 0.145; Nibbler 0.356 -> 0.397, Ring-A-Bell 0.463 -> 0.662, Six-CD 0.799 -> 0.835;
+blocked unchanged: the signal never blocks), benign T2I/T2V flagged 0.019 -> 0.019 (blocked 0.003 unchanged),
+safe-but-alarming flagged 0.094 -> 0.115 (blocked 0.006 unchanged), benign comments flagged 0.095 -> 0.099 (blocked
+0.005 unchanged), comment binary AUPRC strict 0.796 -> 0.796, own 0.670 -> 0.670. In distribution (served recipe,
+test side): unsafe T2X flagged 0.823 -> 0.840, comment AUPRC strict 0.916 -> 0.912. The concepts were pruned on
+these same sets (below), so the left-out gain is an upper estimate of what a new source sees.
 Dropped after measuring them the same way: killing and weapons, self-harm and suicide, sex acts, vandalism, hate
 symbols (Nazi/KKK) and bare topic words (theft, robbery, hate crime, white power, chemtrails, crisis actors ...):
 the heads already flag most prompts that name them, and in comments they are topics, so each cost comment AUPRC
