@@ -121,14 +121,16 @@ def post_rules(p: np.ndarray, texts: list[str], depiction: bool = True) -> np.nd
 
 
 def with_depiction(p: np.ndarray, texts: list[str]) -> np.ndarray:
-    """p (rows x LEARNED) with each row's depicted categories raised to DEPICTION_SCORE (never lowered)."""
-    from safety.prompt_depiction import DEPICTION_SCORE, depiction
+    """p (rows x LEARNED) with each row's depicted categories raised as the classifier raises them
+    (safety.prompt_depiction.raise_scores: to DEPICTION_SCORE, never lowered)."""
+    from safety.prompt_depiction import depiction, raise_scores
 
     p = p.copy()
-    j = {c: LEARNED.index(c) for c in LEARNED}
     for i, t in enumerate(texts):
-        for c in depiction(t).categories:
-            p[i, j[c]] = max(p[i, j[c]], DEPICTION_SCORE)
+        scene = depiction(t)
+        if scene.hits:
+            cats = raise_scores(dict(zip(LEARNED, p[i].tolist(), strict=True)), scene)
+            p[i] = [cats[c] for c in LEARNED]
     return p
 
 
