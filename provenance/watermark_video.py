@@ -556,7 +556,10 @@ class VideoMark:
         return self._cells(self._spatial(resid, scale, power), shift)
 
     def _spatial(self, resid: np.ndarray, scale: float, power: float) -> np.ndarray:
-        return np.real(np.fft.ifft2(self._whitened_fft(self._fold(self._rescale(resid, scale)), power)))
+        return self._whitened(self._fold(self._rescale(resid, scale)), power)
+
+    def _whitened(self, fold: np.ndarray, power: float) -> np.ndarray:
+        return np.real(np.fft.ifft2(self._whitened_fft(fold, power)))
 
     def _cells(self, spatial: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
         aligned = np.roll(spatial, (-shift[0], -shift[1]), axis=(0, 1))
@@ -579,8 +582,7 @@ class VideoMark:
         """Soft coded bits at the sync peak under each of READ_POWERS (the first is soft_read's), the fold
         computed once: the reads the detector decides on."""
         fold = self._fold(self._rescale(resid, loc["scale"]))
-        return [self.layout.soft_bits(self._cells(np.real(np.fft.ifft2(self._whitened_fft(fold, pw))), loc["shift"]))
-                for pw in READ_POWERS]
+        return [self.layout.soft_bits(self._cells(self._whitened(fold, pw), loc["shift"])) for pw in READ_POWERS]
 
     def search(self, resid: np.ndarray) -> tuple[dict, np.ndarray]:
         """The sync search over every hypothesis: both orientations (MIRROR) and, in each, the picture as it
